@@ -1,0 +1,715 @@
+//! Lossless JSON for FHIR.
+//!
+//! FHIR JSON must survive a parse/serialize round trip unchanged: decimals keep their lexical
+//! form (`1.50` is not `1.5`, `1E-22` stays as written) and object keys keep their order. General
+//! purpose JSON libraries normalise numbers and may reorder keys, so the hub has its own small
+//! parser. Objects are vectors of pairs: FHIR objects are small, and a linear scan beats hashing.
+//!
+//! The parser never panics on any input; nesting is bounded so hostile input cannot exhaust the
+//! stack. Duplicate keys are a parse error (RFC 8259 leaves them undefined; FHIR forbids them).
+
+use std::fmt;
+
+/// Deepest nesting accepted. Real FHIR resources rarely exceed 30 levels.
+pub const MAX_DEPTH: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    /// A JSON number, kept exactly as written.
+    Number(Box<str>),
+    String(Box<str>),
+    Array(Vec<Value>),
+    Object(Object),
+}
+
+/// A JSON object with its keys in document order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Object {
+    entries: Vec<(Box<str>, Value)>,
+}
+
+impl Object {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn with_capacity(n: usize) -> Self {
+        Object {
+            entries: Vec::with_capacity(n),
+        }
+    }
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.entries
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
+    }
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries
+            .iter_mut()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
+    }
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+    /// Sets `key`, replacing an existing value in place (order kept) or appending.
+    pub fn insert(&mut self, key: impl Into<Box<str>>, value: Value) -> Option<Value> {
+        let key = key.into();
+        if let Some(slot) = self.get_mut(&key) {
+            return Some(std::mem::replace(slot, value));
+        }
+        self.entries.push((key, value));
+        None
+    }
+    pub fn remove(&mut self, key: &str) -> Option<Value> {
+        let pos = self.entries.iter().position(|(k, _)| &**k == key)?;
+        Some(self.entries.remove(pos).1)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.entries.iter().map(|(k, v)| (&**k, v))
+    }
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut Value)> {
+        self.entries.iter_mut().map(|(k, v)| (&**k, v))
+    }
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(k, _)| &**k)
+    }
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl FromIterator<(Box<str>, Value)> for Object {
+    fn from_iter<T: IntoIterator<Item = (Box<str>, Value)>>(iter: T) -> Self {
+        Object {
+            entries: iter.into_iter().collect(),
+        }
+    }
+}
+
+impl Value {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    pub fn as_object(&self) -> Option<&Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+    pub fn as_object_mut(&mut self) -> Option<&mut Object> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    /// The lexical form of a number.
+    pub fn as_number(&self) -> Option<&str> {
+        match self {
+            Value::Number(n) => Some(n),
+            _ => None,
+        }
+    }
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+    /// Member `key` of an object; `None` for other values.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object()?.get(key)
+    }
+    /// Follows a dotted path of object keys (`"meta.lastUpdated"`); arrays are not traversed.
+    pub fn pointer(&self, dotted: &str) -> Option<&Value> {
+        dotted.split('.').try_fold(self, |v, k| v.get(k))
+    }
+    /// A value as a list: arrays as their items, anything else as one item.
+    pub fn items(&self) -> &[Value] {
+        match self {
+            Value::Array(a) => a,
+            other => std::slice::from_ref(other),
+        }
+    }
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+    pub fn string(s: impl Into<Box<str>>) -> Value {
+        Value::String(s.into())
+    }
+}
+
+/// Where and why a document is not JSON.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub en: String,
+    pub ja: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {} / {}",
+            self.line, self.column, self.en, self.ja
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses one JSON document. A UTF-8 byte order mark is rejected (FHIR JSON must not carry one).
+pub fn parse(text: &str) -> Result<Value, ParseError> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        pos: 0,
+        text,
+    };
+    if text.starts_with('\u{feff}') {
+        return Err(p.err(
+            "byte order mark (BOM) at the start of the document is not allowed",
+            "文書の先頭にBOMがあります。BOMを付けずに保存してください",
+        ));
+    }
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.pos != p.s.len() {
+        return Err(p.err(
+            "unexpected content after the end of the JSON document",
+            "JSON文書の終わりの後に余分な内容があります",
+        ));
+    }
+    Ok(v)
+}
+
+/// Parses raw bytes, reporting non-UTF-8 input as a parse error at the first bad byte.
+pub fn parse_bytes(bytes: &[u8]) -> Result<Value, ParseError> {
+    match std::str::from_utf8(bytes) {
+        Ok(t) => parse(t),
+        Err(e) => {
+            let good = &bytes[..e.valid_up_to()];
+            let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+            let col_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            let column = 1 + String::from_utf8_lossy(&good[col_start..]).chars().count();
+            Err(ParseError {
+                line,
+                column,
+                offset: e.valid_up_to(),
+                en: format!(
+                    "the file is not valid UTF-8 (bad byte at offset {}); FHIR JSON must be UTF-8",
+                    e.valid_up_to()
+                ),
+                ja: format!(
+                    "UTF-8として不正なバイトがあります（オフセット{}）。FHIR JSONはUTF-8で保存してください",
+                    e.valid_up_to()
+                ),
+            })
+        }
+    }
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    pos: usize,
+    text: &'a str,
+}
+
+impl Parser<'_> {
+    fn err(&self, en: &str, ja: &str) -> ParseError {
+        let upto = self.pos.min(self.s.len());
+        // `upto` may fall inside a multi-byte character; step back to a boundary.
+        let mut b = upto;
+        while b > 0 && !self.text.is_char_boundary(b) {
+            b -= 1;
+        }
+        let before = &self.text[..b];
+        let line = 1 + before.bytes().filter(|&c| c == b'\n').count();
+        let column = 1 + before.rsplit('\n').next().map_or(0, |l| l.chars().count());
+        ParseError {
+            line,
+            column,
+            offset: upto,
+            en: en.to_string(),
+            ja: ja.to_string(),
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(&c) = self.s.get(self.pos) {
+            if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, ParseError> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("JSON nested too deeply", "JSONの入れ子が深すぎます"));
+        }
+        match self.s.get(self.pos) {
+            None => Err(self.err(
+                "unexpected end of input: the document is empty or truncated",
+                "入力が途中で終わっています（空のファイルか、途中で切れています）",
+            )),
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            Some(b'"') => Ok(Value::String(self.string()?.into())),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b'/') => Err(self.err(
+                "comments are not allowed in JSON",
+                "JSONにコメントは書けません",
+            )),
+            Some(_) => Err(self.err(
+                "unexpected character: expected a JSON value",
+                "予期しない文字です。JSONの値が必要です",
+            )),
+        }
+    }
+
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, ParseError> {
+        if self.s[self.pos..].starts_with(word.as_bytes()) {
+            self.pos += word.len();
+            Ok(v)
+        } else {
+            Err(self.err(
+                "invalid literal (expected true, false or null)",
+                "不正なリテラルです（true、false、null のいずれか）",
+            ))
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let mut obj = Object::with_capacity(4);
+        self.ws();
+        if self.s.get(self.pos) == Some(&b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(obj));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.pos) != Some(&b'"') {
+                return Err(if self.pos >= self.s.len() {
+                    self.eof()
+                } else {
+                    self.err(
+                        "expected a property name in double quotes",
+                        "プロパティ名（二重引用符で囲む）が必要です",
+                    )
+                });
+            }
+            let key_pos = self.pos;
+            let key = self.string()?;
+            if obj.contains_key(&key) {
+                self.pos = key_pos;
+                return Err(self.err(
+                    &format!("duplicate property \"{key}\" in one object"),
+                    &format!("同じオブジェクトにプロパティ\"{key}\"が重複しています"),
+                ));
+            }
+            self.ws();
+            if self.s.get(self.pos) != Some(&b':') {
+                return Err(self.err(
+                    "expected ':' after the property name",
+                    "プロパティ名の後に ':' が必要です",
+                ));
+            }
+            self.pos += 1;
+            self.ws();
+            let v = self.value(depth + 1)?;
+            obj.entries.push((key.into(), v));
+            self.ws();
+            match self.s.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(obj));
+                }
+                None => return Err(self.eof()),
+                Some(_) => {
+                    return Err(self.err(
+                        "expected ',' or '}' in object",
+                        "オブジェクト内に ',' または '}' が必要です",
+                    ))
+                }
+            }
+        }
+    }
+
+    fn eof(&self) -> ParseError {
+        self.err(
+            "unexpected end of input: the document is truncated",
+            "入力が途中で終わっています（ファイルが途中で切れています）",
+        )
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
+        self.pos += 1;
+        let mut arr = Vec::new();
+        self.ws();
+        if self.s.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(Value::Array(arr));
+        }
+        loop {
+            self.ws();
+            arr.push(self.value(depth + 1)?);
+            self.ws();
+            match self.s.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(arr));
+                }
+                None => return Err(self.eof()),
+                Some(_) => {
+                    return Err(self.err(
+                        "expected ',' or ']' in array",
+                        "配列内に ',' または ']' が必要です",
+                    ))
+                }
+            }
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, ParseError> {
+        let start = self.pos;
+        let bad = |p: &Self| p.err("malformed number", "数値の形式が不正です");
+        if self.s.get(self.pos) == Some(&b'-') {
+            self.pos += 1;
+        }
+        match self.s.get(self.pos) {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                while matches!(self.s.get(self.pos), Some(b'0'..=b'9')) {
+                    self.pos += 1;
+                }
+            }
+            _ => return Err(bad(self)),
+        }
+        if self.s.get(self.pos) == Some(&b'.') {
+            self.pos += 1;
+            if !matches!(self.s.get(self.pos), Some(b'0'..=b'9')) {
+                return Err(bad(self));
+            }
+            while matches!(self.s.get(self.pos), Some(b'0'..=b'9')) {
+                self.pos += 1;
+            }
+        }
+        if matches!(self.s.get(self.pos), Some(b'e' | b'E')) {
+            self.pos += 1;
+            if matches!(self.s.get(self.pos), Some(b'+' | b'-')) {
+                self.pos += 1;
+            }
+            if !matches!(self.s.get(self.pos), Some(b'0'..=b'9')) {
+                return Err(bad(self));
+            }
+            while matches!(self.s.get(self.pos), Some(b'0'..=b'9')) {
+                self.pos += 1;
+            }
+        }
+        // Bytes start..pos are ASCII, so this slice is on char boundaries.
+        Ok(Value::Number(self.text[start..self.pos].into()))
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = match self.s.get(self.pos) {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => {
+                    return Err(self.err(
+                        "invalid \\u escape (four hex digits expected)",
+                        "不正な \\u エスケープです（16進数4桁が必要）",
+                    ))
+                }
+            };
+            v = v * 16 + u32::from(d);
+            self.pos += 1;
+        }
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        let mut run = self.pos;
+        loop {
+            match self.s.get(self.pos) {
+                None => return Err(self.err("unterminated string", "文字列が閉じられていません")),
+                Some(b'"') => {
+                    out.push_str(&self.text[run..self.pos]);
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    out.push_str(&self.text[run..self.pos]);
+                    self.pos += 1;
+                    let c = match self.s.get(self.pos) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.pos += 1;
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if self.s.get(self.pos) == Some(&b'\\')
+                                    && self.s.get(self.pos + 1) == Some(&b'u')
+                                {
+                                    self.pos += 2;
+                                    let lo = self.hex4()?;
+                                    if !(0xDC00..0xE000).contains(&lo) {
+                                        return Err(self.err(
+                                            "invalid UTF-16 surrogate pair in \\u escape",
+                                            "\\u エスケープのサロゲートペアが不正です",
+                                        ));
+                                    }
+                                    0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                } else {
+                                    return Err(self.err(
+                                        "lone UTF-16 surrogate in \\u escape",
+                                        "\\u エスケープに対になっていないサロゲートがあります",
+                                    ));
+                                }
+                            } else {
+                                hi
+                            };
+                            let Some(ch) = char::from_u32(cp) else {
+                                return Err(self.err(
+                                    "invalid character in \\u escape",
+                                    "\\u エスケープの文字が不正です",
+                                ));
+                            };
+                            out.push(ch);
+                            run = self.pos;
+                            continue;
+                        }
+                        _ => {
+                            return Err(self.err(
+                                "invalid escape sequence in string",
+                                "文字列内のエスケープが不正です",
+                            ))
+                        }
+                    };
+                    out.push(c);
+                    self.pos += 1;
+                    run = self.pos;
+                }
+                Some(&c) if c < 0x20 => {
+                    return Err(self.err(
+                        "control character in string (must be escaped)",
+                        "文字列に制御文字があります（エスケープが必要です）",
+                    ))
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+}
+
+/// Compact serialization. Numbers are written exactly as parsed.
+pub fn to_string(v: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_value(&mut out, v);
+    out
+}
+
+/// Indented serialization (two spaces), for humans.
+pub fn to_string_pretty(v: &Value) -> String {
+    let mut out = String::with_capacity(256);
+    write_pretty(&mut out, v, 0);
+    out
+}
+
+fn write_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(n),
+        Value::String(s) => write_str(out, s),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, x);
+            }
+            out.push(']');
+        }
+        Value::Object(o) => {
+            out.push('{');
+            for (i, (k, x)) in o.entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_str(out, k);
+                out.push(':');
+                write_value(out, x);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_pretty(out: &mut String, v: &Value, indent: usize) {
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n * 2));
+    match v {
+        Value::Array(a) if !a.is_empty() => {
+            out.push_str("[\n");
+            for (i, x) in a.iter().enumerate() {
+                pad(out, indent + 1);
+                write_pretty(out, x, indent + 1);
+                out.push_str(if i + 1 < a.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Value::Object(o) if !o.is_empty() => {
+            out.push_str("{\n");
+            for (i, (k, x)) in o.entries.iter().enumerate() {
+                pad(out, indent + 1);
+                write_str(out, k);
+                out.push_str(": ");
+                write_pretty(out, x, indent + 1);
+                out.push_str(if i + 1 < o.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        other => write_value(out, other),
+    }
+}
+
+/// Writes a JSON string literal. Non-ASCII is written as UTF-8; only what JSON requires is
+/// escaped.
+pub fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc: Option<&str> = match b {
+            b'"' => Some("\\\""),
+            b'\\' => Some("\\\\"),
+            b'\n' => Some("\\n"),
+            b'\r' => Some("\\r"),
+            b'\t' => Some("\\t"),
+            0x08 => Some("\\b"),
+            0x0c => Some("\\f"),
+            c if c < 0x20 => None,
+            _ => continue,
+        };
+        out.push_str(&s[run..i]);
+        match esc {
+            Some(e) => out.push_str(e),
+            None => out.push_str(&format!("\\u{b:04x}")),
+        }
+        run = i + 1;
+    }
+    out.push_str(&s[run..]);
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_number_lexical_form_and_key_order() {
+        let src = r#"{"z":1.50,"a":[1E-22,-1.000000000000000000E+245,0],"m":{"b":true,"a":null}}"#;
+        let v = parse(src).unwrap();
+        assert_eq!(to_string(&v), src);
+    }
+
+    #[test]
+    fn decodes_escapes_and_surrogates() {
+        let v = parse(r#""a\"b\\c\/\u00e9\ud83d\ude00\n""#).unwrap();
+        assert_eq!(v.as_str(), Some("a\"b\\c/é😀\n"));
+        assert_eq!(to_string(&v), r#""a\"b\\c/é😀\n""#);
+    }
+
+    #[test]
+    fn rejects_bad_input_with_position() {
+        for (src, line, col) in [
+            ("", 1, 1),
+            ("{\"a\":1,}", 1, 8),
+            ("{\n  \"a\": 01}", 2, 9),
+            ("[1,2", 1, 5),
+            ("{\"a\":1,\"a\":2}", 1, 8),
+            ("\"\\ud800\"", 1, 8),
+            ("{\"a\":1} x", 1, 9),
+            ("// c\n{}", 1, 1),
+            ("\u{feff}{}", 1, 1),
+            ("\"abc", 1, 5),
+            ("tru", 1, 1),
+        ] {
+            let e = parse(src).unwrap_err();
+            assert_eq!((e.line, e.column), (line, col), "{src:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let src = "[".repeat(100_000);
+        assert!(parse(&src).is_err());
+    }
+
+    #[test]
+    fn non_utf8_is_reported() {
+        let e = parse_bytes(b"{\"a\":\"\xff\"}").unwrap_err();
+        assert_eq!(e.offset, 6);
+        assert!(e.en.contains("UTF-8"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped_on_output() {
+        let v = Value::string("a\u{1}b");
+        assert_eq!(to_string(&v), "\"a\\u0001b\"");
+        assert_eq!(parse(&to_string(&v)).unwrap(), v);
+    }
+}
