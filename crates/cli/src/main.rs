@@ -1,1 +1,77 @@
-fn main() {}
+//! `clins-hub`: the command line of the JP-CLINS information sharing hub.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod progress;
+mod validate;
+
+#[derive(Parser)]
+#[command(
+    name = "clins-hub",
+    version,
+    about = "JP-CLINS (電子カルテ情報共有サービス) hub: validate, store and share 3文書6情報"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate FHIR JSON files or folders against R4, the loaded IG packages and the JP-CLINS
+    /// service rules.
+    Validate {
+        /// IG package folder (repeatable); also read from CLINS_IG_PATH (colon-separated).
+        #[arg(long = "ig", value_name = "DIR")]
+        ig: Vec<PathBuf>,
+        /// Report format: a readable text report, or one OperationOutcome per file (NDJSON-like
+        /// JSON array).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Show information-level issues in the text report too.
+        #[arg(long)]
+        verbose: bool,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Files or folders (folders are searched recursively for *.json).
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Validate {
+            ig,
+            format,
+            verbose,
+            jobs,
+            paths,
+        } => validate::run(validate::Args {
+            ig,
+            format,
+            verbose,
+            jobs,
+            paths,
+        }),
+    }
+}

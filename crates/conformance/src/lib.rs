@@ -1,1 +1,15 @@
-//! placeholder
+//! FHIR conformance for clins-hub: definitions (the embedded R4 core table and IG packages
+//! loaded at run time), StructureDefinitions compiled into validation plans, local terminology,
+//! and the validator.
+//!
+//! Architecture invariant: no network, no terminology server. What cannot be decided locally is
+//! reported as `information`, never as a false error.
+#![forbid(unsafe_code)]
+
+pub mod definitions;
+pub mod plan;
+pub mod terminology;
+pub mod validator;
+
+pub use definitions::{Definitions, LoadError, PackageInfo};
+pub use validator::{RuleSet, Validator, MAX_BYTES};

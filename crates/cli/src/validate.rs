@@ -1,0 +1,272 @@
+//! `clins-hub validate`: files and folders, all cores, one report per file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use conformance::{Definitions, Validator};
+use fhir::json::{Object, Value};
+use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
+
+use crate::progress::Progress;
+use crate::Format;
+
+pub struct Args {
+    pub ig: Vec<PathBuf>,
+    pub format: Format,
+    pub verbose: bool,
+    pub jobs: Option<usize>,
+    pub paths: Vec<PathBuf>,
+}
+
+/// IG folders from `--ig` followed by those in `CLINS_IG_PATH`.
+pub fn ig_dirs(explicit: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs = explicit.to_vec();
+    if let Ok(env) = std::env::var("CLINS_IG_PATH") {
+        dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+    }
+    dirs
+}
+
+/// The validator used by every entry point: R4 + loaded IGs + JP-CLINS service rules.
+pub fn build_validator(ig: &[PathBuf]) -> Result<Validator, String> {
+    let defs = Definitions::load(&ig_dirs(ig)).map_err(|e| e.to_string())?;
+    Ok(Validator::new(Arc::new(defs)).with_rules(Arc::new(clins::rules::check)))
+}
+
+struct FileResult {
+    path: PathBuf,
+    issues: Vec<Issue>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let mut files = Vec::new();
+    for p in &args.paths {
+        if let Err(e) = collect(p, &mut files) {
+            eprintln!("clins-hub validate: {}: {e}", p.display());
+            return ExitCode::from(2);
+        }
+    }
+    if files.is_empty() {
+        eprintln!("clins-hub validate: no .json files found in the given paths");
+        return ExitCode::from(2);
+    }
+    let validator = match build_validator(&args.ig) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("clins-hub validate: cannot load IG packages: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let no_packages = !validator.definitions().has_packages();
+    let progress = Progress::new(files.len(), "validating");
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<FileResult>>> =
+        Mutex::new((0..files.len()).map(|_| None).collect());
+    let threads = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, 64)
+        .min(files.len());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                let mut issues = validate_file(&validator, path);
+                if no_packages {
+                    issues.push(Issue::new(
+                        Severity::Information,
+                        IssueType::Informational,
+                        "NO-IG-PACKAGES",
+                        "",
+                        "profiles were not checked: no IG packages loaded (use --ig DIR or CLINS_IG_PATH); R4 and JP-CLINS service rules were checked",
+                        "IGパッケージが読み込まれていないため、プロファイルは検証していません（--ig または CLINS_IG_PATH を指定）。R4とJP-CLINSサービス規則は検証しました",
+                    ));
+                }
+                if let Ok(mut r) = results.lock() {
+                    r[i] = Some(FileResult {
+                        path: path.clone(),
+                        issues,
+                    });
+                }
+                progress.inc();
+            });
+        }
+    });
+    progress.finish();
+    let results: Vec<FileResult> = results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    let invalid = results
+        .iter()
+        .filter(|r| r.issues.iter().any(|i| i.severity.is_error()))
+        .count();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    let written = match args.format {
+        Format::Json => write_json(&mut out, &results),
+        Format::Text => write_text(&mut out, &results, args.verbose, no_packages, &validator),
+    };
+    if written.is_err() {
+        return ExitCode::from(2);
+    }
+    if invalid > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)?;
+    if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() {
+                collect(&e, out)?;
+            } else if e.extension().is_some_and(|x| x == "json") {
+                out.push(e);
+            }
+        }
+    } else {
+        out.push(p.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Reads and validates one file. Oversized files are refused before they are read.
+pub fn validate_file(v: &Validator, path: &Path) -> Vec<Issue> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.len() > conformance::MAX_BYTES as u64 => {
+            return vec![Issue::new(
+                Severity::Fatal,
+                IssueType::TooLong,
+                "SIZE-LIMIT",
+                "",
+                format!(
+                    "the file is {} bytes; the limit is 10 MB (10485760 bytes)",
+                    m.len()
+                ),
+                format!(
+                    "ファイルサイズが{}バイトです。上限は10MB（10485760バイト）です",
+                    m.len()
+                ),
+            )]
+        }
+        _ => {}
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => v.validate_bytes(&bytes),
+        Err(e) => vec![Issue::new(
+            Severity::Fatal,
+            IssueType::Exception,
+            "FILE-READ",
+            "",
+            format!("cannot read the file: {e}"),
+            format!("ファイルを読み込めません: {e}"),
+        )],
+    }
+}
+
+fn write_json(out: &mut impl Write, results: &[FileResult]) -> std::io::Result<()> {
+    let mut list = Vec::with_capacity(results.len());
+    for r in results {
+        let mut o = Object::new();
+        o.insert("file", Value::string(r.path.display().to_string()));
+        let errors = fhir::outcome::error_count(&r.issues);
+        o.insert("valid", Value::Bool(errors == 0));
+        o.insert("errors", Value::Number(errors.to_string().into()));
+        o.insert("outcome", operation_outcome(&r.issues));
+        list.push(Value::Object(o));
+    }
+    writeln!(out, "{}", fhir::json::to_string_pretty(&Value::Array(list)))
+}
+
+fn write_text(
+    out: &mut impl Write,
+    results: &[FileResult],
+    verbose: bool,
+    no_packages: bool,
+    validator: &Validator,
+) -> std::io::Result<()> {
+    let mut invalid = 0;
+    for r in results {
+        let errors = fhir::outcome::error_count(&r.issues);
+        let warnings = r
+            .issues
+            .iter()
+            .filter(|i| i.severity == Severity::Warning)
+            .count();
+        if errors > 0 {
+            invalid += 1;
+        }
+        writeln!(
+            out,
+            "{} {} ({} error{}, {} warning{})",
+            if errors > 0 { "FAIL" } else { "OK  " },
+            r.path.display(),
+            errors,
+            if errors == 1 { "" } else { "s" },
+            warnings,
+            if warnings == 1 { "" } else { "s" },
+        )?;
+        for i in &r.issues {
+            if i.severity == Severity::Information && !verbose {
+                continue;
+            }
+            let at = if i.expression.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", i.expression)
+            };
+            writeln!(
+                out,
+                "  {:<11}{at} [{}]\n             {}\n             {}",
+                i.severity.as_str(),
+                i.detail,
+                i.ja,
+                i.en
+            )?;
+        }
+    }
+    let pk: Vec<String> = validator
+        .definitions()
+        .packages()
+        .iter()
+        .map(|p| {
+            if p.version.is_empty() {
+                p.name.clone()
+            } else {
+                format!("{}#{}", p.name, p.version)
+            }
+        })
+        .collect();
+    writeln!(
+        out,
+        "\n{} file(s): {} valid, {} invalid. Checked: FHIR R4 4.0.1{}, JP-CLINS service rules.",
+        results.len(),
+        results.len() - invalid,
+        invalid,
+        if pk.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", pk.join(", "))
+        }
+    )?;
+    if no_packages {
+        writeln!(
+            out,
+            "Note: profiles were NOT checked (no IG packages loaded; use --ig DIR or CLINS_IG_PATH). / IGパッケージ未読込のため、プロファイルは検証していません。"
+        )?;
+    }
+    Ok(())
+}

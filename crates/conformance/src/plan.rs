@@ -1,0 +1,435 @@
+//! StructureDefinition snapshots compiled into validation plans.
+//!
+//! A plan is the snapshot turned into a tree: each element knows its children, its slices and
+//! everything the validator checks (cardinality, types, fixed/pattern values, binding,
+//! maxLength, invariants). The tree is built from element ids (`Bundle.entry:patient.resource`),
+//! which encode both nesting and slicing.
+
+use std::collections::HashMap;
+
+use fhir::json::Value;
+
+pub type NodeId = u32;
+
+#[derive(Debug, Clone)]
+pub struct TypeRef {
+    /// FHIR type name (`CodeableConcept`, `string`, `Reference`); System types are mapped to
+    /// their FHIR names.
+    pub code: Box<str>,
+    pub profiles: Vec<Box<str>>,
+    pub target_profiles: Vec<Box<str>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindingStrength {
+    Required,
+    Extensible,
+    Preferred,
+    Example,
+}
+
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub strength: BindingStrength,
+    pub value_set: Box<str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Constraint {
+    pub key: Box<str>,
+    pub error: bool,
+    pub human: Box<str>,
+    pub expression: Box<str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscriminatorKind {
+    Value,
+    Pattern,
+    Type,
+    Profile,
+    Exists,
+}
+
+#[derive(Debug, Clone)]
+pub struct Discriminator {
+    pub kind: DiscriminatorKind,
+    pub path: Box<str>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlicingRules {
+    Closed,
+    Open,
+    OpenAtEnd,
+}
+
+#[derive(Debug, Clone)]
+pub struct Slicing {
+    pub discriminators: Vec<Discriminator>,
+    pub rules: SlicingRules,
+    pub ordered: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub id: Box<str>,
+    pub path: Box<str>,
+    /// Last path segment without `[x]` (`value` for `value[x]`).
+    pub name: Box<str>,
+    pub choice: bool,
+    pub slice_name: Option<Box<str>>,
+    pub min: u32,
+    /// `None` = unbounded.
+    pub max: Option<u32>,
+    pub types: Vec<TypeRef>,
+    pub content_reference: Option<Box<str>>,
+    /// `fixed[x]`: (type suffix, value).
+    pub fixed: Option<Value>,
+    pub pattern: Option<Value>,
+    pub binding: Option<Binding>,
+    pub max_length: Option<usize>,
+    pub must_support: bool,
+    pub constraints: Vec<Constraint>,
+    pub slicing: Option<Slicing>,
+    pub children: Vec<NodeId>,
+    pub slices: Vec<NodeId>,
+}
+
+impl Node {
+    pub fn is_prohibited(&self) -> bool {
+        self.max == Some(0)
+    }
+    /// The single type of this element, if it has exactly one.
+    pub fn single_type(&self) -> Option<&TypeRef> {
+        match self.types.as_slice() {
+            [t] => Some(t),
+            _ => None,
+        }
+    }
+    /// Whether a JSON key names this element, and with which type (for choice elements).
+    pub fn matches_key<'a>(&'a self, key: &str) -> Option<Option<&'a TypeRef>> {
+        if !self.choice {
+            return (key == &*self.name).then_some(None);
+        }
+        let suffix = key.strip_prefix(&*self.name)?;
+        self.types
+            .iter()
+            .find(|t| type_suffix_matches(&t.code, suffix))
+            .map(Some)
+    }
+}
+
+/// `valueQuantity` → suffix `Quantity` matches type `Quantity`; `valueString` matches `string`.
+pub fn type_suffix_matches(type_code: &str, suffix: &str) -> bool {
+    let mut tc = type_code.chars();
+    let mut sc = suffix.chars();
+    match (tc.next(), sc.next()) {
+        (Some(a), Some(b)) if a.to_ascii_uppercase() == b => tc.eq(sc),
+        _ => false,
+    }
+}
+
+/// The JSON key of choice element `base` for type `code` (`value` + `string` → `valueString`).
+pub fn choice_key(base: &str, code: &str) -> String {
+    let mut s = String::with_capacity(base.len() + code.len());
+    s.push_str(base);
+    let mut cs = code.chars();
+    if let Some(f) = cs.next() {
+        s.push(f.to_ascii_uppercase());
+        s.extend(cs);
+    }
+    s
+}
+
+#[derive(Debug)]
+pub struct Plan {
+    pub url: Box<str>,
+    pub name: Box<str>,
+    /// The FHIR type constrained (`Bundle`, `Extension`, `Patient`).
+    pub type_name: Box<str>,
+    pub kind: Box<str>,
+    /// True for the R4 core definition of a type (not a constraint on it).
+    pub is_base: bool,
+    pub nodes: Vec<Node>,
+    by_id: HashMap<Box<str>, NodeId>,
+}
+
+#[derive(Debug)]
+pub struct CompileError(pub String);
+
+impl Plan {
+    pub fn root(&self) -> &Node {
+        &self.nodes[0]
+    }
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id as usize]
+    }
+    pub fn node_by_id(&self, element_id: &str) -> Option<NodeId> {
+        self.by_id.get(element_id).copied()
+    }
+    /// Resolves a `contentReference` (`#Questionnaire.item` or `http://…#Questionnaire.item`).
+    pub fn content_reference(&self, reference: &str) -> Option<NodeId> {
+        let id = reference.rsplit('#').next()?;
+        self.node_by_id(id)
+    }
+
+    pub fn compile(sd: &Value) -> Result<Plan, CompileError> {
+        let url = sd
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| CompileError("StructureDefinition without url".into()))?;
+        let elements = sd
+            .pointer("snapshot.element")
+            .and_then(Value::as_array)
+            .ok_or_else(|| CompileError(format!("{url}: no snapshot")))?;
+        if elements.is_empty() {
+            return Err(CompileError(format!("{url}: empty snapshot")));
+        }
+        let type_name = sd
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        let derivation = sd.get("derivation").and_then(Value::as_str);
+        let is_base = url.starts_with("http://hl7.org/fhir/StructureDefinition/")
+            && derivation != Some("constraint");
+        let mut plan = Plan {
+            url: url.into(),
+            name: sd
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or(type_name)
+                .into(),
+            type_name: type_name.into(),
+            kind: sd
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .into(),
+            is_base,
+            nodes: Vec::with_capacity(elements.len()),
+            by_id: HashMap::with_capacity(elements.len()),
+        };
+        for (i, e) in elements.iter().enumerate() {
+            let node = compile_element(e, i == 0);
+            let nid = plan.nodes.len() as NodeId;
+            if i > 0 {
+                // Parent: strip the last segment of the id. A slice (`a.b:s`) attaches to the
+                // sliced element (`a.b`); everything else to its parent element.
+                let id = &*node.id;
+                let last_dot = last_segment_dot(id);
+                let (parent_id, last) = match last_dot {
+                    Some(d) => (&id[..d], &id[d + 1..]),
+                    None => ("", id),
+                };
+                if let Some((elem, _slice)) = split_slice(last) {
+                    let sliced = if parent_id.is_empty() {
+                        elem.to_string()
+                    } else {
+                        format!("{parent_id}.{elem}")
+                    };
+                    if let Some(&owner) = plan.by_id.get(sliced.as_str()) {
+                        plan.nodes[owner as usize].slices.push(nid);
+                    }
+                } else if let Some(&p) = plan.by_id.get(parent_id) {
+                    plan.nodes[p as usize].children.push(nid);
+                }
+            }
+            plan.by_id.insert(node.id.clone(), nid);
+            plan.nodes.push(node);
+        }
+        Ok(plan)
+    }
+}
+
+/// Position of the dot that starts the last segment of an element id, ignoring dots inside a
+/// slice name (a slice name runs from ':' to the next '.' that is followed by a lower-case
+/// element name; slice names with dots are rare but exist).
+fn last_segment_dot(id: &str) -> Option<usize> {
+    id.rfind('.')
+}
+
+/// `entry:patient` → (`entry`, `patient`); `value[x]:valueQuantity` likewise. Re-slices
+/// (`a:b/c`) keep the whole name after the first ':'.
+fn split_slice(segment: &str) -> Option<(&str, &str)> {
+    segment.split_once(':')
+}
+
+fn compile_element(e: &Value, is_root: bool) -> Node {
+    let path = e.get("path").and_then(Value::as_str).unwrap_or_default();
+    let id = e.get("id").and_then(Value::as_str).unwrap_or(path);
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let (name, choice) = match last.strip_suffix("[x]") {
+        Some(b) => (b, true),
+        None => (last, false),
+    };
+    let max = match e.get("max").and_then(Value::as_str) {
+        Some("*") | None => None,
+        Some(n) => n.parse().ok(),
+    };
+    let min = e
+        .get("min")
+        .and_then(Value::as_number)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut types = Vec::new();
+    if let Some(ts) = e.get("type").and_then(Value::as_array) {
+        for t in ts {
+            let raw = t.get("code").and_then(Value::as_str).unwrap_or_default();
+            let code = fhir_type_of(t, raw, path);
+            let list = |k: &str| -> Vec<Box<str>> {
+                t.get(k)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(Into::into).collect())
+                    .unwrap_or_default()
+            };
+            types.push(TypeRef {
+                code: code.into(),
+                profiles: list("profile"),
+                target_profiles: list("targetProfile"),
+            });
+        }
+    }
+    let mut fixed = None;
+    let mut pattern = None;
+    let mut max_length = None;
+    let mut must_support = false;
+    if let Some(o) = e.as_object() {
+        for (k, v) in o.iter() {
+            if k.starts_with("fixed") {
+                fixed = Some(v.clone());
+            } else if k.starts_with("pattern") {
+                pattern = Some(v.clone());
+            } else if k == "maxLength" {
+                max_length = v.as_number().and_then(|n| n.parse().ok());
+            } else if k == "mustSupport" {
+                must_support = v.as_bool() == Some(true);
+            }
+        }
+    }
+    let binding = e.get("binding").and_then(|b| {
+        let vs = b.get("valueSet").and_then(Value::as_str)?;
+        let strength = match b.get("strength").and_then(Value::as_str)? {
+            "required" => BindingStrength::Required,
+            "extensible" => BindingStrength::Extensible,
+            "preferred" => BindingStrength::Preferred,
+            _ => BindingStrength::Example,
+        };
+        Some(Binding {
+            strength,
+            value_set: vs.into(),
+        })
+    });
+    let constraints = e
+        .get("constraint")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| {
+                    Some(Constraint {
+                        key: c.get("key").and_then(Value::as_str)?.into(),
+                        error: c.get("severity").and_then(Value::as_str) == Some("error"),
+                        human: c
+                            .get("human")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .into(),
+                        expression: c
+                            .get("expression")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .into(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let slicing = e.get("slicing").map(|s| Slicing {
+        discriminators: s
+            .get("discriminator")
+            .and_then(Value::as_array)
+            .map(|ds| {
+                ds.iter()
+                    .filter_map(|d| {
+                        let kind = match d.get("type").and_then(Value::as_str)? {
+                            "value" => DiscriminatorKind::Value,
+                            "pattern" => DiscriminatorKind::Pattern,
+                            "type" => DiscriminatorKind::Type,
+                            "profile" => DiscriminatorKind::Profile,
+                            "exists" => DiscriminatorKind::Exists,
+                            _ => return None,
+                        };
+                        Some(Discriminator {
+                            kind,
+                            path: d.get("path").and_then(Value::as_str)?.into(),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        rules: match s.get("rules").and_then(Value::as_str) {
+            Some("closed") => SlicingRules::Closed,
+            Some("openAtEnd") => SlicingRules::OpenAtEnd,
+            _ => SlicingRules::Open,
+        },
+        ordered: s.get("ordered").and_then(Value::as_bool) == Some(true),
+    });
+    Node {
+        id: id.into(),
+        path: path.into(),
+        name: if is_root { path.into() } else { name.into() },
+        choice,
+        slice_name: e.get("sliceName").and_then(Value::as_str).map(Into::into),
+        min,
+        max,
+        types,
+        content_reference: e
+            .get("contentReference")
+            .and_then(Value::as_str)
+            .map(Into::into),
+        fixed,
+        pattern,
+        binding,
+        max_length,
+        must_support,
+        constraints,
+        slicing,
+        children: Vec::new(),
+        slices: Vec::new(),
+    }
+}
+
+/// Maps FHIRPath system type codes (used by R4 snapshots for `id`, `url` and primitive values)
+/// to FHIR type names.
+fn fhir_type_of<'a>(t: &'a Value, code: &'a str, path: &str) -> &'a str {
+    if !code.starts_with("http://hl7.org/fhirpath/System.") {
+        return code;
+    }
+    if let Some(exts) = t.get("extension").and_then(Value::as_array) {
+        for x in exts {
+            if x.get("url").and_then(Value::as_str)
+                == Some("http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type")
+            {
+                if let Some(u) = x.get("valueUrl").and_then(Value::as_str) {
+                    // Resource.id is an `id` (R4 §2.21); the snapshot labels it string.
+                    if u == "string" && path.ends_with(".id") && path.matches('.').count() == 1 {
+                        return "id";
+                    }
+                    return u;
+                }
+            }
+        }
+    }
+    match code.rsplit('.').next().unwrap_or(code) {
+        "Boolean" => "boolean",
+        "Integer" => "integer",
+        "Decimal" => "decimal",
+        "Date" => "date",
+        "DateTime" => "dateTime",
+        "Time" => "time",
+        _ => "string",
+    }
+}

@@ -1,0 +1,2129 @@
+//! The validator: R4 base structure, then profiles, then pluggable service rules.
+//!
+//! Pass 1 (base) walks every element against the R4 core definitions: known element names,
+//! JSON shapes, cardinality, primitive formats, required bindings, empty values, Bundle and
+//! contained-resource rules. It also collects the profiles each resource claims.
+//! Pass 2 (profiles) checks each resource against its claimed profiles and against the profiles
+//! that Bundle slices assign to entries: cardinality, fixed and pattern values, types and target
+//! profiles, slicing, extensions by URL, bindings, maxLength.
+//! FHIRPath invariants are not evaluated yet (issue #3); each one met is reported once per file
+//! as `information`, except those enforced natively here (listed in `NATIVE_INVARIANTS`).
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use fhir::json::{Object, Value};
+use fhir::outcome::{Issue, IssueType, Severity};
+use fhir::primitive;
+use fhir::reference::{classify, BundleIndex, RefKind};
+
+use crate::definitions::{unversioned, Definitions};
+use crate::plan::{
+    choice_key, BindingStrength, DiscriminatorKind, Node, NodeId, Plan, SlicingRules, TypeRef,
+};
+use crate::terminology::{expand, Membership};
+
+/// Invariants enforced by Rust code in this crate, so they are not "skipped".
+pub const NATIVE_INVARIANTS: &[&str] = &[
+    "ele-1", "ext-1", "dom-2", "dom-3", "dom-4", "dom-5", "bdl-1", "bdl-2", "bdl-3", "bdl-4",
+    "bdl-5", "bdl-7", "bdl-8", "bdl-9", "bdl-10", "bdl-11", "bdl-12", "ref-1",
+];
+
+/// Extra checks run after structure and profiles (the JP-CLINS service rules plug in here).
+pub type RuleSet = Arc<dyn Fn(&Value) -> Vec<Issue> + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Validator {
+    defs: Arc<Definitions>,
+    rules: Vec<RuleSet>,
+}
+
+impl Validator {
+    pub fn new(defs: Arc<Definitions>) -> Self {
+        Validator {
+            defs,
+            rules: Vec::new(),
+        }
+    }
+
+    pub fn with_rules(mut self, rules: RuleSet) -> Self {
+        self.rules.push(rules);
+        self
+    }
+
+    pub fn definitions(&self) -> &Arc<Definitions> {
+        &self.defs
+    }
+
+    /// Validates raw bytes: size, encoding and JSON syntax first.
+    pub fn validate_bytes(&self, bytes: &[u8]) -> Vec<Issue> {
+        if bytes.is_empty() || bytes.iter().all(u8::is_ascii_whitespace) {
+            return vec![Issue::new(
+                Severity::Fatal,
+                IssueType::Structure,
+                "JSON-EMPTY",
+                "",
+                "the file is empty: expected a FHIR resource in JSON",
+                "ファイルが空です。JSON形式のFHIRリソースが必要です",
+            )];
+        }
+        if bytes.len() > MAX_BYTES {
+            return vec![Issue::new(
+                Severity::Fatal,
+                IssueType::TooLong,
+                "SIZE-LIMIT",
+                "",
+                format!(
+                    "the file is {} bytes; the limit is 10 MB (10485760 bytes)",
+                    bytes.len()
+                ),
+                format!(
+                    "ファイルサイズが{}バイトです。上限は10MB（10485760バイト）です",
+                    bytes.len()
+                ),
+            )];
+        }
+        match fhir::json::parse_bytes(bytes) {
+            Ok(v) => self.validate(&v),
+            Err(e) => vec![Issue::new(
+                Severity::Fatal,
+                IssueType::Structure,
+                "JSON-SYNTAX",
+                format!("line {}, column {}", e.line, e.column),
+                format!(
+                    "not valid JSON at line {}, column {}: {}",
+                    e.line, e.column, e.en
+                ),
+                format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+            )],
+        }
+    }
+
+    /// Validates a parsed resource.
+    pub fn validate(&self, resource: &Value) -> Vec<Issue> {
+        let mut run = Run::new(&self.defs);
+        run.validate_root(resource);
+        for r in &self.rules {
+            run.issues.extend(r(resource));
+        }
+        run.finish()
+    }
+}
+
+/// Submissions over this size are refused (DECISIONS.md: 10 MB per submission).
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+
+struct ResourceFrame<'a> {
+    resource: &'a Value,
+    /// A resource inside another's `contained`.
+    contained: bool,
+    /// Ids referenced with `#id` from within this resource.
+    local_refs: Vec<&'a str>,
+}
+
+struct BundleFrame<'a> {
+    index: BundleIndex,
+    entry: Option<usize>,
+    bundle: &'a Value,
+}
+
+struct Run<'a> {
+    defs: &'a Definitions,
+    issues: Vec<Issue>,
+    path: String,
+    skipped: BTreeMap<Box<str>, (u32, Box<str>)>,
+    /// (resource, expression, profile url, from meta.profile?)
+    claims: Vec<(&'a Value, String, String)>,
+    done: HashSet<(usize, Box<str>)>,
+    resources: Vec<ResourceFrame<'a>>,
+    bundles: Vec<BundleFrame<'a>>,
+    unknown_profiles: HashSet<String>,
+    /// Nesting of speculative validations (slice matching by profile); no skip reports there.
+    speculative: u32,
+}
+
+fn err(code: IssueType, detail: &'static str, path: &str, en: String, ja: String) -> Issue {
+    Issue::error(code, detail, path, en, ja)
+}
+
+impl<'a> Run<'a> {
+    fn new(defs: &'a Definitions) -> Self {
+        Run {
+            defs,
+            issues: Vec::new(),
+            path: String::with_capacity(128),
+            skipped: BTreeMap::new(),
+            claims: Vec::new(),
+            done: HashSet::new(),
+            resources: Vec::new(),
+            bundles: Vec::new(),
+            unknown_profiles: HashSet::new(),
+            speculative: 0,
+        }
+    }
+
+    fn error(&mut self, code: IssueType, detail: &'static str, en: String, ja: String) {
+        self.issues.push(err(code, detail, &self.path, en, ja));
+    }
+
+    fn finish(mut self) -> Vec<Issue> {
+        for (key, (count, human)) in std::mem::take(&mut self.skipped) {
+            self.issues.push(Issue::new(
+                Severity::Information,
+                IssueType::Informational,
+                "INVARIANT-NOT-EVALUATED",
+                "",
+                format!(
+                    "invariant {key} ({human}) was not evaluated at {count} place(s): FHIRPath evaluation is not available yet"
+                ),
+                format!(
+                    "制約 {key} は{count}箇所で評価されていません（FHIRPath評価は未実装です）"
+                ),
+            ));
+        }
+        // The same problem can be found by the base pass and a profile; report it once.
+        let mut seen = HashSet::new();
+        self.issues
+            .retain(|i| seen.insert((i.severity, i.expression.clone(), i.detail, i.en.clone())));
+        self.issues.sort_by(|a, b| a.severity.cmp(&b.severity));
+        self.issues
+    }
+
+    fn validate_root(&mut self, v: &'a Value) {
+        let Some(rt) = v.get("resourceType").and_then(Value::as_str) else {
+            let (en, ja) = if v.as_object().is_some() {
+                (
+                    "resourceType is missing: a FHIR resource must name its type",
+                    "resourceType がありません。FHIRリソースには型名が必要です",
+                )
+            } else {
+                (
+                    "the document is not a JSON object: a FHIR resource is a JSON object",
+                    "JSONオブジェクトではありません。FHIRリソースはJSONオブジェクトです",
+                )
+            };
+            self.issues.push(Issue::new(
+                Severity::Fatal,
+                IssueType::Structure,
+                "RESOURCE-TYPE",
+                "",
+                en,
+                ja,
+            ));
+            return;
+        };
+        self.path.push_str(rt);
+        self.base_resource(v);
+        // Pass 2: claimed profiles, in the order found.
+        let claims = std::mem::take(&mut self.claims);
+        for (res, expr, url) in claims {
+            self.path.clear();
+            self.path.push_str(&expr);
+            self.profile_resource(res, &url);
+        }
+        if !self.defs.has_packages() && self.unknown_profiles.is_empty() {
+            // Nothing claimed; nothing to say.
+        }
+    }
+
+    fn mark_invariants(&mut self, node: &Node) {
+        if self.speculative > 0 {
+            return;
+        }
+        for c in &node.constraints {
+            if NATIVE_INVARIANTS.contains(&&*c.key) {
+                continue;
+            }
+            if let Some(e) = self.skipped.get_mut(&c.key) {
+                e.0 += 1;
+            } else {
+                self.skipped.insert(c.key.clone(), (1, c.human.clone()));
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ pass 1: base
+
+    fn base_resource(&mut self, res: &'a Value) {
+        let Some(obj) = res.as_object() else {
+            self.error(
+                IssueType::Structure,
+                "RESOURCE-NOT-OBJECT",
+                "a resource must be a JSON object".into(),
+                "リソースはJSONオブジェクトである必要があります".into(),
+            );
+            return;
+        };
+        let rt = match obj.get("resourceType") {
+            Some(Value::String(s)) => &**s,
+            _ => {
+                self.error(
+                    IssueType::Structure,
+                    "RESOURCE-TYPE",
+                    "resourceType is missing or not a string".into(),
+                    "resourceType がないか、文字列ではありません".into(),
+                );
+                return;
+            }
+        };
+        let Some(plan) = self.defs.base_plan(rt).filter(|p| &*p.kind == "resource") else {
+            self.error(
+                IssueType::NotSupported,
+                "RESOURCE-TYPE-UNKNOWN",
+                format!("unknown resource type \"{rt}\" (not a FHIR R4 resource)"),
+                format!("リソース型\"{rt}\"はFHIR R4に存在しません"),
+            );
+            return;
+        };
+        let contained = is_contained_path(&self.path);
+        self.resources.push(ResourceFrame {
+            resource: res,
+            contained,
+            local_refs: Vec::new(),
+        });
+        let is_bundle = rt == "Bundle";
+        if is_bundle {
+            self.bundles.push(BundleFrame {
+                index: BundleIndex::new(res),
+                entry: None,
+                bundle: res,
+            });
+        }
+        self.base_children(obj, &plan, 0, true);
+        if is_bundle {
+            self.bundle_rules(res);
+            self.bundles.pop();
+        }
+        self.contained_rules(res);
+        self.resources.pop();
+        // Claimed profiles.
+        if let Some(profiles) = res.pointer("meta.profile").and_then(Value::as_array) {
+            for p in profiles.iter().filter_map(Value::as_str) {
+                self.claims.push((res, self.path.clone(), p.to_string()));
+            }
+        }
+    }
+
+    /// Checks the members of `obj` against the children of `node` in `plan`.
+    fn base_children(
+        &mut self,
+        obj: &'a Object,
+        plan: &Arc<Plan>,
+        node: NodeId,
+        is_resource: bool,
+    ) {
+        let mut node = plan.node(node);
+        if let Some(cr) = &node.content_reference {
+            match plan.content_reference(cr) {
+                Some(n) => node = plan.node(n),
+                None => return,
+            }
+        }
+        self.mark_invariants(node);
+        if obj.is_empty() {
+            self.error(
+                IssueType::Invalid,
+                "EMPTY-ELEMENT",
+                "empty object: an element must have a value or children (ele-1); omit it instead"
+                    .into(),
+                "空のオブジェクトです。値も子要素もない要素は省略してください（ele-1）".into(),
+            );
+            return;
+        }
+        // Which child each member belongs to.
+        let mut seen: Vec<(NodeId, &'a str, Option<usize>)> = Vec::with_capacity(obj.len());
+        let children = node.children.clone();
+        for (key, _) in obj.iter() {
+            if is_resource && key == "resourceType" {
+                continue;
+            }
+            let name = key.strip_prefix('_').unwrap_or(key);
+            let mut found = None;
+            for &c in &children {
+                let cn = plan.node(c);
+                if let Some(t) = cn.matches_key(name) {
+                    let ti = t.map(|t| {
+                        cn.types
+                            .iter()
+                            .position(|x| std::ptr::eq(x, t))
+                            .unwrap_or(0)
+                    });
+                    found = Some((c, ti));
+                    break;
+                }
+            }
+            match found {
+                Some((c, ti)) => {
+                    if !seen.iter().any(|(n, k, _)| *n == c && *k == name) {
+                        seen.push((c, name, ti));
+                    }
+                }
+                None => {
+                    let l = self.path.len();
+                    self.path.push('.');
+                    self.path.push_str(key);
+                    let (en, ja) = (
+                        format!(
+                            "unknown element \"{key}\": {} has no such element in FHIR R4",
+                            node.path
+                        ),
+                        format!("要素\"{key}\"は{}に存在しません（FHIR R4）", node.path),
+                    );
+                    self.error(IssueType::Structure, "UNKNOWN-ELEMENT", en, ja);
+                    self.path.truncate(l);
+                }
+            }
+        }
+        // Two members for one choice element (valueString and valueQuantity).
+        for (i, (n, k, _)) in seen.iter().enumerate() {
+            if seen[..i].iter().any(|(m, _, _)| m == n) {
+                let l = self.path.len();
+                self.path.push('.');
+                self.path.push_str(k);
+                let base = &plan.node(*n).name;
+                self.error(
+                    IssueType::Structure,
+                    "CHOICE-MULTIPLE",
+                    format!("only one {base}[x] is allowed, but several types are present"),
+                    format!("{base}[x] は1つだけ指定できます（複数の型が指定されています）"),
+                );
+                self.path.truncate(l);
+            }
+        }
+        // Cardinality and values.
+        for &c in &children {
+            let cn = plan.node(c);
+            let members: Vec<&(NodeId, &str, Option<usize>)> =
+                seen.iter().filter(|(n, _, _)| *n == c).collect();
+            if members.is_empty() {
+                if cn.min > 0 {
+                    let l = self.path.len();
+                    self.path.push('.');
+                    self.path.push_str(&cn.name);
+                    self.error(
+                        IssueType::Required,
+                        "REQUIRED-MISSING",
+                        format!("{} is required (minimum {}) but missing", cn.path, cn.min),
+                        format!("必須要素 {} がありません（最小{}）", cn.path, cn.min),
+                    );
+                    self.path.truncate(l);
+                }
+                continue;
+            }
+            for (_, name, ti) in members {
+                let ty = match ti {
+                    Some(i) => cn.types.get(*i),
+                    None => cn.types.first(),
+                };
+                let mut key: &'a str = name;
+                let mut value: Option<&'a Value> = None;
+                let mut under: Option<&'a Value> = None;
+                for (k, v) in obj.iter() {
+                    if k == *name {
+                        key = k;
+                        value = Some(v);
+                    } else if k.strip_prefix('_') == Some(name) {
+                        if value.is_none() {
+                            key = &k[1..];
+                        }
+                        under = Some(v);
+                    }
+                }
+                self.base_member(key, value, under, plan, c, ty);
+            }
+        }
+    }
+
+    /// One member (`name` and/or `_name`) of an object.
+    fn base_member(
+        &mut self,
+        key: &'a str,
+        value: Option<&'a Value>,
+        under: Option<&'a Value>,
+        plan: &Arc<Plan>,
+        node: NodeId,
+        ty: Option<&TypeRef>,
+    ) {
+        let cn = plan.node(node);
+        let type_code: &str = ty.map(|t| &*t.code).unwrap_or("");
+        let is_prim = primitive::is_primitive(type_code);
+        let many = cn.max != Some(1) && cn.max != Some(0);
+        let l = self.path.len();
+        self.path.push('.');
+        self.path.push_str(key);
+        if cn.max == Some(0) {
+            self.error(
+                IssueType::Structure,
+                "PROHIBITED",
+                format!("{} is not allowed here (maximum 0)", cn.path),
+                format!("{} はここでは使用できません（最大0）", cn.path),
+            );
+        }
+        // Array shape.
+        let shape_ok = |v: &Value| matches!(v, Value::Array(_)) == many;
+        for v in [value, under].into_iter().flatten() {
+            if !shape_ok(v) {
+                let (en, ja) = if many {
+                    (
+                        format!(
+                            "{} can repeat, so it must be a JSON array even with one item",
+                            cn.path
+                        ),
+                        format!(
+                            "{} は繰り返し要素のため、1件でもJSON配列で指定してください",
+                            cn.path
+                        ),
+                    )
+                } else {
+                    (
+                        format!(
+                            "{} has at most one value: it must not be a JSON array",
+                            cn.path
+                        ),
+                        format!("{} は最大1件の要素のため、JSON配列にはできません", cn.path),
+                    )
+                };
+                self.error(IssueType::Structure, "ARRAY-SHAPE", en, ja);
+                self.path.truncate(l);
+                return;
+            }
+        }
+        let items_v: &[Value] = value.map(Value::items).unwrap_or(&[]);
+        let items_u: &[Value] = under.map(Value::items).unwrap_or(&[]);
+        if many {
+            if value.is_some_and(|v| v.as_array().is_some_and(<[Value]>::is_empty))
+                || under.is_some_and(|v| v.as_array().is_some_and(<[Value]>::is_empty))
+            {
+                self.error(
+                    IssueType::Invalid,
+                    "EMPTY-ELEMENT",
+                    "empty array: omit the element instead".into(),
+                    "空の配列です。値がない場合は要素ごと省略してください".into(),
+                );
+            }
+            if value.is_some() && under.is_some() && items_v.len() != items_u.len() {
+                self.error(
+                    IssueType::Structure,
+                    "PRIMITIVE-EXTENSION-ALIGN",
+                    format!(
+                        "{key} and _{key} must have the same number of items ({} vs {})",
+                        items_v.len(),
+                        items_u.len()
+                    ),
+                    format!(
+                        "{key} と _{key} の件数が一致しません（{} 件と {} 件）",
+                        items_v.len(),
+                        items_u.len()
+                    ),
+                );
+            }
+        }
+        let count = items_v.len().max(items_u.len());
+        if let Some(max) = cn.max {
+            if max > 0 && count > max as usize {
+                self.error(
+                    IssueType::Structure,
+                    "CARDINALITY-MAX",
+                    format!("{} allows at most {max} item(s), found {count}", cn.path),
+                    format!("{} は最大{max}件ですが、{count}件あります", cn.path),
+                );
+            }
+        }
+        if count < cn.min as usize && count > 0 {
+            self.error(
+                IssueType::Required,
+                "CARDINALITY-MIN",
+                format!(
+                    "{} needs at least {} item(s), found {count}",
+                    cn.path, cn.min
+                ),
+                format!("{} は最低{}件必要ですが、{count}件です", cn.path, cn.min),
+            );
+        }
+        let base_len = self.path.len();
+        for i in 0..count {
+            if many {
+                self.path.truncate(base_len);
+                self.path.push('[');
+                self.path.push_str(&i.to_string());
+                self.path.push(']');
+            }
+            let v = items_v.get(i).filter(|v| !v.is_null());
+            let u = items_u.get(i).filter(|v| !v.is_null());
+            if v.is_none() && u.is_none() {
+                self.error(
+                    IssueType::Invalid,
+                    "EMPTY-ELEMENT",
+                    "null value: an element must have a value or an extension".into(),
+                    "nullは使えません。値か拡張のどちらかが必要です".into(),
+                );
+                continue;
+            }
+            if is_prim {
+                if let Some(v) = v {
+                    self.base_primitive(type_code, v, cn);
+                } else if !many && items_v.is_empty() && value.is_some() {
+                    // `"x": null` outside an array.
+                }
+                if let Some(u) = u {
+                    match u.as_object() {
+                        Some(o) => {
+                            if let Some(p) = self.defs.base_plan(type_code) {
+                                // id + extension only; `value` is not a JSON member.
+                                let saved = std::mem::take(&mut self.path);
+                                self.path.push_str(&saved[..l]);
+                                self.path.push_str("._");
+                                self.path.push_str(key);
+                                if many {
+                                    self.path.push_str(&format!("[{i}]"));
+                                }
+                                self.base_children(o, &p, 0, false);
+                                self.path = saved;
+                            }
+                        }
+                        None => self.error(
+                            IssueType::Structure,
+                            "PRIMITIVE-EXTENSION-SHAPE",
+                            format!("_{key} must be an object with id and/or extension"),
+                            format!(
+                                "_{key} は id・extension を持つオブジェクトである必要があります"
+                            ),
+                        ),
+                    }
+                }
+            } else if let Some(v) = v {
+                if u.is_some() {
+                    self.error(
+                        IssueType::Structure,
+                        "UNKNOWN-ELEMENT",
+                        format!("_{key} is only allowed for primitive elements"),
+                        format!("_{key} はプリミティブ型の要素にしか使えません"),
+                    );
+                }
+                self.base_complex(v, type_code, plan, node);
+            } else {
+                self.error(
+                    IssueType::Structure,
+                    "UNKNOWN-ELEMENT",
+                    format!("_{key} is only allowed for primitive elements"),
+                    format!("_{key} はプリミティブ型の要素にしか使えません"),
+                );
+            }
+        }
+        self.path.truncate(l);
+    }
+
+    fn base_primitive(&mut self, type_code: &str, v: &'a Value, node: &Node) {
+        if let Err(e) = primitive::check(type_code, v) {
+            self.error(IssueType::Value, "PRIMITIVE-FORMAT", e.en, e.ja);
+            return;
+        }
+        if matches!(type_code, "canonical" | "uri") {
+            if let Some(id) = v.as_str().and_then(|s| s.strip_prefix('#')) {
+                self.note_local_ref(id);
+            }
+        }
+        if let (Some(b), Some(code)) = (&node.binding, v.as_str()) {
+            if b.strength == BindingStrength::Required && type_code == "code" {
+                self.check_code(None, code, &b.value_set.clone(), true);
+            }
+        }
+        if type_code == "xhtml" {
+            if let Some(s) = v.as_str() {
+                if !s.contains("xmlns=\"http://www.w3.org/1999/xhtml\"") {
+                    self.error(
+                        IssueType::Value,
+                        "XHTML-NAMESPACE",
+                        "the narrative div must declare xmlns=\"http://www.w3.org/1999/xhtml\""
+                            .into(),
+                        "narrativeのdivには xmlns=\"http://www.w3.org/1999/xhtml\" が必要です"
+                            .into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn base_complex(&mut self, v: &'a Value, type_code: &str, plan: &Arc<Plan>, node: NodeId) {
+        let Some(obj) = v.as_object() else {
+            self.error(
+                IssueType::Structure,
+                "JSON-SHAPE",
+                format!("expected a JSON object ({type_code}), found a {}", v.kind()),
+                format!(
+                    "JSONオブジェクト（{type_code}型）が必要ですが、{}になっています",
+                    v.kind()
+                ),
+            );
+            return;
+        };
+        let cn = plan.node(node);
+        if type_code == "Resource"
+            || self
+                .defs
+                .base_plan(type_code)
+                .is_some_and(|p| &*p.kind == "resource")
+        {
+            // A nested resource (contained, Bundle.entry.resource, Parameters…).
+            let in_bundle_entry = cn.path.as_ref() == "Bundle.entry.resource";
+            if in_bundle_entry {
+                if let Some(b) = self.bundles.last_mut() {
+                    b.entry = entry_index(&self.path);
+                }
+            }
+            self.base_resource(v);
+            return;
+        }
+        if !cn.children.is_empty() || cn.content_reference.is_some() {
+            self.base_children(obj, plan, node, false);
+        } else if let Some(p) = self.defs.base_plan(type_code) {
+            self.base_children(obj, &p, 0, false);
+        }
+        match type_code {
+            "Extension" => self.extension_rules(obj),
+            "Reference" => self.reference_rules(obj),
+            "Coding" | "CodeableConcept" => {
+                if let Some(b) = &cn.binding {
+                    if b.strength == BindingStrength::Required {
+                        let vs = b.value_set.clone();
+                        self.check_coded(v, type_code, &vs, true);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn extension_rules(&mut self, obj: &'a Object) {
+        let has_value = obj.keys().any(|k| k.starts_with("value"));
+        let has_ext = obj.get("extension").is_some();
+        if has_value == has_ext {
+            self.error(
+                IssueType::Invariant,
+                "EXT-1",
+                "an extension must have either extensions or a value[x], not both (ext-1)".into(),
+                "拡張には extension か value[x] のどちらか一方だけを指定してください（ext-1）"
+                    .into(),
+            );
+        }
+        if let Some(url) = obj.get("url").and_then(Value::as_str) {
+            if self.defs.structure_definition(url).is_some() {
+                // Checked against its own definition in pass 2.
+                let res = self.resources.last().map(|f| f.resource);
+                if let Some(res) = res {
+                    let _ = res;
+                }
+                self.check_extension_definition(obj, url);
+            }
+        }
+    }
+
+    fn check_extension_definition(&mut self, obj: &'a Object, url: &str) {
+        let Some(plan) = self.defs.plan(url) else {
+            return;
+        };
+        if &*plan.type_name != "Extension" {
+            return;
+        }
+        self.profile_children(Some(obj), &plan, 0);
+    }
+
+    fn reference_rules(&mut self, obj: &'a Object) {
+        let Some(r) = obj.get("reference").and_then(Value::as_str) else {
+            return;
+        };
+        match classify(r) {
+            RefKind::Contained(id) => {
+                self.note_local_ref(id);
+                let container = self.container_of_current();
+                if !id.is_empty() {
+                    let found = container
+                        .and_then(|c| c.get("contained"))
+                        .and_then(Value::as_array)
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c.get("id").and_then(Value::as_str) == Some(id))
+                        });
+                    if !found {
+                        let l = self.path.len();
+                        self.path.push_str(".reference");
+                        self.error(
+                            IssueType::NotFound,
+                            "REF-CONTAINED-MISSING",
+                            format!(
+                                "reference \"#{id}\" names no contained resource of this resource"
+                            ),
+                            format!("参照\"#{id}\"に対応する contained リソースがありません"),
+                        );
+                        self.path.truncate(l);
+                    }
+                }
+            }
+            RefKind::Other(s) if !s.starts_with('?') => {
+                let l = self.path.len();
+                self.path.push_str(".reference");
+                self.error(
+                    IssueType::Value,
+                    "REF-FORMAT",
+                    format!("reference \"{s}\" is not a valid reference (use Type/id, an absolute URL, urn:uuid: or #id)"),
+                    format!("参照\"{s}\"の形式が不正です（Type/id、絶対URL、urn:uuid:、#id のいずれか）"),
+                );
+                self.path.truncate(l);
+            }
+            RefKind::Urn(u) => {
+                // Inside a Bundle a urn reference must resolve to an entry.
+                if let Some(b) = self.bundles.last() {
+                    let in_contained = self.resources.len() > self.bundles.len() + 1;
+                    if b.index.resolve(u, b.entry).is_none() && !in_contained {
+                        let l = self.path.len();
+                        self.path.push_str(".reference");
+                        self.error(
+                            IssueType::NotFound,
+                            "REF-UNRESOLVED",
+                            format!("reference \"{u}\" does not match the fullUrl of any entry in the Bundle"),
+                            format!("参照\"{u}\"に一致する fullUrl のエントリがBundle内にありません"),
+                        );
+                        self.path.truncate(l);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The resource whose `contained` a `#id` reference points into: the nearest resource that
+    /// is not itself contained.
+    fn container_of_current(&self) -> Option<&'a Value> {
+        self.resources
+            .iter()
+            .rev()
+            .find(|f| !f.contained)
+            .map(|f| f.resource)
+    }
+
+    /// Records a `#id` reference (or canonical) for the dom-3 check of the container.
+    fn note_local_ref(&mut self, id: &'a str) {
+        if let Some(f) = self.resources.iter_mut().rev().find(|f| !f.contained) {
+            f.local_refs.push(id);
+        }
+    }
+
+    fn contained_rules(&mut self, res: &'a Value) {
+        let Some(cs) = res.get("contained").and_then(Value::as_array) else {
+            return;
+        };
+        let refs: Vec<&str> = self
+            .resources
+            .last()
+            .map(|f| f.local_refs.clone())
+            .unwrap_or_default();
+        let l = self.path.len();
+        for (i, c) in cs.iter().enumerate() {
+            self.path.truncate(l);
+            self.path.push_str(&format!(".contained[{i}]"));
+            if c.get("contained").is_some() {
+                self.error(
+                    IssueType::Invariant,
+                    "DOM-2",
+                    "a contained resource must not contain other resources (dom-2)".into(),
+                    "contained リソースの中に contained は置けません（dom-2）".into(),
+                );
+            }
+            if c.pointer("meta.versionId").is_some() || c.pointer("meta.lastUpdated").is_some() {
+                self.error(
+                    IssueType::Invariant,
+                    "DOM-4",
+                    "a contained resource must not have meta.versionId or meta.lastUpdated (dom-4)".into(),
+                    "contained リソースに meta.versionId・meta.lastUpdated は指定できません（dom-4）".into(),
+                );
+            }
+            if c.pointer("meta.security").is_some() {
+                self.error(
+                    IssueType::Invariant,
+                    "DOM-5",
+                    "a contained resource must not have security labels (dom-5)".into(),
+                    "contained リソースにセキュリティラベルは指定できません（dom-5）".into(),
+                );
+            }
+            let id = c.get("id").and_then(Value::as_str);
+            match id {
+                None => self.error(
+                    IssueType::Required,
+                    "CONTAINED-ID",
+                    "a contained resource needs an id so that it can be referenced".into(),
+                    "contained リソースには参照用の id が必要です".into(),
+                ),
+                Some(id) => {
+                    let referenced = refs.contains(&id) || references_container(c);
+                    if !referenced {
+                        self.error(
+                            IssueType::Invariant,
+                            "DOM-3",
+                            format!("contained resource \"{id}\" is not referenced from the resource that contains it (dom-3)"),
+                            format!("contained リソース\"{id}\"が親リソースのどこからも参照されていません（dom-3）"),
+                        );
+                    }
+                }
+            }
+        }
+        self.path.truncate(l);
+    }
+
+    fn bundle_rules(&mut self, b: &'a Value) {
+        let ty = b.get("type").and_then(Value::as_str).unwrap_or_default();
+        let entries: &[Value] = b.get("entry").and_then(Value::as_array).unwrap_or(&[]);
+        let root = self.path.clone();
+        let push = |run: &mut Self, sub: &str, key: &'static str, en: String, ja: String| {
+            run.issues.push(err(
+                IssueType::Invariant,
+                key,
+                &format!("{root}{sub}"),
+                en,
+                ja,
+            ));
+        };
+        if b.get("total").is_some() && !matches!(ty, "searchset" | "history") {
+            push(
+                self,
+                ".total",
+                "BDL-1",
+                "total is only allowed in a searchset or history Bundle (bdl-1)".into(),
+                "total は searchset・history のBundleでのみ使えます（bdl-1）".into(),
+            );
+        }
+        if ty == "document" {
+            if b.pointer("identifier.system").is_none() || b.pointer("identifier.value").is_none() {
+                push(
+                    self,
+                    ".identifier",
+                    "BDL-9",
+                    "a document Bundle must have an identifier with system and value (bdl-9)"
+                        .into(),
+                    "文書Bundleには system と value を持つ identifier が必要です（bdl-9）".into(),
+                );
+            }
+            if b.get("timestamp").is_none() {
+                push(
+                    self,
+                    ".timestamp",
+                    "BDL-10",
+                    "a document Bundle must have a timestamp (bdl-10)".into(),
+                    "文書Bundleには timestamp が必要です（bdl-10）".into(),
+                );
+            }
+            let first = entries
+                .first()
+                .and_then(|e| e.pointer("resource.resourceType"))
+                .and_then(Value::as_str);
+            if first != Some("Composition") {
+                push(
+                    self,
+                    ".entry[0]",
+                    "BDL-11",
+                    "the first entry of a document Bundle must be a Composition (bdl-11)".into(),
+                    "文書Bundleの最初のエントリは Composition である必要があります（bdl-11）"
+                        .into(),
+                );
+            }
+        }
+        if ty == "message" {
+            let first = entries
+                .first()
+                .and_then(|e| e.pointer("resource.resourceType"))
+                .and_then(Value::as_str);
+            if first != Some("MessageHeader") {
+                push(self, ".entry[0]", "BDL-12", "the first entry of a message Bundle must be a MessageHeader (bdl-12)".into(), "メッセージBundleの最初のエントリは MessageHeader である必要があります（bdl-12）".into());
+            }
+        }
+        let mut seen: Vec<(&str, Option<&str>)> = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let at = format!(".entry[{i}]");
+            if e.get("search").is_some() && ty != "searchset" {
+                push(
+                    self,
+                    &format!("{at}.search"),
+                    "BDL-2",
+                    "entry.search is only allowed in a searchset Bundle (bdl-2)".into(),
+                    "entry.search は searchset のBundleでのみ使えます（bdl-2）".into(),
+                );
+            }
+            let needs_req = matches!(ty, "batch" | "transaction" | "history");
+            if e.get("request").is_some() != needs_req {
+                let (en, ja) = if needs_req {
+                    (
+                        format!("entry.request is required in a {ty} Bundle (bdl-3)"),
+                        format!("{ty} のBundleでは entry.request が必要です（bdl-3）"),
+                    )
+                } else {
+                    (
+                        format!("entry.request is not allowed in a {ty} Bundle (bdl-3)"),
+                        format!("{ty} のBundleでは entry.request は使えません（bdl-3）"),
+                    )
+                };
+                push(self, &format!("{at}.request"), "BDL-3", en, ja);
+            }
+            let needs_resp = matches!(ty, "batch-response" | "transaction-response" | "history");
+            if e.get("response").is_some() != needs_resp {
+                let (en, ja) = if needs_resp {
+                    (
+                        format!("entry.response is required in a {ty} Bundle (bdl-4)"),
+                        format!("{ty} のBundleでは entry.response が必要です（bdl-4）"),
+                    )
+                } else {
+                    (
+                        format!("entry.response is not allowed in a {ty} Bundle (bdl-4)"),
+                        format!("{ty} のBundleでは entry.response は使えません（bdl-4）"),
+                    )
+                };
+                push(self, &format!("{at}.response"), "BDL-4", en, ja);
+            }
+            if e.get("resource").is_none()
+                && e.get("request").is_none()
+                && e.get("response").is_none()
+            {
+                push(self, &at, "BDL-5", "an entry must have a resource unless it is a request or response (bdl-5)".into(), "エントリには resource が必要です（request・response のみの場合を除く）（bdl-5）".into());
+            }
+            if let Some(full) = e.get("fullUrl").and_then(Value::as_str) {
+                if full.contains("/_history/") {
+                    push(
+                        self,
+                        &format!("{at}.fullUrl"),
+                        "BDL-8",
+                        "fullUrl must not be a version-specific URL (bdl-8)".into(),
+                        "fullUrl にバージョン指定のURLは使えません（bdl-8）".into(),
+                    );
+                }
+                let version = e.pointer("resource.meta.versionId").and_then(Value::as_str);
+                if ty != "history" && seen.iter().any(|(f, v)| *f == full && *v == version) {
+                    push(
+                        self,
+                        &format!("{at}.fullUrl"),
+                        "BDL-7",
+                        format!("fullUrl \"{full}\" is used by more than one entry (bdl-7)"),
+                        format!("fullUrl\"{full}\"が複数のエントリで使われています（bdl-7）"),
+                    );
+                }
+                seen.push((full, version));
+                if let (Some((_, t, id)), Some(res)) =
+                    (fhir::reference::split_restful(full), e.get("resource"))
+                {
+                    let rt = res.get("resourceType").and_then(Value::as_str);
+                    let rid = res.get("id").and_then(Value::as_str);
+                    if rt == Some(t) && rid.is_some_and(|r| r != id) {
+                        // A warning, as in the reference validator: the entry is still usable.
+                        self.issues.push(Issue::new(
+                            Severity::Warning,
+                            IssueType::Invalid,
+                            "BUNDLE-FULLURL-ID",
+                            format!("{root}{at}.resource.id"),
+                            format!(
+                                "resource id \"{}\" does not match the fullUrl \"{full}\"",
+                                rid.unwrap_or_default()
+                            ),
+                            format!(
+                                "リソースid\"{}\"が fullUrl\"{full}\"と一致しません",
+                                rid.unwrap_or_default()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_coded(&mut self, v: &'a Value, type_code: &str, vs: &str, required: bool) {
+        match type_code {
+            "Coding" => {
+                let sys = v.get("system").and_then(Value::as_str);
+                if let Some(code) = v.get("code").and_then(Value::as_str) {
+                    let l = self.path.len();
+                    self.path.push_str(".code");
+                    self.check_code(sys, code, vs, required);
+                    self.path.truncate(l);
+                }
+            }
+            "CodeableConcept" => {
+                let codings: Vec<(Option<&str>, &str)> = v
+                    .get("coding")
+                    .and_then(Value::as_array)
+                    .map(|cs| {
+                        cs.iter()
+                            .filter_map(|c| {
+                                Some((
+                                    c.get("system").and_then(Value::as_str),
+                                    c.get("code").and_then(Value::as_str)?,
+                                ))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if codings.is_empty() {
+                    return;
+                }
+                let exp = expand(self.defs, vs);
+                let mut unknown = None;
+                for (s, c) in &codings {
+                    match exp.contains(*s, c) {
+                        Membership::Member => return,
+                        Membership::Unknown(why) => unknown = Some(why),
+                        Membership::NotMember => {
+                            // A code system we do not have may still hold the code.
+                            if let Some(s) = s {
+                                if !exp.systems().contains(s)
+                                    && !crate::terminology::code_system_known(self.defs, s)
+                                    && required
+                                {
+                                    unknown =
+                                        Some(format!("code system {s} is not available locally"));
+                                }
+                            }
+                        }
+                    }
+                }
+                let l = self.path.len();
+                self.path.push_str(".coding[0].code");
+                match unknown {
+                    Some(why) => self.info_unchecked(vs, &why),
+                    None => self.error(
+                        IssueType::CodeInvalid,
+                        "BINDING-REQUIRED",
+                        format!("none of the codes is in the required value set {vs}"),
+                        format!("必須の値セット {vs} に含まれるコードがありません"),
+                    ),
+                }
+                self.path.truncate(l);
+            }
+            "Quantity" => {
+                if let (Some(code), sys) = (
+                    v.get("code").and_then(Value::as_str),
+                    v.get("system").and_then(Value::as_str),
+                ) {
+                    let l = self.path.len();
+                    self.path.push_str(".code");
+                    self.check_code(sys, code, vs, required);
+                    self.path.truncate(l);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn info_unchecked(&mut self, vs: &str, why: &str) {
+        if self.speculative > 0 {
+            return;
+        }
+        self.issues.push(Issue::new(
+            Severity::Information,
+            IssueType::Informational,
+            "BINDING-NOT-CHECKED",
+            self.path.clone(),
+            format!("code not checked against value set {vs}: {why}"),
+            format!("値セット {vs} に対するコードの検証は行っていません（{why}）"),
+        ));
+    }
+
+    fn check_code(&mut self, system: Option<&str>, code: &str, vs: &str, required: bool) {
+        let exp = expand(self.defs, vs);
+        match exp.contains(system, code) {
+            Membership::Member => {}
+            Membership::Unknown(why) => self.info_unchecked(vs, &why),
+            Membership::NotMember => {
+                if let Some(s) = system {
+                    if !exp.systems().contains(&s)
+                        && !crate::terminology::code_system_known(self.defs, s)
+                    {
+                        self.info_unchecked(
+                            vs,
+                            &format!("code system {s} is not available locally"),
+                        );
+                        return;
+                    }
+                }
+                if required {
+                    let shown = match system {
+                        Some(s) => format!("{s}#{code}"),
+                        None => code.to_string(),
+                    };
+                    self.error(
+                        IssueType::CodeInvalid,
+                        "BINDING-REQUIRED",
+                        format!("code {shown} is not in the required value set {vs}"),
+                        format!("コード {shown} は必須の値セット {vs} に含まれていません"),
+                    );
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ pass 2: profiles
+
+    fn profile_resource(&mut self, res: &'a Value, url: &str) {
+        let key = (
+            res as *const Value as usize,
+            Box::<str>::from(unversioned(url)),
+        );
+        if !self.done.insert(key) {
+            return;
+        }
+        let Some(plan) = self.defs.plan(url) else {
+            if self.speculative == 0 && self.unknown_profiles.insert(url.to_string()) {
+                let (en, ja) = if self.defs.has_packages() {
+                    (
+                        format!("profile {url} is not in the loaded IG packages, so it was not checked"),
+                        format!("プロファイル {url} は読み込んだIGパッケージにないため、検証していません"),
+                    )
+                } else {
+                    (
+                        format!("profile {url} was not checked: no IG packages are loaded (use --ig DIR or CLINS_IG_PATH)"),
+                        format!("IGパッケージが読み込まれていないため、プロファイル {url} は検証していません（--ig または CLINS_IG_PATH を指定してください）"),
+                    )
+                };
+                self.issues.push(Issue::new(
+                    Severity::Warning,
+                    IssueType::NotFound,
+                    "PROFILE-NOT-LOADED",
+                    self.path.clone(),
+                    en,
+                    ja,
+                ));
+            }
+            return;
+        };
+        let rt = res
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if &*plan.type_name != rt {
+            self.error(
+                IssueType::Invalid,
+                "PROFILE-TYPE",
+                format!(
+                    "profile {url} is for {}, but this is a {rt}",
+                    plan.type_name
+                ),
+                format!(
+                    "プロファイル {url} は{}用ですが、このリソースは{rt}です",
+                    plan.type_name
+                ),
+            );
+            return;
+        }
+        if plan.is_base {
+            return;
+        }
+        let contained = is_contained_path(&self.path);
+        self.resources.push(ResourceFrame {
+            resource: res,
+            contained,
+            local_refs: Vec::new(),
+        });
+        let pushed_bundle =
+            rt == "Bundle" && !self.bundles.iter().any(|b| std::ptr::eq(b.bundle, res));
+        if pushed_bundle {
+            self.bundles.push(BundleFrame {
+                index: BundleIndex::new(res),
+                entry: None,
+                bundle: res,
+            });
+        }
+        self.mark_invariants(plan.root());
+        self.profile_children(res.as_object(), &plan, 0);
+        if pushed_bundle {
+            self.bundles.pop();
+        }
+        self.resources.pop();
+    }
+
+    /// Checks the members of `obj` (absent = no members) against the children of `node`.
+    fn profile_children(&mut self, obj: Option<&'a Object>, plan: &Arc<Plan>, node: NodeId) {
+        let children = plan.node(node).children.clone();
+        for c in children {
+            let cn = plan.node(c);
+            let items = collect_items(obj, cn);
+            if cn.choice {
+                // A type the profile removed from value[x].
+                if let Some(o) = obj {
+                    for (k, _) in o.iter() {
+                        let k2 = k.strip_prefix('_').unwrap_or(k);
+                        if let Some(sfx) = k2.strip_prefix(&*cn.name) {
+                            if sfx.starts_with(|ch: char| ch.is_ascii_uppercase())
+                                && cn.matches_key(k2).is_none()
+                            {
+                                let l = self.path.len();
+                                self.path.push('.');
+                                self.path.push_str(k);
+                                self.error(
+                                    IssueType::Structure,
+                                    "PROFILE-TYPE-NOT-ALLOWED",
+                                    format!("{k} is not allowed by profile {}: {}[x] may only be {}", plan.name, cn.name, type_list(cn)),
+                                    format!("{k} はプロファイル {} で許可されていません（{}[x] は {} のみ）", plan.name, cn.name, type_list(cn)),
+                                );
+                                self.path.truncate(l);
+                            }
+                        }
+                    }
+                }
+            }
+            self.check_count(cn, items.len(), &items, plan);
+            if cn.is_prohibited() {
+                continue;
+            }
+            if cn.slicing.is_some() && !cn.slices.is_empty() {
+                self.profile_sliced(&items, plan, c);
+            } else {
+                for it in &items {
+                    self.profile_item(it, plan, c);
+                }
+            }
+        }
+    }
+
+    fn check_count(&mut self, cn: &Node, count: usize, items: &[Item<'a>], plan: &Plan) {
+        if count < cn.min as usize {
+            let l = self.path.len();
+            self.path.push('.');
+            self.path.push_str(&cn.name);
+            if let Some(s) = &cn.slice_name {
+                let _ = s;
+            }
+            let (what_en, what_ja) = match &cn.slice_name {
+                Some(s) => (
+                    format!("{} (slice {s})", cn.path),
+                    format!("{}（スライス {s}）", cn.path),
+                ),
+                None => (cn.path.to_string(), cn.path.to_string()),
+            };
+            let ms = if cn.must_support {
+                "CLINS-MS-REQUIRED"
+            } else {
+                "PROFILE-MIN"
+            };
+            self.error(
+                IssueType::Required,
+                ms,
+                format!(
+                    "{what_en} is required by profile {} (minimum {}), found {count}",
+                    plan.name, cn.min
+                ),
+                format!(
+                    "{what_ja} はプロファイル {} で必須です（最小{}件、現在{count}件）",
+                    plan.name, cn.min
+                ),
+            );
+            self.path.truncate(l);
+        }
+        if let Some(max) = cn.max {
+            if count > max as usize {
+                let at = items
+                    .get(max as usize)
+                    .map(|i| i.expr(&self.path))
+                    .unwrap_or_else(|| self.path.clone());
+                let (what_en, what_ja) = match &cn.slice_name {
+                    Some(s) => (
+                        format!("{} (slice {s})", cn.path),
+                        format!("{}（スライス {s}）", cn.path),
+                    ),
+                    None => (cn.path.to_string(), cn.path.to_string()),
+                };
+                let (en, ja) = if max == 0 {
+                    (
+                        format!("{what_en} is not allowed by profile {}", plan.name),
+                        format!("{what_ja} はプロファイル {} で使用できません", plan.name),
+                    )
+                } else {
+                    (
+                        format!(
+                            "{what_en} allows at most {max} item(s) in profile {}, found {count}",
+                            plan.name
+                        ),
+                        format!(
+                            "{what_ja} はプロファイル {} で最大{max}件ですが、{count}件あります",
+                            plan.name
+                        ),
+                    )
+                };
+                self.issues
+                    .push(err(IssueType::Structure, "PROFILE-MAX", &at, en, ja));
+            }
+        }
+    }
+
+    fn profile_sliced(&mut self, items: &[Item<'a>], plan: &Arc<Plan>, node: NodeId) {
+        let cn = plan.node(node);
+        let Some(slicing) = cn.slicing.clone() else {
+            return;
+        };
+        let slices = cn.slices.clone();
+        let mut assigned: Vec<Option<usize>> = Vec::with_capacity(items.len());
+        for it in items {
+            let mut hit = None;
+            for (si, &s) in slices.iter().enumerate() {
+                if self.slice_matches(it, plan, s, &slicing.discriminators) {
+                    hit = Some(si);
+                    break;
+                }
+            }
+            assigned.push(hit);
+        }
+        // Order and closed/openAtEnd rules.
+        let mut last_slice = 0usize;
+        let mut seen_unsliced = false;
+        for (it, a) in items.iter().zip(&assigned) {
+            match a {
+                Some(si) => {
+                    if slicing.ordered && *si < last_slice {
+                        self.issues.push(err(
+                            IssueType::Structure,
+                            "SLICE-ORDER",
+                            &it.expr(&self.path),
+                            format!(
+                                "{} slices must appear in the order of the profile {}",
+                                cn.path, plan.name
+                            ),
+                            format!(
+                                "{} のスライスはプロファイル {} の順序で記述してください",
+                                cn.path, plan.name
+                            ),
+                        ));
+                    }
+                    last_slice = last_slice.max(*si);
+                    if seen_unsliced && slicing.rules == SlicingRules::OpenAtEnd {
+                        self.issues.push(err(
+                            IssueType::Structure,
+                            "SLICE-OPEN-AT-END",
+                            &it.expr(&self.path),
+                            format!("{}: items that match no slice must come after all slices (openAtEnd)", cn.path),
+                            format!("{}: どのスライスにも該当しない要素は、スライスの後に置いてください（openAtEnd）", cn.path),
+                        ));
+                    }
+                }
+                None => {
+                    seen_unsliced = true;
+                    if slicing.rules == SlicingRules::Closed {
+                        let names: Vec<&str> = slices
+                            .iter()
+                            .filter_map(|&s| plan.node(s).slice_name.as_deref())
+                            .collect();
+                        self.issues.push(err(
+                            IssueType::Structure,
+                            "SLICE-CLOSED",
+                            &it.expr(&self.path),
+                            format!(
+                                "this {} matches none of the slices allowed by profile {} ({}); the slicing is closed",
+                                cn.name,
+                                plan.name,
+                                names.join(", ")
+                            ),
+                            format!(
+                                "この{}はプロファイル {} のどのスライス（{}）にも該当しません（閉じたスライス）",
+                                cn.name,
+                                plan.name,
+                                names.join("、")
+                            ),
+                        ));
+                    } else {
+                        self.profile_item(it, plan, node);
+                    }
+                }
+            }
+        }
+        for (si, &s) in slices.iter().enumerate() {
+            let sn = plan.node(s);
+            let mine: Vec<Item<'a>> = items
+                .iter()
+                .zip(&assigned)
+                .filter(|(_, a)| **a == Some(si))
+                .map(|(i, _)| i.clone())
+                .collect();
+            self.check_count(sn, mine.len(), &mine, plan);
+            for it in &mine {
+                self.profile_item(it, plan, s);
+            }
+        }
+    }
+
+    fn slice_matches(
+        &mut self,
+        it: &Item<'a>,
+        plan: &Arc<Plan>,
+        slice: NodeId,
+        discs: &[crate::plan::Discriminator],
+    ) -> bool {
+        let sn = plan.node(slice);
+        if discs.is_empty() {
+            return false;
+        }
+        for d in discs {
+            let path = d.path.trim();
+            let values = eval_path(it, path, self);
+            let ok = match d.kind {
+                DiscriminatorKind::Value | DiscriminatorKind::Pattern => {
+                    match expected_at(plan, slice, path, self.defs) {
+                        Some(Expected::Value(exp)) => {
+                            values.iter().any(|v| matches_pattern(v, &exp))
+                        }
+                        Some(Expected::Binding(vs)) => values.iter().any(|v| {
+                            let codes = codes_of(v);
+                            codes.iter().any(|(s, c)| {
+                                expand(self.defs, &vs).contains(*s, c) == Membership::Member
+                            })
+                        }),
+                        None => false,
+                    }
+                }
+                DiscriminatorKind::Exists => {
+                    let want = target_node(plan, slice, path).map(|n| plan.node(n).min > 0);
+                    match want {
+                        Some(true) => !values.is_empty(),
+                        Some(false) => values.is_empty(),
+                        None => false,
+                    }
+                }
+                DiscriminatorKind::Type => {
+                    let Some(tn) = target_node(plan, slice, path) else {
+                        return false;
+                    };
+                    let tnode = plan.node(tn);
+                    let names: Vec<&str> = tnode.types.iter().map(|t| &*t.code).collect();
+                    if path == "$this" {
+                        let t = it.type_name(sn);
+                        names.contains(&t.as_str())
+                    } else {
+                        values.iter().any(|v| {
+                            v.get("resourceType")
+                                .and_then(Value::as_str)
+                                .is_some_and(|rt| names.contains(&rt))
+                        })
+                    }
+                }
+                DiscriminatorKind::Profile => {
+                    let Some(tn) = target_node(plan, slice, path) else {
+                        return false;
+                    };
+                    let profiles: Vec<Box<str>> = plan
+                        .node(tn)
+                        .types
+                        .iter()
+                        .flat_map(|t| t.profiles.iter().cloned())
+                        .collect();
+                    if profiles.is_empty() {
+                        return false;
+                    }
+                    values
+                        .iter()
+                        .any(|v| profiles.iter().any(|p| self.conforms(v, p)))
+                }
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether a resource (or element) conforms to a profile; used to match slices.
+    fn conforms(&mut self, v: &'a Value, profile: &str) -> bool {
+        let Some(plan) = self.defs.plan(profile) else {
+            return false;
+        };
+        if let Some(rt) = v.get("resourceType").and_then(Value::as_str) {
+            if rt != &*plan.type_name {
+                return false;
+            }
+            // A resource that claims the profile is taken at its word here; the claim itself
+            // is validated in full.
+            let claims = v
+                .pointer("meta.profile")
+                .and_then(Value::as_array)
+                .is_some_and(|ps| {
+                    ps.iter()
+                        .filter_map(Value::as_str)
+                        .any(|p| unversioned(p) == unversioned(profile))
+                });
+            if claims {
+                return true;
+            }
+        }
+        let saved_issues = self.issues.len();
+        let saved_path = self.path.len();
+        self.speculative += 1;
+        let done_before = self.done.clone();
+        if v.get("resourceType").is_some() {
+            self.done
+                .remove(&(v as *const Value as usize, Box::from(unversioned(profile))));
+            self.profile_resource(v, profile);
+        } else {
+            self.profile_children(v.as_object(), &plan, 0);
+        }
+        self.speculative -= 1;
+        self.done = done_before;
+        let ok = !self.issues[saved_issues..]
+            .iter()
+            .any(|i| i.severity.is_error());
+        self.issues.truncate(saved_issues);
+        self.path.truncate(saved_path);
+        ok
+    }
+
+    fn profile_item(&mut self, it: &Item<'a>, plan: &Arc<Plan>, node: NodeId) {
+        let cn = plan.node(node);
+        let l = self.path.len();
+        it.push_path(&mut self.path);
+        self.mark_invariants(cn);
+        let type_name = it.type_name(cn);
+        // fixed / pattern
+        if let Some(v) = it.value {
+            if let Some(fx) = &cn.fixed {
+                if !values_equal(v, fx) {
+                    self.error(
+                        IssueType::Value,
+                        "PROFILE-FIXED",
+                        format!(
+                            "value must be exactly {} (profile {})",
+                            fhir::json::to_string(fx),
+                            plan.name
+                        ),
+                        format!(
+                            "値は {} でなければなりません（プロファイル {}）",
+                            fhir::json::to_string(fx),
+                            plan.name
+                        ),
+                    );
+                }
+            }
+            if let Some(pt) = &cn.pattern {
+                if !matches_pattern(v, pt) {
+                    self.error(
+                        IssueType::Value,
+                        "PROFILE-PATTERN",
+                        format!(
+                            "value must match {} (profile {})",
+                            fhir::json::to_string(pt),
+                            plan.name
+                        ),
+                        format!(
+                            "値は {} に一致する必要があります（プロファイル {}）",
+                            fhir::json::to_string(pt),
+                            plan.name
+                        ),
+                    );
+                }
+            }
+            if let (Some(max), Some(s)) = (cn.max_length, v.as_str()) {
+                let n = s.chars().count();
+                if n > max {
+                    self.error(
+                        IssueType::TooLong,
+                        "PROFILE-MAX-LENGTH",
+                        format!(
+                            "value is {n} characters long; profile {} allows at most {max}",
+                            plan.name
+                        ),
+                        format!(
+                            "値が{n}文字です。プロファイル {} では最大{max}文字です",
+                            plan.name
+                        ),
+                    );
+                }
+            }
+            if let Some(b) = &cn.binding {
+                if b.strength == BindingStrength::Required && !plan.is_base {
+                    let vs = b.value_set.clone();
+                    if type_name == "code" {
+                        if let Some(c) = v.as_str() {
+                            self.check_code(None, c, &vs, true);
+                        }
+                    } else {
+                        self.check_coded(v, &type_name, &vs, true);
+                    }
+                }
+            }
+        }
+        // Types: profiles of the value's type (extensions, datatype profiles, entry resources).
+        let ty = cn
+            .types
+            .iter()
+            .find(|t| *t.code == *type_name)
+            .or(cn.single_type());
+        if let Some(t) = ty {
+            if !t.profiles.is_empty() {
+                if let Some(v) = it.value {
+                    let ps = t.profiles.clone();
+                    self.profile_typed(v, &ps);
+                }
+            }
+            if !t.target_profiles.is_empty() && &*t.code == "Reference" {
+                if let Some(v) = it.value {
+                    let tps = t.target_profiles.clone();
+                    self.check_target(v, &tps, plan);
+                }
+            }
+        }
+        // Children constrained by the profile.
+        if !cn.children.is_empty() {
+            let obj = if primitive::is_primitive(&type_name) {
+                it.under.and_then(Value::as_object)
+            } else {
+                it.value.and_then(Value::as_object)
+            };
+            if it.value.is_some_and(|v| v.get("resourceType").is_some()) {
+                // Resource-typed element with children in the snapshot (rare): skip.
+            } else {
+                self.profile_children(obj, plan, node);
+            }
+        }
+        self.path.truncate(l);
+    }
+
+    fn profile_typed(&mut self, v: &'a Value, profiles: &[Box<str>]) {
+        if v.get("resourceType").is_some() {
+            // Entry resource slices: the resource must conform to one of the profiles.
+            match profiles {
+                [p] => self.profile_resource(v, p),
+                _ => {
+                    let any = profiles.iter().any(|p| self.conforms(v, p));
+                    if !any {
+                        let list: Vec<&str> = profiles.iter().map(|p| &**p).collect();
+                        self.error(
+                            IssueType::Invalid,
+                            "PROFILE-NO-MATCH",
+                            format!(
+                                "the resource conforms to none of the profiles {}",
+                                list.join(", ")
+                            ),
+                            format!(
+                                "リソースはプロファイル {} のいずれにも適合しません",
+                                list.join("、")
+                            ),
+                        );
+                    }
+                }
+            }
+            return;
+        }
+        for p in profiles {
+            let Some(plan) = self.defs.plan(p) else {
+                if self.speculative == 0 && self.unknown_profiles.insert(p.to_string()) {
+                    self.issues.push(Issue::new(
+                        Severity::Information,
+                        IssueType::NotFound,
+                        "PROFILE-NOT-LOADED",
+                        self.path.clone(),
+                        format!("profile {p} is not loaded; the element was checked against its base type only"),
+                        format!("プロファイル {p} が読み込まれていないため、基本型のみで検証しました"),
+                    ));
+                }
+                continue;
+            };
+            if plan.is_base {
+                continue;
+            }
+            let key = (v as *const Value as usize, Box::<str>::from(unversioned(p)));
+            if !self.done.insert(key) {
+                continue;
+            }
+            self.mark_invariants(plan.root());
+            self.profile_children(v.as_object(), &plan, 0);
+            // Only the first profile is enforced for a datatype with several (rare).
+            break;
+        }
+    }
+
+    fn check_target(&mut self, v: &'a Value, targets: &[Box<str>], _plan: &Plan) {
+        let Some(r) = v.get("reference").and_then(Value::as_str) else {
+            return;
+        };
+        let Some(target) = self.resolve(r) else {
+            return;
+        };
+        let Some(rt) = target.get("resourceType").and_then(Value::as_str) else {
+            return;
+        };
+        let mut types = Vec::new();
+        for t in targets {
+            let ty = match t.strip_prefix("http://hl7.org/fhir/StructureDefinition/") {
+                Some(base) => base.to_string(),
+                None => match self.defs.plan(t) {
+                    Some(p) => p.type_name.to_string(),
+                    None => continue,
+                },
+            };
+            types.push(ty);
+        }
+        if types.is_empty() || types.iter().any(|t| t == rt || t == "Resource") {
+            return;
+        }
+        let l = self.path.len();
+        self.path.push_str(".reference");
+        self.error(
+            IssueType::Invalid,
+            "REF-TARGET-TYPE",
+            format!(
+                "the reference points to a {rt}, but only {} is allowed here",
+                types.join(" or ")
+            ),
+            format!(
+                "参照先が{rt}ですが、ここでは{}のみ参照できます",
+                types.join("・")
+            ),
+        );
+        self.path.truncate(l);
+    }
+
+    /// Resolves a reference within the current resource (contained) or Bundle.
+    fn resolve(&self, r: &str) -> Option<&'a Value> {
+        match classify(r) {
+            RefKind::Contained(id) => {
+                let res = self.resources.last()?.resource;
+                res.get("contained")?
+                    .as_array()?
+                    .iter()
+                    .find(|c| c.get("id").and_then(Value::as_str) == Some(id))
+            }
+            _ => {
+                let b = self.bundles.last()?;
+                let i = b.index.resolve(r, entry_index(&self.path))?;
+                b.bundle.get("entry")?.as_array()?.get(i)?.get("resource")
+            }
+        }
+    }
+}
+
+/// Whether the path ends in `.contained[i]` (the resource being entered is contained).
+fn is_contained_path(path: &str) -> bool {
+    path.rsplit_once(".contained[")
+        .is_some_and(|(_, tail)| tail.ends_with(']') && !tail.contains('.'))
+}
+
+fn type_list(n: &Node) -> String {
+    n.types
+        .iter()
+        .map(|t| choice_key(&n.name, &t.code))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn references_container(c: &Value) -> bool {
+    fn walk(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => o
+                .iter()
+                .any(|(k, x)| (k == "reference" && x.as_str() == Some("#")) || walk(x)),
+            Value::Array(a) => a.iter().any(walk),
+            _ => false,
+        }
+    }
+    walk(c)
+}
+
+/// `Bundle.entry[3].resource…` → 3 (the outermost entry index in the path).
+fn entry_index(path: &str) -> Option<usize> {
+    let start = path.find(".entry[")? + ".entry[".len();
+    let end = path[start..].find(']')? + start;
+    path[start..end].parse().ok()
+}
+
+/// One occurrence of an element: the JSON value and/or its `_` sibling.
+#[derive(Clone)]
+struct Item<'a> {
+    key: &'a str,
+    index: Option<usize>,
+    value: Option<&'a Value>,
+    under: Option<&'a Value>,
+}
+
+impl<'a> Item<'a> {
+    fn push_path(&self, path: &mut String) {
+        path.push('.');
+        path.push_str(self.key);
+        if let Some(i) = self.index {
+            path.push('[');
+            path.push_str(&i.to_string());
+            path.push(']');
+        }
+    }
+    fn expr(&self, base: &str) -> String {
+        let mut s = base.to_string();
+        self.push_path(&mut s);
+        s
+    }
+    /// The FHIR type of this occurrence (from the JSON key for choice elements).
+    fn type_name(&self, node: &Node) -> String {
+        if node.choice {
+            if let Some(t) = node.types.iter().find(|t| {
+                self.key
+                    .strip_prefix(&*node.name)
+                    .is_some_and(|s| crate::plan::type_suffix_matches(&t.code, s))
+            }) {
+                return t.code.to_string();
+            }
+        }
+        if let Some(rt) = self
+            .value
+            .and_then(|v| v.get("resourceType"))
+            .and_then(Value::as_str)
+        {
+            return rt.to_string();
+        }
+        node.types
+            .first()
+            .map(|t| t.code.to_string())
+            .unwrap_or_default()
+    }
+}
+
+fn collect_items<'a>(obj: Option<&'a Object>, node: &Node) -> Vec<Item<'a>> {
+    let Some(obj) = obj else { return Vec::new() };
+    let mut out = Vec::new();
+    for (k, v) in obj.iter() {
+        if k.starts_with('_') || node.matches_key(k).is_none() {
+            continue;
+        }
+        let under = obj
+            .iter()
+            .find(|(uk, _)| uk.strip_prefix('_') == Some(k))
+            .map(|(_, u)| u);
+        push_items(&mut out, k, Some(v), under);
+    }
+    // `_x` without `x`.
+    for (k, u) in obj.iter() {
+        if let Some(name) = k.strip_prefix('_') {
+            if node.matches_key(name).is_some() && obj.get(name).is_none() {
+                push_items(&mut out, name_ref(obj, name), None, Some(u));
+            }
+        }
+    }
+    out
+}
+
+fn name_ref<'a>(obj: &'a Object, name: &str) -> &'a str {
+    obj.keys()
+        .find(|k| k.strip_prefix('_') == Some(name))
+        .map(|k| &k[1..])
+        .unwrap_or("")
+}
+
+fn push_items<'a>(
+    out: &mut Vec<Item<'a>>,
+    key: &'a str,
+    v: Option<&'a Value>,
+    u: Option<&'a Value>,
+) {
+    let arr = matches!(v, Some(Value::Array(_))) || matches!(u, Some(Value::Array(_)));
+    if !arr {
+        out.push(Item {
+            key,
+            index: None,
+            value: v.filter(|x| !x.is_null()),
+            under: u,
+        });
+        return;
+    }
+    let vs: &[Value] = v.map(Value::items).unwrap_or(&[]);
+    let us: &[Value] = u.map(Value::items).unwrap_or(&[]);
+    for i in 0..vs.len().max(us.len()) {
+        out.push(Item {
+            key,
+            index: Some(i),
+            value: vs.get(i).filter(|x| !x.is_null()),
+            under: us.get(i).filter(|x| !x.is_null()),
+        });
+    }
+}
+
+/// Evaluates a discriminator path (the FHIRPath subset slicing uses) on an item.
+fn eval_path<'a>(it: &Item<'a>, path: &str, run: &Run<'a>) -> Vec<&'a Value> {
+    let mut cur: Vec<&'a Value> = it.value.into_iter().collect();
+    if path == "$this" || path.is_empty() {
+        return cur;
+    }
+    for seg in split_segments(path) {
+        let mut next = Vec::new();
+        if seg == "$this" {
+            continue;
+        } else if seg == "resolve()" {
+            for v in &cur {
+                if let Some(r) = v.get("reference").and_then(Value::as_str) {
+                    if let Some(t) = run.resolve(r) {
+                        next.push(t);
+                    }
+                }
+            }
+        } else if let Some(url) = seg
+            .strip_prefix("extension(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
+            let url = url.trim_matches(|c| c == '\'' || c == '"');
+            for v in &cur {
+                for x in v.get("extension").map(Value::items).unwrap_or(&[]) {
+                    if x.get("url").and_then(Value::as_str) == Some(url) {
+                        next.push(x);
+                    }
+                }
+            }
+        } else if let Some(t) = seg
+            .strip_prefix("ofType(")
+            .and_then(|s| s.strip_suffix(')'))
+        {
+            // Applied to the previous name: keep values reached through name + Type.
+            next = cur.clone();
+            let _ = t;
+        } else {
+            for v in &cur {
+                if let Some(o) = v.as_object() {
+                    for (k, x) in o.iter() {
+                        let hit = k == seg
+                            || (k.len() > seg.len()
+                                && k.starts_with(seg)
+                                && k[seg.len()..].starts_with(|c: char| c.is_ascii_uppercase()));
+                        if hit {
+                            next.extend(x.items().iter());
+                        }
+                    }
+                }
+            }
+        }
+        cur = next;
+    }
+    cur
+}
+
+fn split_segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0;
+    let mut start = 0;
+    for (i, c) in path.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth == 0 => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out
+}
+
+enum Expected {
+    Value(Value),
+    Binding(String),
+}
+
+/// The node a discriminator path leads to inside a slice.
+fn target_node(plan: &Plan, slice: NodeId, path: &str) -> Option<NodeId> {
+    let mut cur = slice;
+    for seg in split_segments(path) {
+        if seg == "$this" {
+            continue;
+        }
+        if seg.starts_with("resolve()")
+            || seg.starts_with("extension(")
+            || seg.starts_with("ofType(")
+        {
+            return None;
+        }
+        let n = plan.node(cur);
+        cur = *n.children.iter().find(|&&c| {
+            let cn = plan.node(c);
+            &*cn.name == seg || (cn.choice && seg.starts_with(&*cn.name))
+        })?;
+    }
+    Some(cur)
+}
+
+fn expected_at(plan: &Plan, slice: NodeId, path: &str, defs: &Definitions) -> Option<Expected> {
+    let segs: Vec<&str> = split_segments(path)
+        .into_iter()
+        .filter(|s| *s != "$this")
+        .collect();
+    let mut cur = slice;
+    for (i, seg) in segs.iter().enumerate() {
+        let n = plan.node(cur);
+        if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
+            // Descend into the fixed value itself.
+            let mut vals = vec![v];
+            for s in &segs[i..] {
+                vals = vals
+                    .iter()
+                    .filter_map(|x| x.get(s))
+                    .flat_map(|x| x.items())
+                    .collect();
+            }
+            return vals.first().map(|v| Expected::Value((*v).clone()));
+        }
+        if let Some(url) = seg.strip_prefix("extension(") {
+            let _ = url;
+            return None;
+        }
+        let next = n.children.iter().copied().find(|&c| {
+            let cn = plan.node(c);
+            &*cn.name == *seg || (cn.choice && seg.starts_with(&*cn.name))
+        });
+        match next {
+            Some(c) => cur = c,
+            None => {
+                // Extension slices: `url` is given by the slice's type profile.
+                if *seg == "url" && i == segs.len() - 1 {
+                    let p = n.types.iter().flat_map(|t| t.profiles.iter()).next()?;
+                    return Some(Expected::Value(Value::string(unversioned(p))));
+                }
+                return None;
+            }
+        }
+    }
+    let n = plan.node(cur);
+    if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
+        return Some(Expected::Value(v.clone()));
+    }
+    if segs.last() == Some(&"url") {
+        let owner = plan.node(slice);
+        if let Some(p) = owner.types.iter().flat_map(|t| t.profiles.iter()).next() {
+            return Some(Expected::Value(Value::string(unversioned(p))));
+        }
+    }
+    if let Some(b) = &n.binding {
+        if b.strength == BindingStrength::Required && defs.value_set(&b.value_set).is_some() {
+            return Some(Expected::Binding(b.value_set.to_string()));
+        }
+    }
+    None
+}
+
+fn codes_of(v: &Value) -> Vec<(Option<&str>, &str)> {
+    if let Some(c) = v.as_str() {
+        return vec![(None, c)];
+    }
+    let mut out = Vec::new();
+    if let Some(code) = v.get("code").and_then(Value::as_str) {
+        out.push((v.get("system").and_then(Value::as_str), code));
+    }
+    for c in v.get("coding").map(Value::items).unwrap_or(&[]) {
+        if let Some(code) = c.get("code").and_then(Value::as_str) {
+            out.push((c.get("system").and_then(Value::as_str), code));
+        }
+    }
+    out
+}
+
+/// Exact equality, comparing decimals numerically-lexically as written.
+fn values_equal(a: &Value, b: &Value) -> bool {
+    a == b
+}
+
+/// FHIR pattern matching: every member of the pattern is present in the value (arrays: each
+/// pattern item matches some value item).
+pub fn matches_pattern(v: &Value, p: &Value) -> bool {
+    match (v, p) {
+        (Value::Object(vo), Value::Object(po)) => po
+            .iter()
+            .all(|(k, pv)| vo.get(k).is_some_and(|vv| matches_pattern(vv, pv))),
+        (Value::Array(va), Value::Array(pa)) => pa
+            .iter()
+            .all(|pi| va.iter().any(|vi| matches_pattern(vi, pi))),
+        (Value::Array(va), pi) => va.iter().any(|vi| matches_pattern(vi, pi)),
+        (a, b) => a == b,
+    }
+}
