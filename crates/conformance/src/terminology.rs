@@ -147,9 +147,11 @@ fn include_codes(defs: &Definitions, inc: &Value, depth: usize) -> Result<CodeSe
                 .ok_or_else(|| format!("code system {system} is not available locally"))?;
             match cs.get("content").and_then(Value::as_str) {
                 Some("complete") | None => {}
-                Some(other) => return Err(format!(
+                Some(other) => {
+                    return Err(format!(
                     "code system {system} is only partially available locally (content = {other})"
-                )),
+                ))
+                }
             }
             let filters = inc.get("filter").and_then(Value::as_array);
             let all = all_codes(cs);

@@ -132,8 +132,8 @@ struct Run<'a> {
     issues: Vec<Issue>,
     path: String,
     skipped: BTreeMap<Box<str>, (u32, Box<str>)>,
-    /// (resource, expression, profile url, from meta.profile?)
-    claims: Vec<(&'a Value, String, String)>,
+    /// (resource, expression, profile url, enclosing Bundle)
+    claims: Vec<(&'a Value, String, String, Option<&'a Value>)>,
     done: HashSet<(usize, Box<str>)>,
     resources: Vec<ResourceFrame<'a>>,
     bundles: Vec<BundleFrame<'a>>,
@@ -216,10 +216,20 @@ impl<'a> Run<'a> {
         self.base_resource(v);
         // Pass 2: claimed profiles, in the order found.
         let claims = std::mem::take(&mut self.claims);
-        for (res, expr, url) in claims {
+        for (res, expr, url, bundle) in claims {
             self.path.clear();
             self.path.push_str(&expr);
+            if let Some(b) = bundle {
+                self.bundles.push(BundleFrame {
+                    index: BundleIndex::new(b),
+                    entry: None,
+                    bundle: b,
+                });
+            }
             self.profile_resource(res, &url);
+            if bundle.is_some() {
+                self.bundles.pop();
+            }
         }
         if !self.defs.has_packages() && self.unknown_profiles.is_empty() {
             // Nothing claimed; nothing to say.
@@ -298,8 +308,10 @@ impl<'a> Run<'a> {
         self.resources.pop();
         // Claimed profiles.
         if let Some(profiles) = res.pointer("meta.profile").and_then(Value::as_array) {
+            let bundle = self.bundles.last().map(|b| b.bundle);
             for p in profiles.iter().filter_map(Value::as_str) {
-                self.claims.push((res, self.path.clone(), p.to_string()));
+                self.claims
+                    .push((res, self.path.clone(), p.to_string(), bundle));
             }
         }
     }
@@ -1497,14 +1509,29 @@ impl<'a> Run<'a> {
                     }
                 }
                 DiscriminatorKind::Profile => {
-                    let Some(tn) = target_node(plan, slice, path) else {
+                    let through_ref = path.ends_with("resolve()");
+                    let node_path = path.strip_suffix("resolve()").unwrap_or(path);
+                    let node_path = node_path.trim_end_matches('.');
+                    let node_path = if node_path.is_empty() {
+                        "$this"
+                    } else {
+                        node_path
+                    };
+                    let Some(tn) = target_node(plan, slice, node_path) else {
                         return false;
                     };
+                    // Through resolve() the profile is the Reference's target profile.
                     let profiles: Vec<Box<str>> = plan
                         .node(tn)
                         .types
                         .iter()
-                        .flat_map(|t| t.profiles.iter().cloned())
+                        .flat_map(|t| {
+                            if through_ref {
+                                t.target_profiles.iter().cloned()
+                            } else {
+                                t.profiles.iter().cloned()
+                            }
+                        })
                         .collect();
                     if profiles.is_empty() {
                         return false;
@@ -2108,9 +2135,19 @@ fn codes_of(v: &Value) -> Vec<(Option<&str>, &str)> {
     out
 }
 
-/// Exact equality, comparing decimals numerically-lexically as written.
+/// Exact equality for fixed values: object member order does not matter, array order does.
 fn values_equal(a: &Value, b: &Value) -> bool {
-    a == b
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| values_equal(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| values_equal(v, w))
+        }
+        _ => a == b,
+    }
 }
 
 /// FHIR pattern matching: every member of the pattern is present in the value (arrays: each
