@@ -46,13 +46,39 @@ impl std::error::Error for LoadError {}
 /// All conformance resources known to a validator, with caches of what was compiled from them.
 /// Shared between threads behind an `Arc`.
 pub struct Definitions {
-    structure_definitions: HashMap<String, Arc<Value>>,
-    value_sets: HashMap<String, Arc<Value>>,
-    code_systems: HashMap<String, Arc<Value>>,
+    structure_definitions: HashMap<String, Arc<Value>, FastHash>,
+    value_sets: HashMap<String, Arc<Value>, FastHash>,
+    code_systems: HashMap<String, Arc<Value>, FastHash>,
     packages: Vec<PackageInfo>,
-    plans: RwLock<HashMap<String, Option<Arc<Plan>>>>,
+    plans: RwLock<HashMap<String, Option<Arc<Plan>>, FastHash>>,
+    base_plans: RwLock<HashMap<String, Option<Arc<Plan>>, FastHash>>,
     expansions: RwLock<HashMap<String, Arc<Expansion>>>,
 }
+
+/// FNV-1a: plan and index lookups hash short keys millions of times; SipHash's DoS resistance
+/// buys nothing for keys that come from loaded definitions.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+pub type FastHash = std::hash::BuildHasherDefault<Fnv>;
 
 /// Strips a `|version` suffix from a canonical URL.
 pub fn unversioned(canonical: &str) -> &str {
@@ -63,11 +89,12 @@ impl Definitions {
     /// The R4 core definitions only.
     pub fn r4() -> Result<Self, LoadError> {
         let mut defs = Definitions {
-            structure_definitions: HashMap::new(),
-            value_sets: HashMap::new(),
-            code_systems: HashMap::new(),
+            structure_definitions: HashMap::default(),
+            value_sets: HashMap::default(),
+            code_systems: HashMap::default(),
             packages: Vec::new(),
-            plans: RwLock::new(HashMap::new()),
+            plans: RwLock::new(HashMap::default()),
+            base_plans: RwLock::new(HashMap::default()),
             expansions: RwLock::new(HashMap::new()),
         };
         let table = r4_table()?;
@@ -246,9 +273,18 @@ impl Definitions {
 
     /// The plan of an R4 core type or resource (`Patient`, `CodeableConcept`).
     pub fn base_plan(&self, type_name: &str) -> Option<Arc<Plan>> {
-        self.plan(&format!(
+        if let Ok(cache) = self.base_plans.read() {
+            if let Some(p) = cache.get(type_name) {
+                return p.clone();
+            }
+        }
+        let p = self.plan(&format!(
             "http://hl7.org/fhir/StructureDefinition/{type_name}"
-        ))
+        ));
+        if let Ok(mut cache) = self.base_plans.write() {
+            cache.insert(type_name.to_string(), p.clone());
+        }
+        p
     }
 
     /// Compiles every StructureDefinition (used by benchmarks and `--warm`).

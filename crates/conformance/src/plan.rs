@@ -55,6 +55,28 @@ pub enum DiscriminatorKind {
 pub struct Discriminator {
     pub kind: DiscriminatorKind,
     pub path: Box<str>,
+    /// The path split into FHIRPath steps, `$this` removed.
+    pub segments: Vec<Box<str>>,
+}
+
+/// What a slice requires of a value for one discriminator, worked out when the plan is compiled.
+#[derive(Debug, Clone)]
+pub enum SliceTest {
+    /// The value at the path matches this fixed/pattern value.
+    Value(Value),
+    /// The code at the path is in this (required) value set.
+    Binding(Box<str>),
+    /// The path exists (true) or does not (false).
+    Exists(bool),
+    /// The type at the path is one of these.
+    Types(Vec<Box<str>>),
+    /// The element (or, through `resolve()`, the referenced resource) conforms to a profile.
+    Profiles {
+        profiles: Vec<Box<str>>,
+        through_ref: bool,
+    },
+    /// The slice does not say; nothing matches it by this discriminator.
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +113,24 @@ pub struct Node {
     pub max_length: Option<usize>,
     pub must_support: bool,
     pub constraints: Vec<Constraint>,
+    /// Whether some constraint is not enforced natively (so it is reported as not evaluated).
+    pub has_foreign_constraints: bool,
     pub slicing: Option<Slicing>,
     pub children: Vec<NodeId>,
     pub slices: Vec<NodeId>,
+    /// For a slice: one test per discriminator of the sliced element.
+    pub slice_tests: Vec<SliceTest>,
+    /// Non-choice children by JSON name, sorted, for lookup.
+    pub lookup: Vec<(Box<str>, NodeId)>,
+    /// Choice (`[x]`) children.
+    pub choices: Vec<NodeId>,
+    /// Cardinality of the element in the base definition (snapshot `base`).
+    pub base_min: u32,
+    pub base_max: Option<u32>,
+    /// True when this element and everything below it add nothing to the base definition
+    /// (same cardinality, no fixed/pattern/slicing/profiles/required binding/invariants):
+    /// the base pass has already checked it, so the profile pass skips it.
+    pub trivial: bool,
 }
 
 impl Node {
@@ -241,7 +278,217 @@ impl Plan {
             plan.by_id.insert(node.id.clone(), nid);
             plan.nodes.push(node);
         }
+        plan.index_children();
+        plan.compile_slices();
+        plan.mark_trivial();
         Ok(plan)
+    }
+
+    fn mark_trivial(&mut self) {
+        // Children come after their parent in a snapshot, so a reverse sweep sees them first.
+        for i in (0..self.nodes.len()).rev() {
+            let n = &self.nodes[i];
+            let own = n.min == n.base_min
+                && n.max == n.base_max
+                && n.fixed.is_none()
+                && n.pattern.is_none()
+                && n.slicing.is_none()
+                && n.slices.is_empty()
+                && n.slice_name.is_none()
+                && n.max_length.is_none()
+                && !n.has_foreign_constraints
+                && n.content_reference.is_none()
+                && n.binding
+                    .as_ref()
+                    .is_none_or(|b| b.strength != BindingStrength::Required)
+                && n.types.iter().all(|t| {
+                    t.profiles.is_empty()
+                        && t.target_profiles
+                            .iter()
+                            .all(|p| p.starts_with("http://hl7.org/fhir/StructureDefinition/"))
+                });
+            let kids = n.children.iter().all(|&c| self.nodes[c as usize].trivial);
+            self.nodes[i].trivial = own && kids && i != 0;
+        }
+    }
+
+    fn index_children(&mut self) {
+        for i in 0..self.nodes.len() {
+            let mut lookup = Vec::new();
+            let mut choices = Vec::new();
+            for &c in &self.nodes[i].children {
+                let cn = &self.nodes[c as usize];
+                if cn.choice {
+                    choices.push(c);
+                } else {
+                    lookup.push((cn.name.clone(), c));
+                }
+            }
+            lookup.sort_by(|a, b| a.0.cmp(&b.0));
+            self.nodes[i].lookup = lookup;
+            self.nodes[i].choices = choices;
+        }
+    }
+
+    /// The child of `node` that JSON member `key` (without `_`) belongs to, with the index of
+    /// the type it selects for choice elements.
+    pub fn child_for_key(&self, node: NodeId, key: &str) -> Option<(NodeId, Option<usize>)> {
+        let n = self.node(node);
+        if let Ok(i) = n.lookup.binary_search_by(|(k, _)| (**k).cmp(key)) {
+            return Some((n.lookup[i].1, None));
+        }
+        for &c in &n.choices {
+            let cn = self.node(c);
+            if let Some(sfx) = key.strip_prefix(&*cn.name) {
+                if let Some(ti) = cn
+                    .types
+                    .iter()
+                    .position(|t| type_suffix_matches(&t.code, sfx))
+                {
+                    return Some((c, Some(ti)));
+                }
+            }
+        }
+        None
+    }
+
+    fn compile_slices(&mut self) {
+        let mut tests: Vec<(NodeId, Vec<SliceTest>)> = Vec::new();
+        for n in &self.nodes {
+            let Some(slicing) = &n.slicing else { continue };
+            for &s in &n.slices {
+                let t = slicing
+                    .discriminators
+                    .iter()
+                    .map(|d| self.slice_test(s, d))
+                    .collect();
+                tests.push((s, t));
+            }
+        }
+        for (s, t) in tests {
+            self.nodes[s as usize].slice_tests = t;
+        }
+    }
+
+    fn slice_test(&self, slice: NodeId, d: &Discriminator) -> SliceTest {
+        let segs: Vec<&str> = d.segments.iter().map(|s| &**s).collect();
+        match d.kind {
+            DiscriminatorKind::Value | DiscriminatorKind::Pattern => self.expected_at(slice, &segs),
+            DiscriminatorKind::Exists => match self.target_node(slice, &segs) {
+                Some(n) => SliceTest::Exists(self.node(n).min > 0),
+                None => SliceTest::Unknown,
+            },
+            DiscriminatorKind::Type => match self.target_node(slice, &segs) {
+                Some(n) => {
+                    SliceTest::Types(self.node(n).types.iter().map(|t| t.code.clone()).collect())
+                }
+                None => SliceTest::Unknown,
+            },
+            DiscriminatorKind::Profile => {
+                let through_ref = segs.last() == Some(&"resolve()");
+                let node_segs = if through_ref {
+                    &segs[..segs.len() - 1]
+                } else {
+                    &segs[..]
+                };
+                let Some(n) = self.target_node(slice, node_segs) else {
+                    return SliceTest::Unknown;
+                };
+                // Through resolve() the profile is the Reference's target profile.
+                let profiles: Vec<Box<str>> = self
+                    .node(n)
+                    .types
+                    .iter()
+                    .flat_map(|t| {
+                        if through_ref {
+                            t.target_profiles.iter()
+                        } else {
+                            t.profiles.iter()
+                        }
+                    })
+                    .cloned()
+                    .collect();
+                if profiles.is_empty() {
+                    SliceTest::Unknown
+                } else {
+                    SliceTest::Profiles {
+                        profiles,
+                        through_ref,
+                    }
+                }
+            }
+        }
+    }
+
+    /// The node a discriminator path leads to inside a slice.
+    fn target_node(&self, slice: NodeId, segs: &[&str]) -> Option<NodeId> {
+        let mut cur = slice;
+        for seg in segs {
+            if seg.contains('(') {
+                return None;
+            }
+            let n = self.node(cur);
+            cur = *n.children.iter().find(|&&c| {
+                let cn = self.node(c);
+                &*cn.name == *seg || (cn.choice && seg.starts_with(&*cn.name))
+            })?;
+        }
+        Some(cur)
+    }
+
+    fn expected_at(&self, slice: NodeId, segs: &[&str]) -> SliceTest {
+        let mut cur = slice;
+        for (i, seg) in segs.iter().enumerate() {
+            let n = self.node(cur);
+            if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
+                // Descend into the fixed value itself.
+                let mut vals = vec![v];
+                for s in &segs[i..] {
+                    vals = vals
+                        .iter()
+                        .filter_map(|x| x.get(s))
+                        .flat_map(|x| x.items())
+                        .collect();
+                }
+                return vals
+                    .first()
+                    .map_or(SliceTest::Unknown, |v| SliceTest::Value((*v).clone()));
+            }
+            let next = n.children.iter().copied().find(|&c| {
+                let cn = self.node(c);
+                &*cn.name == *seg || (cn.choice && seg.starts_with(&*cn.name))
+            });
+            match next {
+                Some(c) => cur = c,
+                None => {
+                    // Extension slices: `url` is given by the slice's type profile.
+                    if *seg == "url" && i == segs.len() - 1 {
+                        if let Some(p) = n.types.iter().flat_map(|t| t.profiles.iter()).next() {
+                            return SliceTest::Value(Value::string(
+                                crate::definitions::unversioned(p),
+                            ));
+                        }
+                    }
+                    return SliceTest::Unknown;
+                }
+            }
+        }
+        let n = self.node(cur);
+        if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
+            return SliceTest::Value(v.clone());
+        }
+        if segs.last() == Some(&"url") {
+            let owner = self.node(slice);
+            if let Some(p) = owner.types.iter().flat_map(|t| t.profiles.iter()).next() {
+                return SliceTest::Value(Value::string(crate::definitions::unversioned(p)));
+            }
+        }
+        if let Some(b) = &n.binding {
+            if b.strength == BindingStrength::Required {
+                return SliceTest::Binding(b.value_set.clone());
+            }
+        }
+        SliceTest::Unknown
     }
 }
 
@@ -323,7 +570,7 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
             value_set: vs.into(),
         })
     });
-    let constraints = e
+    let constraints: Vec<Constraint> = e
         .get("constraint")
         .and_then(Value::as_array)
         .map(|cs| {
@@ -362,9 +609,15 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
                             "exists" => DiscriminatorKind::Exists,
                             _ => return None,
                         };
+                        let path = d.get("path").and_then(Value::as_str)?.trim();
                         Some(Discriminator {
                             kind,
-                            path: d.get("path").and_then(Value::as_str)?.into(),
+                            path: path.into(),
+                            segments: split_segments(path)
+                                .into_iter()
+                                .filter(|s| *s != "$this" && !s.is_empty())
+                                .map(Into::into)
+                                .collect(),
                         })
                     })
                     .collect()
@@ -395,10 +648,27 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
         binding,
         max_length,
         must_support,
+        has_foreign_constraints: constraints
+            .iter()
+            .any(|c: &Constraint| !crate::validator::NATIVE_INVARIANTS.contains(&&*c.key)),
         constraints,
         slicing,
         children: Vec::new(),
         slices: Vec::new(),
+        slice_tests: Vec::new(),
+        lookup: Vec::new(),
+        choices: Vec::new(),
+        base_min: e
+            .pointer("base.min")
+            .and_then(Value::as_number)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(min),
+        base_max: match e.pointer("base.max").and_then(Value::as_str) {
+            Some("*") => None,
+            Some(n) => n.parse().ok(),
+            None => max,
+        },
+        trivial: false,
     }
 }
 
@@ -432,4 +702,24 @@ fn fhir_type_of<'a>(t: &'a Value, code: &'a str, path: &str) -> &'a str {
         "Time" => "time",
         _ => "string",
     }
+}
+
+/// Splits a FHIRPath at top-level dots (`extension('a.b').value` → two steps).
+pub fn split_segments(path: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut start = 0;
+    for (i, c) in path.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            '.' if depth == 0 => {
+                out.push(&path[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&path[start..]);
+    out
 }

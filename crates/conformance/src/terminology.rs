@@ -4,17 +4,17 @@
 //! is not available here (SNOMED CT, LOINC, the JP masters such as JFAGY or MEDIS) cannot be
 //! expanded; the validator then reports `information`, never a false error.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use fhir::json::Value;
 
-use crate::definitions::{unversioned, Definitions};
+use crate::definitions::{unversioned, Definitions, FastHash};
 
 #[derive(Debug)]
 pub enum Expansion {
     /// Every (system, code) in the value set.
-    Codes(HashSet<(Box<str>, Box<str>)>),
+    Codes(CodeSet),
     /// Could not be expanded locally, and why.
     Unknown(String),
 }
@@ -34,8 +34,8 @@ impl Expansion {
             Expansion::Unknown(why) => Membership::Unknown(why.clone()),
             Expansion::Codes(set) => {
                 let hit = match system {
-                    Some(s) => set.contains(&(s.into(), code.into())),
-                    None => set.iter().any(|(_, c)| &**c == code),
+                    Some(s) => set.get(s).is_some_and(|codes| codes.contains(code)),
+                    None => set.values().any(|codes| codes.contains(code)),
                 };
                 if hit {
                     Membership::Member
@@ -49,9 +49,8 @@ impl Expansion {
     pub fn systems(&self) -> Vec<&str> {
         match self {
             Expansion::Codes(set) => {
-                let mut v: Vec<&str> = set.iter().map(|(s, _)| &**s).collect();
+                let mut v: Vec<&str> = set.keys().map(|s| &**s).collect();
                 v.sort_unstable();
-                v.dedup();
                 v
             }
             Expansion::Unknown(_) => Vec::new(),
@@ -79,11 +78,11 @@ fn expand_uncached(defs: &Definitions, url: &str, depth: usize) -> Expansion {
     let Some(vs) = defs.value_set(url) else {
         return Expansion::Unknown(format!("value set {url} is not available locally"));
     };
-    let mut set = HashSet::new();
+    let mut set = CodeSet::default();
     if let Some(include) = vs.pointer("compose.include").and_then(Value::as_array) {
         for inc in include {
             match include_codes(defs, inc, depth) {
-                Ok(codes) => set.extend(codes),
+                Ok(codes) => union(&mut set, codes),
                 Err(why) => {
                     // Fall back to a stored expansion when the compose cannot be evaluated.
                     return stored_expansion(vs).unwrap_or(Expansion::Unknown(why));
@@ -94,8 +93,12 @@ fn expand_uncached(defs: &Definitions, url: &str, depth: usize) -> Expansion {
             for exc in exclude {
                 match include_codes(defs, exc, depth) {
                     Ok(codes) => {
-                        for c in codes {
-                            set.remove(&c);
+                        for (sys, cs) in codes {
+                            if let Some(have) = set.get_mut(&sys) {
+                                for c in cs {
+                                    have.remove(&c);
+                                }
+                            }
                         }
                     }
                     Err(why) => return Expansion::Unknown(why),
@@ -110,14 +113,14 @@ fn expand_uncached(defs: &Definitions, url: &str, depth: usize) -> Expansion {
 
 fn stored_expansion(vs: &Value) -> Option<Expansion> {
     let contains = vs.pointer("expansion.contains")?.as_array()?;
-    let mut set = HashSet::new();
-    fn walk(items: &[Value], set: &mut HashSet<(Box<str>, Box<str>)>) {
+    let mut set = CodeSet::default();
+    fn walk(items: &[Value], set: &mut CodeSet) {
         for c in items {
             if let (Some(s), Some(code)) = (
                 c.get("system").and_then(Value::as_str),
                 c.get("code").and_then(Value::as_str),
             ) {
-                set.insert((s.into(), code.into()));
+                add(set, s, code);
             }
             if let Some(sub) = c.get("contains").and_then(Value::as_array) {
                 walk(sub, set);
@@ -128,17 +131,28 @@ fn stored_expansion(vs: &Value) -> Option<Expansion> {
     Some(Expansion::Codes(set))
 }
 
-type CodeSet = HashSet<(Box<str>, Box<str>)>;
+/// Codes by system.
+pub type CodeSet = HashMap<Box<str>, HashSet<Box<str>, FastHash>, FastHash>;
+
+fn add(set: &mut CodeSet, system: &str, code: &str) {
+    set.entry(system.into()).or_default().insert(code.into());
+}
+
+fn union(into: &mut CodeSet, from: CodeSet) {
+    for (s, codes) in from {
+        into.entry(s).or_default().extend(codes);
+    }
+}
 
 fn include_codes(defs: &Definitions, inc: &Value, depth: usize) -> Result<CodeSet, String> {
     let mut out: Option<CodeSet> = None;
     if let Some(system) = inc.get("system").and_then(Value::as_str) {
-        let mut codes = CodeSet::new();
+        let mut codes = CodeSet::default();
         if let Some(concepts) = inc.get("concept").and_then(Value::as_array) {
             // Enumerated codes are known without the code system.
             for c in concepts {
                 if let Some(code) = c.get("code").and_then(Value::as_str) {
-                    codes.insert((system.into(), code.into()));
+                    add(&mut codes, system, code);
                 }
             }
         } else {
@@ -158,7 +172,7 @@ fn include_codes(defs: &Definitions, inc: &Value, depth: usize) -> Result<CodeSe
             match filters {
                 None => {
                     for (code, _) in all {
-                        codes.insert((system.into(), code.into()));
+                        add(&mut codes, system, code);
                     }
                 }
                 Some(fs) => {
@@ -195,7 +209,7 @@ fn include_codes(defs: &Definitions, inc: &Value, depth: usize) -> Result<CodeSe
                         selected.retain(|c| keep.contains(c));
                     }
                     for c in selected {
-                        codes.insert((system.into(), c.into()));
+                        add(&mut codes, system, c);
                     }
                 }
             }
@@ -208,7 +222,7 @@ fn include_codes(defs: &Definitions, inc: &Value, depth: usize) -> Result<CodeSe
                 Expansion::Codes(c) => {
                     out = Some(match out {
                         // system + valueSet in one include = intersection.
-                        Some(prev) => prev.intersection(&c).cloned().collect(),
+                        Some(prev) => intersect(prev, &c),
                         None => c,
                     });
                 }
@@ -274,4 +288,18 @@ pub fn code_system_known(defs: &Definitions, system: &str) -> bool {
             Some("complete") | None
         )
     })
+}
+
+fn intersect(a: CodeSet, b: &CodeSet) -> CodeSet {
+    let mut out = CodeSet::default();
+    for (s, codes) in a {
+        if let Some(other) = b.get(&s) {
+            let kept: HashSet<Box<str>, FastHash> =
+                codes.into_iter().filter(|c| other.contains(c)).collect();
+            if !kept.is_empty() {
+                out.insert(s, kept);
+            }
+        }
+    }
+    out
 }

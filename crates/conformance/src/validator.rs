@@ -19,7 +19,7 @@ use fhir::reference::{classify, BundleIndex, RefKind};
 
 use crate::definitions::{unversioned, Definitions};
 use crate::plan::{
-    choice_key, BindingStrength, DiscriminatorKind, Node, NodeId, Plan, SlicingRules, TypeRef,
+    choice_key, BindingStrength, Node, NodeId, Plan, SliceTest, SlicingRules, TypeRef,
 };
 use crate::terminology::{expand, Membership};
 
@@ -122,7 +122,7 @@ struct ResourceFrame<'a> {
 }
 
 struct BundleFrame<'a> {
-    index: BundleIndex,
+    index: std::rc::Rc<BundleIndex>,
     entry: Option<usize>,
     bundle: &'a Value,
 }
@@ -138,6 +138,8 @@ struct Run<'a> {
     resources: Vec<ResourceFrame<'a>>,
     bundles: Vec<BundleFrame<'a>>,
     unknown_profiles: HashSet<String>,
+    /// Reference indexes of the Bundles met, built once per Bundle.
+    indexes: Vec<(usize, std::rc::Rc<BundleIndex>)>,
     /// Nesting of speculative validations (slice matching by profile); no skip reports there.
     speculative: u32,
 }
@@ -158,8 +160,19 @@ impl<'a> Run<'a> {
             resources: Vec::new(),
             bundles: Vec::new(),
             unknown_profiles: HashSet::new(),
+            indexes: Vec::new(),
             speculative: 0,
         }
+    }
+
+    fn bundle_index(&mut self, b: &'a Value) -> std::rc::Rc<BundleIndex> {
+        let key = b as *const Value as usize;
+        if let Some((_, i)) = self.indexes.iter().find(|(k, _)| *k == key) {
+            return i.clone();
+        }
+        let i = std::rc::Rc::new(BundleIndex::new(b));
+        self.indexes.push((key, i.clone()));
+        i
     }
 
     fn error(&mut self, code: IssueType, detail: &'static str, en: String, ja: String) {
@@ -220,8 +233,9 @@ impl<'a> Run<'a> {
             self.path.clear();
             self.path.push_str(&expr);
             if let Some(b) = bundle {
+                let index = self.bundle_index(b);
                 self.bundles.push(BundleFrame {
-                    index: BundleIndex::new(b),
+                    index,
                     entry: None,
                     bundle: b,
                 });
@@ -237,7 +251,7 @@ impl<'a> Run<'a> {
     }
 
     fn mark_invariants(&mut self, node: &Node) {
-        if self.speculative > 0 {
+        if self.speculative > 0 || !node.has_foreign_constraints {
             return;
         }
         for c in &node.constraints {
@@ -293,8 +307,9 @@ impl<'a> Run<'a> {
         });
         let is_bundle = rt == "Bundle";
         if is_bundle {
+            let index = self.bundle_index(res);
             self.bundles.push(BundleFrame {
-                index: BundleIndex::new(res),
+                index,
                 entry: None,
                 bundle: res,
             });
@@ -324,13 +339,14 @@ impl<'a> Run<'a> {
         node: NodeId,
         is_resource: bool,
     ) {
-        let mut node = plan.node(node);
-        if let Some(cr) = &node.content_reference {
+        let mut node_id = node;
+        if let Some(cr) = &plan.node(node).content_reference {
             match plan.content_reference(cr) {
-                Some(n) => node = plan.node(n),
+                Some(n) => node_id = n,
                 None => return,
             }
         }
+        let node = plan.node(node_id);
         self.mark_invariants(node);
         if obj.is_empty() {
             self.error(
@@ -350,20 +366,7 @@ impl<'a> Run<'a> {
                 continue;
             }
             let name = key.strip_prefix('_').unwrap_or(key);
-            let mut found = None;
-            for &c in &children {
-                let cn = plan.node(c);
-                if let Some(t) = cn.matches_key(name) {
-                    let ti = t.map(|t| {
-                        cn.types
-                            .iter()
-                            .position(|x| std::ptr::eq(x, t))
-                            .unwrap_or(0)
-                    });
-                    found = Some((c, ti));
-                    break;
-                }
-            }
+            let found = plan.child_for_key(node_id, name);
             match found {
                 Some((c, ti)) => {
                     if !seen.iter().any(|(n, k, _)| *n == c && *k == name) {
@@ -556,9 +559,7 @@ impl<'a> Run<'a> {
         for i in 0..count {
             if many {
                 self.path.truncate(base_len);
-                self.path.push('[');
-                self.path.push_str(&i.to_string());
-                self.path.push(']');
+                push_index(&mut self.path, i);
             }
             let v = items_v.get(i).filter(|v| !v.is_null());
             let u = items_u.get(i).filter(|v| !v.is_null());
@@ -587,7 +588,7 @@ impl<'a> Run<'a> {
                                 self.path.push_str("._");
                                 self.path.push_str(key);
                                 if many {
-                                    self.path.push_str(&format!("[{i}]"));
+                                    push_index(&mut self.path, i);
                                 }
                                 self.base_children(o, &p, 0, false);
                                 self.path = saved;
@@ -1232,8 +1233,9 @@ impl<'a> Run<'a> {
         let pushed_bundle =
             rt == "Bundle" && !self.bundles.iter().any(|b| std::ptr::eq(b.bundle, res));
         if pushed_bundle {
+            let index = self.bundle_index(res);
             self.bundles.push(BundleFrame {
-                index: BundleIndex::new(res),
+                index,
                 entry: None,
                 bundle: res,
             });
@@ -1248,10 +1250,22 @@ impl<'a> Run<'a> {
 
     /// Checks the members of `obj` (absent = no members) against the children of `node`.
     fn profile_children(&mut self, obj: Option<&'a Object>, plan: &Arc<Plan>, node: NodeId) {
-        let children = plan.node(node).children.clone();
-        for c in children {
+        // Which child each member belongs to, found once per member.
+        let mut members: Vec<(NodeId, &'a str, &'a Value)> = Vec::new();
+        if let Some(o) = obj {
+            for (k, v) in o.iter() {
+                let name = k.strip_prefix('_').unwrap_or(k);
+                if let Some((c, _)) = plan.child_for_key(node, name) {
+                    members.push((c, k, v));
+                }
+            }
+        }
+        for &c in &plan.node(node).children {
             let cn = plan.node(c);
-            let items = collect_items(obj, cn);
+            if cn.trivial && !plan.is_base {
+                continue;
+            }
+            let items = collect_items(&members, c);
             if cn.choice {
                 // A type the profile removed from value[x].
                 if let Some(o) = obj {
@@ -1462,84 +1476,35 @@ impl<'a> Run<'a> {
         discs: &[crate::plan::Discriminator],
     ) -> bool {
         let sn = plan.node(slice);
-        if discs.is_empty() {
+        if sn.slice_tests.is_empty() {
             return false;
         }
-        for d in discs {
-            let path = d.path.trim();
-            let values = eval_path(it, path, self);
-            let ok = match d.kind {
-                DiscriminatorKind::Value | DiscriminatorKind::Pattern => {
-                    match expected_at(plan, slice, path, self.defs) {
-                        Some(Expected::Value(exp)) => {
-                            values.iter().any(|v| matches_pattern(v, &exp))
-                        }
-                        Some(Expected::Binding(vs)) => values.iter().any(|v| {
-                            let codes = codes_of(v);
-                            codes.iter().any(|(s, c)| {
-                                expand(self.defs, &vs).contains(*s, c) == Membership::Member
-                            })
-                        }),
-                        None => false,
-                    }
-                }
-                DiscriminatorKind::Exists => {
-                    let want = target_node(plan, slice, path).map(|n| plan.node(n).min > 0);
-                    match want {
-                        Some(true) => !values.is_empty(),
-                        Some(false) => values.is_empty(),
-                        None => false,
-                    }
-                }
-                DiscriminatorKind::Type => {
-                    let Some(tn) = target_node(plan, slice, path) else {
-                        return false;
-                    };
-                    let tnode = plan.node(tn);
-                    let names: Vec<&str> = tnode.types.iter().map(|t| &*t.code).collect();
-                    if path == "$this" {
+        for (d, test) in discs.iter().zip(&sn.slice_tests) {
+            let values = eval_path(it, &d.segments, self);
+            let ok = match test {
+                SliceTest::Unknown => false,
+                SliceTest::Value(exp) => values.iter().any(|v| matches_pattern(v, exp)),
+                SliceTest::Binding(vs) => values.iter().any(|v| {
+                    codes_of(v)
+                        .iter()
+                        .any(|(s, c)| expand(self.defs, vs).contains(*s, c) == Membership::Member)
+                }),
+                SliceTest::Exists(want) => values.is_empty() != *want,
+                SliceTest::Types(names) => {
+                    if d.segments.is_empty() {
                         let t = it.type_name(sn);
-                        names.contains(&t.as_str())
+                        names.iter().any(|n| **n == *t)
                     } else {
                         values.iter().any(|v| {
                             v.get("resourceType")
                                 .and_then(Value::as_str)
-                                .is_some_and(|rt| names.contains(&rt))
+                                .is_some_and(|rt| names.iter().any(|n| **n == *rt))
                         })
                     }
                 }
-                DiscriminatorKind::Profile => {
-                    let through_ref = path.ends_with("resolve()");
-                    let node_path = path.strip_suffix("resolve()").unwrap_or(path);
-                    let node_path = node_path.trim_end_matches('.');
-                    let node_path = if node_path.is_empty() {
-                        "$this"
-                    } else {
-                        node_path
-                    };
-                    let Some(tn) = target_node(plan, slice, node_path) else {
-                        return false;
-                    };
-                    // Through resolve() the profile is the Reference's target profile.
-                    let profiles: Vec<Box<str>> = plan
-                        .node(tn)
-                        .types
-                        .iter()
-                        .flat_map(|t| {
-                            if through_ref {
-                                t.target_profiles.iter().cloned()
-                            } else {
-                                t.profiles.iter().cloned()
-                            }
-                        })
-                        .collect();
-                    if profiles.is_empty() {
-                        return false;
-                    }
-                    values
-                        .iter()
-                        .any(|v| profiles.iter().any(|p| self.conforms(v, p)))
-                }
+                SliceTest::Profiles { profiles, .. } => values
+                    .iter()
+                    .any(|v| profiles.iter().any(|p| self.conforms(v, p))),
             };
             if !ok {
                 return false;
@@ -1816,6 +1781,11 @@ impl<'a> Run<'a> {
     }
 }
 
+fn push_index(path: &mut String, i: usize) {
+    use std::fmt::Write;
+    let _ = write!(path, "[{i}]");
+}
+
 /// Whether the path ends in `.contained[i]` (the resource being entered is contained).
 fn is_contained_path(path: &str) -> bool {
     path.rsplit_once(".contained[")
@@ -1864,9 +1834,7 @@ impl<'a> Item<'a> {
         path.push('.');
         path.push_str(self.key);
         if let Some(i) = self.index {
-            path.push('[');
-            path.push_str(&i.to_string());
-            path.push(']');
+            push_index(path, i);
         }
     }
     fn expr(&self, base: &str) -> String {
@@ -1875,14 +1843,17 @@ impl<'a> Item<'a> {
         s
     }
     /// The FHIR type of this occurrence (from the JSON key for choice elements).
-    fn type_name(&self, node: &Node) -> String {
+    fn type_name<'n>(&self, node: &'n Node) -> &'n str
+    where
+        'a: 'n,
+    {
         if node.choice {
             if let Some(t) = node.types.iter().find(|t| {
                 self.key
                     .strip_prefix(&*node.name)
                     .is_some_and(|s| crate::plan::type_suffix_matches(&t.code, s))
             }) {
-                return t.code.to_string();
+                return &t.code;
             }
         }
         if let Some(rt) = self
@@ -1890,44 +1861,33 @@ impl<'a> Item<'a> {
             .and_then(|v| v.get("resourceType"))
             .and_then(Value::as_str)
         {
-            return rt.to_string();
+            return rt;
         }
-        node.types
-            .first()
-            .map(|t| t.code.to_string())
-            .unwrap_or_default()
+        node.types.first().map(|t| &*t.code).unwrap_or_default()
     }
 }
 
-fn collect_items<'a>(obj: Option<&'a Object>, node: &Node) -> Vec<Item<'a>> {
-    let Some(obj) = obj else { return Vec::new() };
+fn collect_items<'a>(members: &[(NodeId, &'a str, &'a Value)], node: NodeId) -> Vec<Item<'a>> {
     let mut out = Vec::new();
-    for (k, v) in obj.iter() {
-        if k.starts_with('_') || node.matches_key(k).is_none() {
+    for (i, (c, k, v)) in members.iter().enumerate() {
+        if *c != node {
             continue;
         }
-        let under = obj
+        if let Some(name) = k.strip_prefix('_') {
+            // `_x` without `x`.
+            if !members.iter().any(|(c2, k2, _)| *c2 == node && *k2 == name) {
+                push_items(&mut out, name, None, Some(v));
+            }
+            continue;
+        }
+        let under = members[i + 1..]
             .iter()
-            .find(|(uk, _)| uk.strip_prefix('_') == Some(k))
-            .map(|(_, u)| u);
+            .chain(&members[..i])
+            .find(|(c2, k2, _)| *c2 == node && k2.strip_prefix('_') == Some(k))
+            .map(|(_, _, u)| *u);
         push_items(&mut out, k, Some(v), under);
     }
-    // `_x` without `x`.
-    for (k, u) in obj.iter() {
-        if let Some(name) = k.strip_prefix('_') {
-            if node.matches_key(name).is_some() && obj.get(name).is_none() {
-                push_items(&mut out, name_ref(obj, name), None, Some(u));
-            }
-        }
-    }
     out
-}
-
-fn name_ref<'a>(obj: &'a Object, name: &str) -> &'a str {
-    obj.keys()
-        .find(|k| k.strip_prefix('_') == Some(name))
-        .map(|k| &k[1..])
-        .unwrap_or("")
 }
 
 fn push_items<'a>(
@@ -1959,12 +1919,10 @@ fn push_items<'a>(
 }
 
 /// Evaluates a discriminator path (the FHIRPath subset slicing uses) on an item.
-fn eval_path<'a>(it: &Item<'a>, path: &str, run: &Run<'a>) -> Vec<&'a Value> {
+fn eval_path<'a>(it: &Item<'a>, segments: &[Box<str>], run: &Run<'a>) -> Vec<&'a Value> {
     let mut cur: Vec<&'a Value> = it.value.into_iter().collect();
-    if path == "$this" || path.is_empty() {
-        return cur;
-    }
-    for seg in split_segments(path) {
+    for seg in segments {
+        let seg: &str = seg;
         let mut next = Vec::new();
         if seg == "$this" {
             continue;
@@ -2013,110 +1971,6 @@ fn eval_path<'a>(it: &Item<'a>, path: &str, run: &Run<'a>) -> Vec<&'a Value> {
         cur = next;
     }
     cur
-}
-
-fn split_segments(path: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut depth = 0;
-    let mut start = 0;
-    for (i, c) in path.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            '.' if depth == 0 => {
-                out.push(&path[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&path[start..]);
-    out
-}
-
-enum Expected {
-    Value(Value),
-    Binding(String),
-}
-
-/// The node a discriminator path leads to inside a slice.
-fn target_node(plan: &Plan, slice: NodeId, path: &str) -> Option<NodeId> {
-    let mut cur = slice;
-    for seg in split_segments(path) {
-        if seg == "$this" {
-            continue;
-        }
-        if seg.starts_with("resolve()")
-            || seg.starts_with("extension(")
-            || seg.starts_with("ofType(")
-        {
-            return None;
-        }
-        let n = plan.node(cur);
-        cur = *n.children.iter().find(|&&c| {
-            let cn = plan.node(c);
-            &*cn.name == seg || (cn.choice && seg.starts_with(&*cn.name))
-        })?;
-    }
-    Some(cur)
-}
-
-fn expected_at(plan: &Plan, slice: NodeId, path: &str, defs: &Definitions) -> Option<Expected> {
-    let segs: Vec<&str> = split_segments(path)
-        .into_iter()
-        .filter(|s| *s != "$this")
-        .collect();
-    let mut cur = slice;
-    for (i, seg) in segs.iter().enumerate() {
-        let n = plan.node(cur);
-        if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
-            // Descend into the fixed value itself.
-            let mut vals = vec![v];
-            for s in &segs[i..] {
-                vals = vals
-                    .iter()
-                    .filter_map(|x| x.get(s))
-                    .flat_map(|x| x.items())
-                    .collect();
-            }
-            return vals.first().map(|v| Expected::Value((*v).clone()));
-        }
-        if let Some(url) = seg.strip_prefix("extension(") {
-            let _ = url;
-            return None;
-        }
-        let next = n.children.iter().copied().find(|&c| {
-            let cn = plan.node(c);
-            &*cn.name == *seg || (cn.choice && seg.starts_with(&*cn.name))
-        });
-        match next {
-            Some(c) => cur = c,
-            None => {
-                // Extension slices: `url` is given by the slice's type profile.
-                if *seg == "url" && i == segs.len() - 1 {
-                    let p = n.types.iter().flat_map(|t| t.profiles.iter()).next()?;
-                    return Some(Expected::Value(Value::string(unversioned(p))));
-                }
-                return None;
-            }
-        }
-    }
-    let n = plan.node(cur);
-    if let Some(v) = n.fixed.as_ref().or(n.pattern.as_ref()) {
-        return Some(Expected::Value(v.clone()));
-    }
-    if segs.last() == Some(&"url") {
-        let owner = plan.node(slice);
-        if let Some(p) = owner.types.iter().flat_map(|t| t.profiles.iter()).next() {
-            return Some(Expected::Value(Value::string(unversioned(p))));
-        }
-    }
-    if let Some(b) = &n.binding {
-        if b.strength == BindingStrength::Required && defs.value_set(&b.value_set).is_some() {
-            return Some(Expected::Binding(b.value_set.to_string()));
-        }
-    }
-    None
 }
 
 fn codes_of(v: &Value) -> Vec<(Option<&str>, &str)> {

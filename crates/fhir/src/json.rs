@@ -289,7 +289,10 @@ impl Parser<'_> {
             )),
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
-            Some(b'"') => Ok(Value::String(self.string()?.into())),
+            Some(b'"') => match self.plain_string() {
+                Some(s) => Ok(Value::String(s)),
+                None => Ok(Value::String(self.string()?.into())),
+            },
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::Null),
@@ -338,7 +341,10 @@ impl Parser<'_> {
                 });
             }
             let key_pos = self.pos;
-            let key = self.string()?;
+            let key: Box<str> = match self.plain_string() {
+                Some(k) => k,
+                None => self.string()?.into(),
+            };
             if obj.contains_key(&key) {
                 self.pos = key_pos;
                 return Err(self.err(
@@ -356,7 +362,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let v = self.value(depth + 1)?;
-            obj.entries.push((key.into(), v));
+            obj.entries.push((key, v));
             self.ws();
             match self.s.get(self.pos) {
                 Some(b',') => self.pos += 1,
@@ -469,6 +475,20 @@ impl Parser<'_> {
             self.pos += 1;
         }
         Ok(v)
+    }
+
+    /// A string literal without escapes, the common case, in one exact allocation.
+    fn plain_string(&mut self) -> Option<Box<str>> {
+        let start = self.pos + 1;
+        let rest = &self.s[start..];
+        let end = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        if rest[end] != b'"' {
+            return None;
+        }
+        self.pos = start + end + 1;
+        Some(self.text[start..start + end].into())
     }
 
     fn string(&mut self) -> Result<String, ParseError> {
