@@ -120,8 +120,8 @@ pub struct Node {
     pub slices: Vec<NodeId>,
     /// For a slice: one test per discriminator of the sliced element.
     pub slice_tests: Vec<SliceTest>,
-    /// Non-choice children by JSON name, sorted, for lookup.
-    pub lookup: Vec<(Box<str>, NodeId)>,
+    /// Non-choice children: (hash of the JSON name, child), for lookup.
+    pub lookup: Vec<(u64, NodeId)>,
     /// Choice (`[x]`) children.
     pub choices: Vec<NodeId>,
     /// Cardinality of the element in the base definition (snapshot `base`).
@@ -131,6 +131,8 @@ pub struct Node {
     /// (same cardinality, no fixed/pattern/slicing/profiles/required binding/invariants):
     /// the base pass has already checked it, so the profile pass skips it.
     pub trivial: bool,
+    /// Children the profile pass must visit (the non-trivial ones; all of them in a base plan).
+    pub active_children: Vec<NodeId>,
 }
 
 impl Node {
@@ -310,6 +312,15 @@ impl Plan {
             let kids = n.children.iter().all(|&c| self.nodes[c as usize].trivial);
             self.nodes[i].trivial = own && kids && i != 0;
         }
+        for i in 0..self.nodes.len() {
+            let active = self.nodes[i]
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| self.is_base || !self.nodes[c as usize].trivial)
+                .collect();
+            self.nodes[i].active_children = active;
+        }
     }
 
     fn index_children(&mut self) {
@@ -321,10 +332,9 @@ impl Plan {
                 if cn.choice {
                     choices.push(c);
                 } else {
-                    lookup.push((cn.name.clone(), c));
+                    lookup.push((name_hash(&cn.name), c));
                 }
             }
-            lookup.sort_by(|a, b| a.0.cmp(&b.0));
             self.nodes[i].lookup = lookup;
             self.nodes[i].choices = choices;
         }
@@ -334,8 +344,11 @@ impl Plan {
     /// the type it selects for choice elements.
     pub fn child_for_key(&self, node: NodeId, key: &str) -> Option<(NodeId, Option<usize>)> {
         let n = self.node(node);
-        if let Ok(i) = n.lookup.binary_search_by(|(k, _)| (**k).cmp(key)) {
-            return Some((n.lookup[i].1, None));
+        let h = name_hash(key);
+        for &(kh, c) in &n.lookup {
+            if kh == h && *self.node(c).name == *key {
+                return Some((c, None));
+            }
         }
         for &c in &n.choices {
             let cn = self.node(c);
@@ -669,6 +682,7 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
             None => max,
         },
         trivial: false,
+        active_children: Vec::new(),
     }
 }
 
@@ -722,4 +736,14 @@ pub fn split_segments(path: &str) -> Vec<&str> {
     }
     out.push(&path[start..]);
     out
+}
+
+/// FNV-1a of an element name, for child lookup.
+pub fn name_hash(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
 }

@@ -9,7 +9,7 @@
 //! FHIRPath invariants are not evaluated yet (issue #3); each one met is reported once per file
 //! as `information`, except those enforced natively here (listed in `NATIVE_INVARIANTS`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use fhir::json::{Object, Value};
@@ -134,10 +134,13 @@ struct Run<'a> {
     skipped: BTreeMap<Box<str>, (u32, Box<str>)>,
     /// (resource, expression, profile url, enclosing Bundle)
     claims: Vec<(&'a Value, String, String, Option<&'a Value>)>,
-    done: HashSet<(usize, Box<str>)>,
+    /// (value, plan) pairs already checked.
+    done: HashSet<(usize, usize), crate::definitions::FastHash>,
     resources: Vec<ResourceFrame<'a>>,
     bundles: Vec<BundleFrame<'a>>,
     unknown_profiles: HashSet<String>,
+    /// Plans by canonical URL, without the shared cache's lock.
+    plan_cache: HashMap<Box<str>, Option<Arc<Plan>>, crate::definitions::FastHash>,
     /// Reference indexes of the Bundles met, built once per Bundle.
     indexes: Vec<(usize, std::rc::Rc<BundleIndex>)>,
     /// Nesting of speculative validations (slice matching by profile); no skip reports there.
@@ -156,13 +159,23 @@ impl<'a> Run<'a> {
             path: String::with_capacity(128),
             skipped: BTreeMap::new(),
             claims: Vec::new(),
-            done: HashSet::new(),
+            done: HashSet::default(),
             resources: Vec::new(),
             bundles: Vec::new(),
             unknown_profiles: HashSet::new(),
             indexes: Vec::new(),
+            plan_cache: HashMap::default(),
             speculative: 0,
         }
+    }
+
+    fn plan_for(&mut self, url: &str) -> Option<Arc<Plan>> {
+        if let Some(p) = self.plan_cache.get(url) {
+            return p.clone();
+        }
+        let p = self.defs.plan(url);
+        self.plan_cache.insert(url.into(), p.clone());
+        p
     }
 
     fn bundle_index(&mut self, b: &'a Value) -> std::rc::Rc<BundleIndex> {
@@ -198,7 +211,7 @@ impl<'a> Run<'a> {
         let mut seen = HashSet::new();
         self.issues
             .retain(|i| seen.insert((i.severity, i.expression.clone(), i.detail, i.en.clone())));
-        self.issues.sort_by(|a, b| a.severity.cmp(&b.severity));
+        self.issues.sort_by_key(|i| i.severity);
         self.issues
     }
 
@@ -693,7 +706,7 @@ impl<'a> Run<'a> {
             self.base_children(obj, &p, 0, false);
         }
         match type_code {
-            "Extension" => self.extension_rules(obj),
+            "Extension" => self.extension_rules(v, obj),
             "Reference" => self.reference_rules(obj),
             "Coding" | "CodeableConcept" => {
                 if let Some(b) = &cn.binding {
@@ -707,7 +720,7 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn extension_rules(&mut self, obj: &'a Object) {
+    fn extension_rules(&mut self, ext: &'a Value, obj: &'a Object) {
         let has_value = obj.keys().any(|k| k.starts_with("value"));
         let has_ext = obj.get("extension").is_some();
         if has_value == has_ext {
@@ -720,25 +733,25 @@ impl<'a> Run<'a> {
             );
         }
         if let Some(url) = obj.get("url").and_then(Value::as_str) {
-            if self.defs.structure_definition(url).is_some() {
-                // Checked against its own definition in pass 2.
-                let res = self.resources.last().map(|f| f.resource);
-                if let Some(res) = res {
-                    let _ = res;
-                }
-                self.check_extension_definition(obj, url);
-            }
+            // Known extensions are checked against their own definition.
+            self.check_extension_definition(ext, url);
         }
     }
 
-    fn check_extension_definition(&mut self, obj: &'a Object, url: &str) {
-        let Some(plan) = self.defs.plan(url) else {
+    fn check_extension_definition(&mut self, ext: &'a Value, url: &str) {
+        let Some(plan) = self.plan_for(url) else {
             return;
         };
-        if &*plan.type_name != "Extension" {
+        if &*plan.type_name != "Extension" || plan.is_base {
             return;
         }
-        self.profile_children(Some(obj), &plan, 0);
+        if !self
+            .done
+            .insert((ext as *const Value as usize, Arc::as_ptr(&plan) as usize))
+        {
+            return;
+        }
+        self.profile_children(ext.as_object(), &plan, 0);
     }
 
     fn reference_rules(&mut self, obj: &'a Object) {
@@ -1171,14 +1184,7 @@ impl<'a> Run<'a> {
     // ------------------------------------------------------------------ pass 2: profiles
 
     fn profile_resource(&mut self, res: &'a Value, url: &str) {
-        let key = (
-            res as *const Value as usize,
-            Box::<str>::from(unversioned(url)),
-        );
-        if !self.done.insert(key) {
-            return;
-        }
-        let Some(plan) = self.defs.plan(url) else {
+        let Some(plan) = self.plan_for(url) else {
             if self.speculative == 0 && self.unknown_profiles.insert(url.to_string()) {
                 let (en, ja) = if self.defs.has_packages() {
                     (
@@ -1191,8 +1197,14 @@ impl<'a> Run<'a> {
                         format!("IGパッケージが読み込まれていないため、プロファイル {url} は検証していません（--ig または CLINS_IG_PATH を指定してください）"),
                     )
                 };
+                // Without packages the run says once that profiles were not checked.
+                let severity = if self.defs.has_packages() {
+                    Severity::Warning
+                } else {
+                    Severity::Information
+                };
                 self.issues.push(Issue::new(
-                    Severity::Warning,
+                    severity,
                     IssueType::NotFound,
                     "PROFILE-NOT-LOADED",
                     self.path.clone(),
@@ -1202,6 +1214,12 @@ impl<'a> Run<'a> {
             }
             return;
         };
+        if !self
+            .done
+            .insert((res as *const Value as usize, Arc::as_ptr(&plan) as usize))
+        {
+            return;
+        }
         let rt = res
             .get("resourceType")
             .and_then(Value::as_str)
@@ -1250,9 +1268,13 @@ impl<'a> Run<'a> {
 
     /// Checks the members of `obj` (absent = no members) against the children of `node`.
     fn profile_children(&mut self, obj: Option<&'a Object>, plan: &Arc<Plan>, node: NodeId) {
+        if plan.node(node).active_children.is_empty() {
+            return;
+        }
         // Which child each member belongs to, found once per member.
         let mut members: Vec<(NodeId, &'a str, &'a Value)> = Vec::new();
         if let Some(o) = obj {
+            members.reserve(o.len());
             for (k, v) in o.iter() {
                 let name = k.strip_prefix('_').unwrap_or(k);
                 if let Some((c, _)) = plan.child_for_key(node, name) {
@@ -1260,11 +1282,8 @@ impl<'a> Run<'a> {
                 }
             }
         }
-        for &c in &plan.node(node).children {
+        for &c in &plan.node(node).active_children {
             let cn = plan.node(c);
-            if cn.trivial && !plan.is_base {
-                continue;
-            }
             let items = collect_items(&members, c);
             if cn.choice {
                 // A type the profile removed from value[x].
@@ -1515,7 +1534,7 @@ impl<'a> Run<'a> {
 
     /// Whether a resource (or element) conforms to a profile; used to match slices.
     fn conforms(&mut self, v: &'a Value, profile: &str) -> bool {
-        let Some(plan) = self.defs.plan(profile) else {
+        let Some(plan) = self.plan_for(profile) else {
             return false;
         };
         if let Some(rt) = v.get("resourceType").and_then(Value::as_str) {
@@ -1539,10 +1558,9 @@ impl<'a> Run<'a> {
         let saved_issues = self.issues.len();
         let saved_path = self.path.len();
         self.speculative += 1;
-        let done_before = self.done.clone();
+        // A speculative check starts from a clean slate and leaves no trace.
+        let done_before = std::mem::take(&mut self.done);
         if v.get("resourceType").is_some() {
-            self.done
-                .remove(&(v as *const Value as usize, Box::from(unversioned(profile))));
             self.profile_resource(v, profile);
         } else {
             self.profile_children(v.as_object(), &plan, 0);
@@ -1626,7 +1644,7 @@ impl<'a> Run<'a> {
                             self.check_code(None, c, &vs, true);
                         }
                     } else {
-                        self.check_coded(v, &type_name, &vs, true);
+                        self.check_coded(v, type_name, &vs, true);
                     }
                 }
             }
@@ -1653,7 +1671,7 @@ impl<'a> Run<'a> {
         }
         // Children constrained by the profile.
         if !cn.children.is_empty() {
-            let obj = if primitive::is_primitive(&type_name) {
+            let obj = if primitive::is_primitive(type_name) {
                 it.under.and_then(Value::as_object)
             } else {
                 it.value.and_then(Value::as_object)
@@ -1694,7 +1712,7 @@ impl<'a> Run<'a> {
             return;
         }
         for p in profiles {
-            let Some(plan) = self.defs.plan(p) else {
+            let Some(plan) = self.plan_for(p) else {
                 if self.speculative == 0 && self.unknown_profiles.insert(p.to_string()) {
                     self.issues.push(Issue::new(
                         Severity::Information,
@@ -1710,9 +1728,11 @@ impl<'a> Run<'a> {
             if plan.is_base {
                 continue;
             }
-            let key = (v as *const Value as usize, Box::<str>::from(unversioned(p)));
-            if !self.done.insert(key) {
-                continue;
+            if !self
+                .done
+                .insert((v as *const Value as usize, Arc::as_ptr(&plan) as usize))
+            {
+                break;
             }
             self.mark_invariants(plan.root());
             self.profile_children(v.as_object(), &plan, 0);

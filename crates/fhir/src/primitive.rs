@@ -250,7 +250,7 @@ fn is_base64(s: &str) -> bool {
         }
         n += 1;
     }
-    n % 4 == 0 && n > 0
+    n.is_multiple_of(4) && n > 0
 }
 
 fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
@@ -263,7 +263,7 @@ fn digits(s: &str, n: usize) -> Option<(u32, &str)> {
 
 fn days_in_month(y: u32, m: u32) -> u32 {
     match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
