@@ -4,9 +4,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use conformance::{Definitions, Validator};
+use clins_hub::pipeline::{build_validator, validate_file};
+use conformance::Validator;
 use fhir::json::{Object, Value};
 use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
 
@@ -19,21 +20,6 @@ pub struct Args {
     pub verbose: bool,
     pub jobs: Option<usize>,
     pub paths: Vec<PathBuf>,
-}
-
-/// IG folders from `--ig` followed by those in `CLINS_IG_PATH`.
-pub fn ig_dirs(explicit: &[PathBuf]) -> Vec<PathBuf> {
-    let mut dirs = explicit.to_vec();
-    if let Ok(env) = std::env::var("CLINS_IG_PATH") {
-        dirs.extend(env.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
-    }
-    dirs
-}
-
-/// The validator used by every entry point: R4 + loaded IGs + JP-CLINS service rules.
-pub fn build_validator(ig: &[PathBuf]) -> Result<Validator, String> {
-    let defs = Definitions::load(&ig_dirs(ig)).map_err(|e| e.to_string())?;
-    Ok(Validator::new(Arc::new(defs)).with_rules(Arc::new(clins::rules::check)))
 }
 
 struct FileResult {
@@ -141,40 +127,6 @@ fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         out.push(p.to_path_buf());
     }
     Ok(())
-}
-
-/// Reads and validates one file. Oversized files are refused before they are read.
-pub fn validate_file(v: &Validator, path: &Path) -> Vec<Issue> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.len() > conformance::MAX_BYTES as u64 => {
-            return vec![Issue::new(
-                Severity::Fatal,
-                IssueType::TooLong,
-                "SIZE-LIMIT",
-                "",
-                format!(
-                    "the file is {} bytes; the limit is 10 MB (10485760 bytes)",
-                    m.len()
-                ),
-                format!(
-                    "ファイルサイズが{}バイトです。上限は10MB（10485760バイト）です",
-                    m.len()
-                ),
-            )]
-        }
-        _ => {}
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => v.validate_bytes(&bytes),
-        Err(e) => vec![Issue::new(
-            Severity::Fatal,
-            IssueType::Exception,
-            "FILE-READ",
-            "",
-            format!("cannot read the file: {e}"),
-            format!("ファイルを読み込めません: {e}"),
-        )],
-    }
 }
 
 fn write_json(out: &mut impl Write, results: &[FileResult]) -> std::io::Result<()> {
