@@ -263,12 +263,30 @@ impl Definitions {
         }
         let compiled = self
             .structure_definition(canonical)
-            .and_then(|sd| Plan::compile(sd).ok())
+            .and_then(|sd| {
+                let base = self.base_for(sd);
+                if sd.pointer("snapshot.element").is_some() {
+                    Plan::compile_against(sd, base.as_deref()).ok()
+                } else {
+                    // Differential-only: generate the snapshot first.
+                    let full = crate::snapshot::generate(self, sd)?;
+                    Plan::compile_against(&full, base.as_deref()).ok()
+                }
+            })
             .map(Arc::new);
         if let Ok(mut cache) = self.plans.write() {
             cache.insert(canonical.to_string(), compiled.clone());
         }
         compiled
+    }
+
+    /// The core plan a constraint profile is compared with.
+    fn base_for(&self, sd: &Value) -> Option<Arc<Plan>> {
+        if sd.get("derivation").and_then(Value::as_str) != Some("constraint") {
+            return None;
+        }
+        let t = sd.get("type").and_then(Value::as_str)?;
+        self.base_plan(t)
     }
 
     /// The plan of an R4 core type or resource (`Patient`, `CodeableConcept`).
@@ -278,9 +296,12 @@ impl Definitions {
                 return p.clone();
             }
         }
-        let p = self.plan(&format!(
-            "http://hl7.org/fhir/StructureDefinition/{type_name}"
-        ));
+        // Only a core definition of a type, not a core profile such as `vitalsigns`.
+        let p = self
+            .plan(&format!(
+                "http://hl7.org/fhir/StructureDefinition/{type_name}"
+            ))
+            .filter(|p| p.is_base);
         if let Ok(mut cache) = self.base_plans.write() {
             cache.insert(type_name.to_string(), p.clone());
         }

@@ -6,8 +6,10 @@
 //! reported as `information`, never as a false error.
 #![forbid(unsafe_code)]
 
+pub mod bounds;
 pub mod definitions;
 pub mod plan;
+pub mod snapshot;
 pub mod terminology;
 pub mod validator;
 

@@ -75,7 +75,9 @@ pub enum SliceTest {
         profiles: Vec<Box<str>>,
         through_ref: bool,
     },
-    /// The slice does not say; nothing matches it by this discriminator.
+    /// The slice leaves the discriminator element unconstrained: any value matches.
+    Any,
+    /// The discriminator path cannot be followed in the slice; nothing matches.
     Unknown,
 }
 
@@ -111,6 +113,9 @@ pub struct Node {
     pub pattern: Option<Value>,
     pub binding: Option<Binding>,
     pub max_length: Option<usize>,
+    /// `minValue[x]` / `maxValue[x]`: (type suffix, value).
+    pub min_value: Option<(Box<str>, Value)>,
+    pub max_value: Option<(Box<str>, Value)>,
     pub must_support: bool,
     pub constraints: Vec<Constraint>,
     /// Whether some constraint is not enforced natively (so it is reported as not evaluated).
@@ -214,6 +219,12 @@ impl Plan {
     }
 
     pub fn compile(sd: &Value) -> Result<Plan, CompileError> {
+        Self::compile_against(sd, None)
+    }
+
+    /// Compiles a profile; `base` (the core definition of the same type) lets elements that do
+    /// not differ from it be skipped by the profile pass.
+    pub fn compile_against(sd: &Value, base: Option<&Plan>) -> Result<Plan, CompileError> {
         let url = sd
             .get("url")
             .and_then(Value::as_str)
@@ -253,7 +264,7 @@ impl Plan {
             by_id: HashMap::with_capacity(elements.len()),
         };
         for (i, e) in elements.iter().enumerate() {
-            let node = compile_element(e, i == 0);
+            let node = compile_element(e, i == 0, plan.kind.as_ref() == "resource");
             let nid = plan.nodes.len() as NodeId;
             if i > 0 {
                 // Parent: strip the last segment of the id. A slice (`a.b:s`) attaches to the
@@ -282,11 +293,11 @@ impl Plan {
         }
         plan.index_children();
         plan.compile_slices();
-        plan.mark_trivial();
+        plan.mark_trivial(base);
         Ok(plan)
     }
 
-    fn mark_trivial(&mut self) {
+    fn mark_trivial(&mut self, base: Option<&Plan>) {
         // Children come after their parent in a snapshot, so a reverse sweep sees them first.
         for i in (0..self.nodes.len()).rev() {
             let n = &self.nodes[i];
@@ -298,17 +309,15 @@ impl Plan {
                 && n.slices.is_empty()
                 && n.slice_name.is_none()
                 && n.max_length.is_none()
+                && n.min_value.is_none()
+                && n.max_value.is_none()
                 && !n.has_foreign_constraints
                 && n.content_reference.is_none()
                 && n.binding
                     .as_ref()
                     .is_none_or(|b| b.strength != BindingStrength::Required)
-                && n.types.iter().all(|t| {
-                    t.profiles.is_empty()
-                        && t.target_profiles
-                            .iter()
-                            .all(|p| p.starts_with("http://hl7.org/fhir/StructureDefinition/"))
-                });
+                && n.types.iter().all(|t| t.profiles.is_empty())
+                && same_targets(n, base);
             let kids = n.children.iter().all(|&c| self.nodes[c as usize].trivial);
             self.nodes[i].trivial = own && kids && i != 0;
         }
@@ -501,7 +510,8 @@ impl Plan {
                 return SliceTest::Binding(b.value_set.clone());
             }
         }
-        SliceTest::Unknown
+        // The path exists but this slice does not constrain it.
+        SliceTest::Any
     }
 }
 
@@ -518,7 +528,7 @@ fn split_slice(segment: &str) -> Option<(&str, &str)> {
     segment.split_once(':')
 }
 
-fn compile_element(e: &Value, is_root: bool) -> Node {
+fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
     let path = e.get("path").and_then(Value::as_str).unwrap_or_default();
     let id = e.get("id").and_then(Value::as_str).unwrap_or(path);
     let last = path.rsplit('.').next().unwrap_or(path);
@@ -539,7 +549,7 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
     if let Some(ts) = e.get("type").and_then(Value::as_array) {
         for t in ts {
             let raw = t.get("code").and_then(Value::as_str).unwrap_or_default();
-            let code = fhir_type_of(t, raw, path);
+            let code = fhir_type_of(t, raw, path, in_resource);
             let list = |k: &str| -> Vec<Box<str>> {
                 t.get(k)
                     .and_then(Value::as_array)
@@ -556,6 +566,8 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
     let mut fixed = None;
     let mut pattern = None;
     let mut max_length = None;
+    let mut min_value = None;
+    let mut max_value = None;
     let mut must_support = false;
     if let Some(o) = e.as_object() {
         for (k, v) in o.iter() {
@@ -563,6 +575,10 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
                 fixed = Some(v.clone());
             } else if k.starts_with("pattern") {
                 pattern = Some(v.clone());
+            } else if let Some(t) = k.strip_prefix("minValue") {
+                min_value = Some((t.into(), v.clone()));
+            } else if let Some(t) = k.strip_prefix("maxValue") {
+                max_value = Some((t.into(), v.clone()));
             } else if k == "maxLength" {
                 max_length = v.as_number().and_then(|n| n.parse().ok());
             } else if k == "mustSupport" {
@@ -660,6 +676,8 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
         pattern,
         binding,
         max_length,
+        min_value,
+        max_value,
         must_support,
         has_foreign_constraints: constraints
             .iter()
@@ -688,7 +706,7 @@ fn compile_element(e: &Value, is_root: bool) -> Node {
 
 /// Maps FHIRPath system type codes (used by R4 snapshots for `id`, `url` and primitive values)
 /// to FHIR type names.
-fn fhir_type_of<'a>(t: &'a Value, code: &'a str, path: &str) -> &'a str {
+fn fhir_type_of<'a>(t: &'a Value, code: &'a str, path: &str, in_resource: bool) -> &'a str {
     if !code.starts_with("http://hl7.org/fhirpath/System.") {
         return code;
     }
@@ -699,7 +717,11 @@ fn fhir_type_of<'a>(t: &'a Value, code: &'a str, path: &str) -> &'a str {
             {
                 if let Some(u) = x.get("valueUrl").and_then(Value::as_str) {
                     // Resource.id is an `id` (R4 §2.21); the snapshot labels it string.
-                    if u == "string" && path.ends_with(".id") && path.matches('.').count() == 1 {
+                    if u == "string"
+                        && in_resource
+                        && path.ends_with(".id")
+                        && path.matches('.').count() == 1
+                    {
                         return "id";
                     }
                     return u;
@@ -746,4 +768,31 @@ pub fn name_hash(name: &str) -> u64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     h
+}
+
+/// Whether the reference targets of `n` are those of the same element in the base definition
+/// (without a base, only core targets count as unchanged).
+fn same_targets(n: &Node, base: Option<&Plan>) -> bool {
+    let targets = |n: &Node| -> Vec<Box<str>> {
+        let mut v: Vec<Box<str>> = n
+            .types
+            .iter()
+            .flat_map(|t| t.target_profiles.iter().cloned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mine = targets(n);
+    if mine.is_empty() {
+        return true;
+    }
+    match base.and_then(|b| b.node_by_id(&n.path)) {
+        Some(b) => base.is_some_and(|p| targets(p.node(b)) == mine),
+        None => {
+            base.is_none()
+                && mine
+                    .iter()
+                    .all(|p| p.starts_with("http://hl7.org/fhir/StructureDefinition/"))
+        }
+    }
 }
