@@ -28,6 +28,9 @@ use crate::systems as sys;
 ///   insurance member-ID format on Patient, `#id` references to missing contained resources).
 /// - Values that are not a resource (no `resourceType`) give no issues: the JSON/R4 layer
 ///   reports those.
+/// - In both cases, the JP-CLINS FHIRPath invariants evaluated natively by
+///   [`crate::invariants`] (`CLINS-INV-…` codes), on the resources that claim the profile that
+///   binds them and on the entries of the bundle kinds that assign that profile.
 ///
 /// Never panics, whatever the input.
 pub fn check(resource: &Value) -> Vec<Issue> {
@@ -38,6 +41,7 @@ pub fn check(resource: &Value) -> Vec<Issue> {
     if rt != "Bundle" {
         cx.resource_rules(resource, rt, rt);
         cx.walk_refs(resource, rt, &RefPolicy::ContainedOnly);
+        cx.invariants(resource, rt, None);
         return cx.issues;
     }
     cx.flag_rules(resource, "Bundle", "Bundle");
@@ -55,6 +59,7 @@ pub fn check(resource: &Value) -> Vec<Issue> {
         SubmissionKind::LegacyEReferral => cx.legacy_ereferral(resource, evidence),
         SubmissionKind::Other => cx.other_bundle(resource),
     }
+    cx.invariants(resource, rt, Some(kind));
     cx.issues
 }
 
@@ -63,14 +68,14 @@ pub fn check(resource: &Value) -> Vec<Issue> {
 // ---------------------------------------------------------------------------------------------
 
 /// `resourceType` when it looks like a FHIR type name.
-fn resource_type(v: &Value) -> Option<&str> {
+pub(crate) fn resource_type(v: &Value) -> Option<&str> {
     v.get("resourceType").and_then(Value::as_str).filter(|t| {
         t.chars().next().is_some_and(|c| c.is_ascii_uppercase())
             && t.chars().all(|c| c.is_ascii_alphanumeric())
     })
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -80,7 +85,7 @@ fn non_blank(s: Option<&str>) -> Option<&str> {
 
 /// The elements of `parent.key` with their paths: indexed when the value is an array, as is
 /// when it is a single value (malformed input), none when absent.
-fn list<'a>(parent: &'a Value, key: &str, base: &str) -> Vec<(String, &'a Value)> {
+pub(crate) fn list<'a>(parent: &'a Value, key: &str, base: &str) -> Vec<(String, &'a Value)> {
     match parent.get(key) {
         Some(Value::Array(a)) => a
             .iter()
@@ -100,7 +105,7 @@ fn profile_path(b: &Value, i: usize) -> String {
     }
 }
 
-fn entries(bundle: &Value) -> &[Value] {
+pub(crate) fn entries(bundle: &Value) -> &[Value] {
     bundle
         .get("entry")
         .and_then(Value::as_array)
@@ -151,13 +156,13 @@ fn section_name(code: &str) -> (&'static str, &'static str) {
 }
 
 /// A Composition section: its path, the value, and its first coded `code.coding[].code`.
-struct Section<'a> {
-    path: String,
-    value: &'a Value,
-    code: Option<(String, &'a str)>,
+pub(crate) struct Section<'a> {
+    pub(crate) path: String,
+    pub(crate) value: &'a Value,
+    pub(crate) code: Option<(String, &'a str)>,
 }
 
-fn sections<'a>(parent: &'a Value, base: &str) -> Vec<Section<'a>> {
+pub(crate) fn sections<'a>(parent: &'a Value, base: &str) -> Vec<Section<'a>> {
     list(parent, "section", base)
         .into_iter()
         .map(|(path, value)| {
@@ -201,12 +206,12 @@ struct Facts {
 }
 
 #[derive(Default)]
-struct Checker {
-    issues: Vec<Issue>,
+pub(crate) struct Checker {
+    pub(crate) issues: Vec<Issue>,
 }
 
 impl Checker {
-    fn push(
+    pub(crate) fn push(
         &mut self,
         severity: Severity,
         code: IssueType,
@@ -218,7 +223,7 @@ impl Checker {
         self.issues
             .push(Issue::new(severity, code, detail, expression, en, ja));
     }
-    fn error(
+    pub(crate) fn error(
         &mut self,
         code: IssueType,
         detail: &'static str,
@@ -228,7 +233,7 @@ impl Checker {
     ) {
         self.push(Severity::Error, code, detail, expression, en, ja);
     }
-    fn warning(
+    pub(crate) fn warning(
         &mut self,
         code: IssueType,
         detail: &'static str,
@@ -317,7 +322,7 @@ impl Checker {
     }
 
     /// Format of every JP_eCS_InstitutionNumber extension present.
-    fn institution_extensions(
+    pub(crate) fn institution_extensions(
         &mut self,
         res: &Value,
         path: &str,
@@ -1536,7 +1541,7 @@ impl Checker {
     }
 
     /// Exactly one of section 200 (CDA) and 300 (structured) at the top level.
-    fn cda_xor_structured(&mut self, top: &[Section<'_>], rp: &str) {
+    pub(crate) fn cda_xor_structured(&mut self, top: &[Section<'_>], rp: &str) {
         let found: Vec<&Section<'_>> = top
             .iter()
             .filter(|s| has_code(s, "200") || has_code(s, "300"))

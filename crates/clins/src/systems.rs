@@ -77,6 +77,74 @@ pub const JLAC10_MEDIS: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17di
 pub const OBS_UNCODED_CS: &str =
     "http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_ObsLabResult_Uncoded_CS";
 
+/// Profiles whose invariants [`crate::invariants`] evaluates (JP-CLINS package 1.5.2).
+pub const PATIENT_ECS: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Patient_eCS";
+pub const ALLERGY_ECS: &str =
+    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_AllergyIntolerance_eCS";
+pub const CONDITION_ECS: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS";
+pub const MEDICATION_REQUEST_ECS: &str =
+    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_MedicationRequest_eCS";
+pub const LAB_RESULT_ECS: &str =
+    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Observation_LabResult_eCS";
+/// JP Core Encounter, the profile of the Encounter contained in 6情報 resources.
+pub const ENCOUNTER_CORE: &str = "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter";
+/// Also accepted for the contained Encounter by the later JP-CLINS FSH.
+pub const ENCOUNTER_ECS: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Encounter_eCS";
+pub const COMPOSITION_EREFERRAL: &str =
+    "http://jpfhir.jp/fhir/eReferral/StructureDefinition/JP_Composition_eReferral";
+pub const COMPOSITION_EDISCHARGE: &str =
+    "http://jpfhir.jp/fhir/eDischargeSummary/StructureDefinition/JP_Composition_eDischargeSummary";
+
+/// Entry profiles of the 健診結果報告書 bundles (checkup IG 1.1.3 and v1.5.0).
+pub const CHECKUP_COMPOSITION: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Composition_eCheckupGeneral";
+/// CLINS checkup Patient of checkup IG v1.5.0 (1.1.3 uses [`PATIENT_ECS`]).
+pub const CHECKUP_PATIENT_CLINS: &str =
+    "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Patient_eCheckupGeneral";
+/// General-use checkup Patient of checkup IG v1.5.0.
+pub const CHECKUP_PATIENT_GENERAL: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Patient_eCheckupGeneral";
+pub const CHECKUP_ORGANIZATION: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Organization_eCheckupGeneral";
+pub const CHECKUP_PRACTITIONER: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Practitioner_eCheckupGeneral";
+pub const CHECKUP_ENCOUNTER: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Encounter_eCheckupGeneral";
+
+/// 施設患者ID system prefix; the full system is this + `1` + the 10-digit institution number.
+pub const LOCAL_PATIENT_ID_PREFIX: &str = "urn:oid:1.2.392.100495.20.3.51.";
+/// 施設医師ID system prefix; the full system is this + `1` + the 10-digit institution number.
+pub const LOCAL_DOCTOR_ID_PREFIX: &str = "urn:oid:1.2.392.100495.20.3.41.";
+/// The former 患者ID OID (`1.2.392.200119.6.102.1` + institution number) of the pre-JP-CLINS
+/// documents (stand-alone eReferral IG, checkup IG 1.1.3 examples).
+pub const LEGACY_LOCAL_PATIENT_ID_PREFIX: &str = "urn:oid:1.2.392.200119.6.102.";
+/// `name.extension` marking a name as kanji (`IDE`) or kana (`SYL`).
+pub const EN_REPRESENTATION_EXT: &str =
+    "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
+
+/// Medication codes of which `medicationCodeableConcept` needs one (R3010).
+pub const YJ_CODE: &str = "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code";
+pub const MEDICATION_GENERAL_ORDER_CODE: &str =
+    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationGeneralOrderCode";
+pub const MEDICATION_NOCODED_CS: &str =
+    "http://jpfhir.jp/fhir/eCS/CodeSystem/MedicationCodeNocoded_CS";
+/// MHLW 電子処方箋用法コード.
+pub const USAGE_MHLW_CS: &str =
+    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUsage_ePrescription";
+/// Dummy usage code system and its only code.
+pub const USAGE_UNCODED_CS: &str =
+    "http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_MedicationUsage_Uncoded_CS";
+pub const USAGE_UNCODED_CODE: &str = "0X0XXXXXXXXX0000";
+
+/// JFAGY allergen code systems (food, non-food non-drug, drug as named by R2013, drug YCM / GCM).
+pub const JFAGY_SYSTEMS: [&str; 5] = [
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyFoodAllergen_CS",
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyNonFoodNonMedicationAllergen_CS",
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyMedicationAllergen_CS",
+    "http://jpfhir.jp/fhir/core/CodeSystem/YCM/JP_JfagyMedicationAllergen_CS",
+    "http://jpfhir.jp/fhir/core/CodeSystem/GCM/JP_JfagyMedicationAllergen_CS",
+];
+
 /// `Composition.type` codes (system `http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes`).
 pub const DOC_TYPE_EREFERRAL: &str = "57133-1";
 pub const DOC_TYPE_EDISCHARGE: &str = "18842-5";

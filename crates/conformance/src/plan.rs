@@ -491,7 +491,13 @@ impl Plan {
                             ));
                         }
                     }
-                    return SliceTest::Unknown;
+                    // A plain element the slice does not mention is unconstrained by it;
+                    // a function step (`resolve()`, `extension(…)`) cannot be followed here.
+                    return if seg.contains('(') {
+                        SliceTest::Unknown
+                    } else {
+                        SliceTest::Any
+                    };
                 }
             }
         }
