@@ -1,6 +1,9 @@
 //! `clins-hub`: the command line of the JP-CLINS information sharing hub.
 #![forbid(unsafe_code)]
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -55,26 +55,43 @@ pub struct Definitions {
     expansions: RwLock<HashMap<String, Arc<Expansion>>>,
 }
 
-/// FNV-1a: plan and index lookups hash short keys millions of times; SipHash's DoS resistance
-/// buys nothing for keys that come from loaded definitions.
+/// A fast non-cryptographic hasher (the FxHash mixing step, 8 bytes at a time): plan and
+/// index lookups hash short keys millions of times, and SipHash's resistance to crafted keys buys
+/// nothing for keys that come from loaded definitions.
 #[derive(Default, Clone, Copy)]
 pub struct Fnv(u64);
+
+impl Fnv {
+    #[inline]
+    fn mix(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
         self.0
     }
+    #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.mix(u64::from_le_bytes(w));
         }
-        self.0 = h;
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.mix(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.mix(u64::from(i));
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.mix(i as u64);
     }
 }
 

@@ -139,6 +139,8 @@ struct Run<'a> {
     resources: Vec<ResourceFrame<'a>>,
     bundles: Vec<BundleFrame<'a>>,
     unknown_profiles: HashSet<String>,
+    /// Results of speculative conformance checks: (value, plan) → conforms.
+    conforms_cache: HashMap<(usize, usize), bool, crate::definitions::FastHash>,
     /// Plans by canonical URL, without the shared cache's lock.
     plan_cache: HashMap<Box<str>, Option<Arc<Plan>>, crate::definitions::FastHash>,
     /// Reference indexes of the Bundles met, built once per Bundle.
@@ -165,6 +167,7 @@ impl<'a> Run<'a> {
             unknown_profiles: HashSet::new(),
             indexes: Vec::new(),
             plan_cache: HashMap::default(),
+            conforms_cache: HashMap::default(),
             speculative: 0,
         }
     }
@@ -208,9 +211,16 @@ impl<'a> Run<'a> {
             ));
         }
         // The same problem can be found by the base pass and a profile; report it once.
-        let mut seen = HashSet::new();
-        self.issues
-            .retain(|i| seen.insert((i.severity, i.expression.clone(), i.detail, i.en.clone())));
+        let mut seen: HashSet<(Severity, &str, &str, &str), crate::definitions::FastHash> =
+            HashSet::default();
+        let keep: Vec<bool> = self
+            .issues
+            .iter()
+            .map(|i| seen.insert((i.severity, &i.expression, i.detail, &i.en)))
+            .collect();
+        drop(seen);
+        let mut k = keep.into_iter();
+        self.issues.retain(|_| k.next().unwrap_or(true));
         self.issues.sort_by_key(|i| i.severity);
         self.issues
     }
@@ -1763,6 +1773,10 @@ impl<'a> Run<'a> {
                 return true;
             }
         }
+        let key = (v as *const Value as usize, Arc::as_ptr(&plan) as usize);
+        if let Some(&known) = self.conforms_cache.get(&key) {
+            return known;
+        }
         let saved_issues = self.issues.len();
         let saved_path = self.path.len();
         self.speculative += 1;
@@ -1780,6 +1794,7 @@ impl<'a> Run<'a> {
             .any(|i| i.severity.is_error());
         self.issues.truncate(saved_issues);
         self.path.truncate(saved_path);
+        self.conforms_cache.insert(key, ok);
         ok
     }
 

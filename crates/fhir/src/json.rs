@@ -10,6 +10,145 @@
 
 use std::fmt;
 
+/// An immutable string that keeps up to 22 bytes inline: most JSON keys and many FHIR values
+/// (codes, dates, ids) are short, and not allocating them halves the allocations of a parse.
+#[derive(Clone)]
+pub struct Str(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline(u8, [u8; INLINE]),
+    Heap(Box<str>),
+}
+
+const INLINE: usize = 22;
+
+impl Str {
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline(n, buf) => inline_str(&buf[..usize::from(*n)]),
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+/// The bytes of an inline `Str`. They are always a copy of a whole `&str` (see `From<&str>`),
+/// so they are valid UTF-8.
+#[allow(unsafe_code)]
+#[inline]
+fn inline_str(bytes: &[u8]) -> &str {
+    debug_assert!(std::str::from_utf8(bytes).is_ok());
+    // SAFETY: inline bytes are only ever written by `From<&str>`, which copies an entire
+    // `&str` (valid UTF-8) and records its exact length; nothing else mutates them.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
+impl std::ops::Deref for Str {
+    type Target = str;
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Str {
+    #[inline]
+    fn from(s: &str) -> Self {
+        if s.len() <= INLINE {
+            let mut buf = [0u8; INLINE];
+            buf[..s.len()].copy_from_slice(s.as_bytes());
+            Str(Repr::Inline(s.len() as u8, buf))
+        } else {
+            Str(Repr::Heap(s.into()))
+        }
+    }
+}
+
+impl From<String> for Str {
+    fn from(s: String) -> Self {
+        if s.len() <= INLINE {
+            Str::from(s.as_str())
+        } else {
+            Str(Repr::Heap(s.into_boxed_str()))
+        }
+    }
+}
+
+impl From<Box<str>> for Str {
+    fn from(s: Box<str>) -> Self {
+        if s.len() <= INLINE {
+            Str::from(&*s)
+        } else {
+            Str(Repr::Heap(s))
+        }
+    }
+}
+
+impl From<&String> for Str {
+    fn from(s: &String) -> Self {
+        Str::from(s.as_str())
+    }
+}
+
+impl From<Str> for Box<str> {
+    fn from(s: Str) -> Self {
+        match s.0 {
+            Repr::Heap(b) => b,
+            Repr::Inline(..) => s.as_str().into(),
+        }
+    }
+}
+
+impl From<Str> for String {
+    fn from(s: Str) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl PartialEq for Str {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Str {}
+
+impl PartialEq<str> for Str {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Str {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::hash::Hash for Str {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for Str {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Str {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Deepest nesting accepted. Real FHIR resources rarely exceed 30 levels.
 pub const MAX_DEPTH: usize = 256;
 
@@ -18,8 +157,8 @@ pub enum Value {
     Null,
     Bool(bool),
     /// A JSON number, kept exactly as written.
-    Number(Box<str>),
-    String(Box<str>),
+    Number(Str),
+    String(Str),
     Array(Vec<Value>),
     Object(Object),
 }
@@ -27,7 +166,7 @@ pub enum Value {
 /// A JSON object with its keys in document order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Object {
-    entries: Vec<(Box<str>, Value)>,
+    entries: Vec<(Str, Value)>,
 }
 
 impl Object {
@@ -55,7 +194,7 @@ impl Object {
         self.get(key).is_some()
     }
     /// Sets `key`, replacing an existing value in place (order kept) or appending.
-    pub fn insert(&mut self, key: impl Into<Box<str>>, value: Value) -> Option<Value> {
+    pub fn insert(&mut self, key: impl Into<Str>, value: Value) -> Option<Value> {
         let key = key.into();
         if let Some(slot) = self.get_mut(&key) {
             return Some(std::mem::replace(slot, value));
@@ -84,10 +223,10 @@ impl Object {
     }
 }
 
-impl FromIterator<(Box<str>, Value)> for Object {
-    fn from_iter<T: IntoIterator<Item = (Box<str>, Value)>>(iter: T) -> Self {
+impl<K: Into<Str>> FromIterator<(K, Value)> for Object {
+    fn from_iter<T: IntoIterator<Item = (K, Value)>>(iter: T) -> Self {
         Object {
-            entries: iter.into_iter().collect(),
+            entries: iter.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         }
     }
 }
@@ -164,7 +303,7 @@ impl Value {
             Value::Object(_) => "object",
         }
     }
-    pub fn string(s: impl Into<Box<str>>) -> Value {
+    pub fn string(s: impl Into<Str>) -> Value {
         Value::String(s.into())
     }
 }
@@ -197,6 +336,8 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
         s: text.as_bytes(),
         pos: 0,
         text,
+        members: Vec::with_capacity(64),
+        items: Vec::with_capacity(64),
     };
     if text.starts_with('\u{feff}') {
         return Err(p.err(
@@ -246,6 +387,11 @@ struct Parser<'a> {
     s: &'a [u8],
     pos: usize,
     text: &'a str,
+    /// Members of the objects being parsed, innermost last; each object is moved out into an
+    /// exactly sized vector when it closes (no growth reallocations).
+    members: Vec<(Str, Value)>,
+    /// Items of the arrays being parsed, likewise.
+    items: Vec<Value>,
 }
 
 impl Parser<'_> {
@@ -322,12 +468,18 @@ impl Parser<'_> {
 
     fn object(&mut self, depth: usize) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut obj = Object::with_capacity(4);
         self.ws();
         if self.s.get(self.pos) == Some(&b'}') {
             self.pos += 1;
-            return Ok(Value::Object(obj));
+            return Ok(Value::Object(Object::new()));
         }
+        let start = self.members.len();
+        let r = self.object_members(depth, start);
+        let entries: Vec<(Str, Value)> = self.members.drain(start..).collect();
+        r.map(|()| Value::Object(Object { entries }))
+    }
+
+    fn object_members(&mut self, depth: usize, start: usize) -> Result<(), ParseError> {
         loop {
             self.ws();
             if self.s.get(self.pos) != Some(&b'"') {
@@ -341,11 +493,11 @@ impl Parser<'_> {
                 });
             }
             let key_pos = self.pos;
-            let key: Box<str> = match self.plain_string() {
+            let key: Str = match self.plain_string() {
                 Some(k) => k,
                 None => self.string()?.into(),
             };
-            if obj.contains_key(&key) {
+            if self.members[start..].iter().any(|(k, _)| *k == key) {
                 self.pos = key_pos;
                 return Err(self.err(
                     &format!("duplicate property \"{key}\" in one object"),
@@ -362,13 +514,13 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let v = self.value(depth + 1)?;
-            obj.entries.push((key, v));
+            self.members.push((key, v));
             self.ws();
             match self.s.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b'}') => {
                     self.pos += 1;
-                    return Ok(Value::Object(obj));
+                    return Ok(());
                 }
                 None => return Err(self.eof()),
                 Some(_) => {
@@ -390,21 +542,28 @@ impl Parser<'_> {
 
     fn array(&mut self, depth: usize) -> Result<Value, ParseError> {
         self.pos += 1;
-        let mut arr = Vec::new();
         self.ws();
         if self.s.get(self.pos) == Some(&b']') {
             self.pos += 1;
-            return Ok(Value::Array(arr));
+            return Ok(Value::Array(Vec::new()));
         }
+        let start = self.items.len();
+        let r = self.array_items(depth);
+        let items: Vec<Value> = self.items.drain(start..).collect();
+        r.map(|()| Value::Array(items))
+    }
+
+    fn array_items(&mut self, depth: usize) -> Result<(), ParseError> {
         loop {
             self.ws();
-            arr.push(self.value(depth + 1)?);
+            let v = self.value(depth + 1)?;
+            self.items.push(v);
             self.ws();
             match self.s.get(self.pos) {
                 Some(b',') => self.pos += 1,
                 Some(b']') => {
                     self.pos += 1;
-                    return Ok(Value::Array(arr));
+                    return Ok(());
                 }
                 None => return Err(self.eof()),
                 Some(_) => {
@@ -478,7 +637,7 @@ impl Parser<'_> {
     }
 
     /// A string literal without escapes, the common case, in one exact allocation.
-    fn plain_string(&mut self) -> Option<Box<str>> {
+    fn plain_string(&mut self) -> Option<Str> {
         let start = self.pos + 1;
         let rest = &self.s[start..];
         let end = rest

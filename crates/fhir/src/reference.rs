@@ -1,6 +1,27 @@
 //! References inside a resource and a Bundle (FHIR R4 §2.36 "Resolving references in Bundles").
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+/// FxHash-style hasher for the index: keys are fullUrls and ids of one Bundle.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
 
 use crate::json::Value;
 
@@ -70,8 +91,8 @@ pub fn split_restful(url: &str) -> Option<(&str, &str, &str)> {
 /// Index of a Bundle's entries for reference resolution.
 #[derive(Debug, Default)]
 pub struct BundleIndex {
-    by_full_url: HashMap<String, usize>,
-    by_type_id: HashMap<(String, String), Vec<usize>>,
+    by_full_url: HashMap<String, usize, Fx>,
+    by_type_id: HashMap<(String, String), Vec<usize>, Fx>,
     full_urls: Vec<Option<String>>,
 }
 
