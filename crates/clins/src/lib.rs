@@ -10,6 +10,10 @@
 //!   Patient first, contained references, Bundle-ID and insurance-ID formats, institution
 //!   numbers, flags, document sections), each violation an [`fhir::Issue`] with a stable
 //!   `CLINS-…` detail code (see `docs/errors.md`).
+//! - [`invariants`]: the JP-CLINS FHIRPath invariants (constraint keys of the profiles)
+//!   evaluated natively, run by [`check`] (`CLINS-INV-…` codes); [`NATIVE_INVARIANT_KEYS`]
+//!   lists the IG constraint keys this crate enforces, so a validator without FHIRPath need
+//!   not report them as "not evaluated".
 //! - [`systems`]: the canonical URLs and codes the rules use.
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, keeps no state, reads no IG
@@ -20,11 +24,13 @@
 #![forbid(unsafe_code)]
 
 pub mod ids;
+pub mod invariants;
 pub mod kind;
 pub mod rules;
 pub mod systems;
 
 pub use ids::{BundleId, FeeTable, IdError, InstitutionNumber, InsuranceMemberId};
+pub use invariants::{ADVISORY_INVARIANT_KEYS, NATIVE_INVARIANT_KEYS};
 pub use kind::{
     allergy_item, detect, flags, is_patient_only, lab_item, AllergyItem, Flags, ItemType, LabItem,
     SubmissionKind,

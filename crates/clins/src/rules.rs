@@ -1756,6 +1756,8 @@ mod tests {
     const DEPT_EXT: &str = r#"{"url":"http://jpfhir.jp/fhir/eCS/Extension/StructureDefinition/JP_eCS_Department",
         "valueCodeableConcept":{"coding":[{"system":"http://jami.jp/SS-MIX2/CodeSystem/ClinicalDepartment","code":"01"}]}}"#;
     const PATIENT_URL: &str = "urn:uuid:5f0c2a4e-1b3d-4c5e-8f70-91a2b3c4d5e6";
+    const KANJI_NAME: &str = r#"{"extension":[{"url":"http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation","valueCode":"IDE"}],
+        "text":"大阪 花子","family":"大阪","given":["花子"]}"#;
 
     /// A small 6情報 Condition unit: Patient + one Condition, with `condition_extra` spliced
     /// into the Condition.
@@ -1770,13 +1772,18 @@ mod tests {
               "timestamp":"2024-05-01T09:00:00+09:00",
               "entry":[
                 {{"fullUrl":"{PATIENT_URL}","resource":{{"resourceType":"Patient",
-                  "meta":{{"lastUpdated":"2024-05-01T09:00:00+09:00"}},
+                  "meta":{{"lastUpdated":"2024-05-01T09:00:00+09:00",
+                    "profile":["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Patient_eCS|1"]}},
                   "extension":[{INST_EXT}],
+                  "name":[{KANJI_NAME}],
                   "identifier":[{{"system":"http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID","value":"27000001::12345:"}}]}}}},
                 {{"fullUrl":"urn:uuid:6a1d3b5f-2c4e-4d6f-9081-a2b3c4d5e6f7","resource":{{"resourceType":"Condition",
-                  "meta":{{"lastUpdated":"2024-05-01T09:00:00+09:00"}},
+                  "meta":{{"lastUpdated":"2024-05-01T09:00:00+09:00",
+                    "profile":["http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS|1"]}},
                   "extension":[{INST_EXT},{DEPT_EXT}],
-                  "contained":[{{"resourceType":"Encounter","id":"enc","status":"finished","class":{{"code":"AMB"}}}},
+                  "contained":[{{"resourceType":"Encounter","id":"enc",
+                                 "meta":{{"profile":["http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter"]}},
+                                 "status":"finished","class":{{"code":"AMB"}}}},
                                {{"resourceType":"Practitioner","id":"doc"}}],
                   "code":{{"coding":[{{"system":"http://medis.or.jp/CodeSystem/master-disease-keyNumber","code":"20059258"}}],"text":"本態性高血圧症"}},
                   "subject":{{"reference":"{PATIENT_URL}"}},
@@ -1909,6 +1916,7 @@ mod tests {
                   "section":[{sections}]}}}},
                 {{"fullUrl":"urn:uuid:20000000-0000-4000-8000-000000000000","resource":{{"resourceType":"Patient",
                   "meta":{{"lastUpdated":"2024-05-01T09:00:00+09:00"}},
+                  "name":[{KANJI_NAME}],
                   "identifier":[{{"system":"http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID","value":"27000001:ＡＢ:１２:01"}}]}}}},
                 {},
                 {}

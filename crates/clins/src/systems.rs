@@ -101,6 +101,9 @@ pub const CHECKUP_COMPOSITION: &str =
 /// CLINS checkup Patient of checkup IG v1.5.0 (1.1.3 uses [`PATIENT_ECS`]).
 pub const CHECKUP_PATIENT_CLINS: &str =
     "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Patient_eCheckupGeneral";
+/// CLINS checkup Patient of checkup IG package 1.1.3 (derived from [`PATIENT_ECS`]).
+pub const CHECKUP_PATIENT_CLINS_113: &str =
+    "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Patient_eCS";
 /// General-use checkup Patient of checkup IG v1.5.0.
 pub const CHECKUP_PATIENT_GENERAL: &str =
     "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Patient_eCheckupGeneral";

@@ -492,10 +492,17 @@ fn observations_bundle_rules() {
         (
             "mixed resource types",
             |v| set(v, "entry[2].resource.resourceType", s("Condition")),
-            vec![(
-                "CLINS-ENTRY-TYPE-MISMATCH",
-                "Bundle.entry[2].resource.resourceType",
-            )],
+            vec![
+                (
+                    "CLINS-ENTRY-TYPE-MISMATCH",
+                    "Bundle.entry[2].resource.resourceType",
+                ),
+                // it still claims JP_Observation_LabResult_eCS
+                (
+                    "CLINS-INV-ENTRY-PROFILE",
+                    "Bundle.entry[2].resource.meta.profile",
+                ),
+            ],
         ),
         (
             "second Patient",
@@ -1100,10 +1107,16 @@ fn condition_unit_rules() {
         (
             "contained encounter removed",
             |v| remove(v, "entry[1].resource.contained"),
-            vec![(
-                "CLINS-REF-CONTAINED-MISSING",
-                "Bundle.entry[1].resource.encounter.reference",
-            )],
+            vec![
+                (
+                    "CLINS-REF-CONTAINED-MISSING",
+                    "Bundle.entry[1].resource.encounter.reference",
+                ),
+                (
+                    "CLINS-INV-CONTAINED-ENCOUNTER",
+                    "Bundle.entry[1].resource.contained",
+                ),
+            ],
         ),
         (
             "encounter as an entry reference",
@@ -1143,10 +1156,17 @@ fn condition_unit_rules() {
                 set(&mut e, "resource", obs);
                 push(v, "entry", e);
             },
-            vec![(
-                "CLINS-ENTRY-TYPE-MISMATCH",
-                "Bundle.entry[2].resource.resourceType",
-            )],
+            vec![
+                (
+                    "CLINS-ENTRY-TYPE-MISMATCH",
+                    "Bundle.entry[2].resource.resourceType",
+                ),
+                // it claims JP_Condition_eCS, not JP_Observation_LabResult_eCS
+                (
+                    "CLINS-INV-ENTRY-PROFILE",
+                    "Bundle.entry[2].resource.meta.profile",
+                ),
+            ],
         ),
     ];
     run_mutations(&base, cases);

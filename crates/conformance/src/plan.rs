@@ -16,6 +16,8 @@ pub struct TypeRef {
     /// FHIR type name (`CodeableConcept`, `string`, `Reference`); System types are mapped to
     /// their FHIR names.
     pub code: Box<str>,
+    /// Whether `code` is an R4 primitive type.
+    pub primitive: bool,
     pub profiles: Vec<Box<str>>,
     pub target_profiles: Vec<Box<str>>,
 }
@@ -129,6 +131,8 @@ pub struct Node {
     pub lookup: Vec<(u64, NodeId)>,
     /// Choice (`[x]`) children.
     pub choices: Vec<NodeId>,
+    /// Children with a minimum cardinality above zero.
+    pub required: Vec<NodeId>,
     /// Cardinality of the element in the base definition (snapshot `base`).
     pub base_min: u32,
     pub base_max: Option<u32>,
@@ -346,6 +350,13 @@ impl Plan {
             }
             self.nodes[i].lookup = lookup;
             self.nodes[i].choices = choices;
+            let required = self.nodes[i]
+                .children
+                .iter()
+                .copied()
+                .filter(|&c| self.nodes[c as usize].min > 0)
+                .collect();
+            self.nodes[i].required = required;
         }
     }
 
@@ -564,6 +575,7 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
             };
             types.push(TypeRef {
                 code: code.into(),
+                primitive: fhir::primitive::is_primitive(code),
                 profiles: list("profile"),
                 target_profiles: list("targetProfile"),
             });
@@ -695,6 +707,7 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
         slice_tests: Vec::new(),
         lookup: Vec::new(),
         choices: Vec::new(),
+        required: Vec::new(),
         base_min: e
             .pointer("base.min")
             .and_then(Value::as_number)

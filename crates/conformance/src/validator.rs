@@ -388,21 +388,32 @@ impl<'a> Run<'a> {
             );
             return;
         }
-        // Which child each member belongs to.
-        let mut seen: Vec<(NodeId, &'a str, Option<usize>)> = Vec::with_capacity(obj.len());
-        let children = node.children.clone();
-        for (key, _) in obj.iter() {
+        // Which child each member belongs to; `x` and `_x` are one member.
+        let mut seen: Vec<Member<'a>> = Vec::with_capacity(obj.len());
+        for (key, v) in obj.iter() {
             if is_resource && key == "resourceType" {
                 continue;
             }
-            let name = key.strip_prefix('_').unwrap_or(key);
-            let found = plan.child_for_key(node_id, name);
-            match found {
-                Some((c, ti)) => {
-                    if !seen.iter().any(|(n, k, _)| *n == c && *k == name) {
-                        seen.push((c, name, ti));
-                    }
+            let (name, is_under) = match key.strip_prefix('_') {
+                Some(n) => (n, true),
+                None => (key, false),
+            };
+            if let Some(m) = seen.iter_mut().find(|m| m.name == name) {
+                if is_under {
+                    m.under = Some(v);
+                } else {
+                    m.value = Some(v);
                 }
+                continue;
+            }
+            match plan.child_for_key(node_id, name) {
+                Some((c, ti)) => seen.push(Member {
+                    node: c,
+                    name,
+                    type_index: ti,
+                    value: (!is_under).then_some(v),
+                    under: is_under.then_some(v),
+                }),
                 None => {
                     let l = self.path.len();
                     self.path.push('.');
@@ -420,12 +431,12 @@ impl<'a> Run<'a> {
             }
         }
         // Two members for one choice element (valueString and valueQuantity).
-        for (i, (n, k, _)) in seen.iter().enumerate() {
-            if seen[..i].iter().any(|(m, _, _)| m == n) {
+        for (i, m) in seen.iter().enumerate() {
+            if seen[..i].iter().any(|o| o.node == m.node) {
                 let l = self.path.len();
                 self.path.push('.');
-                self.path.push_str(k);
-                let base = &plan.node(*n).name;
+                self.path.push_str(m.name);
+                let base = &plan.node(m.node).name;
                 self.error(
                     IssueType::Structure,
                     "CHOICE-MULTIPLE",
@@ -435,47 +446,31 @@ impl<'a> Run<'a> {
                 self.path.truncate(l);
             }
         }
-        // Cardinality and values.
-        for &c in &children {
-            let cn = plan.node(c);
-            let members: Vec<&(NodeId, &str, Option<usize>)> =
-                seen.iter().filter(|(n, _, _)| *n == c).collect();
-            if members.is_empty() {
-                if cn.min > 0 {
-                    let l = self.path.len();
-                    self.path.push('.');
-                    self.path.push_str(&cn.name);
-                    self.error(
-                        IssueType::Required,
-                        "REQUIRED-MISSING",
-                        format!("{} is required (minimum {}) but missing", cn.path, cn.min),
-                        format!("必須要素 {} がありません（最小{}）", cn.path, cn.min),
-                    );
-                    self.path.truncate(l);
-                }
+        // Required children that are missing.
+        for &c in &node.required {
+            if seen.iter().any(|m| m.node == c) {
                 continue;
             }
-            for (_, name, ti) in members {
-                let ty = match ti {
-                    Some(i) => cn.types.get(*i),
-                    None => cn.types.first(),
-                };
-                let mut key: &'a str = name;
-                let mut value: Option<&'a Value> = None;
-                let mut under: Option<&'a Value> = None;
-                for (k, v) in obj.iter() {
-                    if k == *name {
-                        key = k;
-                        value = Some(v);
-                    } else if k.strip_prefix('_') == Some(name) {
-                        if value.is_none() {
-                            key = &k[1..];
-                        }
-                        under = Some(v);
-                    }
-                }
-                self.base_member(key, value, under, plan, c, ty);
-            }
+            let cn = plan.node(c);
+            let l = self.path.len();
+            self.path.push('.');
+            self.path.push_str(&cn.name);
+            self.error(
+                IssueType::Required,
+                "REQUIRED-MISSING",
+                format!("{} is required (minimum {}) but missing", cn.path, cn.min),
+                format!("必須要素 {} がありません（最小{}）", cn.path, cn.min),
+            );
+            self.path.truncate(l);
+        }
+        // Values, in document order.
+        for m in seen {
+            let cn = plan.node(m.node);
+            let ty = match m.type_index {
+                Some(i) => cn.types.get(i),
+                None => cn.types.first(),
+            };
+            self.base_member(m.name, m.value, m.under, plan, m.node, ty);
         }
     }
 
@@ -491,7 +486,7 @@ impl<'a> Run<'a> {
     ) {
         let cn = plan.node(node);
         let type_code: &str = ty.map(|t| &*t.code).unwrap_or("");
-        let is_prim = primitive::is_primitive(type_code);
+        let is_prim = ty.is_some_and(|t| t.primitive);
         let many = cn.max != Some(1) && cn.max != Some(0);
         let l = self.path.len();
         self.path.push('.');
@@ -2115,8 +2110,10 @@ fn push_index(path: &mut String, i: usize) {
 
 /// Whether the path ends in `.contained[i]` (the resource being entered is contained).
 fn is_contained_path(path: &str) -> bool {
-    path.rsplit_once(".contained[")
-        .is_some_and(|(_, tail)| tail.ends_with(']') && !tail.contains('.'))
+    let Some(open) = path.strip_suffix(']').and_then(|p| p.rfind('[')) else {
+        return false;
+    };
+    path[..open].ends_with(".contained")
 }
 
 fn has_scheme(uri: &str) -> bool {
@@ -2163,9 +2160,21 @@ fn references_container(c: &Value) -> bool {
 
 /// `Bundle.entry[3].resource…` → 3 (the outermost entry index in the path).
 fn entry_index(path: &str) -> Option<usize> {
-    let start = path.find(".entry[")? + ".entry[".len();
+    let start = match path.strip_prefix("Bundle.entry[") {
+        Some(rest) => path.len() - rest.len(),
+        None => path.find(".entry[")? + ".entry[".len(),
+    };
     let end = path[start..].find(']')? + start;
     path[start..end].parse().ok()
+}
+
+/// A member of an object in the base pass: `name` and/or `_name`.
+struct Member<'a> {
+    node: NodeId,
+    name: &'a str,
+    type_index: Option<usize>,
+    value: Option<&'a Value>,
+    under: Option<&'a Value>,
 }
 
 /// One occurrence of an element: the JSON value and/or its `_` sibling.

@@ -118,7 +118,8 @@ fn check_lexical(t: &str, s: &str) -> Result<(), PrimitiveError> {
             format!("{t}型に空文字列があります。値がない場合は要素ごと省略してください"),
         );
     }
-    if s.chars().count() > MAX_STRING_LEN {
+    // Characters never outnumber bytes: count them only for long strings.
+    if s.len() > MAX_STRING_LEN && s.chars().count() > MAX_STRING_LEN {
         return fail(
             format!("{t} longer than 1 MB"),
             format!("{t}型の値が1MBを超えています"),
