@@ -24,7 +24,7 @@ pub fn build_validator(ig: &[PathBuf]) -> Result<Validator, String> {
 
 /// The pipeline over already loaded definitions.
 pub fn validator_for(defs: Arc<Definitions>) -> Validator {
-    Validator::new(defs).with_rules(Arc::new(clins::rules::check))
+    Validator::new(defs).with_rules(Arc::new(clins::rules::check), clins::NATIVE_INVARIANT_KEYS)
 }
 
 /// Reads and validates one file. Oversized files are refused before they are read.

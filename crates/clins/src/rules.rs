@@ -250,6 +250,14 @@ impl Checker {
 
     fn resource_rules(&mut self, res: &Value, rt: &str, path: &str) -> Facts {
         self.flag_rules(res, rt, path);
+        // Flags are facts about the data wherever they appear, contained resources included.
+        if let Some(contained) = res.get("contained").and_then(Value::as_array) {
+            for (i, c) in contained.iter().enumerate() {
+                if let Some(crt) = c.get("resourceType").and_then(Value::as_str) {
+                    self.flag_rules(c, crt, &format!("{path}.contained[{i}]"));
+                }
+            }
+        }
         let institutions = self.institution_extensions(res, path);
         let member_ids = if rt == "Patient" {
             self.member_ids(res, path)

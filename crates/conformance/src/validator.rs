@@ -36,6 +36,8 @@ pub type RuleSet = Arc<dyn Fn(&Value) -> Vec<Issue> + Send + Sync>;
 pub struct Validator {
     defs: Arc<Definitions>,
     rules: Vec<RuleSet>,
+    /// Invariant keys the rule sets enforce (not reported as "not evaluated").
+    rule_invariants: Vec<&'static str>,
 }
 
 impl Validator {
@@ -43,11 +45,14 @@ impl Validator {
         Validator {
             defs,
             rules: Vec::new(),
+            rule_invariants: Vec::new(),
         }
     }
 
-    pub fn with_rules(mut self, rules: RuleSet) -> Self {
+    /// Adds a rule set, with the keys of the profile invariants it enforces natively.
+    pub fn with_rules(mut self, rules: RuleSet, enforced_invariants: &[&'static str]) -> Self {
         self.rules.push(rules);
+        self.rule_invariants.extend_from_slice(enforced_invariants);
         self
     }
 
@@ -102,6 +107,7 @@ impl Validator {
     /// Validates a parsed resource.
     pub fn validate(&self, resource: &Value) -> Vec<Issue> {
         let mut run = Run::new(&self.defs);
+        run.rule_invariants = &self.rule_invariants;
         run.validate_root(resource);
         for r in &self.rules {
             run.issues.extend(r(resource));
@@ -132,8 +138,11 @@ struct Run<'a> {
     issues: Vec<Issue>,
     path: String,
     skipped: BTreeMap<Box<str>, (u32, Box<str>)>,
-    /// (resource, expression, profile url, enclosing Bundle)
-    claims: Vec<(&'a Value, String, String, Option<&'a Value>)>,
+    /// (resource, expression, profile url, enclosing Bundle, index in meta.profile)
+    claims: Vec<(&'a Value, String, String, Option<&'a Value>, usize)>,
+    rule_invariants: &'a [&'static str],
+    /// Set while a claimed profile (`meta.profile[i]`) is being checked, for error locations.
+    claim_at: Option<usize>,
     /// (value, plan) pairs already checked.
     done: HashSet<(usize, usize), crate::definitions::FastHash>,
     resources: Vec<ResourceFrame<'a>>,
@@ -166,6 +175,8 @@ impl<'a> Run<'a> {
             bundles: Vec::new(),
             unknown_profiles: HashSet::new(),
             indexes: Vec::new(),
+            claim_at: None,
+            rule_invariants: &[],
             plan_cache: HashMap::default(),
             conforms_cache: HashMap::default(),
             speculative: 0,
@@ -227,7 +238,15 @@ impl<'a> Run<'a> {
 
     fn validate_root(&mut self, v: &'a Value) {
         let Some(rt) = v.get("resourceType").and_then(Value::as_str) else {
-            let (en, ja) = if v.as_object().is_some() {
+            let (en, ja) = if let Some(other) = v.get("resourceType") {
+                (
+                    match other {
+                        Value::Null => "resourceType is null: it must be the resource type name as a string, e.g. \"Bundle\"",
+                        _ => "resourceType must be a string naming the resource type, e.g. \"Bundle\"",
+                    },
+                    "resourceType はリソース型名の文字列で指定してください（例: \"Bundle\"）",
+                )
+            } else if v.as_object().is_some() {
                 (
                     "resourceType is missing: a FHIR resource must name its type",
                     "resourceType がありません。FHIRリソースには型名が必要です",
@@ -252,7 +271,7 @@ impl<'a> Run<'a> {
         self.base_resource(v);
         // Pass 2: claimed profiles, in the order found.
         let claims = std::mem::take(&mut self.claims);
-        for (res, expr, url, bundle) in claims {
+        for (res, expr, url, bundle, index) in claims {
             self.path.clear();
             self.path.push_str(&expr);
             if let Some(b) = bundle {
@@ -263,7 +282,9 @@ impl<'a> Run<'a> {
                     bundle: b,
                 });
             }
+            self.claim_at = Some(index);
             self.profile_resource(res, &url);
+            self.claim_at = None;
             if bundle.is_some() {
                 self.bundles.pop();
             }
@@ -278,7 +299,7 @@ impl<'a> Run<'a> {
             return;
         }
         for c in &node.constraints {
-            if NATIVE_INVARIANTS.contains(&&*c.key) {
+            if NATIVE_INVARIANTS.contains(&&*c.key) || self.rule_invariants.contains(&&*c.key) {
                 continue;
             }
             if let Some(e) = self.skipped.get_mut(&c.key) {
@@ -354,9 +375,11 @@ impl<'a> Run<'a> {
         // Claimed profiles.
         if let Some(profiles) = res.pointer("meta.profile").and_then(Value::as_array) {
             let bundle = self.bundles.last().map(|b| b.bundle);
-            for p in profiles.iter().filter_map(Value::as_str) {
-                self.claims
-                    .push((res, self.path.clone(), p.to_string(), bundle));
+            for (i, p) in profiles.iter().enumerate() {
+                if let Some(p) = p.as_str() {
+                    self.claims
+                        .push((res, self.path.clone(), p.to_string(), bundle, i));
+                }
             }
         }
     }
@@ -1415,11 +1438,16 @@ impl<'a> Run<'a> {
                 } else {
                     Severity::Information
                 };
+                let mut at = self.path.clone();
+                if let Some(i) = self.claim_at {
+                    at.push_str(".meta.profile");
+                    push_index(&mut at, i);
+                }
                 self.issues.push(Issue::new(
                     severity,
                     IssueType::NotFound,
                     "PROFILE-NOT-LOADED",
-                    self.path.clone(),
+                    at,
                     en,
                     ja,
                 ));
@@ -1436,7 +1464,13 @@ impl<'a> Run<'a> {
             .get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let claim = self.claim_at.take();
         if &*plan.type_name != rt {
+            let l = self.path.len();
+            if let Some(i) = claim {
+                self.path.push_str(".meta.profile");
+                push_index(&mut self.path, i);
+            }
             self.error(
                 IssueType::Invalid,
                 "PROFILE-TYPE",
@@ -1449,6 +1483,7 @@ impl<'a> Run<'a> {
                     plan.type_name
                 ),
             );
+            self.path.truncate(l);
             return;
         }
         if plan.is_base {
