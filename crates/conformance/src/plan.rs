@@ -6,6 +6,10 @@
 //! which encode both nesting and slicing.
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use crate::definitions::Definitions;
+use crate::terminology::Expansion;
 
 use fhir::json::Value;
 
@@ -16,10 +20,21 @@ pub struct TypeRef {
     /// FHIR type name (`CodeableConcept`, `string`, `Reference`); System types are mapped to
     /// their FHIR names.
     pub code: Box<str>,
+    /// The core definition of `code`, looked up on first use.
+    base: OnceLock<Option<Arc<Plan>>>,
     /// Whether `code` is an R4 primitive type.
     pub primitive: bool,
     pub profiles: Vec<Box<str>>,
     pub target_profiles: Vec<Box<str>>,
+}
+
+impl TypeRef {
+    /// The core plan of this type (cached).
+    pub fn base_plan(&self, defs: &Definitions) -> Option<&Arc<Plan>> {
+        self.base
+            .get_or_init(|| defs.base_plan(&self.code))
+            .as_ref()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +49,24 @@ pub enum BindingStrength {
 pub struct Binding {
     pub strength: BindingStrength,
     pub value_set: Box<str>,
+    /// The local expansion, computed on first use.
+    expansion: OnceLock<Arc<Expansion>>,
+}
+
+impl Binding {
+    pub fn new(strength: BindingStrength, value_set: &str) -> Self {
+        Binding {
+            strength,
+            value_set: value_set.into(),
+            expansion: OnceLock::new(),
+        }
+    }
+
+    /// The value set expanded with the loaded terminology (cached in the plan).
+    pub fn expansion(&self, defs: &Definitions) -> &Expansion {
+        self.expansion
+            .get_or_init(|| crate::terminology::expand(defs, &self.value_set))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -122,12 +155,14 @@ pub struct Node {
     pub constraints: Vec<Constraint>,
     /// Whether some constraint is not enforced natively (so it is reported as not evaluated).
     pub has_foreign_constraints: bool,
+    /// Indices of those constraints.
+    pub foreign_constraints: Vec<u16>,
     pub slicing: Option<Slicing>,
     pub children: Vec<NodeId>,
     pub slices: Vec<NodeId>,
     /// For a slice: one test per discriminator of the sliced element.
     pub slice_tests: Vec<SliceTest>,
-    /// Non-choice children: (hash of the JSON name, child), for lookup.
+    /// Non-choice children: (signature of the JSON name, child), for lookup.
     pub lookup: Vec<(u64, NodeId)>,
     /// Choice (`[x]`) children.
     pub choices: Vec<NodeId>,
@@ -345,7 +380,7 @@ impl Plan {
                 if cn.choice {
                     choices.push(c);
                 } else {
-                    lookup.push((name_hash(&cn.name), c));
+                    lookup.push((name_signature(&cn.name), c));
                 }
             }
             self.nodes[i].lookup = lookup;
@@ -364,7 +399,7 @@ impl Plan {
     /// the type it selects for choice elements.
     pub fn child_for_key(&self, node: NodeId, key: &str) -> Option<(NodeId, Option<usize>)> {
         let n = self.node(node);
-        let h = name_hash(key);
+        let h = name_signature(key);
         for &(kh, c) in &n.lookup {
             if kh == h && *self.node(c).name == *key {
                 return Some((c, None));
@@ -575,6 +610,7 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
             };
             types.push(TypeRef {
                 code: code.into(),
+                base: OnceLock::new(),
                 primitive: fhir::primitive::is_primitive(code),
                 profiles: list("profile"),
                 target_profiles: list("targetProfile"),
@@ -612,10 +648,7 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
             "preferred" => BindingStrength::Preferred,
             _ => BindingStrength::Example,
         };
-        Some(Binding {
-            strength,
-            value_set: vs.into(),
-        })
+        Some(Binding::new(strength, vs))
     });
     let constraints: Vec<Constraint> = e
         .get("constraint")
@@ -700,6 +733,12 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
         has_foreign_constraints: constraints
             .iter()
             .any(|c: &Constraint| !crate::validator::NATIVE_INVARIANTS.contains(&&*c.key)),
+        foreign_constraints: constraints
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !crate::validator::NATIVE_INVARIANTS.contains(&&*c.key))
+            .map(|(i, _)| i as u16)
+            .collect(),
         constraints,
         slicing,
         children: Vec::new(),
@@ -779,14 +818,15 @@ pub fn split_segments(path: &str) -> Vec<&str> {
     out
 }
 
-/// FNV-1a of an element name, for child lookup.
-pub fn name_hash(name: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+/// A cheap signature of an element name for child lookup: its length and first seven bytes.
+/// Equal signatures are confirmed by comparing the names.
+pub fn name_signature(name: &str) -> u64 {
+    let b = name.as_bytes();
+    let mut w = [0u8; 8];
+    let n = b.len().min(7);
+    w[..n].copy_from_slice(&b[..n]);
+    w[7] = b.len().min(255) as u8;
+    u64::from_le_bytes(w)
 }
 
 /// Whether the reference targets of `n` are those of the same element in the base definition

@@ -20,18 +20,18 @@ pub enum Expansion {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Membership {
+pub enum Membership<'e> {
     Member,
     NotMember,
     /// Cannot tell locally; the reason is for the user.
-    Unknown(String),
+    Unknown(&'e str),
 }
 
 impl Expansion {
     /// Whether `code` (with `system`, when known) is in the expansion.
-    pub fn contains(&self, system: Option<&str>, code: &str) -> Membership {
+    pub fn contains(&self, system: Option<&str>, code: &str) -> Membership<'_> {
         match self {
-            Expansion::Unknown(why) => Membership::Unknown(why.clone()),
+            Expansion::Unknown(why) => Membership::Unknown(why),
             Expansion::Codes(set) => {
                 let hit = match system {
                     Some(s) => set.get(s).is_some_and(|codes| codes.contains(code)),
@@ -45,15 +45,11 @@ impl Expansion {
             }
         }
     }
-    /// The code systems present in the expansion.
-    pub fn systems(&self) -> Vec<&str> {
+    /// Whether codes of `system` appear in the expansion.
+    pub fn has_system(&self, system: &str) -> bool {
         match self {
-            Expansion::Codes(set) => {
-                let mut v: Vec<&str> = set.keys().map(|s| &**s).collect();
-                v.sort_unstable();
-                v
-            }
-            Expansion::Unknown(_) => Vec::new(),
+            Expansion::Codes(set) => set.contains_key(system),
+            Expansion::Unknown(_) => false,
         }
     }
 }

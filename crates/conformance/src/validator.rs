@@ -19,7 +19,7 @@ use fhir::reference::{classify, BundleIndex, RefKind};
 
 use crate::definitions::{unversioned, Definitions};
 use crate::plan::{
-    choice_key, BindingStrength, Node, NodeId, Plan, SliceTest, SlicingRules, TypeRef,
+    choice_key, Binding, BindingStrength, Node, NodeId, Plan, SliceTest, SlicingRules, TypeRef,
 };
 use crate::terminology::{expand, Membership};
 
@@ -298,13 +298,11 @@ impl<'a> Run<'a> {
         if self.speculative > 0 || !node.has_foreign_constraints {
             return;
         }
-        for c in &node.constraints {
-            if NATIVE_INVARIANTS.contains(&&*c.key) || self.rule_invariants.contains(&&*c.key) {
-                continue;
-            }
-            if let Some(e) = self.skipped.get_mut(&c.key) {
+        for &i in &node.foreign_constraints {
+            let c = &node.constraints[usize::from(i)];
+            if let Some(e) = self.skipped.get_mut(&*c.key) {
                 e.0 += 1;
-            } else {
+            } else if !self.rule_invariants.contains(&&*c.key) {
                 self.skipped.insert(c.key.clone(), (1, c.human.clone()));
             }
         }
@@ -661,7 +659,7 @@ impl<'a> Run<'a> {
                         format!("_{key} はプリミティブ型の要素にしか使えません"),
                     );
                 }
-                self.base_complex(v, type_code, plan, node);
+                self.base_complex(v, ty, plan, node);
             } else {
                 self.error(
                     IssueType::Structure,
@@ -686,7 +684,7 @@ impl<'a> Run<'a> {
         }
         if let (Some(b), Some(code)) = (&node.binding, v.as_str()) {
             if b.strength == BindingStrength::Required && type_code == "code" {
-                self.check_code(None, code, &b.value_set.clone(), true);
+                self.check_code(None, code, b, true);
             }
         }
         if type_code == "xhtml" {
@@ -707,7 +705,9 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn base_complex(&mut self, v: &'a Value, type_code: &str, plan: &Arc<Plan>, node: NodeId) {
+    fn base_complex(&mut self, v: &'a Value, ty: Option<&TypeRef>, plan: &Arc<Plan>, node: NodeId) {
+        let type_code: &str = ty.map(|t| &*t.code).unwrap_or("");
+        let type_plan = ty.and_then(|t| t.base_plan(self.defs));
         let Some(obj) = v.as_object() else {
             self.error(
                 IssueType::Structure,
@@ -721,12 +721,7 @@ impl<'a> Run<'a> {
             return;
         };
         let cn = plan.node(node);
-        if type_code == "Resource"
-            || self
-                .defs
-                .base_plan(type_code)
-                .is_some_and(|p| &*p.kind == "resource")
-        {
+        if type_code == "Resource" || type_plan.is_some_and(|p| &*p.kind == "resource") {
             // A nested resource (contained, Bundle.entry.resource, Parameters…).
             let in_bundle_entry = cn.path.as_ref() == "Bundle.entry.resource";
             if in_bundle_entry {
@@ -739,8 +734,8 @@ impl<'a> Run<'a> {
         }
         if !cn.children.is_empty() || cn.content_reference.is_some() {
             self.base_children(obj, plan, node, false);
-        } else if let Some(p) = self.defs.base_plan(type_code) {
-            self.base_children(obj, &p, 0, false);
+        } else if let Some(p) = type_plan {
+            self.base_children(obj, p, 0, false);
         }
         match type_code {
             "Extension" => self.extension_rules(v, obj),
@@ -752,8 +747,7 @@ impl<'a> Run<'a> {
                 }
                 if let Some(b) = &cn.binding {
                     if b.strength == BindingStrength::Required {
-                        let vs = b.value_set.clone();
-                        self.check_coded(v, type_code, &vs, true);
+                        self.check_coded(v, type_code, b, true);
                     }
                 }
             }
@@ -1292,45 +1286,37 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn check_coded(&mut self, v: &'a Value, type_code: &str, vs: &str, required: bool) {
+    fn check_coded(&mut self, v: &'a Value, type_code: &str, binding: &Binding, required: bool) {
         match type_code {
-            "Coding" => {
+            "Coding" | "Quantity" => {
                 let sys = v.get("system").and_then(Value::as_str);
                 if let Some(code) = v.get("code").and_then(Value::as_str) {
                     let l = self.path.len();
                     self.path.push_str(".code");
-                    self.check_code(sys, code, vs, required);
+                    self.check_code(sys, code, binding, required);
                     self.path.truncate(l);
                 }
             }
             "CodeableConcept" => {
-                let codings: Vec<(Option<&str>, &str)> = v
-                    .get("coding")
-                    .and_then(Value::as_array)
-                    .map(|cs| {
-                        cs.iter()
-                            .filter_map(|c| {
-                                Some((
-                                    c.get("system").and_then(Value::as_str),
-                                    c.get("code").and_then(Value::as_str)?,
-                                ))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if codings.is_empty() {
+                let Some(codings) = v.get("coding").and_then(Value::as_array) else {
                     return;
-                }
-                let exp = expand(self.defs, vs);
-                let mut unknown = None;
-                for (s, c) in &codings {
-                    match exp.contains(*s, c) {
+                };
+                let exp = binding.expansion(self.defs);
+                let mut any = false;
+                let mut unknown: Option<String> = None;
+                for c in codings {
+                    let Some(code) = c.get("code").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    any = true;
+                    let s = c.get("system").and_then(Value::as_str);
+                    match exp.contains(s, code) {
                         Membership::Member => return,
-                        Membership::Unknown(why) => unknown = Some(why),
+                        Membership::Unknown(why) => unknown = Some(why.to_string()),
                         Membership::NotMember => {
                             // A code system we do not have may still hold the code.
                             if let Some(s) = s {
-                                if !exp.systems().contains(s)
+                                if !exp.has_system(s)
                                     && !crate::terminology::code_system_known(self.defs, s)
                                     && required
                                 {
@@ -1341,6 +1327,10 @@ impl<'a> Run<'a> {
                         }
                     }
                 }
+                if !any {
+                    return;
+                }
+                let vs = &binding.value_set;
                 let l = self.path.len();
                 self.path.push_str(".coding[0].code");
                 match unknown {
@@ -1353,17 +1343,6 @@ impl<'a> Run<'a> {
                     ),
                 }
                 self.path.truncate(l);
-            }
-            "Quantity" => {
-                if let (Some(code), sys) = (
-                    v.get("code").and_then(Value::as_str),
-                    v.get("system").and_then(Value::as_str),
-                ) {
-                    let l = self.path.len();
-                    self.path.push_str(".code");
-                    self.check_code(sys, code, vs, required);
-                    self.path.truncate(l);
-                }
             }
             _ => {}
         }
@@ -1383,16 +1362,15 @@ impl<'a> Run<'a> {
         ));
     }
 
-    fn check_code(&mut self, system: Option<&str>, code: &str, vs: &str, required: bool) {
-        let exp = expand(self.defs, vs);
+    fn check_code(&mut self, system: Option<&str>, code: &str, binding: &Binding, required: bool) {
+        let exp = binding.expansion(self.defs);
+        let vs = &binding.value_set;
         match exp.contains(system, code) {
             Membership::Member => {}
-            Membership::Unknown(why) => self.info_unchecked(vs, &why),
+            Membership::Unknown(why) => self.info_unchecked(vs, why),
             Membership::NotMember => {
                 if let Some(s) = system {
-                    if !exp.systems().contains(&s)
-                        && !crate::terminology::code_system_known(self.defs, s)
-                    {
+                    if !exp.has_system(s) && !crate::terminology::code_system_known(self.defs, s) {
                         self.info_unchecked(
                             vs,
                             &format!("code system {s} is not available locally"),
@@ -1931,13 +1909,12 @@ impl<'a> Run<'a> {
             }
             if let Some(b) = &cn.binding {
                 if b.strength == BindingStrength::Required && !plan.is_base {
-                    let vs = b.value_set.clone();
                     if type_name == "code" {
                         if let Some(c) = v.as_str() {
-                            self.check_code(None, c, &vs, true);
+                            self.check_code(None, c, b, true);
                         }
                     } else {
-                        self.check_coded(v, type_name, &vs, true);
+                        self.check_coded(v, type_name, b, true);
                     }
                 }
             }
@@ -2239,6 +2216,11 @@ impl<'a> Item<'a> {
     where
         'a: 'n,
     {
+        if let [t] = node.types.as_slice() {
+            if &*t.code != "Resource" {
+                return &t.code;
+            }
+        }
         if node.choice {
             if let Some(t) = node.types.iter().find(|t| {
                 self.key
