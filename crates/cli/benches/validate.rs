@@ -33,21 +33,27 @@ fn ig_dirs(shared: &Path) -> Vec<PathBuf> {
     .collect()
 }
 
-/// Runs `f` repeatedly for `secs` seconds (after a short warm-up) and returns runs per second.
+/// Runs `f` repeatedly and returns runs per second: the median of 5 rounds of `secs / 5`
+/// seconds each, after a warm-up. The median resists the noise of a shared machine.
 fn rate(secs: f64, mut f: impl FnMut()) -> f64 {
     let warm = Instant::now();
     while warm.elapsed() < Duration::from_millis(300) {
         f();
     }
-    let start = Instant::now();
-    let mut n = 0u64;
-    while start.elapsed().as_secs_f64() < secs {
-        for _ in 0..16 {
-            f();
+    let mut rounds = Vec::with_capacity(5);
+    for _ in 0..5 {
+        let start = Instant::now();
+        let mut n = 0u64;
+        while start.elapsed().as_secs_f64() < secs / 5.0 {
+            for _ in 0..8 {
+                f();
+            }
+            n += 8;
         }
-        n += 16;
+        rounds.push(n as f64 / start.elapsed().as_secs_f64());
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    rounds.sort_by(f64::total_cmp);
+    rounds[2]
 }
 
 fn main() {

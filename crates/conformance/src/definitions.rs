@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 
 use fhir::json::{self, Value};
 
@@ -114,15 +114,15 @@ impl Definitions {
             base_plans: RwLock::new(HashMap::default()),
             expansions: RwLock::new(HashMap::new()),
         };
-        let table = r4_table()?;
-        for (key, _) in [
-            ("structureDefinitions", ()),
-            ("valueSets", ()),
-            ("codeSystems", ()),
-        ] {
-            if let Some(items) = table.get(key).and_then(Value::as_array) {
+        let mut table = r4_table()?;
+        for key in ["structureDefinitions", "valueSets", "codeSystems"] {
+            let items = table
+                .as_object_mut()
+                .and_then(|o| o.remove(key))
+                .unwrap_or(Value::Array(Vec::new()));
+            if let Value::Array(items) = items {
                 for r in items {
-                    defs.add(Arc::new(r.clone()));
+                    defs.add(Arc::new(r));
                 }
             }
         }
@@ -347,19 +347,103 @@ impl Definitions {
     }
 }
 
-fn r4_table() -> Result<&'static Value, LoadError> {
-    static TABLE: OnceLock<Result<Value, String>> = OnceLock::new();
-    TABLE
-        .get_or_init(|| {
-            let raw = miniz_oxide::inflate::decompress_to_vec_zlib(R4_TABLE)
-                .map_err(|e| format!("embedded R4 table is corrupt: {e:?}"))?;
-            json::parse_bytes(&raw).map_err(|e| format!("embedded R4 table: {e}"))
-        })
-        .as_ref()
-        .map_err(|m| LoadError {
-            path: PathBuf::from("<embedded r4-core>"),
-            message: m.clone(),
-        })
+/// Inflates and parses the embedded table. Each call builds a fresh value whose resources the
+/// caller takes over (no second copy is kept: it would double the resident memory).
+fn r4_table() -> Result<Value, LoadError> {
+    let fail = |message: String| LoadError {
+        path: PathBuf::from("<embedded r4-core>"),
+        message,
+    };
+    let raw = miniz_oxide::inflate::decompress_to_vec_zlib(R4_TABLE)
+        .map_err(|e| fail(format!("embedded R4 table is corrupt: {e:?}")))?;
+    json::parse_bytes(&raw).map_err(|e| fail(format!("embedded R4 table: {e}")))
+}
+
+/// Drops documentation that validation never reads (narrative, definitions, comments, mappings,
+/// the differential when a snapshot exists): packages are mostly prose, and keeping it would
+/// multiply the memory of a validator process.
+fn trim(v: &mut Value) {
+    let Some(o) = v.as_object_mut() else { return };
+    for k in [
+        "text",
+        "description",
+        "purpose",
+        "copyright",
+        "mapping",
+        "contact",
+    ] {
+        o.remove(k);
+    }
+    match o.get("resourceType").and_then(Value::as_str) {
+        Some("StructureDefinition") => {
+            if o.get("snapshot").is_some() {
+                o.remove("differential");
+            }
+            for part in ["snapshot", "differential"] {
+                let elements = o
+                    .get_mut(part)
+                    .and_then(|s| s.as_object_mut())
+                    .and_then(|s| s.get_mut("element"))
+                    .and_then(Value::as_array_mut);
+                for e in elements.into_iter().flatten() {
+                    if let Some(eo) = e.as_object_mut() {
+                        for k in [
+                            "definition",
+                            "comment",
+                            "requirements",
+                            "mapping",
+                            "alias",
+                            "example",
+                            "short",
+                            "isModifierReason",
+                            "meaningWhenMissing",
+                            "orderMeaning",
+                            "isSummary",
+                        ] {
+                            eo.remove(k);
+                        }
+                        if let Some(cs) = eo.get_mut("constraint").and_then(Value::as_array_mut) {
+                            for c in cs {
+                                if let Some(co) = c.as_object_mut() {
+                                    co.remove("xpath");
+                                    co.remove("source");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some("CodeSystem") => {
+            fn concepts(list: &mut Value) {
+                for c in list.as_array_mut().into_iter().flatten() {
+                    if let Some(co) = c.as_object_mut() {
+                        co.remove("definition");
+                        co.remove("designation");
+                        if let Some(sub) = co.get_mut("concept") {
+                            concepts(sub);
+                        }
+                    }
+                }
+            }
+            if let Some(list) = o.get_mut("concept") {
+                concepts(list);
+            }
+        }
+        Some("Bundle") => {
+            for e in o
+                .get_mut("entry")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(r) = e.as_object_mut().and_then(|eo| eo.get_mut("resource")) {
+                    trim(r);
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn collect_json(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -392,12 +476,15 @@ fn parse_files_parallel(files: &[PathBuf]) -> Vec<Option<Value>> {
                     part.iter()
                         .map(|p| {
                             let bytes = std::fs::read(p).ok()?;
-                            let v = json::parse_bytes(&bytes).ok()?;
+                            let mut v = json::parse_bytes(&bytes).ok()?;
                             // Keep only what the loader uses; example instances are dropped.
                             match v.get("resourceType").and_then(Value::as_str) {
                                 Some(
                                     "StructureDefinition" | "ValueSet" | "CodeSystem" | "Bundle",
-                                ) => Some(v),
+                                ) => {
+                                    trim(&mut v);
+                                    Some(v)
+                                }
                                 _ if v.get("name").is_some() && v.get("version").is_some() => {
                                     Some(v)
                                 }
