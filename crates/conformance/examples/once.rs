@@ -1,25 +1,26 @@
-// Validates one file N times; for instruction counting under callgrind.
+//! Validates one file N times with the JP packages loaded: a fixed workload for instruction
+//! counting under callgrind (`bench/validate.sh`), where wall-clock time is too noisy.
+//!
+//! `once FILE [N] [IG_DIR...]`
 use std::sync::Arc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let shared = std::path::PathBuf::from("../shared");
-    let igs: Vec<_> = [
-        "spec/jp-core/package-1.1.2-url-snapshot",
-        "spec/jp-clins/package-1.5.2-snapshot",
-        "spec/eCheckupReport/package-1.1.3",
-    ]
-    .iter()
-    .map(|p| shared.join(p))
-    .collect();
-    let defs = conformance::Definitions::load(&igs).unwrap();
+    let Some(file) = args.first() else {
+        eprintln!("usage: once FILE [N] [IG_DIR...]");
+        std::process::exit(2);
+    };
+    let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+    let igs: Vec<std::path::PathBuf> = args.iter().skip(2).map(Into::into).collect();
+    let defs = conformance::Definitions::load(&igs).expect("packages load");
     let v = conformance::Validator::new(Arc::new(defs));
-    let bytes = std::fs::read(&args[0]).unwrap();
-    let n: usize = args.get(1).map(|s| s.parse().unwrap()).unwrap_or(10);
+    let bytes = std::fs::read(file).expect("readable file");
     v.validate_bytes(&bytes);
     for _ in 0..n {
         run(&v, &bytes);
     }
 }
+
 #[inline(never)]
 fn run(v: &conformance::Validator, b: &[u8]) {
     std::hint::black_box(v.validate_bytes(b));
