@@ -1737,8 +1737,16 @@ impl<'a> Run<'a> {
                 SliceTest::Exists(want) => values.is_empty() != *want,
                 SliceTest::Types(names) => {
                     if d.segments.is_empty() {
-                        let t = it.type_name(sn);
-                        names.iter().any(|n| **n == *t)
+                        // For a choice element the JSON key names the type (`valueQuantity`).
+                        match it.key.strip_prefix(&*sn.name).filter(|_| sn.choice) {
+                            Some(suffix) => names
+                                .iter()
+                                .any(|n| crate::plan::type_suffix_matches(n, suffix)),
+                            None => {
+                                let t = it.type_name(sn);
+                                names.iter().any(|n| **n == *t)
+                            }
+                        }
                     } else {
                         values.iter().any(|v| {
                             v.get("resourceType")
@@ -2217,7 +2225,7 @@ impl<'a> Item<'a> {
         'a: 'n,
     {
         if let [t] = node.types.as_slice() {
-            if &*t.code != "Resource" {
+            if !node.choice && &*t.code != "Resource" {
                 return &t.code;
             }
         }

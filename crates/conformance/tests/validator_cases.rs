@@ -123,58 +123,6 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
     // S: differential-only profiles are not compiled (Plan::compile needs a snapshot), so
     // the profile is reported as not loaded (warning) and nothing is checked.
     (
-        "fixed-quantity-binding-observation",
-        "S: claimed profile binds value[x] to age-units",
-    ),
-    (
-        "fixed-quantity-binding-observation (profile)",
-        "S: profile binds value[x] to age-units",
-    ),
-    (
-        "fixed-quantity-binding-observation-2 (profile)",
-        "S: profile binds value[x] to age-units",
-    ),
-    (
-        "bb-obs-value-is-not-quantity-or-string (profile)",
-        "S: profile restricts value[x] types",
-    ),
-    (
-        "patient-min-none1 (profile)",
-        "S: profile sets identifier min 1 (XML profile)",
-    ),
-    (
-        "patient-min-fixed1 (profile)",
-        "S: profile sets identifier min 1 (XML profile)",
-    ),
-    (
-        "patient-min-pattern1 (profile)",
-        "S: profile sets identifier min 1 (XML profile)",
-    ),
-    (
-        "ad-practitioner-resource (profile)",
-        "S: fixedContactPoint on a telecom slice",
-    ),
-    (
-        "type-slicing-multipleb (profile)",
-        "S: Bundle.entry type slicing, slice max 1",
-    ),
-    (
-        "bundle-conformsto",
-        "S: Bundle.entry profile slicing, required slice missing",
-    ),
-    (
-        "ai5",
-        "S: claimed differential profile sets identifier max 0",
-    ),
-    (
-        "ai6",
-        "S: claimed differential profile sets identifier min 1",
-    ),
-    (
-        "mycommunication.invalid (profile)",
-        "S + targetProfile check of an unresolvable reference (type from the URL)",
-    ),
-    (
         "patient-ig-bad",
         "S + ImplementationGuide.global profiles are not applied",
     ),
@@ -182,70 +130,10 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
         "additional-bindings-observation-2 (profile)",
         "S + additional-binding extension (purpose required) not supported",
     ),
-    (
-        "obs-value-min (profile)",
-        "S + minValue/maxValue not supported",
-    ),
-    (
-        "obs-value-min-g (profile)",
-        "S + minValueQuantity with UCUM conversion not supported",
-    ),
-    (
-        "obs-value-max-g (profile)",
-        "S + maxValueQuantity with UCUM conversion not supported",
-    ),
-    (
-        "toplevel-minvalueduration-fail (profile)",
-        "S + minValueDuration on a date not supported",
-    ),
-    (
-        "toplevel-maxvalueduration-fail (profile)",
-        "S + maxValueDuration on a date not supported",
-    ),
-    (
-        "type-subtype-slicing2 (profile)",
-        "S + pattern discriminators where a slice leaves one path unconstrained",
-    ),
-    (
-        "type-subtype-slicing3 (profile)",
-        "S + pattern discriminators where a slice leaves one path unconstrained",
-    ),
     // Bundle rules.
-    (
-        "bundle-duplicate-id",
-        "entry.fullUrl must be absolute (has a URI scheme): not checked",
-    ),
-    (
-        "mni-patientOverview-bundle-example1",
-        "entry.fullUrl must be absolute: not checked",
-    ),
-    (
-        "mni-patientOverview-bundle-example1b",
-        "entry.fullUrl must be absolute: not checked",
-    ),
-    (
-        "bundle-duplicate-ids-not",
-        "entry.fullUrl must be absolute: not checked",
-    ),
     (
         "bundle-with-contained",
         "fullUrl/type/id mismatch is a warning here, an error in Java",
-    ),
-    (
-        "bundle-id-2",
-        "searchset: each link relation at most once: not checked",
-    ),
-    (
-        "bundle-id-3",
-        "searchset: match entries need resource ids / type of the search: not checked",
-    ),
-    (
-        "bundle-id-4",
-        "searchset: mode=outcome must be an OperationOutcome, ids: not checked",
-    ),
-    (
-        "mr-covid-bnd1",
-        "Coding.system must be absolute and not a ValueSet URL: not checked",
     ),
     // References.
     (
@@ -255,14 +143,6 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
     (
         "parameters-reference-bad",
         "references between Parameters.parameter.resource are not resolved",
-    ),
-    (
-        "ref-policy-default-r4",
-        "unresolved urn:uuid reference is an error here, a warning in Java",
-    ),
-    (
-        "ref-policy-default-apply-r5",
-        "unresolved urn:uuid reference is an error here, a warning in Java",
     ),
     (
         "contained-resource-bad-id-ignore",
@@ -278,33 +158,17 @@ const KNOWN_DISAGREEMENTS: &[(&str, &str)] = &[
         "unknown extension URLs accepted; Java option examples=false",
     ),
     (
-        "uuid-extension",
-        "unknown extension URLs are accepted silently (Java: error)",
-    ),
-    (
         "maiden-name-extension",
         "extension context (HumanName.family) is not checked",
     ),
     // General.
     (
-        "attachment-with-wrong-size",
-        "Attachment.size is not compared with the decoded data",
-    ),
-    (
         "dr-example-org",
         "Java option examples=false (example.org URLs rejected) has no equivalent",
     ),
     (
-        "risk-assessment-probability-range",
-        "invariant ras-2 needs FHIRPath (not evaluated yet)",
-    ),
-    (
         "obs-temp-bad",
         "core vital-signs profiles are not applied implicitly by Observation.code",
-    ),
-    (
-        "sd-device",
-        "false positive: ElementDefinition.id (a string) is checked as an id",
     ),
 ];
 
