@@ -211,7 +211,18 @@ def dumps(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def render(sds, vss, css):
+SEARCH_KEYS = ("resourceType", "url", "code", "base", "type", "expression", "target", "component")
+
+
+def trim_sp(sp):
+    """A SearchParameter reduced to what index extraction needs."""
+    out = {k: sp[k] for k in SEARCH_KEYS if k in sp}
+    if "component" in out:
+        out["component"] = [{k: c[k] for k in ("definition", "expression") if k in c} for c in out["component"]]
+    return out
+
+
+def render(sds, vss, css, sps):
     def arr(items):
         return "[\n" + ",\n".join(dumps(i) for i in items) + "]"
 
@@ -221,6 +232,7 @@ def render(sds, vss, css):
         + ',"structureDefinitions":' + arr(sds)
         + ',\n"valueSets":' + arr(vss)
         + ',\n"codeSystems":' + arr(css)
+        + ',\n"searchParameters":' + arr(sps)
         + "}\n"
     )
 
@@ -251,7 +263,10 @@ def main(argv):
             elif rt == "CodeSystem":
                 css.append(trim_cs(r))
 
-    text = render(sds, vss, css)
+    sps = [trim_sp(r) for r in resources(os.path.join(spec_dir, "search-parameters.json"))
+           if r.get("resourceType") == "SearchParameter"]
+
+    text = render(sds, vss, css, sps)
     data = text.encode("utf-8")
     json.loads(text)  # sanity check: the output must be valid JSON
 
@@ -265,6 +280,7 @@ def main(argv):
     print(f"  structureDefinitions: {len(sds)}")
     print(f"  valueSets: {len(vss)}")
     print(f"  codeSystems: {len(css)}")
+    print(f"  searchParameters: {len(sps)}")
     print(f"  v2 tables included: {'yes' if INCLUDE_V2_TABLES else 'no'}")
     if len(data) > SIZE_TARGET:
         print(f"  note: larger than the ~{SIZE_TARGET} byte target (see docstring)")

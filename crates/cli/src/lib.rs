@@ -3,4 +3,5 @@
 //! exactly the same submissions.
 #![forbid(unsafe_code)]
 
+pub mod fhirpath_suite;
 pub mod pipeline;

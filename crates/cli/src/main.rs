@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod fhirpath_cmd;
 mod progress;
 mod validate;
 
@@ -51,6 +52,23 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Evaluate a FHIRPath expression against a resource (stdin without FILE); prints the
+    /// result collection as JSON.
+    Fhirpath {
+        /// The expression.
+        expression: String,
+        /// A FHIR resource in JSON (default: stdin).
+        file: Option<PathBuf>,
+    },
+    /// Run an official FHIRPath test-suite file; prints each failure, then
+    /// `N passed, N failed, N skipped`.
+    FhirpathTests {
+        /// The suite (e.g. tests-fhir-r4.xml).
+        suite: PathBuf,
+        /// Folder with the input resources (JSON; `x.xml` inputs are read from `x.json`).
+        #[arg(long, value_name = "DIR")]
+        inputs: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,5 +94,7 @@ fn main() -> ExitCode {
             jobs,
             paths,
         }),
+        Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),
+        Command::FhirpathTests { suite, inputs } => fhirpath_cmd::suite(&suite, inputs.as_deref()),
     }
 }

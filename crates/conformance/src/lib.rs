@@ -8,10 +8,12 @@
 
 pub mod bounds;
 pub mod definitions;
+pub mod fhirpath_model;
 pub mod plan;
 pub mod snapshot;
 pub mod terminology;
 pub mod validator;
 
 pub use definitions::{Definitions, LoadError, PackageInfo};
+pub use fhirpath_model::DefinitionsModel;
 pub use validator::{RuleSet, Validator, MAX_BYTES};

@@ -75,6 +75,20 @@ pub struct Constraint {
     pub error: bool,
     pub human: Box<str>,
     pub expression: Box<str>,
+    /// The compiled expression (or why it does not compile), on first use.
+    compiled: OnceLock<Result<Arc<fhirpath::Compiled>, String>>,
+}
+
+impl Constraint {
+    pub fn compiled(&self) -> Result<&Arc<fhirpath::Compiled>, &str> {
+        self.compiled
+            .get_or_init(|| {
+                // R4 search-style `as` on collections is tolerated by the engine itself.
+                fhirpath::compile_cached(&self.expression).map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(String::as_str)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -669,6 +683,7 @@ fn compile_element(e: &Value, is_root: bool, in_resource: bool) -> Node {
                             .and_then(Value::as_str)
                             .unwrap_or_default()
                             .into(),
+                        compiled: OnceLock::new(),
                     })
                 })
                 .collect()

@@ -35,6 +35,8 @@ pub type RuleSet = Arc<dyn Fn(&Value) -> Vec<Issue> + Send + Sync>;
 #[derive(Clone)]
 pub struct Validator {
     defs: Arc<Definitions>,
+    /// The type model FHIRPath invariants are evaluated with.
+    model: Arc<crate::fhirpath_model::DefinitionsModel>,
     rules: Vec<RuleSet>,
     /// Invariant keys the rule sets enforce (not reported as "not evaluated").
     rule_invariants: Vec<&'static str>,
@@ -43,6 +45,7 @@ pub struct Validator {
 impl Validator {
     pub fn new(defs: Arc<Definitions>) -> Self {
         Validator {
+            model: Arc::new(crate::fhirpath_model::DefinitionsModel::new(defs.clone())),
             defs,
             rules: Vec::new(),
             rule_invariants: Vec::new(),
@@ -104,10 +107,28 @@ impl Validator {
         }
     }
 
+    /// Validates a parsed resource against R4 and one given profile (in addition to those it
+    /// claims), without the rule sets.
+    pub fn validate_against(&self, resource: &Value, profile: &str) -> Vec<Issue> {
+        let mut run = Run::new(&self.defs);
+        run.rule_invariants = &self.rule_invariants;
+        run.model = Some(&*self.model);
+        run.validate_root(resource);
+        let rt = resource
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        run.path.clear();
+        run.path.push_str(rt);
+        run.profile_resource(resource, profile);
+        run.finish()
+    }
+
     /// Validates a parsed resource.
     pub fn validate(&self, resource: &Value) -> Vec<Issue> {
         let mut run = Run::new(&self.defs);
         run.rule_invariants = &self.rule_invariants;
+        run.model = Some(&*self.model);
         run.validate_root(resource);
         for r in &self.rules {
             run.issues.extend(r(resource));
@@ -141,6 +162,12 @@ struct Run<'a> {
     /// (resource, expression, profile url, enclosing Bundle, index in meta.profile)
     claims: Vec<(&'a Value, String, String, Option<&'a Value>, usize)>,
     rule_invariants: &'a [&'static str],
+    model: Option<&'a dyn fhirpath::Model>,
+    /// Invariant keys already reported as not compilable / not evaluable.
+    broken_invariants: HashSet<Box<str>>,
+    /// (element, invariant key) pairs already evaluated: the base definition and a profile
+    /// often carry the same invariant.
+    evaluated: HashSet<(usize, u64), crate::definitions::FastHash>,
     /// Set while a claimed profile (`meta.profile[i]`) is being checked, for error locations.
     claim_at: Option<usize>,
     /// (value, plan) pairs already checked.
@@ -177,6 +204,9 @@ impl<'a> Run<'a> {
             indexes: Vec::new(),
             claim_at: None,
             rule_invariants: &[],
+            model: None,
+            broken_invariants: HashSet::new(),
+            evaluated: HashSet::default(),
             plan_cache: HashMap::default(),
             conforms_cache: HashMap::default(),
             speculative: 0,
@@ -294,8 +324,107 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn mark_invariants(&mut self, node: &Node) {
-        if self.speculative > 0 || !node.has_foreign_constraints {
+    /// Evaluates the invariants of `node` (those not enforced natively) on one element.
+    /// `type_name` and `key` describe the element for the FHIRPath model.
+    fn check_invariants(
+        &mut self,
+        node: &Node,
+        value: Option<&'a Value>,
+        under: Option<&'a Value>,
+        type_name: &str,
+        key: &str,
+    ) {
+        if !node.has_foreign_constraints {
+            return;
+        }
+        let Some(model) = self.model else {
+            self.note_skipped(node);
+            return;
+        };
+        for &i in &node.foreign_constraints {
+            let c = &node.constraints[usize::from(i)];
+            if self.rule_invariants.contains(&&*c.key) {
+                continue;
+            }
+            let element = value.or(under).map_or(0, |v| v as *const Value as usize);
+            if self.speculative == 0 && !self.evaluated.insert((element, key_hash(&c.key))) {
+                continue;
+            }
+            let compiled = match c.compiled() {
+                Ok(x) => x.clone(),
+                Err(why) => {
+                    let why = why.to_string();
+                    self.broken_invariant(c, &format!("it does not compile: {why}"));
+                    continue;
+                }
+            };
+            let item = fhirpath::Item::Node(fhirpath::Node {
+                value,
+                under,
+                type_name: std::rc::Rc::from(type_name),
+                key: std::rc::Rc::from(key),
+            });
+            let mut ctx = fhirpath::Context::new(model);
+            ctx.context = Some(item.clone());
+            ctx.resource = self
+                .resources
+                .last()
+                .map(|f| fhirpath::eval::root_item(model, f.resource));
+            ctx.root_resource = self
+                .resources
+                .first()
+                .map(|f| fhirpath::eval::root_item(model, f.resource));
+            let input = vec![item];
+            match fhirpath::evaluate(&compiled, &input, &mut ctx) {
+                Ok(r) => {
+                    let holds = match r.as_slice() {
+                        [] => true,
+                        [one] => !matches!(one.to_system(), fhirpath::Item::Boolean(false)),
+                        _ => true,
+                    };
+                    if !holds && (c.error || self.speculative == 0) {
+                        let severity = if c.error {
+                            Severity::Error
+                        } else {
+                            Severity::Warning
+                        };
+                        self.issues.push(Issue::new(
+                            severity,
+                            IssueType::Invariant,
+                            "INVARIANT",
+                            self.path.clone(),
+                            format!("constraint {} failed: {}", c.key, c.human),
+                            format!("制約 {} を満たしていません: {}", c.key, c.human),
+                        ));
+                    }
+                }
+                Err(e) => {
+                    let why = e.message.clone();
+                    self.broken_invariant(c, &format!("evaluation failed: {why}"));
+                }
+            }
+        }
+    }
+
+    /// Reports once per key and run that an invariant could not be used (as a warning: the
+    /// element may or may not satisfy it).
+    fn broken_invariant(&mut self, c: &crate::plan::Constraint, why: &str) {
+        if self.speculative > 0 || !self.broken_invariants.insert(c.key.clone()) {
+            return;
+        }
+        self.issues.push(Issue::new(
+            Severity::Warning,
+            IssueType::Invariant,
+            "INVARIANT-NOT-EVALUATED",
+            self.path.clone(),
+            format!("invariant {} ({}) was not checked: {why}", c.key, c.human),
+            format!("制約 {} を検証できませんでした: {why}", c.key),
+        ));
+    }
+
+    /// Without a FHIRPath model the invariants of a node are counted as not evaluated.
+    fn note_skipped(&mut self, node: &Node) {
+        if self.speculative > 0 {
             return;
         }
         for &i in &node.foreign_constraints {
@@ -356,7 +485,7 @@ impl<'a> Run<'a> {
                 bundle: res,
             });
         }
-        self.base_children(obj, &plan, 0, true);
+        self.base_children(obj, &plan, 0, true, (Some(res), None));
         if rt == "RiskAssessment" {
             self.risk_assessment_rules(res);
         }
@@ -389,6 +518,7 @@ impl<'a> Run<'a> {
         plan: &Arc<Plan>,
         node: NodeId,
         is_resource: bool,
+        element: (Option<&'a Value>, Option<&'a Value>),
     ) {
         let mut node_id = node;
         if let Some(cr) = &plan.node(node).content_reference {
@@ -398,7 +528,16 @@ impl<'a> Run<'a> {
             }
         }
         let node = plan.node(node_id);
-        self.mark_invariants(node);
+        if node.has_foreign_constraints {
+            // The element as FHIRPath sees it: a type, or an inline element by its path.
+            let (type_name, key): (&str, &str) = if node_id == 0 {
+                (&plan.type_name, &plan.type_name)
+            } else {
+                ("BackboneElement", &node.path)
+            };
+            let (type_name, key) = (type_name.to_string(), key.to_string());
+            self.check_invariants(node, element.0, element.1, &type_name, &key);
+        }
         if obj.is_empty() {
             self.error(
                 IssueType::Invalid,
@@ -636,7 +775,7 @@ impl<'a> Run<'a> {
                                 if many {
                                     push_index(&mut self.path, i);
                                 }
-                                self.base_children(o, &p, 0, false);
+                                self.base_children(o, &p, 0, false, (v, Some(u)));
                                 self.path = saved;
                             }
                         }
@@ -733,9 +872,9 @@ impl<'a> Run<'a> {
             return;
         }
         if !cn.children.is_empty() || cn.content_reference.is_some() {
-            self.base_children(obj, plan, node, false);
+            self.base_children(obj, plan, node, false, (Some(v), None));
         } else if let Some(p) = type_plan {
-            self.base_children(obj, p, 0, false);
+            self.base_children(obj, p, 0, false, (Some(v), None));
         }
         match type_code {
             "Extension" => self.extension_rules(v, obj),
@@ -1483,7 +1622,8 @@ impl<'a> Run<'a> {
                 bundle: res,
             });
         }
-        self.mark_invariants(plan.root());
+        let rt_owned = rt.to_string();
+        self.check_invariants(plan.root(), Some(res), None, &rt_owned, &rt_owned);
         self.profile_children(res.as_object(), &plan, 0);
         if pushed_bundle {
             self.bundles.pop();
@@ -1818,7 +1958,16 @@ impl<'a> Run<'a> {
         let cn = plan.node(node);
         let l = self.path.len();
         it.push_path(&mut self.path);
-        self.mark_invariants(cn);
+        if cn.has_foreign_constraints {
+            let t = it.type_name(cn).to_string();
+            let backbone = matches!(t.as_str(), "BackboneElement" | "Element");
+            let key = if backbone {
+                cn.path.to_string()
+            } else {
+                t.clone()
+            };
+            self.check_invariants(cn, it.value, it.under, &t, &key);
+        }
         let type_name = it.type_name(cn);
         // fixed / pattern
         if let Some(v) = it.value {
@@ -2012,7 +2161,8 @@ impl<'a> Run<'a> {
             {
                 break;
             }
-            self.mark_invariants(plan.root());
+            let t = plan.type_name.to_string();
+            self.check_invariants(plan.root(), Some(v), None, &t, &t);
             self.profile_children(v.as_object(), &plan, 0);
             // Only the first profile is enforced for a datatype with several (rare).
             break;
@@ -2126,6 +2276,13 @@ impl<'a> Run<'a> {
 fn push_index(path: &mut String, i: usize) {
     use std::fmt::Write;
     let _ = write!(path, "[{i}]");
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = crate::definitions::FastHash::default().build_hasher();
+    h.write(key.as_bytes());
+    h.finish()
 }
 
 /// Whether the path ends in `.contained[i]` (the resource being entered is contained).

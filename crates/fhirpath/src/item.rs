@@ -1,0 +1,180 @@
+//! Values of evaluation: FHIR nodes of the input (borrowed JSON) and System values.
+
+use std::rc::Rc;
+
+use fhir::json::Value;
+
+use crate::decimal::Decimal;
+use crate::quantity::Quantity;
+use crate::temporal::{Date, DateTime, Time};
+
+/// One item of a collection.
+#[derive(Debug, Clone)]
+pub enum Item<'a> {
+    /// An element or resource of the input.
+    Node(Node<'a>),
+    Boolean(bool),
+    Integer(i64),
+    Long(i64),
+    Decimal(Decimal),
+    String(Rc<str>),
+    Date(Date),
+    DateTime(DateTime),
+    Time(Time),
+    Quantity(Quantity),
+    /// The result of `type()`: a type's namespace and name (`SimpleTypeInfo`/`ClassInfo`).
+    TypeInfo(&'static str, Rc<str>),
+}
+
+/// A FHIR element: its JSON value and, for primitives, the `_name` object with id/extensions.
+#[derive(Debug, Clone)]
+pub struct Node<'a> {
+    /// The JSON value: an object, or the primitive's JSON value (absent when only `_name`
+    /// exists).
+    pub value: Option<&'a Value>,
+    /// The `_name` sibling of a primitive.
+    pub under: Option<&'a Value>,
+    /// The FHIR type (`Patient`, `HumanName`, `string`, `BackboneElement`).
+    pub type_name: Rc<str>,
+    /// The model key of its children: the type name, or the element path for inline types.
+    pub key: Rc<str>,
+}
+
+pub type Collection<'a> = Vec<Item<'a>>;
+
+/// FHIR primitive types whose value is a System.String.
+pub const STRING_TYPES: &[&str] = &[
+    "string",
+    "code",
+    "id",
+    "uri",
+    "url",
+    "canonical",
+    "oid",
+    "uuid",
+    "markdown",
+    "base64Binary",
+    "xhtml",
+];
+
+/// FHIR types that convert to a System.Quantity.
+pub const QUANTITY_TYPES: &[&str] = &[
+    "Quantity",
+    "Age",
+    "Count",
+    "Distance",
+    "Duration",
+    "SimpleQuantity",
+    "MoneyQuantity",
+];
+
+impl<'a> Node<'a> {
+    pub fn object(&self) -> Option<&'a fhir::json::Object> {
+        self.value.and_then(Value::as_object)
+    }
+    pub fn is_primitive(&self) -> bool {
+        self.type_name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase())
+    }
+}
+
+impl<'a> Item<'a> {
+    /// The System value of a FHIR primitive node (or a Quantity-typed node); other items as
+    /// they are.
+    pub fn to_system(&self) -> Item<'a> {
+        let Item::Node(n) = self else {
+            return self.clone();
+        };
+        let t: &str = &n.type_name;
+        if QUANTITY_TYPES.contains(&t) {
+            if let Some(q) = node_quantity(n) {
+                return Item::Quantity(q);
+            }
+            return self.clone();
+        }
+        let Some(v) = n.value else {
+            return self.clone();
+        };
+        match (t, v) {
+            ("boolean", Value::Bool(b)) => Item::Boolean(*b),
+            ("integer" | "positiveInt" | "unsignedInt", Value::Number(s)) => {
+                match s.parse::<i64>() {
+                    Ok(i) => Item::Integer(i),
+                    Err(_) => self.clone(),
+                }
+            }
+            ("integer64", Value::String(s) | Value::Number(s)) => match s.parse::<i64>() {
+                Ok(i) => Item::Long(i),
+                Err(_) => self.clone(),
+            },
+            ("decimal", Value::Number(s)) => match Decimal::parse(s) {
+                Some(d) => Item::Decimal(d),
+                None => self.clone(),
+            },
+            ("date", Value::String(s)) => match Date::parse(s) {
+                Some(d) => Item::Date(d),
+                None => self.clone(),
+            },
+            ("dateTime" | "instant", Value::String(s)) => match DateTime::parse(s) {
+                Some(d) => Item::DateTime(d),
+                None => self.clone(),
+            },
+            ("time", Value::String(s)) => match Time::parse(s) {
+                Some(d) => Item::Time(d),
+                None => self.clone(),
+            },
+            (_, Value::String(s)) if STRING_TYPES.contains(&t) => Item::String(Rc::from(&**s)),
+            // A primitive whose JSON form does not match its type: use the JSON value.
+            (_, Value::String(s)) => Item::String(Rc::from(&**s)),
+            (_, Value::Bool(b)) => Item::Boolean(*b),
+            (_, Value::Number(s)) => match s.parse::<i64>() {
+                Ok(i) => Item::Integer(i),
+                Err(_) => Decimal::parse(s).map_or(self.clone(), Item::Decimal),
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// The FHIRPath type name of the item (`System.Integer`, `FHIR.Patient`).
+    pub fn type_name(&self) -> (&'static str, &str) {
+        match self {
+            Item::Node(n) => ("FHIR", &n.type_name),
+            Item::Boolean(_) => ("System", "Boolean"),
+            Item::Integer(_) => ("System", "Integer"),
+            Item::Long(_) => ("System", "Long"),
+            Item::Decimal(_) => ("System", "Decimal"),
+            Item::String(_) => ("System", "String"),
+            Item::Date(_) => ("System", "Date"),
+            Item::DateTime(_) => ("System", "DateTime"),
+            Item::Time(_) => ("System", "Time"),
+            Item::Quantity(_) => ("System", "Quantity"),
+            Item::TypeInfo(..) => ("System", "TypeInfo"),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Item::String(s) => Some(s),
+            Item::Node(n) => n.value.and_then(Value::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// A FHIR Quantity-typed node as a System Quantity (UCUM code preferred, else unit).
+pub fn node_quantity(n: &Node<'_>) -> Option<Quantity> {
+    let o = n.object()?;
+    let value = Decimal::parse(o.get("value")?.as_number()?)?;
+    let ucum = o.get("system").and_then(Value::as_str) == Some("http://unitsofmeasure.org");
+    let unit = if ucum {
+        o.get("code").and_then(Value::as_str)
+    } else {
+        None
+    }
+    .or_else(|| o.get("unit").and_then(Value::as_str))
+    .or_else(|| o.get("code").and_then(Value::as_str))
+    .unwrap_or("1");
+    Some(Quantity::new(value, unit))
+}
