@@ -325,6 +325,30 @@ impl Definitions {
         p
     }
 
+    /// Base type of every core type (`code` → `string`, `Patient` → `DomainResource`).
+    pub fn core_base_types(&self) -> HashMap<Box<str>, Box<str>, FastHash> {
+        let mut out = HashMap::default();
+        for (url, sd) in &self.structure_definitions {
+            let Some(name) = url.strip_prefix("http://hl7.org/fhir/StructureDefinition/") else {
+                continue;
+            };
+            if name.contains('|')
+                || sd.get("derivation").and_then(Value::as_str) == Some("constraint")
+            {
+                continue;
+            }
+            if let Some(base) = sd
+                .get("baseDefinition")
+                .and_then(Value::as_str)
+                .map(unversioned)
+                .and_then(|b| b.rsplit('/').next())
+            {
+                out.insert(name.into(), base.into());
+            }
+        }
+        out
+    }
+
     /// Compiles every StructureDefinition (used by benchmarks and `--warm`).
     pub fn compile_all(&self) -> usize {
         let urls: Vec<String> = self

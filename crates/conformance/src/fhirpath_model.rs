@@ -18,13 +18,17 @@ pub struct DefinitionsModel {
     defs: Arc<Definitions>,
     /// key → element name → definition.
     children: RwLock<ChildCache>,
+    /// Core type → its base type (`code` → `string`, `Patient` → `DomainResource`).
+    bases: HashMap<Box<str>, Box<str>, FastHash>,
 }
 
 impl DefinitionsModel {
     pub fn new(defs: Arc<Definitions>) -> Self {
+        let bases = defs.core_base_types();
         DefinitionsModel {
             defs,
             children: RwLock::new(HashMap::default()),
+            bases,
         }
     }
 
@@ -99,12 +103,8 @@ impl Model for DefinitionsModel {
         def
     }
 
-    fn base_type(&self, type_name: &str) -> Option<String> {
-        let sd = self.defs.structure_definition(&format!(
-            "http://hl7.org/fhir/StructureDefinition/{type_name}"
-        ))?;
-        let base = sd.get("baseDefinition").and_then(Value::as_str)?;
-        Some(unversioned(base).rsplit('/').next()?.to_string())
+    fn base_type(&self, type_name: &str) -> Option<&str> {
+        self.bases.get(type_name).map(|b| &**b)
     }
 
     fn is_type(&self, name: &str) -> bool {

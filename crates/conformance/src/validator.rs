@@ -25,8 +25,9 @@ use crate::terminology::{expand, Membership};
 
 /// Invariants enforced by Rust code in this crate, so they are not "skipped".
 pub const NATIVE_INVARIANTS: &[&str] = &[
-    "ele-1", "ext-1", "dom-2", "dom-3", "dom-4", "dom-5", "ras-2", "bdl-1", "bdl-2", "bdl-3",
-    "bdl-4", "bdl-5", "bdl-7", "bdl-8", "bdl-9", "bdl-10", "bdl-11", "bdl-12", "ref-1",
+    "ele-1", "ext-1", "dom-2", "dom-3", "dom-4", "dom-5", "dom-6", "txt-1", "txt-2", "cmp-1",
+    "cmp-2", "ras-2", "bdl-1", "bdl-2", "bdl-3", "bdl-4", "bdl-5", "bdl-7", "bdl-8", "bdl-9",
+    "bdl-10", "bdl-11", "bdl-12", "ref-1",
 ];
 
 /// Extra checks run after structure and profiles (the JP-CLINS service rules plug in here).
@@ -341,6 +342,7 @@ impl<'a> Run<'a> {
             self.note_skipped(node);
             return;
         };
+        let mut shared_item: Option<fhirpath::Item<'a>> = None;
         for &i in &node.foreign_constraints {
             let c = &node.constraints[usize::from(i)];
             if self.rule_invariants.contains(&&*c.key) {
@@ -358,12 +360,16 @@ impl<'a> Run<'a> {
                     continue;
                 }
             };
-            let item = fhirpath::Item::Node(fhirpath::Node {
-                value,
-                under,
-                type_name: std::rc::Rc::from(type_name),
-                key: std::rc::Rc::from(key),
-            });
+            let item = shared_item
+                .get_or_insert_with(|| {
+                    fhirpath::Item::Node(fhirpath::Node {
+                        value,
+                        under,
+                        type_name: fhirpath::intern(type_name),
+                        key: fhirpath::intern(key),
+                    })
+                })
+                .clone();
             let mut ctx = fhirpath::Context::new(model);
             ctx.context = Some(item.clone());
             ctx.resource = self
@@ -488,6 +494,12 @@ impl<'a> Run<'a> {
         self.base_children(obj, &plan, 0, true, (Some(res), None));
         if rt == "RiskAssessment" {
             self.risk_assessment_rules(res);
+        }
+        if rt == "Composition" {
+            self.composition_rules(res);
+        }
+        if plan.kind.as_ref() == "resource" && is_domain_resource(rt) {
+            self.narrative_rules(res);
         }
         if is_bundle {
             self.bundle_rules(res);
@@ -891,6 +903,94 @@ impl<'a> Run<'a> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// dom-6 (a resource should have a narrative; warning) and txt-1/txt-2 (the narrative is
+    /// XHTML with content): evaluated natively because every resource carries them.
+    fn narrative_rules(&mut self, res: &'a Value) {
+        match res.pointer("text.div").and_then(Value::as_str) {
+            None => {
+                if self.speculative == 0 {
+                    self.issues.push(Issue::new(
+                        Severity::Warning,
+                        IssueType::Invariant,
+                        "INVARIANT",
+                        self.path.clone(),
+                        "constraint dom-6 failed: A resource should have narrative for robust management".to_string(),
+                        "制約 dom-6 を満たしていません: リソースにはナラティブ（text）を付けることが推奨されます".to_string(),
+                    ));
+                }
+            }
+            Some(div) => {
+                let t = div.trim();
+                let well_formed = t.starts_with("<div") && t.ends_with("</div>");
+                // Content: text, or any element inside the div.
+                let inner = t
+                    .split_once('>')
+                    .map(|(_, rest)| rest.trim_end().trim_end_matches("</div>"))
+                    .unwrap_or("");
+                let has_content = !inner.trim().is_empty();
+                if !well_formed || !has_content {
+                    let at = format!("{}.text.div", self.path);
+                    let (key, en, ja) = if !well_formed {
+                        (
+                            "txt-1",
+                            "the narrative must be an XHTML <div> element",
+                            "ナラティブは XHTML の <div> 要素である必要があります",
+                        )
+                    } else {
+                        (
+                            "txt-2",
+                            "the narrative should contain some non-whitespace content",
+                            "ナラティブには空白以外の内容が必要です",
+                        )
+                    };
+                    self.issues.push(err(
+                        IssueType::Invariant,
+                        "INVARIANT",
+                        &at,
+                        format!("constraint {key} failed: {en}"),
+                        format!("制約 {key} を満たしていません: {ja}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// cmp-1 (a section has text, entries or sub-sections) and cmp-2 (emptyReason only when
+    /// there are no entries), on every section.
+    fn composition_rules(&mut self, res: &'a Value) {
+        fn walk(run: &mut Run<'_>, sections: &[Value], at: &str) {
+            for (i, sec) in sections.iter().enumerate() {
+                let here = format!("{at}.section[{i}]");
+                let has = |k: &str| sec.get(k).is_some();
+                if !(has("text") || has("entry") || has("section")) {
+                    run.issues.push(err(
+                        IssueType::Invariant,
+                        "INVARIANT",
+                        &here,
+                        "constraint cmp-1 failed: a section must contain at least one of text, entries, or sub-sections".into(),
+                        "制約 cmp-1 を満たしていません: セクションには text、entry、sub-section のいずれかが必要です".into(),
+                    ));
+                }
+                if has("emptyReason") && has("entry") {
+                    run.issues.push(err(
+                        IssueType::Invariant,
+                        "INVARIANT",
+                        &format!("{here}.emptyReason"),
+                        "constraint cmp-2 failed: a section can only have an emptyReason if it is empty".into(),
+                        "制約 cmp-2 を満たしていません: emptyReason は entry のないセクションにのみ指定できます".into(),
+                    ));
+                }
+                if let Some(sub) = sec.get("section").and_then(Value::as_array) {
+                    walk(run, sub, &here);
+                }
+            }
+        }
+        if let Some(sections) = res.get("section").and_then(Value::as_array) {
+            let at = self.path.clone();
+            walk(self, sections, &at);
         }
     }
 
@@ -2276,6 +2376,11 @@ impl<'a> Run<'a> {
 fn push_index(path: &mut String, i: usize) {
     use std::fmt::Write;
     let _ = write!(path, "[{i}]");
+}
+
+/// Resources that are DomainResources (all but Bundle, Binary and Parameters in R4).
+fn is_domain_resource(rt: &str) -> bool {
+    !matches!(rt, "Bundle" | "Binary" | "Parameters")
 }
 
 fn key_hash(key: &str) -> u64 {

@@ -210,10 +210,11 @@ impl<'a, 'm> Context<'a, 'm> {
 
 /// The item for a resource (or any JSON object) at the root of an evaluation.
 pub fn root_item<'a>(model: &dyn Model, v: &'a Value) -> Item<'a> {
-    let t: Rc<str> = v
-        .get("resourceType")
-        .and_then(Value::as_str)
-        .map_or_else(|| Rc::from("Element"), Rc::from);
+    let t: Rc<str> = crate::item::intern(
+        v.get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or("Element"),
+    );
     let _ = model;
     Item::Node(Node {
         value: Some(v),
@@ -484,12 +485,12 @@ impl<'a> Evaluator<'_, 'a, '_> {
 
     /// Whether FHIR type `t` is `ancestor` or derives from it.
     pub(crate) fn derives_from(&self, t: &str, ancestor: &str) -> bool {
-        let mut cur = t.to_string();
+        let mut cur = t;
         for _ in 0..16 {
             if cur == ancestor {
                 return true;
             }
-            match self.ctx.model.base_type(&cur) {
+            match self.ctx.model.base_type(cur) {
                 Some(b) => cur = b,
                 None => return false,
             }
@@ -662,11 +663,11 @@ pub(crate) fn push_member<'a>(
     if v.is_none() && u.is_none() {
         return;
     }
-    let t: Rc<str> = Rc::from(type_name);
+    let t: Rc<str> = crate::item::intern(type_name);
     let k: Rc<str> = if key == type_name {
         t.clone()
     } else {
-        Rc::from(key)
+        crate::item::intern(key)
     };
     let node = |value: Option<&'a Value>, under: Option<&'a Value>| {
         // A resource inside an element (contained, Bundle.entry.resource) has its own type.
@@ -674,7 +675,7 @@ pub(crate) fn push_member<'a>(
             .and_then(|x| x.get("resourceType"))
             .and_then(Value::as_str)
         {
-            let rt: Rc<str> = Rc::from(rt);
+            let rt: Rc<str> = crate::item::intern(rt);
             return Node {
                 value,
                 under,

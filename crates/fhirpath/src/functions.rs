@@ -930,8 +930,8 @@ pub(crate) fn call<'a>(
                                 out.push(Item::Node(Node {
                                     value: Some(x),
                                     under: None,
-                                    type_name: Rc::from("Extension"),
-                                    key: Rc::from("Extension"),
+                                    type_name: crate::item::intern("Extension"),
+                                    key: crate::item::intern("Extension"),
                                 }));
                             }
                         }

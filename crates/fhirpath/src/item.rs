@@ -178,3 +178,42 @@ pub fn node_quantity(n: &Node<'_>) -> Option<Quantity> {
     .unwrap_or("1");
     Some(Quantity::new(value, unit))
 }
+
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+}
+
+type NameSet = std::collections::HashSet<Rc<str>, std::hash::BuildHasherDefault<FxHasher>>;
+
+thread_local! {
+    static NAMES: std::cell::RefCell<NameSet> = std::cell::RefCell::new(NameSet::default());
+}
+
+/// A shared copy of a type name or model key: the same few hundred names are used for every
+/// node, so they are interned per thread instead of allocated each time.
+pub fn intern(s: &str) -> Rc<str> {
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(hit) = names.get(s) {
+            return hit.clone();
+        }
+        let rc: Rc<str> = Rc::from(s);
+        if names.len() < 100_000 {
+            names.insert(rc.clone());
+        }
+        rc
+    })
+}

@@ -19,7 +19,7 @@ pub trait Model: Send + Sync {
     fn child(&self, key: &str, name: &str) -> Option<std::sync::Arc<ChildDef>>;
     /// The base type of `type_name` (`code` → `string`, `Patient` → `DomainResource`,
     /// `Age` → `Quantity`), `None` at the top.
-    fn base_type(&self, type_name: &str) -> Option<String>;
+    fn base_type(&self, type_name: &str) -> Option<&str>;
     /// Whether `name` is a FHIR type (resource, complex or primitive).
     fn is_type(&self, name: &str) -> bool;
     /// Whether `name` is a resource type.
@@ -41,7 +41,7 @@ impl Model for NoModel {
     fn child(&self, _key: &str, _name: &str) -> Option<std::sync::Arc<ChildDef>> {
         None
     }
-    fn base_type(&self, _type_name: &str) -> Option<String> {
+    fn base_type(&self, _type_name: &str) -> Option<&str> {
         None
     }
     fn is_type(&self, _name: &str) -> bool {
