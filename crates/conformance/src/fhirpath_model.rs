@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use fhir::json::Value;
 use fhirpath::model::{ChildDef, Model};
 
-use crate::definitions::{unversioned, Definitions, FastHash};
+use crate::definitions::{Definitions, FastHash};
 use crate::plan::{NodeId, Plan};
 use crate::terminology::Membership;
 
