@@ -511,8 +511,7 @@ impl Checker {
         };
         match o.get("reference") {
             Some(Value::String(r)) => {
-                let rp = format!("{path}.reference");
-                self.check_reference(r, rp, ids, policy);
+                self.check_reference(r, path, ids, policy);
             }
             Some(_) => {}
             None => {
@@ -543,9 +542,10 @@ impl Checker {
                         path.truncate(len);
                         path.push('.');
                         path.push_str(key);
-                        path.push('[');
-                        path.push_str(&i.to_string());
-                        path.push(']');
+                        {
+                            use std::fmt::Write;
+                            let _ = write!(path, "[{i}]");
+                        }
                         self.walk_node(item, path, ids, policy, key == "contained", depth + 1);
                     }
                 }
@@ -563,17 +563,19 @@ impl Checker {
     fn check_reference(
         &mut self,
         r: &str,
-        path: String,
+        base: &str,
         ids: &HashSet<&str>,
         policy: &RefPolicy<'_>,
     ) {
+        // The location is only built when there is something to report.
+        let path = || format!("{base}.reference");
         if let RefKind::Contained(id) = classify(r) {
             // `#` alone points at the container itself.
             if !id.is_empty() && !ids.contains(id) {
                 self.error(
                     IssueType::NotFound,
                     "CLINS-REF-CONTAINED-MISSING",
-                    path,
+                    path(),
                     format!(
                         "`{r}` names no contained resource of this resource; add a contained resource with id `{id}` or correct the reference"
                     ),
@@ -591,7 +593,7 @@ impl Checker {
                     self.error(
                         IssueType::BusinessRule,
                         "CLINS-REF-NOT-CONTAINED",
-                        path,
+                        path(),
                         format!(
                             "`{r}` is not allowed in a 6-information bundle: only the Patient entry may be referenced (by its fullUrl); put every other referenced resource in `contained` and reference it as `#id`"
                         ),
@@ -611,7 +613,7 @@ impl Checker {
                         *severity,
                         IssueType::NotFound,
                         "CLINS-REF-UNRESOLVED",
-                        path,
+                        path(),
                         format!(
                             "`{r}` does not resolve inside the document Bundle; every referenced resource must be an entry of the Bundle, referenced by its fullUrl"
                         ),

@@ -639,10 +639,8 @@ impl Parser<'_> {
     /// A string literal without escapes, the common case, in one exact allocation.
     fn plain_string(&mut self) -> Option<Str> {
         let start = self.pos + 1;
-        let rest = &self.s[start..];
-        let end = rest
-            .iter()
-            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        let rest = self.s.get(start..)?;
+        let end = find_string_end(rest)?;
         if rest[end] != b'"' {
             return None;
         }
@@ -730,6 +728,33 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Position of the first `"`, `\\` or control character, eight bytes at a time (strings are
+/// most of a FHIR document, so this scan is the parser's inner loop).
+#[inline]
+fn find_string_end(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let quote = has_zero(x ^ (LO * u64::from(b'"')));
+        let backslash = has_zero(x ^ (LO * u64::from(b'\\')));
+        // Bytes below 0x20: subtracting 0x20 from each byte borrows into the high bit.
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if quote | backslash | control != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
 }
 
 /// Compact serialization. Numbers are written exactly as parsed.
@@ -869,6 +894,33 @@ mod tests {
         ] {
             let e = parse(src).unwrap_err();
             assert_eq!((e.line, e.column), (line, col), "{src:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn string_end_scan_matches_a_plain_scan() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let samples = [
+            "abcdefgh\"",
+            "日本語のテキスト\"x",
+            "no end at all......",
+            "tab\there",
+            "12345678\\x",
+            "\"",
+            "",
+            "0123456789abcdef0123456789abcde\"",
+            "\u{7f}\u{80}ÿ\"",
+        ];
+        for s in samples {
+            assert_eq!(find_string_end(s.as_bytes()), naive(s.as_bytes()), "{s:?}");
+        }
+        // Every byte value at every position of a 24-byte buffer.
+        for pos in 0..24 {
+            for b in 0u8..=255 {
+                let mut buf = vec![b'a'; 24];
+                buf[pos] = b;
+                assert_eq!(find_string_end(&buf), naive(&buf), "byte {b} at {pos}");
+            }
         }
     }
 
