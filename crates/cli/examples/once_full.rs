@@ -2,6 +2,9 @@
 //! instruction counting under callgrind (`bench/validate.sh`).
 //!
 //! `once_full FILE [N] [IG_DIR...]`
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 fn main() {

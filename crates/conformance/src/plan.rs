@@ -358,7 +358,11 @@ impl Plan {
                 && n.max == n.base_max
                 && n.fixed.is_none()
                 && n.pattern.is_none()
-                && n.slicing.is_none()
+                // Open slicing without slices (how snapshots describe every `extension`)
+                // constrains nothing.
+                && (n.slicing.is_none()
+                    || n.slices.is_empty()
+                        && n.slicing.as_ref().is_some_and(|s| s.rules != SlicingRules::Closed))
                 && n.slices.is_empty()
                 && n.slice_name.is_none()
                 && n.max_length.is_none()

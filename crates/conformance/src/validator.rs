@@ -840,8 +840,10 @@ impl<'a> Run<'a> {
         }
         if type_code == "xhtml" {
             if let Some(s) = v.as_str() {
-                if !s.contains("xmlns=\"http://www.w3.org/1999/xhtml\"")
-                    && !s.contains("xmlns='http://www.w3.org/1999/xhtml'")
+                // The namespace belongs in the opening <div> tag.
+                let open_tag = s.find('>').map_or(s, |e| &s[..e]);
+                if !open_tag.contains("xmlns=\"http://www.w3.org/1999/xhtml\"")
+                    && !open_tag.contains("xmlns='http://www.w3.org/1999/xhtml'")
                 {
                     self.error(
                         IssueType::Value,
@@ -2373,9 +2375,24 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Appends `[i]` without the formatting machinery (this runs for every array element).
 fn push_index(path: &mut String, i: usize) {
-    use std::fmt::Write;
-    let _ = write!(path, "[{i}]");
+    let mut digits = [0u8; 20];
+    let mut n = i;
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    path.push('[');
+    for d in digits[..len].iter().rev() {
+        path.push(char::from(*d));
+    }
+    path.push(']');
 }
 
 /// Resources that are DomainResources (all but Bundle, Binary and Parameters in R4).
