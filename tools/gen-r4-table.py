@@ -30,7 +30,8 @@ Output
      "structureDefinitions":[...],"valueSets":[...],"codeSystems":[...]}
     with no indentation and one array item per line, so diffs stay readable.
 
-    What is kept:
+    What is kept (besides the SearchParameters of search-parameters.json, reduced to url, code,
+    base, type, expression, target and component, for search index extraction):
     * StructureDefinition: resourceType, url, version, name, kind, abstract,
       type, baseDefinition, derivation, context, contextInvariant and
       snapshot.element. Each element keeps id, path, sliceName, min, max,

@@ -50,6 +50,8 @@ pub struct Definitions {
     value_sets: HashMap<String, Arc<Value>, FastHash>,
     code_systems: HashMap<String, Arc<Value>, FastHash>,
     packages: Vec<PackageInfo>,
+    /// SearchParameter resources (R4 core, then packages).
+    search_parameters: Vec<Arc<Value>>,
     plans: RwLock<HashMap<String, Option<Arc<Plan>>, FastHash>>,
     base_plans: RwLock<HashMap<String, Option<Arc<Plan>>, FastHash>>,
     expansions: RwLock<HashMap<String, Arc<Expansion>>>,
@@ -110,12 +112,18 @@ impl Definitions {
             value_sets: HashMap::default(),
             code_systems: HashMap::default(),
             packages: Vec::new(),
+            search_parameters: Vec::new(),
             plans: RwLock::new(HashMap::default()),
             base_plans: RwLock::new(HashMap::default()),
             expansions: RwLock::new(HashMap::new()),
         };
         let mut table = r4_table()?;
-        for key in ["structureDefinitions", "valueSets", "codeSystems"] {
+        for key in [
+            "structureDefinitions",
+            "valueSets",
+            "codeSystems",
+            "searchParameters",
+        ] {
             let items = table
                 .as_object_mut()
                 .and_then(|o| o.remove(key))
@@ -196,6 +204,7 @@ impl Definitions {
                     Some("StructureDefinition") => info.structure_definitions += 1,
                     Some("ValueSet") => info.value_sets += 1,
                     Some("CodeSystem") => info.code_systems += 1,
+                    Some("SearchParameter") => {}
                     _ => continue,
                 }
                 self.add(Arc::new(r));
@@ -218,7 +227,16 @@ impl Definitions {
         Ok(())
     }
 
+    /// The SearchParameters known (R4 core and loaded packages).
+    pub fn search_parameters(&self) -> &[Arc<Value>] {
+        &self.search_parameters
+    }
+
     fn add(&mut self, r: Arc<Value>) {
+        if r.get("resourceType").and_then(Value::as_str) == Some("SearchParameter") {
+            self.search_parameters.push(r);
+            return;
+        }
         let Some(url) = r.get("url").and_then(Value::as_str).map(str::to_string) else {
             return;
         };
@@ -504,7 +522,11 @@ fn parse_files_parallel(files: &[PathBuf]) -> Vec<Option<Value>> {
                             // Keep only what the loader uses; example instances are dropped.
                             match v.get("resourceType").and_then(Value::as_str) {
                                 Some(
-                                    "StructureDefinition" | "ValueSet" | "CodeSystem" | "Bundle",
+                                    "StructureDefinition"
+                                    | "ValueSet"
+                                    | "CodeSystem"
+                                    | "SearchParameter"
+                                    | "Bundle",
                                 ) => {
                                     trim(&mut v);
                                     Some(v)

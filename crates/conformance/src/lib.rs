@@ -10,10 +10,12 @@ pub mod bounds;
 pub mod definitions;
 pub mod fhirpath_model;
 pub mod plan;
+pub mod search;
 pub mod snapshot;
 pub mod terminology;
 pub mod validator;
 
 pub use definitions::{Definitions, LoadError, PackageInfo};
 pub use fhirpath_model::DefinitionsModel;
+pub use search::{IndexValue, SearchIndexer, SearchKind};
 pub use validator::{RuleSet, Validator, MAX_BYTES};

@@ -176,6 +176,9 @@ pub struct Context<'a, 'm> {
     pub now: Option<DateTime>,
     /// `x as T` on a collection filters instead of failing (R4 search parameters use it so).
     pub lenient_as: bool,
+    /// `resolve()` of a reference that is not in the Bundle/contained gives a typed
+    /// placeholder (type from `Type/id`), so `resolve() is Patient` works when indexing.
+    pub resolve_to_type: bool,
     /// Order-dependent functions on an unordered collection (`children()`,
     /// `descendants()`) are errors.
     pub check_ordered_functions: bool,
@@ -193,6 +196,7 @@ impl<'a, 'm> Context<'a, 'm> {
             strict: false,
             now: None,
             lenient_as: false,
+            resolve_to_type: false,
             check_ordered_functions: false,
         }
     }

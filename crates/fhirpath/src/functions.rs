@@ -970,6 +970,25 @@ pub(crate) fn call<'a>(
                 if let Some(r) = r {
                     if let Some(v) = resolve(ev, r) {
                         out.push(crate::eval::root_item(ev.ctx.model, v));
+                    } else if ev.ctx.resolve_to_type {
+                        let t = match fhir::reference::classify(r) {
+                            fhir::reference::RefKind::Relative { resource_type, .. } => {
+                                Some(resource_type)
+                            }
+                            fhir::reference::RefKind::Absolute(u) => {
+                                fhir::reference::split_restful(u).map(|(_, t, _)| t)
+                            }
+                            _ => None,
+                        };
+                        if let Some(t) = t {
+                            let t = crate::item::intern(t);
+                            out.push(Item::Node(Node {
+                                value: None,
+                                under: None,
+                                type_name: t.clone(),
+                                key: t,
+                            }));
+                        }
                     }
                 }
             }

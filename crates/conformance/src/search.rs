@@ -1,0 +1,348 @@
+//! Search index values: the R4 SearchParameter expressions (FHIRPath) evaluated against a
+//! resource, and their results turned into typed index values for the store.
+//!
+//! R4's expressions use `x as T` on collections; they are evaluated with `as` filtering like
+//! `ofType(T)` (`Context::lenient_as`), the common practice. Composite and special parameters
+//! are not indexed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fhir::json::Value;
+use fhirpath::{Collection, Item};
+
+use crate::definitions::Definitions;
+use crate::fhirpath_model::DefinitionsModel;
+
+/// The kind of a search parameter (SearchParameter.type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchKind {
+    Number,
+    Date,
+    String,
+    Token,
+    Reference,
+    Quantity,
+    Uri,
+    Composite,
+    Special,
+}
+
+impl SearchKind {
+    fn parse(s: &str) -> SearchKind {
+        match s {
+            "number" => SearchKind::Number,
+            "date" => SearchKind::Date,
+            "string" => SearchKind::String,
+            "token" => SearchKind::Token,
+            "reference" => SearchKind::Reference,
+            "quantity" => SearchKind::Quantity,
+            "uri" => SearchKind::Uri,
+            "composite" => SearchKind::Composite,
+            _ => SearchKind::Special,
+        }
+    }
+}
+
+/// One value to index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexValue {
+    /// system|code (identifier system|value, a boolean as `true`/`false`).
+    Token {
+        system: Option<String>,
+        code: String,
+    },
+    String(String),
+    /// The instant range a date covers: inclusive low and high bounds (`None` = open).
+    Date {
+        low: Option<String>,
+        high: Option<String>,
+    },
+    /// The reference as written (`Patient/123`, `urn:uuid:…`, an absolute URL).
+    Reference(String),
+    Quantity {
+        value: String,
+        system: Option<String>,
+        code: Option<String>,
+        unit: Option<String>,
+    },
+    /// A decimal as written.
+    Number(String),
+    Uri(String),
+}
+
+#[derive(Debug)]
+pub struct SearchParam {
+    pub code: Box<str>,
+    pub url: Box<str>,
+    pub kind: SearchKind,
+    pub expression: Option<Arc<fhirpath::Compiled>>,
+}
+
+/// Extracts index values for every search parameter of a resource's type.
+pub struct SearchIndexer {
+    model: DefinitionsModel,
+    by_type: HashMap<String, Vec<Arc<SearchParam>>>,
+    /// Parameters whose expression does not compile (url, reason).
+    pub broken: Vec<(String, String)>,
+}
+
+impl SearchIndexer {
+    pub fn new(defs: Arc<Definitions>) -> Self {
+        let mut by_type: HashMap<String, Vec<Arc<SearchParam>>> = HashMap::new();
+        let mut broken = Vec::new();
+        let resource_types: Vec<String> = defs
+            .search_parameters()
+            .iter()
+            .flat_map(|sp| sp.get("base").map(Value::items).unwrap_or_default())
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        for sp in defs.search_parameters() {
+            let code = sp.get("code").and_then(Value::as_str).unwrap_or_default();
+            let url = sp.get("url").and_then(Value::as_str).unwrap_or_default();
+            let kind = SearchKind::parse(sp.get("type").and_then(Value::as_str).unwrap_or(""));
+            let expression = match sp.get("expression").and_then(Value::as_str) {
+                Some(e) if !matches!(kind, SearchKind::Composite | SearchKind::Special) => {
+                    match fhirpath::compile_cached(e) {
+                        Ok(c) => Some(c),
+                        Err(why) => {
+                            broken.push((url.to_string(), why.to_string()));
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let param = Arc::new(SearchParam {
+                code: code.into(),
+                url: url.into(),
+                kind,
+                expression,
+            });
+            for base in sp.get("base").map(Value::items).unwrap_or_default() {
+                let Some(b) = base.as_str() else { continue };
+                let targets: Vec<&str> = if matches!(b, "Resource" | "DomainResource") {
+                    resource_types.iter().map(String::as_str).collect()
+                } else {
+                    vec![b]
+                };
+                for t in targets {
+                    let list = by_type.entry(t.to_string()).or_default();
+                    if !list.iter().any(|p| p.code == param.code) {
+                        list.push(param.clone());
+                    }
+                }
+            }
+        }
+        SearchIndexer {
+            model: DefinitionsModel::new(defs),
+            by_type,
+            broken,
+        }
+    }
+
+    /// The search parameters of a resource type.
+    pub fn params(&self, resource_type: &str) -> &[Arc<SearchParam>] {
+        self.by_type
+            .get(resource_type)
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Index values of `resource`, as (parameter code, value). Parameters whose expression
+    /// fails on this resource are skipped and reported in the second list.
+    pub fn extract(&self, resource: &Value) -> (Vec<(Arc<SearchParam>, IndexValue)>, Vec<String>) {
+        let mut out = Vec::new();
+        let mut failed = Vec::new();
+        let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
+            return (out, failed);
+        };
+        for p in self.params(rt) {
+            let Some(c) = &p.expression else { continue };
+            let mut ctx = fhirpath::Context::for_resource(&self.model, resource);
+            ctx.lenient_as = true;
+            ctx.resolve_to_type = true;
+            let start: Collection<'_> = ctx.context.clone().into_iter().collect();
+            match fhirpath::evaluate(c, &start, &mut ctx) {
+                Ok(items) => {
+                    for it in &items {
+                        for v in index_values(p.kind, it) {
+                            out.push((p.clone(), v));
+                        }
+                    }
+                }
+                Err(e) => failed.push(format!("{}: {e}", p.code)),
+            }
+        }
+        (out, failed)
+    }
+}
+
+fn s(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str).map(str::to_string)
+}
+
+/// The index values one result item gives for a parameter kind.
+pub fn index_values(kind: SearchKind, it: &Item<'_>) -> Vec<IndexValue> {
+    let node = match it {
+        Item::Node(n) => Some(n),
+        _ => None,
+    };
+    let ty: &str = node.map_or("", |n| &n.type_name);
+    let obj = node
+        .and_then(|n| n.value)
+        .filter(|v| v.as_object().is_some());
+    let prim = node
+        .and_then(|n| n.value)
+        .filter(|v| v.as_object().is_none());
+    match kind {
+        SearchKind::Token => match (ty, obj) {
+            ("Coding", Some(o)) => s(o.get("code"))
+                .map(|code| IndexValue::Token {
+                    system: s(o.get("system")),
+                    code,
+                })
+                .into_iter()
+                .collect(),
+            ("CodeableConcept", Some(o)) => o
+                .get("coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| {
+                    Some(IndexValue::Token {
+                        system: s(c.get("system")),
+                        code: s(c.get("code"))?,
+                    })
+                })
+                .collect(),
+            ("Identifier" | "ContactPoint", Some(o)) => s(o.get("value"))
+                .map(|code| IndexValue::Token {
+                    system: s(o.get("system")),
+                    code,
+                })
+                .into_iter()
+                .collect(),
+            _ => match it.to_system() {
+                Item::String(x) => vec![IndexValue::Token {
+                    system: None,
+                    code: x.to_string(),
+                }],
+                Item::Boolean(b) => vec![IndexValue::Token {
+                    system: None,
+                    code: b.to_string(),
+                }],
+                Item::Integer(i) => vec![IndexValue::Token {
+                    system: None,
+                    code: i.to_string(),
+                }],
+                _ => Vec::new(),
+            },
+        },
+        SearchKind::String => match (ty, obj) {
+            ("HumanName", Some(o)) => ["family", "given", "prefix", "suffix", "text"]
+                .iter()
+                .flat_map(|k| o.get(k).map(Value::items).unwrap_or_default())
+                .filter_map(|v| v.as_str().map(|x| IndexValue::String(x.to_string())))
+                .collect(),
+            ("Address", Some(o)) => [
+                "line",
+                "city",
+                "district",
+                "state",
+                "postalCode",
+                "country",
+                "text",
+            ]
+            .iter()
+            .flat_map(|k| o.get(k).map(Value::items).unwrap_or_default())
+            .filter_map(|v| v.as_str().map(|x| IndexValue::String(x.to_string())))
+            .collect(),
+            _ => prim
+                .and_then(Value::as_str)
+                .map(|x| IndexValue::String(x.to_string()))
+                .into_iter()
+                .collect(),
+        },
+        SearchKind::Date => match (ty, obj) {
+            ("Period", Some(o)) => vec![IndexValue::Date {
+                low: o
+                    .get("start")
+                    .and_then(Value::as_str)
+                    .and_then(|x| bound(x, true)),
+                high: o
+                    .get("end")
+                    .and_then(Value::as_str)
+                    .and_then(|x| bound(x, false)),
+            }],
+            ("Timing", Some(o)) => o
+                .get("event")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|x| IndexValue::Date {
+                    low: bound(x, true),
+                    high: bound(x, false),
+                })
+                .collect(),
+            _ => prim
+                .and_then(Value::as_str)
+                .map(|x| IndexValue::Date {
+                    low: bound(x, true),
+                    high: bound(x, false),
+                })
+                .into_iter()
+                .collect(),
+        },
+        SearchKind::Reference => match obj {
+            Some(o) => s(o.get("reference"))
+                .map(IndexValue::Reference)
+                .into_iter()
+                .collect(),
+            None => prim
+                .and_then(Value::as_str)
+                .map(|x| IndexValue::Reference(x.to_string()))
+                .into_iter()
+                .collect(),
+        },
+        SearchKind::Quantity => match (ty, obj) {
+            (_, Some(o)) if o.get("value").is_some() => {
+                let value = o
+                    .get("value")
+                    .and_then(Value::as_number)
+                    .map(str::to_string)
+                    .unwrap_or_default();
+                vec![IndexValue::Quantity {
+                    value,
+                    system: s(o.get("system")),
+                    code: s(o.get("code")).or_else(|| s(o.get("currency"))),
+                    unit: s(o.get("unit")),
+                }]
+            }
+            _ => Vec::new(),
+        },
+        SearchKind::Number => prim
+            .and_then(Value::as_number)
+            .map(|n| IndexValue::Number(n.to_string()))
+            .into_iter()
+            .collect(),
+        SearchKind::Uri => prim
+            .and_then(Value::as_str)
+            .map(|x| IndexValue::Uri(x.to_string()))
+            .into_iter()
+            .collect(),
+        SearchKind::Composite | SearchKind::Special => Vec::new(),
+    }
+}
+
+/// The low or high instant of a date/dateTime/instant value at millisecond precision.
+fn bound(text: &str, low: bool) -> Option<String> {
+    let dt = fhirpath::temporal::DateTime::parse(text)?;
+    let b = if low {
+        dt.low_boundary(Some(17))
+    } else {
+        dt.high_boundary(Some(17))
+    }?;
+    Some(b.to_string())
+}

@@ -1,0 +1,122 @@
+//! Search index extraction from the R4 SearchParameter expressions.
+
+mod common;
+
+use std::sync::Arc;
+
+use conformance::{Definitions, IndexValue, SearchIndexer};
+use fhir::json;
+
+fn indexer() -> SearchIndexer {
+    SearchIndexer::new(Arc::new(Definitions::r4().expect("R4 loads")))
+}
+
+fn values<'a>(
+    found: &'a [(Arc<conformance::search::SearchParam>, IndexValue)],
+    code: &str,
+) -> Vec<&'a IndexValue> {
+    found
+        .iter()
+        .filter(|(p, _)| &*p.code == code)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+#[test]
+fn every_r4_search_expression_compiles() {
+    let ix = indexer();
+    assert!(
+        ix.broken.is_empty(),
+        "expressions that do not compile: {:?}",
+        ix.broken
+    );
+    assert!(ix.params("Observation").len() > 20);
+    assert!(ix.params("Condition").iter().any(|p| &*p.code == "patient"));
+}
+
+#[test]
+fn condition_values_by_kind() {
+    let c = json::parse(
+        r#"{"resourceType":"Condition","id":"c1",
+            "clinicalStatus":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}]},
+            "code":{"coding":[{"system":"http://medis.or.jp/CodeSystem/master-disease-keyNumber","code":"20051234"}],"text":"2型糖尿病"},
+            "subject":{"reference":"Patient/p1"},
+            "onsetDateTime":"2015-06",
+            "recordedDate":"2026-11-20"}"#,
+    )
+    .unwrap();
+    let (found, failed) = indexer().extract(&c);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        values(&found, "code"),
+        vec![&IndexValue::Token {
+            system: Some("http://medis.or.jp/CodeSystem/master-disease-keyNumber".into()),
+            code: "20051234".into()
+        }]
+    );
+    assert_eq!(
+        values(&found, "patient"),
+        vec![&IndexValue::Reference("Patient/p1".into())]
+    );
+    assert_eq!(
+        values(&found, "subject"),
+        vec![&IndexValue::Reference("Patient/p1".into())]
+    );
+    match values(&found, "onset-date").as_slice() {
+        [IndexValue::Date {
+            low: Some(l),
+            high: Some(h),
+        }] => {
+            assert!(l.starts_with("2015-06-01T00:00:00.000"), "{l}");
+            assert!(h.starts_with("2015-06-30T23:59:59.999"), "{h}");
+        }
+        other => panic!("onset-date: {other:?}"),
+    }
+    assert_eq!(values(&found, "clinical-status").len(), 1);
+}
+
+#[test]
+fn observation_choice_and_quantity() {
+    let o = json::parse(
+        r#"{"resourceType":"Observation","status":"final",
+            "code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},
+            "subject":{"reference":"urn:uuid:0a8e2a0c-7b6f-4a7c-9f43-3b1d6f0d2e11"},
+            "effectiveDateTime":"2026-11-20T09:30:00+09:00",
+            "valueQuantity":{"value":7.20,"unit":"%","system":"http://unitsofmeasure.org","code":"%"}}"#,
+    )
+    .unwrap();
+    let (found, failed) = indexer().extract(&o);
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(
+        values(&found, "value-quantity"),
+        vec![&IndexValue::Quantity {
+            value: "7.20".into(),
+            system: Some("http://unitsofmeasure.org".into()),
+            code: Some("%".into()),
+            unit: Some("%".into())
+        }]
+    );
+    assert_eq!(values(&found, "date").len(), 1);
+    assert!(values(&found, "value-string").is_empty());
+}
+
+#[test]
+fn all_r4_examples_extract_without_errors() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let ix = indexer();
+    let mut values_total = 0;
+    let mut problems = Vec::new();
+    for f in common::json_files(&shared.join("conformance/r4-examples")) {
+        let v = json::parse_bytes(&std::fs::read(&f).unwrap()).unwrap();
+        let (found, failed) = ix.extract(&v);
+        values_total += found.len();
+        if !failed.is_empty() {
+            problems.push(format!("{}: {failed:?}", f.display()));
+        }
+    }
+    println!("{values_total} index values from the R4 examples");
+    assert!(values_total > 3000);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
