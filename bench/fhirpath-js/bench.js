@@ -9,11 +9,12 @@ const path = require('path');
 const fhirpath = require('fhirpath');
 const r4 = require('fhirpath/fhir-context/r4');
 
-const [selectionFile, inputDir, secondsArg] = process.argv.slice(2);
+const [selectionFile, inputDir, secondsArg, acceptedFile] = process.argv.slice(2);
 const seconds = Number(secondsArg || 5);
 const selection = JSON.parse(fs.readFileSync(selectionFile, 'utf8'));
 const inputs = {};
 const cases = [];
+const accepted = [];
 let skipped = 0;
 for (const c of selection) {
   let resource = null;
@@ -27,10 +28,14 @@ for (const c of selection) {
     const fn = fhirpath.compile(c.expression, r4);
     fn(resource || {}); // must not throw
     cases.push([fn, resource || {}]);
+    accepted.push(c);
   } catch (e) {
     skipped++;
   }
 }
+// The expressions fhirpath.js runs, for the Rust side to measure the very same set.
+if (acceptedFile) fs.writeFileSync(acceptedFile, JSON.stringify(accepted));
+if (seconds === 0) process.exit(0);
 // Warm up, then run rounds over the whole list for the given time.
 const runAll = () => { for (const [fn, r] of cases) fn(r); };
 for (let i = 0; i < 20; i++) runAll();

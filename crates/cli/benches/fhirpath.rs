@@ -48,6 +48,18 @@ fn main() {
             selected.push(t.clone());
         }
     }
+    // Restrict to a given list (the expressions the other engine can run), when asked.
+    if let Some(path) = std::env::var_os("CLINS_FHIRPATH_ONLY") {
+        let text = std::fs::read_to_string(&path).expect("selection readable");
+        let list = json::parse(&text).expect("selection is JSON");
+        let keep: Vec<&str> = list
+            .as_array()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|c| c.get("expression").and_then(Value::as_str))
+            .collect();
+        selected.retain(|t| keep.contains(&t.expression.as_str()));
+    }
     if let Some(path) = std::env::var_os("CLINS_FHIRPATH_SELECTION") {
         let list: Vec<Value> = selected
             .iter()
@@ -80,6 +92,9 @@ fn main() {
         .collect();
     let empty = Value::Object(Object::new());
     let run_all = || eval_all(&compiled, &model, &empty);
+    if secs <= 0.0 {
+        return;
+    }
     for _ in 0..20 {
         run_all();
     }

@@ -20,6 +20,8 @@ pub struct DefinitionsModel {
     children: RwLock<ChildCache>,
     /// Core type → its base type (`code` → `string`, `Patient` → `DomainResource`).
     bases: HashMap<Box<str>, Box<str>, FastHash>,
+    /// The validator behind `conformsTo()`, built on first use.
+    validator: std::sync::OnceLock<crate::validator::Validator>,
 }
 
 impl DefinitionsModel {
@@ -29,6 +31,7 @@ impl DefinitionsModel {
             defs,
             children: RwLock::new(HashMap::default()),
             bases,
+            validator: std::sync::OnceLock::new(),
         }
     }
 
@@ -132,7 +135,9 @@ impl Model for DefinitionsModel {
         if rt != &*plan.type_name {
             return Some(false);
         }
-        let v = crate::validator::Validator::new(self.defs.clone());
+        let v = self
+            .validator
+            .get_or_init(|| crate::validator::Validator::new(self.defs.clone()));
         Some(
             !v.validate_against(resource, url)
                 .iter()
