@@ -32,6 +32,9 @@ pub enum Expr {
     Total,
     /// `%name` (without the `%`; quoted names unquoted).
     Variable(Box<str>),
+    /// A literal already turned into its value (made by `eval::compile`, never by the
+    /// parser).
+    Const(crate::eval::Const),
 }
 
 /// Literals keep their text; the evaluator turns them into values once, when an expression is

@@ -55,9 +55,9 @@ impl std::error::Error for Error {}
 
 /// A literal turned into its value.
 #[derive(Debug, Clone)]
-pub(crate) enum Const {
+pub enum Const {
     Boolean(bool),
-    String(Rc<str>),
+    String(std::sync::Arc<str>),
     Integer(i64),
     Long(i64),
     Decimal(Decimal),
@@ -65,6 +65,24 @@ pub(crate) enum Const {
     DateTime(DateTime),
     Time(Time),
     Quantity(Quantity),
+}
+
+impl PartialEq for Const {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (Const::Boolean(a), Const::Boolean(b)) => a == b,
+            (Const::String(a), Const::String(b)) => a == b,
+            (Const::Integer(a), Const::Integer(b)) | (Const::Long(a), Const::Long(b)) => a == b,
+            (Const::Decimal(a), Const::Decimal(b)) => a == b && a.scale() == b.scale(),
+            (Const::Date(a), Const::Date(b)) => a.to_string() == b.to_string(),
+            (Const::DateTime(a), Const::DateTime(b)) => a.to_string() == b.to_string(),
+            (Const::Time(a), Const::Time(b)) => a.to_string() == b.to_string(),
+            (Const::Quantity(a), Const::Quantity(b)) => {
+                a.to_fhirpath_string() == b.to_fhirpath_string()
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A compiled expression, shareable between threads.
@@ -85,9 +103,38 @@ impl Compiled {
 pub fn compile(text: &str) -> Result<Compiled, Error> {
     let expr = crate::parser::parse(text).map_err(Error::Parse)?;
     check_literals(&expr).map_err(Error::Eval)?;
+    let expr = fold_literals(expr).map_err(Error::Eval)?;
     Ok(Compiled {
         text: text.into(),
         expr,
+    })
+}
+
+/// Replaces every literal by its value, so evaluation never parses a literal again.
+fn fold_literals(e: Expr) -> Result<Expr, EvalError> {
+    let b = |x: Box<Expr>| -> Result<Box<Expr>, EvalError> { Ok(Box::new(fold_literals(*x)?)) };
+    Ok(match e {
+        Expr::Literal(l) => Expr::Const(literal(&l)?),
+        Expr::Member(t, n) => Expr::Member(b(t)?, n),
+        Expr::Function {
+            target,
+            name,
+            args,
+            pos,
+        } => Expr::Function {
+            target: target.map(b).transpose()?,
+            name,
+            args: args
+                .into_iter()
+                .map(fold_literals)
+                .collect::<Result<_, _>>()?,
+            pos,
+        },
+        Expr::Index(t, i) => Expr::Index(b(t)?, b(i)?),
+        Expr::Unary(op, t) => Expr::Unary(op, b(t)?),
+        Expr::Binary(op, l, r) => Expr::Binary(op, b(l)?, b(r)?),
+        Expr::Type(op, t, spec) => Expr::Type(op, b(t)?, spec),
+        other => other,
     })
 }
 
@@ -130,7 +177,7 @@ fn check_literals(e: &Expr) -> Result<(), EvalError> {
 pub(crate) fn literal(l: &Literal) -> Result<Const, EvalError> {
     Ok(match l {
         Literal::Boolean(b) => Const::Boolean(*b),
-        Literal::String(s) => Const::String(Rc::from(&**s)),
+        Literal::String(s) => Const::String(std::sync::Arc::from(&**s)),
         Literal::Integer(i) => Const::Integer(*i),
         Literal::Long(i) => Const::Long(*i),
         Literal::Decimal(s) => match Decimal::parse(s) {
@@ -234,7 +281,10 @@ pub fn evaluate<'a>(
     input: &Collection<'a>,
     ctx: &mut Context<'a, '_>,
 ) -> Result<Collection<'a>, EvalError> {
-    let mut ev = Evaluator { ctx };
+    let mut ev = Evaluator {
+        ctx,
+        child_cache: HashMap::default(),
+    };
     let frame = Frame {
         this: None,
         index: None,
@@ -253,7 +303,30 @@ pub(crate) struct Frame<'a> {
 
 pub(crate) struct Evaluator<'c, 'a, 'm> {
     pub ctx: &'c mut Context<'a, 'm>,
+    /// Model lookups of this evaluation, by the addresses of the (interned) type key and of
+    /// the element name: both live as long as the evaluation, and `descendants()` asks the
+    /// same questions hundreds of times.
+    child_cache: HashMap<(usize, usize, usize), Option<Arc<crate::model::ChildDef>>, FxBuild>,
 }
+
+#[derive(Default, Clone, Copy)]
+pub(crate) struct PtrHasher(u64);
+
+impl std::hash::Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<PtrHasher>;
 
 impl<'a> Evaluator<'_, 'a, '_> {
     pub(crate) fn eval(
@@ -265,6 +338,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
         match e {
             Expr::Empty => Ok(Vec::new()),
             Expr::Literal(l) => Ok(vec![const_item(literal(l)?)]),
+            Expr::Const(c) => Ok(vec![const_item(c.clone())]),
             Expr::This => Ok(frame
                 .this
                 .clone()
@@ -375,18 +449,18 @@ impl<'a> Evaluator<'_, 'a, '_> {
             "resource" => single(&self.ctx.resource),
             "rootResource" => single(&self.ctx.root_resource),
             "context" => single(&self.ctx.context),
-            "ucum" => vec![Item::String(Rc::from("http://unitsofmeasure.org"))],
-            "sct" => vec![Item::String(Rc::from("http://snomed.info/sct"))],
-            "loinc" => vec![Item::String(Rc::from("http://loinc.org"))],
+            "ucum" => vec![Item::String(crate::item::Text::from("http://unitsofmeasure.org"))],
+            "sct" => vec![Item::String(crate::item::Text::from("http://snomed.info/sct"))],
+            "loinc" => vec![Item::String(crate::item::Text::from("http://loinc.org"))],
             _ => {
                 if let Some(v) = self.ctx.variables.get(name) {
                     v.clone()
                 } else if let Some(rest) = name.strip_prefix("vs-") {
-                    vec![Item::String(Rc::from(
+                    vec![Item::String(crate::item::Text::from(
                         format!("http://hl7.org/fhir/ValueSet/{rest}").as_str(),
                     ))]
                 } else if let Some(rest) = name.strip_prefix("ext-") {
-                    vec![Item::String(Rc::from(
+                    vec![Item::String(crate::item::Text::from(
                         format!("http://hl7.org/fhir/StructureDefinition/{rest}").as_str(),
                     ))]
                 } else {
@@ -411,8 +485,8 @@ impl<'a> Evaluator<'_, 'a, '_> {
         for it in base {
             if let Item::TypeInfo(ns, n) = it {
                 match name {
-                    "namespace" => out.push(Item::String(Rc::from(*ns))),
-                    "name" => out.push(Item::String(n.clone())),
+                    "namespace" => out.push(Item::String(crate::item::Text::from(*ns))),
+                    "name" => out.push(Item::String(crate::item::Text::from(&**n))),
                     _ => {}
                 }
                 continue;
@@ -453,7 +527,15 @@ impl<'a> Evaluator<'_, 'a, '_> {
             // A primitive value has no children, but its type may still define the name.
             return Ok(!self.model_knows(&n.key) || self.ctx.model.child(&n.key, name).is_some());
         };
-        let def = self.ctx.model.child(&n.key, name);
+        let ck = (Rc::as_ptr(&n.key) as *const u8 as usize, name.as_ptr() as usize, name.len());
+        let def = match self.child_cache.get(&ck) {
+            Some(d) => d.clone(),
+            None => {
+                let d = self.ctx.model.child(&n.key, name);
+                self.child_cache.insert(ck, d.clone());
+                d
+            }
+        };
         match def {
             Some(def) if def.choice => {
                 for (t, key) in &def.types {
@@ -612,7 +694,7 @@ fn overflow() -> EvalError {
 pub(crate) fn const_item<'a>(c: Const) -> Item<'a> {
     match c {
         Const::Boolean(b) => Item::Boolean(b),
-        Const::String(s) => Item::String(s),
+        Const::String(s) => Item::String(crate::item::Text::Own(s)),
         Const::Integer(i) => Item::Integer(i),
         Const::Long(i) => Item::Long(i),
         Const::Decimal(d) => Item::Decimal(d),
@@ -659,11 +741,16 @@ pub(crate) fn push_member<'a>(
     key: &str,
     out: &mut Collection<'a>,
 ) {
-    let v = obj.get(name);
-    let u = obj
-        .iter()
-        .find(|(k, _)| k.strip_prefix('_') == Some(name))
-        .map(|(_, v)| v);
+    // One pass finds `name` and `_name`.
+    let mut v = None;
+    let mut u = None;
+    for (k, x) in obj.iter() {
+        if k.len() == name.len() && k == name {
+            v = Some(x);
+        } else if k.len() == name.len() + 1 && k.as_bytes()[0] == b'_' && &k[1..] == name {
+            u = Some(x);
+        }
+    }
     if v.is_none() && u.is_none() {
         return;
     }
@@ -673,9 +760,13 @@ pub(crate) fn push_member<'a>(
     } else {
         crate::item::intern(key)
     };
+    // Only resource-typed elements (contained, Bundle.entry.resource…) hold resources, which
+    // carry their own type; elements of unknown type are checked too.
+    let may_hold_resource = matches!(type_name, "Resource" | "Element" | "DomainResource");
     let node = |value: Option<&'a Value>, under: Option<&'a Value>| {
         // A resource inside an element (contained, Bundle.entry.resource) has its own type.
         if let Some(rt) = value
+            .filter(|_| may_hold_resource)
             .and_then(|x| x.get("resourceType"))
             .and_then(Value::as_str)
         {

@@ -22,7 +22,7 @@ fn boolean<'a>(b: bool) -> R<'a> {
 }
 
 fn string<'a>(s: &str) -> Item<'a> {
-    Item::String(Rc::from(s))
+    Item::String(crate::item::Text::from(s))
 }
 
 fn arity(name: &str, args: &[Expr], min: usize, max: usize) -> Result<(), EvalError> {
@@ -386,7 +386,7 @@ pub(crate) fn call<'a>(
             _ => None,
         }),
         "toString" | "convertsToString" => convert(name, &base, |i| {
-            to_string(&i).map(|s| Item::String(Rc::from(s.as_str())))
+            to_string(&i).map(|s| Item::String(crate::item::Text::from(s.as_str())))
         }),
         "toDate" | "convertsToDate" => convert(name, &base, |i| match i {
             Item::Date(d) => Some(Item::Date(d)),
@@ -446,7 +446,7 @@ pub(crate) fn call<'a>(
                     for it in q {
                         if let Item::Quantity(x) = it {
                             let target = Quantity::new(Decimal::from_i64(1), &u);
-                            if x.unit.as_ref() == u.as_ref() {
+                            if &*x.unit == u.as_str() {
                                 out.push(Item::Quantity(x));
                             } else if x.compare(&target).is_some() {
                                 if let Some(conv) = x.convert_to(&u) {
@@ -583,7 +583,7 @@ pub(crate) fn call<'a>(
         "join" => {
             arity(name, args, 0, 1)?;
             let sep = if args.is_empty() {
-                Rc::from("")
+                crate::item::Text::from("")
             } else {
                 str_arg!(0)
             };
@@ -1095,7 +1095,7 @@ fn convert<'a>(
     }
 }
 
-fn input_string(name: &str, base: &Collection<'_>) -> Result<Option<Rc<str>>, EvalError> {
+fn input_string<'a>(name: &str, base: &Collection<'a>) -> Result<Option<crate::item::Text<'a>>, EvalError> {
     match singleton(base, name)? {
         None => Ok(None),
         Some(x) => match x.to_system() {

@@ -17,13 +17,67 @@ pub enum Item<'a> {
     Integer(i64),
     Long(i64),
     Decimal(Decimal),
-    String(Rc<str>),
+    String(Text<'a>),
     Date(Date),
     DateTime(DateTime),
     Time(Time),
     Quantity(Quantity),
     /// The result of `type()`: a type's namespace and name (`SimpleTypeInfo`/`ClassInfo`).
     TypeInfo(&'static str, Rc<str>),
+}
+
+/// A string value: borrowed from the input when it comes from a FHIR node (no copy), shared
+/// when it was computed or written as a literal.
+#[derive(Debug, Clone)]
+pub enum Text<'a> {
+    Ref(&'a str),
+    Own(std::sync::Arc<str>),
+}
+
+impl<'a> Text<'a> {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Text::Ref(s) => s,
+            Text::Own(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<&str> for Text<'_> {
+    fn from(s: &str) -> Self {
+        Text::Own(std::sync::Arc::from(s))
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(s: String) -> Self {
+        Text::Own(std::sync::Arc::from(s))
+    }
+}
+
+impl From<std::sync::Arc<str>> for Text<'_> {
+    fn from(s: std::sync::Arc<str>) -> Self {
+        Text::Own(s)
+    }
+}
+
+impl PartialEq for Text<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        self.as_str() == o.as_str()
+    }
+}
+
+impl std::fmt::Display for Text<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A FHIR element: its JSON value and, for primitives, the `_name` object with id/extensions.
@@ -125,9 +179,9 @@ impl<'a> Item<'a> {
                 Some(d) => Item::Time(d),
                 None => self.clone(),
             },
-            (_, Value::String(s)) if STRING_TYPES.contains(&t) => Item::String(Rc::from(&**s)),
+            (_, Value::String(s)) if STRING_TYPES.contains(&t) => Item::String(Text::Ref(s)),
             // A primitive whose JSON form does not match its type: use the JSON value.
-            (_, Value::String(s)) => Item::String(Rc::from(&**s)),
+            (_, Value::String(s)) => Item::String(Text::Ref(s)),
             (_, Value::Bool(b)) => Item::Boolean(*b),
             (_, Value::Number(s)) => match s.parse::<i64>() {
                 Ok(i) => Item::Integer(i),

@@ -24,5 +24,5 @@ pub mod ucum;
 
 pub use eval::{compile, compile_cached, evaluate, Compiled, Context, Error, EvalError};
 pub use functions::to_string;
-pub use item::{intern, Collection, Item, Node};
+pub use item::{intern, Collection, Item, Node, Text};
 pub use model::{ChildDef, Model, NoModel};

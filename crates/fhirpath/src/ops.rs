@@ -2,7 +2,6 @@
 //! membership, union, string concatenation and arithmetic.
 
 use std::cmp::Ordering;
-use std::rc::Rc;
 
 use fhir::json::Value;
 
@@ -83,7 +82,7 @@ pub(crate) fn binary<'a>(
                 })
             };
             let joined = s(&a)? + &s(&b)?;
-            Ok(vec![Item::String(Rc::from(joined.as_str()))])
+            Ok(vec![Item::String(crate::item::Text::from(joined.as_str()))])
         }
         Add | Sub | Mul | Div | IntDiv | Mod => {
             let (x, y) = match (singleton(&a, "arithmetic")?, singleton(&b, "arithmetic")?) {
@@ -168,7 +167,7 @@ fn arithmetic<'a>(op: BinaryOp, x: &Item<'a>, y: &Item<'a>) -> Result<Collection
                 }
             }
         }
-        (String(p), String(q)) if op == Add => Some(String(Rc::from(format!("{p}{q}").as_str()))),
+        (String(p), String(q)) if op == Add => Some(String(crate::item::Text::from(format!("{p}{q}").as_str()))),
         (Quantity(p), Quantity(q)) => match op {
             Add => p.checked_add(q).map(Quantity),
             Sub => p.checked_sub(q).map(Quantity),
