@@ -20,6 +20,8 @@ pub struct DefinitionsModel {
     children: RwLock<ChildCache>,
     /// Core type → its base type (`code` → `string`, `Patient` → `DomainResource`).
     bases: HashMap<Box<str>, Box<str>, FastHash>,
+    /// Unique id of this instance (for the engine's per-thread caches).
+    id: u64,
     /// The validator behind `conformsTo()`, built on first use.
     validator: std::sync::OnceLock<crate::validator::Validator>,
 }
@@ -31,6 +33,10 @@ impl DefinitionsModel {
             defs,
             children: RwLock::new(HashMap::default()),
             bases,
+            id: {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             validator: std::sync::OnceLock::new(),
         }
     }
@@ -104,6 +110,10 @@ impl Model for DefinitionsModel {
                 .insert(name.into(), def.clone());
         }
         def
+    }
+
+    fn cache_id(&self) -> u64 {
+        self.id
     }
 
     fn base_type(&self, type_name: &str) -> Option<&str> {

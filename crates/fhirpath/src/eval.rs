@@ -281,10 +281,7 @@ pub fn evaluate<'a>(
     input: &Collection<'a>,
     ctx: &mut Context<'a, '_>,
 ) -> Result<Collection<'a>, EvalError> {
-    let mut ev = Evaluator {
-        ctx,
-        child_cache: HashMap::default(),
-    };
+    let mut ev = Evaluator { ctx };
     let frame = Frame {
         this: None,
         index: None,
@@ -303,10 +300,21 @@ pub(crate) struct Frame<'a> {
 
 pub(crate) struct Evaluator<'c, 'a, 'm> {
     pub ctx: &'c mut Context<'a, 'm>,
-    /// Model lookups of this evaluation, by the addresses of the (interned) type key and of
-    /// the element name: both live as long as the evaluation, and `descendants()` asks the
-    /// same questions hundreds of times.
-    child_cache: HashMap<(usize, usize, usize), Option<Arc<crate::model::ChildDef>>, FxBuild>,
+}
+
+type ResolvedByName = HashMap<Box<str>, Option<Rc<Resolved>>, FxBuild>;
+
+thread_local! {
+    /// Model answers per (model instance, interned type key), reused across evaluations: the
+    /// keys are interned for the life of the thread and model ids are never reused.
+    static RESOLVED: std::cell::RefCell<HashMap<(u64, usize), ResolvedByName, FxBuild>> =
+        std::cell::RefCell::new(HashMap::default());
+}
+
+/// A model element resolved for this evaluation: its JSON member names with interned type
+/// names and keys.
+pub(crate) struct Resolved {
+    members: Vec<(Box<str>, Rc<str>, Rc<str>)>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -527,29 +535,62 @@ impl<'a> Evaluator<'_, 'a, '_> {
             // A primitive value has no children, but its type may still define the name.
             return Ok(!self.model_knows(&n.key) || self.ctx.model.child(&n.key, name).is_some());
         };
-        let ck = (Rc::as_ptr(&n.key) as *const u8 as usize, name.as_ptr() as usize, name.len());
-        let def = match self.child_cache.get(&ck) {
-            Some(d) => d.clone(),
+        let model_id = self.ctx.model.cache_id();
+        let key_ptr = Rc::as_ptr(&n.key) as *const u8 as usize;
+        let cached = if model_id == 0 {
+            None
+        } else {
+            RESOLVED.with(|c| {
+                c.borrow()
+                    .get(&(model_id, key_ptr))
+                    .and_then(|m| m.get(name).cloned())
+            })
+        };
+        let resolved = match cached {
+            Some(d) => d,
             None => {
-                let d = self.ctx.model.child(&n.key, name);
-                self.child_cache.insert(ck, d.clone());
+                let d = self.ctx.model.child(&n.key, name).map(|def| {
+                    let members = if def.choice {
+                        def.types
+                            .iter()
+                            .map(|(t, key)| {
+                                (
+                                    choice_member(name, t).into_boxed_str(),
+                                    crate::item::intern(t),
+                                    crate::item::intern(key),
+                                )
+                            })
+                            .collect()
+                    } else {
+                        let (t, key) = def.types.first().cloned().unwrap_or_else(|| {
+                            ("Element".into(), format!("{}.{name}", n.key))
+                        });
+                        vec![(
+                            Box::<str>::from(name),
+                            crate::item::intern(&t),
+                            crate::item::intern(&key),
+                        )]
+                    };
+                    Rc::new(Resolved { members })
+                });
+                if model_id != 0 {
+                    RESOLVED.with(|c| {
+                        let mut c = c.borrow_mut();
+                        if c.len() < 100_000 {
+                            c.entry((model_id, key_ptr))
+                                .or_default()
+                                .insert(name.into(), d.clone());
+                        }
+                    });
+                }
                 d
             }
         };
-        match def {
-            Some(def) if def.choice => {
-                for (t, key) in &def.types {
-                    let member = choice_member(name, t);
-                    push_member(obj, &member, t, key, out);
+        match resolved {
+            Some(r) => {
+                for (member, t, key) in &r.members {
+                    push_member_rc(obj, member, t, key, out);
                 }
-            }
-            Some(def) => {
-                let (t, key) = def
-                    .types
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| ("Element".into(), format!("{}.{name}", n.key)));
-                push_member(obj, name, &t, &key, out);
             }
             None => {
                 if self.model_knows(&n.key) {
@@ -741,25 +782,37 @@ pub(crate) fn push_member<'a>(
     key: &str,
     out: &mut Collection<'a>,
 ) {
+    let t = crate::item::intern(type_name);
+    let k = if key == type_name {
+        t.clone()
+    } else {
+        crate::item::intern(key)
+    };
+    push_member_rc(obj, name, &t, &k, out);
+}
+
+/// [`push_member`] with interned type name and key.
+pub(crate) fn push_member_rc<'a>(
+    obj: &'a fhir::json::Object,
+    name: &str,
+    t: &Rc<str>,
+    k: &Rc<str>,
+    out: &mut Collection<'a>,
+) {
+    let type_name: &str = t;
     // One pass finds `name` and `_name`.
     let mut v = None;
     let mut u = None;
-    for (k, x) in obj.iter() {
-        if k.len() == name.len() && k == name {
+    for (key, x) in obj.iter() {
+        if key.len() == name.len() && key == name {
             v = Some(x);
-        } else if k.len() == name.len() + 1 && k.as_bytes()[0] == b'_' && &k[1..] == name {
+        } else if key.len() == name.len() + 1 && key.as_bytes()[0] == b'_' && &key[1..] == name {
             u = Some(x);
         }
     }
     if v.is_none() && u.is_none() {
         return;
     }
-    let t: Rc<str> = crate::item::intern(type_name);
-    let k: Rc<str> = if key == type_name {
-        t.clone()
-    } else {
-        crate::item::intern(key)
-    };
     // Only resource-typed elements (contained, Bundle.entry.resource…) hold resources, which
     // carry their own type; elements of unknown type are checked too.
     let may_hold_resource = matches!(type_name, "Resource" | "Element" | "DomainResource");

@@ -28,6 +28,11 @@ pub trait Model: Send + Sync {
     fn member_of(&self, _value_set: &str, _system: Option<&str>, _code: &str) -> Option<bool> {
         None
     }
+    /// A number unique to this model instance (never reused), or 0. Models with an id let
+    /// the engine keep their answers in a per-thread cache across evaluations.
+    fn cache_id(&self) -> u64 {
+        0
+    }
     /// Whether `resource` conforms to the profile `url`, when that can be decided.
     fn conforms_to(&self, _resource: &fhir::Value, _url: &str) -> Option<bool> {
         None
