@@ -261,7 +261,7 @@ impl<'a, 'm> Context<'a, 'm> {
 
 /// The item for a resource (or any JSON object) at the root of an evaluation.
 pub fn root_item<'a>(model: &dyn Model, v: &'a Value) -> Item<'a> {
-    let t: Rc<str> = crate::item::intern(
+    let t: &'static str = crate::item::intern(
         v.get("resourceType")
             .and_then(Value::as_str)
             .unwrap_or("Element"),
@@ -270,7 +270,7 @@ pub fn root_item<'a>(model: &dyn Model, v: &'a Value) -> Item<'a> {
     Item::Node(Node {
         value: Some(v),
         under: None,
-        type_name: t.clone(),
+        type_name: t,
         key: t,
     })
 }
@@ -314,7 +314,7 @@ thread_local! {
 /// A model element resolved for this evaluation: its JSON member names with interned type
 /// names and keys.
 pub(crate) struct Resolved {
-    members: Vec<(Box<str>, Rc<str>, Rc<str>)>,
+    members: Vec<(Box<str>, &'static str, &'static str)>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -326,7 +326,8 @@ impl std::hash::Hasher for PtrHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
     fn write_usize(&mut self, i: usize) {
@@ -457,8 +458,12 @@ impl<'a> Evaluator<'_, 'a, '_> {
             "resource" => single(&self.ctx.resource),
             "rootResource" => single(&self.ctx.root_resource),
             "context" => single(&self.ctx.context),
-            "ucum" => vec![Item::String(crate::item::Text::from("http://unitsofmeasure.org"))],
-            "sct" => vec![Item::String(crate::item::Text::from("http://snomed.info/sct"))],
+            "ucum" => vec![Item::String(crate::item::Text::from(
+                "http://unitsofmeasure.org",
+            ))],
+            "sct" => vec![Item::String(crate::item::Text::from(
+                "http://snomed.info/sct",
+            ))],
             "loinc" => vec![Item::String(crate::item::Text::from("http://loinc.org"))],
             _ => {
                 if let Some(v) = self.ctx.variables.get(name) {
@@ -536,7 +541,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
             return Ok(!self.model_knows(&n.key) || self.ctx.model.child(&n.key, name).is_some());
         };
         let model_id = self.ctx.model.cache_id();
-        let key_ptr = Rc::as_ptr(&n.key) as *const u8 as usize;
+        let key_ptr = n.key.as_ptr() as usize;
         let cached = if model_id == 0 {
             None
         } else {
@@ -562,9 +567,11 @@ impl<'a> Evaluator<'_, 'a, '_> {
                             })
                             .collect()
                     } else {
-                        let (t, key) = def.types.first().cloned().unwrap_or_else(|| {
-                            ("Element".into(), format!("{}.{name}", n.key))
-                        });
+                        let (t, key) = def
+                            .types
+                            .first()
+                            .cloned()
+                            .unwrap_or_else(|| ("Element".into(), format!("{}.{name}", n.key)));
                         vec![(
                             Box::<str>::from(name),
                             crate::item::intern(&t),
@@ -784,19 +791,19 @@ pub(crate) fn push_member<'a>(
 ) {
     let t = crate::item::intern(type_name);
     let k = if key == type_name {
-        t.clone()
+        t
     } else {
         crate::item::intern(key)
     };
-    push_member_rc(obj, name, &t, &k, out);
+    push_member_rc(obj, name, t, k, out);
 }
 
 /// [`push_member`] with interned type name and key.
 pub(crate) fn push_member_rc<'a>(
     obj: &'a fhir::json::Object,
     name: &str,
-    t: &Rc<str>,
-    k: &Rc<str>,
+    t: &'static str,
+    k: &'static str,
     out: &mut Collection<'a>,
 ) {
     let type_name: &str = t;
@@ -823,19 +830,19 @@ pub(crate) fn push_member_rc<'a>(
             .and_then(|x| x.get("resourceType"))
             .and_then(Value::as_str)
         {
-            let rt: Rc<str> = crate::item::intern(rt);
+            let rt: &'static str = crate::item::intern(rt);
             return Node {
                 value,
                 under,
-                type_name: rt.clone(),
+                type_name: rt,
                 key: rt,
             };
         }
         Node {
             value,
             under,
-            type_name: t.clone(),
-            key: k.clone(),
+            type_name: t,
+            key: k,
         }
     };
     match (v, u) {

@@ -985,7 +985,7 @@ pub(crate) fn call<'a>(
                             out.push(Item::Node(Node {
                                 value: None,
                                 under: None,
-                                type_name: t.clone(),
+                                type_name: t,
                                 key: t,
                             }));
                         }
@@ -1095,7 +1095,10 @@ fn convert<'a>(
     }
 }
 
-fn input_string<'a>(name: &str, base: &Collection<'a>) -> Result<Option<crate::item::Text<'a>>, EvalError> {
+fn input_string<'a>(
+    name: &str,
+    base: &Collection<'a>,
+) -> Result<Option<crate::item::Text<'a>>, EvalError> {
     match singleton(base, name)? {
         None => Ok(None),
         Some(x) => match x.to_system() {

@@ -88,10 +88,11 @@ pub struct Node<'a> {
     pub value: Option<&'a Value>,
     /// The `_name` sibling of a primitive.
     pub under: Option<&'a Value>,
-    /// The FHIR type (`Patient`, `HumanName`, `string`, `BackboneElement`).
-    pub type_name: Rc<str>,
-    /// The model key of its children: the type name, or the element path for inline types.
-    pub key: Rc<str>,
+    /// The FHIR type (`Patient`, `HumanName`, `string`, `BackboneElement`), from [`intern`].
+    pub type_name: &'static str,
+    /// The model key of its children: the type name, or the element path for inline types;
+    /// from [`intern`] (the engine caches model answers by its address).
+    pub key: &'static str,
 }
 
 pub type Collection<'a> = Vec<Item<'a>>;
@@ -250,24 +251,26 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type NameSet = std::collections::HashSet<Rc<str>, std::hash::BuildHasherDefault<FxHasher>>;
+type NameSet = std::collections::HashSet<&'static str, std::hash::BuildHasherDefault<FxHasher>>;
 
 thread_local! {
     static NAMES: std::cell::RefCell<NameSet> = std::cell::RefCell::new(NameSet::default());
 }
 
-/// A shared copy of a type name or model key: the same few hundred names are used for every
-/// node, so they are interned per thread instead of allocated each time.
-pub fn intern(s: &str) -> Rc<str> {
+/// The permanent copy of a type name or model key. The same few hundred names are used for
+/// every node, so each is stored once per thread and never freed (a bounded set: type names
+/// and element paths of the loaded definitions): nodes then copy a reference instead of
+/// counting or allocating.
+pub fn intern(s: &str) -> &'static str {
     NAMES.with(|names| {
         let mut names = names.borrow_mut();
         if let Some(hit) = names.get(s) {
-            return hit.clone();
+            return *hit;
         }
-        let rc: Rc<str> = Rc::from(s);
+        let leaked: &'static str = Box::leak(Box::<str>::from(s));
         if names.len() < 100_000 {
-            names.insert(rc.clone());
+            names.insert(leaked);
         }
-        rc
+        leaked
     })
 }

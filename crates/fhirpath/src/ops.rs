@@ -167,7 +167,9 @@ fn arithmetic<'a>(op: BinaryOp, x: &Item<'a>, y: &Item<'a>) -> Result<Collection
                 }
             }
         }
-        (String(p), String(q)) if op == Add => Some(String(crate::item::Text::from(format!("{p}{q}").as_str()))),
+        (String(p), String(q)) if op == Add => {
+            Some(String(crate::item::Text::from(format!("{p}{q}").as_str())))
+        }
         (Quantity(p), Quantity(q)) => match op {
             Add => p.checked_add(q).map(Quantity),
             Sub => p.checked_sub(q).map(Quantity),

@@ -730,6 +730,7 @@ mod tests {
             Expr::IndexVar => "$index".into(),
             Expr::Total => "$total".into(),
             Expr::Variable(n) => format!("%{n}"),
+            Expr::Const(c) => format!("(const {c:?})"),
         }
     }
 
