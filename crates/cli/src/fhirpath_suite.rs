@@ -358,7 +358,7 @@ pub fn typed_text(i: &Item<'_>) -> (String, String) {
         Item::Long(_) => "long",
         Item::Decimal(_) => "decimal",
         Item::String(_) => match i {
-            Item::Node(n) => match &*n.type_name {
+            Item::Node(n) => match n.type_name {
                 "code" => "code",
                 "id" => "id",
                 _ => "string",

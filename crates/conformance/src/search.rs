@@ -188,7 +188,7 @@ pub fn index_values(kind: SearchKind, it: &Item<'_>) -> Vec<IndexValue> {
         Item::Node(n) => Some(n),
         _ => None,
     };
-    let ty: &str = node.map_or("", |n| &n.type_name);
+    let ty: &str = node.map_or("", |n| n.type_name);
     let obj = node
         .and_then(|n| n.value)
         .filter(|v| v.as_object().is_some());

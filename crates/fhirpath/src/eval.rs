@@ -510,7 +510,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
             nodes += 1;
             // `Patient.name` on a Patient: a leading type name selects the item itself.
             if leading && name.starts_with(|c: char| c.is_ascii_uppercase()) {
-                if self.derives_from(&n.type_name, name) {
+                if self.derives_from(n.type_name, name) {
                     out.push(it.clone());
                     continue;
                 }
@@ -538,7 +538,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
     ) -> Result<bool, EvalError> {
         let Some(obj) = n.object() else {
             // A primitive value has no children, but its type may still define the name.
-            return Ok(!self.model_knows(&n.key) || self.ctx.model.child(&n.key, name).is_some());
+            return Ok(!self.model_knows(n.key) || self.ctx.model.child(n.key, name).is_some());
         };
         let model_id = self.ctx.model.cache_id();
         let key_ptr = n.key.as_ptr() as usize;
@@ -554,7 +554,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
         let resolved = match cached {
             Some(d) => d,
             None => {
-                let d = self.ctx.model.child(&n.key, name).map(|def| {
+                let d = self.ctx.model.child(n.key, name).map(|def| {
                     let members = if def.choice {
                         def.types
                             .iter()
@@ -600,7 +600,7 @@ impl<'a> Evaluator<'_, 'a, '_> {
                 }
             }
             None => {
-                if self.model_knows(&n.key) {
+                if self.model_knows(n.key) {
                     return Ok(false);
                 }
                 // No model information: use the JSON as it is.
@@ -643,9 +643,9 @@ impl<'a> Evaluator<'_, 'a, '_> {
                     return false;
                 }
                 if exact && n.is_primitive() {
-                    return &*n.type_name == name;
+                    return n.type_name == name;
                 }
-                self.derives_from(&n.type_name, name)
+                self.derives_from(n.type_name, name)
             }
             other => {
                 if ns == Some("FHIR") {

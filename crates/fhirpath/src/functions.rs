@@ -1273,7 +1273,7 @@ fn children<'a>(
                     continue;
                 }
                 let base = &name[..split];
-                if let Some(def) = ev.ctx.model.child(&n.key, base) {
+                if let Some(def) = ev.ctx.model.child(n.key, base) {
                     if def.choice {
                         for (t, key) in &def.types {
                             if crate::eval::choice_member(base, t) == name {

@@ -142,7 +142,7 @@ impl<'a> Item<'a> {
         let Item::Node(n) = self else {
             return self.clone();
         };
-        let t: &str = &n.type_name;
+        let t: &str = n.type_name;
         if QUANTITY_TYPES.contains(&t) {
             if let Some(q) = node_quantity(n) {
                 return Item::Quantity(q);
@@ -195,7 +195,7 @@ impl<'a> Item<'a> {
     /// The FHIRPath type name of the item (`System.Integer`, `FHIR.Patient`).
     pub fn type_name(&self) -> (&'static str, &str) {
         match self {
-            Item::Node(n) => ("FHIR", &n.type_name),
+            Item::Node(n) => ("FHIR", n.type_name),
             Item::Boolean(_) => ("System", "Boolean"),
             Item::Integer(_) => ("System", "Integer"),
             Item::Long(_) => ("System", "Long"),
