@@ -15,7 +15,12 @@ fn main() {
     let empty = Value::Object(Object::new());
     let mut times = Vec::new();
     let mut total = 0.0;
+    let only = std::env::args().nth(1).unwrap_or_default();
+    let rounds: usize = if only.is_empty() { 2000 } else { 200_000 };
     for t in &tests {
+        if !t.expression.contains(&only) {
+            continue;
+        }
         if t.invalid.is_some()
             || t.expression.contains("trace(")
             || t.expression.contains("now()")
@@ -33,12 +38,12 @@ fn main() {
             .and_then(|f| inputs.get(&f.replace(".xml", ".json")))
             .unwrap_or(&empty);
         let t0 = Instant::now();
-        for _ in 0..2000 {
+        for _ in 0..rounds {
             let mut ctx = fhirpath::Context::for_resource(&model, input);
             let start: fhirpath::Collection<'_> = ctx.context.clone().into_iter().collect();
             std::hint::black_box(fhirpath::evaluate(&c, &start, &mut ctx).ok());
         }
-        let us = t0.elapsed().as_secs_f64() / 2000.0 * 1e6;
+        let us = t0.elapsed().as_secs_f64() / rounds as f64 * 1e6;
         total += us;
         times.push((us, t.expression.clone()));
     }

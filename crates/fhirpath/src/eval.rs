@@ -311,10 +311,21 @@ thread_local! {
         std::cell::RefCell::new(HashMap::default());
 }
 
+type MembersByName = HashMap<Box<str>, Option<(&'static str, &'static str)>, FxBuild>;
+
+thread_local! {
+    /// JSON member name → (type, key) per (model instance, interned type key), for
+    /// `children()` and `descendants()`.
+    static MEMBERS: std::cell::RefCell<HashMap<(u64, usize), MembersByName, FxBuild>> =
+        std::cell::RefCell::new(HashMap::default());
+}
+
 /// A model element resolved for this evaluation: its JSON member names with interned type
 /// names and keys.
 pub(crate) struct Resolved {
     members: Vec<(Box<str>, &'static str, &'static str)>,
+    /// The model knows the parent type (so an empty `members` means "no such element").
+    known_type: bool,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -325,13 +336,28 @@ impl std::hash::Hasher for PtrHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 =
-                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        // Eight bytes at a time: member names are short, and this runs per node visited.
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
     fn write_usize(&mut self, i: usize) {
-        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        self.write_u64(i as u64);
     }
 }
 
@@ -536,10 +562,6 @@ impl<'a> Evaluator<'_, 'a, '_> {
         name: &str,
         out: &mut Collection<'a>,
     ) -> Result<bool, EvalError> {
-        let Some(obj) = n.object() else {
-            // A primitive value has no children, but its type may still define the name.
-            return Ok(!self.model_knows(n.key) || self.ctx.model.child(n.key, name).is_some());
-        };
         let model_id = self.ctx.model.cache_id();
         let key_ptr = n.key.as_ptr() as usize;
         let cached = if model_id == 0 {
@@ -554,7 +576,11 @@ impl<'a> Evaluator<'_, 'a, '_> {
         let resolved = match cached {
             Some(d) => d,
             None => {
-                let d = self.ctx.model.child(n.key, name).map(|def| {
+                let def = self.ctx.model.child(n.key, name);
+                let known_type = def.is_some() || self.model_knows(n.key);
+                let d = Some(def.map_or_else(
+                    || Rc::new(Resolved { members: Vec::new(), known_type }),
+                    |def| {
                     let members = if def.choice {
                         def.types
                             .iter()
@@ -578,8 +604,9 @@ impl<'a> Evaluator<'_, 'a, '_> {
                             crate::item::intern(&key),
                         )]
                     };
-                    Rc::new(Resolved { members })
-                });
+                    Rc::new(Resolved { members, known_type })
+                    },
+                ));
                 if model_id != 0 {
                     RESOLVED.with(|c| {
                         let mut c = c.borrow_mut();
@@ -593,13 +620,23 @@ impl<'a> Evaluator<'_, 'a, '_> {
                 d
             }
         };
+        let Some(obj) = n.object() else {
+            // A primitive value has no children, but its type may still define the name.
+            return Ok(match resolved {
+                Some(r) => !r.known_type || !r.members.is_empty(),
+                None => !self.model_knows(n.key) || self.ctx.model.child(n.key, name).is_some(),
+            });
+        };
         match resolved {
-            Some(r) => {
+            Some(r) if !r.members.is_empty() || r.known_type => {
+                if r.members.is_empty() {
+                    return Ok(false);
+                }
                 for (member, t, key) in &r.members {
                     push_member_rc(obj, member, t, key, out);
                 }
             }
-            None => {
+            _ => {
                 if self.model_knows(n.key) {
                     return Ok(false);
                 }
@@ -611,6 +648,57 @@ impl<'a> Evaluator<'_, 'a, '_> {
             }
         }
         Ok(true)
+    }
+
+    /// The type and key of JSON member `member` of type `key` (`valueQuantity` resolves
+    /// through choice element `value[x]`), remembered per model; None when the model has no
+    /// such member or no stable answer (a choice element's base name).
+    pub(crate) fn member_def(
+        &self,
+        key: &'static str,
+        member: &str,
+    ) -> Option<(&'static str, &'static str)> {
+        let model_id = self.ctx.model.cache_id();
+        if model_id == 0 {
+            return None;
+        }
+        let at = (model_id, key.as_ptr() as usize);
+        if let Some(hit) = MEMBERS.with(|c| c.borrow().get(&at).and_then(|m| m.get(member).copied()))
+        {
+            return hit;
+        }
+        let model = &self.ctx.model;
+        let found = match model.child(key, member) {
+            Some(def) if def.choice => None,
+            Some(def) => Some(match def.types.first() {
+                Some((t, k)) => (crate::item::intern(t), crate::item::intern(k)),
+                None => ("Element", crate::item::intern(&format!("{key}.{member}"))),
+            }),
+            None => (1..member.len()).rev().find_map(|split| {
+                if !member.is_char_boundary(split)
+                    || !member[split..].starts_with(|c: char| c.is_ascii_uppercase())
+                {
+                    return None;
+                }
+                let base = &member[..split];
+                let def = model.child(key, base).filter(|d| d.choice)?;
+                let (t, k) = def
+                    .types
+                    .iter()
+                    .find(|(t, _)| choice_member(base, t) == member)?;
+                Some((crate::item::intern(t), crate::item::intern(k)))
+            }),
+        };
+        MEMBERS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() < 100_000 {
+                let m = c.entry(at).or_default();
+                if m.len() < 1_000 {
+                    m.insert(member.into(), found);
+                }
+            }
+        });
+        found
     }
 
     fn model_knows(&self, key: &str) -> bool {

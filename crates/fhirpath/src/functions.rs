@@ -688,15 +688,16 @@ pub(crate) fn call<'a>(
         }
         "descendants" => {
             arity(name, args, 0, 0)?;
+            // Breadth first: the items found so far are the frontier of the next level.
             let mut out = Vec::new();
-            let mut frontier = base;
-            while !frontier.is_empty() {
-                let mut next = Vec::new();
-                for it in &frontier {
-                    children(ev, it, &mut next)?;
-                }
-                out.extend(next.iter().cloned());
-                frontier = next;
+            for it in &base {
+                children(ev, it, &mut out)?;
+            }
+            let mut i = 0;
+            while i < out.len() {
+                let it = out[i].clone();
+                children(ev, &it, &mut out)?;
+                i += 1;
             }
             Ok(out)
         }
@@ -1250,22 +1251,24 @@ fn children<'a>(
 ) -> Result<(), EvalError> {
     let Item::Node(n) = it else { return Ok(()) };
     let Some(obj) = n.object() else { return Ok(()) };
-    let mut names: Vec<&str> = Vec::new();
     for (k, _) in obj.iter() {
         if k == "resourceType" {
             continue;
         }
-        let name = k.strip_prefix('_').unwrap_or(k);
-        if !names.contains(&name) {
-            names.push(name);
+        let name = match k.strip_prefix('_') {
+            // `_name` goes with `name` when both are present.
+            Some(name) if obj.get(name).is_some() => continue,
+            Some(name) => name,
+            None => k,
+        };
+        if let Some((t, key)) = ev.member_def(n.key, name) {
+            crate::eval::push_member_rc(obj, name, t, key, out);
+            continue;
         }
-    }
-    for name in names {
         let before = out.len();
         let _ = ev.children_named(n, name, out)?;
         if out.len() == before {
-            // A choice element: find it by the base name the model knows.
-            let mut handled = false;
+            // A choice element the model does not list by its JSON name.
             for split in (1..name.len()).rev() {
                 if !name.is_char_boundary(split)
                     || !name[split..].starts_with(|c: char| c.is_ascii_uppercase())
@@ -1273,17 +1276,15 @@ fn children<'a>(
                     continue;
                 }
                 let base = &name[..split];
-                if let Some(def) = ev.ctx.model.child(n.key, base) {
-                    if def.choice {
-                        for (t, key) in &def.types {
-                            if crate::eval::choice_member(base, t) == name {
-                                crate::eval::push_member(obj, name, t, key, out);
-                                handled = true;
-                            }
-                        }
-                    }
-                }
-                if handled {
+                let Some(def) = ev.ctx.model.child(n.key, base).filter(|d| d.choice) else {
+                    continue;
+                };
+                if let Some((t, key)) = def
+                    .types
+                    .iter()
+                    .find(|(t, _)| crate::eval::choice_member(base, t) == name)
+                {
+                    crate::eval::push_member(obj, name, t, key, out);
                     break;
                 }
             }

@@ -261,16 +261,21 @@ thread_local! {
 /// every node, so each is stored once per thread and never freed (a bounded set: type names
 /// and element paths of the loaded definitions): nodes then copy a reference instead of
 /// counting or allocating.
+///
+/// Names also come from data (the `resourceType` of a contained resource), so the set is
+/// capped: a name longer than 256 bytes, or any new name once 100,000 are stored, becomes
+/// `"Resource"` instead of growing memory without bound.
 pub fn intern(s: &str) -> &'static str {
     NAMES.with(|names| {
         let mut names = names.borrow_mut();
         if let Some(hit) = names.get(s) {
             return *hit;
         }
-        let leaked: &'static str = Box::leak(Box::<str>::from(s));
-        if names.len() < 100_000 {
-            names.insert(leaked);
+        if s.len() > 256 || names.len() >= 100_000 {
+            return "Resource";
         }
+        let leaked: &'static str = Box::leak(Box::<str>::from(s));
+        names.insert(leaked);
         leaked
     })
 }
