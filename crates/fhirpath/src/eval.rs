@@ -579,32 +579,39 @@ impl<'a> Evaluator<'_, 'a, '_> {
                 let def = self.ctx.model.child(n.key, name);
                 let known_type = def.is_some() || self.model_knows(n.key);
                 let d = Some(def.map_or_else(
-                    || Rc::new(Resolved { members: Vec::new(), known_type }),
+                    || {
+                        Rc::new(Resolved {
+                            members: Vec::new(),
+                            known_type,
+                        })
+                    },
                     |def| {
-                    let members = if def.choice {
-                        def.types
-                            .iter()
-                            .map(|(t, key)| {
-                                (
-                                    choice_member(name, t).into_boxed_str(),
-                                    crate::item::intern(t),
-                                    crate::item::intern(key),
-                                )
-                            })
-                            .collect()
-                    } else {
-                        let (t, key) = def
-                            .types
-                            .first()
-                            .cloned()
-                            .unwrap_or_else(|| ("Element".into(), format!("{}.{name}", n.key)));
-                        vec![(
-                            Box::<str>::from(name),
-                            crate::item::intern(&t),
-                            crate::item::intern(&key),
-                        )]
-                    };
-                    Rc::new(Resolved { members, known_type })
+                        let members = if def.choice {
+                            def.types
+                                .iter()
+                                .map(|(t, key)| {
+                                    (
+                                        choice_member(name, t).into_boxed_str(),
+                                        crate::item::intern(t),
+                                        crate::item::intern(key),
+                                    )
+                                })
+                                .collect()
+                        } else {
+                            let (t, key) =
+                                def.types.first().cloned().unwrap_or_else(|| {
+                                    ("Element".into(), format!("{}.{name}", n.key))
+                                });
+                            vec![(
+                                Box::<str>::from(name),
+                                crate::item::intern(&t),
+                                crate::item::intern(&key),
+                            )]
+                        };
+                        Rc::new(Resolved {
+                            members,
+                            known_type,
+                        })
                     },
                 ));
                 if model_id != 0 {
@@ -663,7 +670,8 @@ impl<'a> Evaluator<'_, 'a, '_> {
             return None;
         }
         let at = (model_id, key.as_ptr() as usize);
-        if let Some(hit) = MEMBERS.with(|c| c.borrow().get(&at).and_then(|m| m.get(member).copied()))
+        if let Some(hit) =
+            MEMBERS.with(|c| c.borrow().get(&at).and_then(|m| m.get(member).copied()))
         {
             return hit;
         }
@@ -986,6 +994,11 @@ pub(crate) fn to_bool3(c: &Collection<'_>) -> Result<Option<bool>, EvalError> {
 /// be compared or the answer is unknown (different precisions).
 pub(crate) fn compare_items(a: &Item<'_>, b: &Item<'_>) -> Result<Option<Ordering>, EvalError> {
     use Item::*;
+    match (a, b) {
+        (Integer(x), Integer(y)) => return Ok(Some(x.cmp(y))),
+        (String(x), String(y)) => return Ok(Some(x.cmp(y))),
+        _ => {}
+    }
     let (a, b) = (a.to_system(), b.to_system());
     Ok(match (&a, &b) {
         (Integer(x), Integer(y))

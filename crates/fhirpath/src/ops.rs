@@ -263,6 +263,13 @@ pub(crate) fn collections_equal(
 /// `=` on two items; `None` when unknown (temporal precision).
 pub(crate) fn item_equal(x: &Item<'_>, y: &Item<'_>) -> Result<Option<bool>, EvalError> {
     use Item::*;
+    // Values that are already System values need no conversion.
+    match (x, y) {
+        (Integer(p), Integer(q)) => return Ok(Some(p == q)),
+        (String(p), String(q)) => return Ok(Some(p == q)),
+        (Boolean(p), Boolean(q)) => return Ok(Some(p == q)),
+        _ => {}
+    }
     // Complex nodes compare member by member.
     if let (Node(p), Node(q)) = (x, y) {
         if !p.is_primitive() || !q.is_primitive() {
@@ -290,10 +297,13 @@ pub(crate) fn item_equal(x: &Item<'_>, y: &Item<'_>) -> Result<Option<bool>, Eva
 fn json_equal(a: Option<&Value>, b: Option<&Value>) -> bool {
     fn eq(a: &Value, b: &Value) -> bool {
         match (a, b) {
+            _ if std::ptr::eq(a, b) => true,
             (Value::Object(x), Value::Object(y)) => {
-                let xs: Vec<_> = x.iter().filter(|(k, _)| *k != "id").collect();
-                let ys: Vec<_> = y.iter().filter(|(k, _)| *k != "id").collect();
-                xs.len() == ys.len() && xs.iter().all(|(k, v)| y.get(k).is_some_and(|w| eq(v, w)))
+                let count = |o: &fhir::json::Object| o.iter().filter(|(k, _)| *k != "id").count();
+                x.iter()
+                    .filter(|(k, _)| *k != "id")
+                    .all(|(k, v)| y.get(k).is_some_and(|w| eq(v, w)))
+                    && count(x) == count(y)
             }
             (Value::Array(x), Value::Array(y)) => {
                 x.len() == y.len() && x.iter().zip(y).all(|(p, q)| eq(p, q))
