@@ -383,8 +383,11 @@ impl<'a> Run<'a> {
             let input = vec![item];
             match fhirpath::evaluate(&compiled, &input, &mut ctx) {
                 Ok(r) => {
+                    // A constraint holds only when it evaluates to true: an empty result
+                    // (`start <= end` on a date and a dateTime of another precision) fails,
+                    // as in the reference validator.
                     let holds = match r.as_slice() {
-                        [] => true,
+                        [] => false,
                         [one] => !matches!(one.to_system(), fhirpath::Item::Boolean(false)),
                         _ => true,
                     };
