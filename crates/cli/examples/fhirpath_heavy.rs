@@ -1,13 +1,18 @@
+//! Per-expression cost of the FHIRPath suite, heaviest first: `fhirpath_heavy [FILTER]` (the
+//! suite is read from `$CLINS_SHARED/conformance/fhirpath`, default `../shared`).
+
 use clins_hub::fhirpath_suite::{load_inputs, read_suite, run_test, Outcome};
 use conformance::{Definitions, DefinitionsModel};
 use fhir::json::{Object, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() {
-    let dir = PathBuf::from("../shared/conformance/fhirpath");
+    let shared = std::env::var("CLINS_SHARED").unwrap_or_else(|_| "../shared".into());
+    let dir = PathBuf::from(shared).join("conformance/fhirpath");
     let tests =
         read_suite(&std::fs::read_to_string(dir.join("tests-fhir-r4.xml")).unwrap()).unwrap();
     let inputs = load_inputs(&dir.join("input")).unwrap();
