@@ -245,10 +245,10 @@ impl<'a> Run<'a> {
                 "INVARIANT-NOT-EVALUATED",
                 "",
                 format!(
-                    "invariant {key} ({human}) was not evaluated at {count} place(s): FHIRPath evaluation is not available yet"
+                    "invariant {key} ({human}) was not evaluated at {count} place(s): no FHIRPath model was available for this run"
                 ),
                 format!(
-                    "制約 {key} は{count}箇所で評価されていません（FHIRPath評価は未実装です）"
+                    "制約 {key} は{count}箇所で評価されていません（この検証ではFHIRPathモデルが利用できませんでした）"
                 ),
             ));
         }
