@@ -4,4 +4,5 @@
 #![forbid(unsafe_code)]
 
 pub mod fhirpath_suite;
+pub mod gen;
 pub mod pipeline;

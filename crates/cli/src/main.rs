@@ -60,6 +60,25 @@ enum Command {
         /// A FHIR resource in JSON (default: stdin).
         file: Option<PathBuf>,
     },
+    /// Write synthetic JP-CLINS submissions (6情報 units for now) to OUT_DIR/submissions/, with
+    /// OUT_DIR/manifest.json. The same seed gives the same bytes.
+    Gen {
+        /// Number of patients.
+        #[arg(long, value_name = "N")]
+        patients: u64,
+        /// Number of institutions (default: one per 50 patients, at least 3).
+        #[arg(long, value_name = "M")]
+        institutions: Option<u32>,
+        /// Random seed.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+        /// Write one NDJSON stream (OUT_DIR/submissions.ndjson) instead of one file per
+        /// submission.
+        #[arg(long)]
+        ndjson: bool,
+        /// Output folder.
+        out_dir: PathBuf,
+    },
     /// Run an official FHIRPath test-suite file; prints each failure, then
     /// `N passed, N failed, N skipped`.
     FhirpathTests {
@@ -94,6 +113,43 @@ fn main() -> ExitCode {
             jobs,
             paths,
         }),
+        Command::Gen {
+            patients,
+            institutions,
+            seed,
+            ndjson,
+            out_dir,
+        } => {
+            if institutions == Some(0) {
+                eprintln!("clins-hub gen: --institutions must be at least 1");
+                return ExitCode::from(2);
+            }
+            let cfg = synth::Config {
+                patients,
+                institutions,
+                seed,
+            };
+            let bar = progress::Progress::new(patients as usize, "patients");
+            match clins_hub::gen::write(&cfg, &out_dir, ndjson, &|| bar.inc()) {
+                Ok(m) => {
+                    bar.finish();
+                    println!(
+                        "wrote {} submissions ({} resources) for {} patients at {} institutions to {}",
+                        m.submissions,
+                        m.resources,
+                        m.patients,
+                        m.institutions,
+                        out_dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    bar.finish();
+                    eprintln!("clins-hub gen: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),
         Command::FhirpathTests { suite, inputs } => fhirpath_cmd::suite(&suite, inputs.as_deref()),
     }

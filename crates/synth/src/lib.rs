@@ -1,0 +1,982 @@
+//! Synthetic JP-CLINS submissions for tests, demos and load tests: seeded and deterministic
+//! (the same seed gives the same bytes), streamed patient by patient so that memory stays flat
+//! whatever the number of patients, and valid by construction against the JP-CLINS rules.
+//!
+//! This first version generates institutions, patients and 6情報 units for 傷病名 (Condition)
+//! and アレルギー (AllergyIntolerance), including re-sends of a unit and Patient-only deletes.
+//! Documents (診療情報提供書, 退院時サマリー, 健診結果報告書, 患者サマリー) and lab results are not
+//! generated yet.
+
+#![deny(unsafe_code)]
+
+pub mod rng;
+pub mod tables;
+
+use fhir::json::{Object, Value};
+use rng::Rng;
+use tables::*;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub patients: u64,
+    /// Number of institutions (default: one per 50 patients, at least 3).
+    pub institutions: Option<u32>,
+    pub seed: u64,
+}
+
+impl Config {
+    pub fn institution_count(&self) -> u32 {
+        self.institutions
+            .unwrap_or_else(|| (self.patients / 50).clamp(3, 200_000) as u32)
+            .max(1)
+    }
+}
+
+/// One generated submission: a file name (unique in the run) and its JSON.
+#[derive(Clone, Debug)]
+pub struct Submission {
+    pub file_name: String,
+    /// `Condition`, `AllergyIntolerance` (6情報 units) — the BundleResourceType tag.
+    pub kind: &'static str,
+    /// Whether this is a re-send of an earlier Bundle-ID or a Patient-only delete.
+    pub action: Action,
+    /// Number of resources in the Bundle (Patient included).
+    pub resources: usize,
+    pub bundle: Value,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Submit,
+    Resend,
+    Delete,
+}
+
+/// A submitting institution.
+#[derive(Clone, Debug)]
+pub struct Institution {
+    /// 医療機関番号 (10 digits).
+    pub number: String,
+    pub kind: InstitutionKind,
+    pub prefecture: u8,
+    pub name: String,
+}
+
+/// The institutions of a run, from the seed alone.
+pub fn institutions(cfg: &Config) -> Vec<Institution> {
+    let mut rng = Rng::derive(cfg.seed, u64::MAX);
+    let weights: Vec<u32> = PREFECTURES.iter().map(|p| p.1).collect();
+    let kinds: Vec<u32> = INSTITUTION_KINDS.iter().map(|k| k.1).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    while out.len() < cfg.institution_count() as usize {
+        let pref = rng.weighted(&weights) as u8 + 1;
+        let kind = INSTITUTION_KINDS[rng.weighted(&kinds)].0;
+        // 医療機関コード: 郡市区番号 (2) + 番号 (4) + 検証番号 (1).
+        let body = format!("{:02}{:04}", rng.range(1, 99), rng.below(10_000));
+        let code = format!("{body}{}", check_digit(&body));
+        let number = format!("{pref:02}{}{code}", kind.fee_table());
+        if !seen.insert(number.clone()) {
+            continue;
+        }
+        let town = PREFECTURES[usize::from(pref - 1)].0;
+        let family = rng.pick(&FAMILY_NAMES).0;
+        let name = match kind {
+            InstitutionKind::Hospital => {
+                format!("架空{}総合病院", town.trim_end_matches(['県', '府', '都']))
+            }
+            InstitutionKind::Clinic => format!("{family}内科クリニック"),
+            InstitutionKind::Dental => format!("{family}歯科医院"),
+        };
+        out.push(Institution {
+            number,
+            kind,
+            prefecture: pref,
+            name,
+        });
+    }
+    out
+}
+
+/// The 検証番号 used by 医療機関コード and 保険者番号: digits weighted 2, 1, 2, 1… from the
+/// left, the digits of each product summed, and the complement of the sum to a multiple of 10.
+pub fn check_digit(digits: &str) -> u8 {
+    let sum: u32 = digits
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let p = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            p / 10 + p % 10
+        })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// A patient as the generator sees it.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub family: (&'static str, &'static str),
+    pub given: (&'static str, &'static str),
+    pub male: bool,
+    pub birth: (u32, u32, u32),
+    pub age: u32,
+    pub prefecture: u8,
+    pub member_id: String,
+}
+
+/// The reference date of the synthetic world (ages and dates are relative to it).
+pub const TODAY: (u32, u32, u32) = (2026, 11, 20);
+
+fn person(rng: &mut Rng) -> Person {
+    let male = rng.chance(0.486);
+    let band = rng.weighted(&AGE_BANDS) as u32;
+    let age = band * 10 + rng.below(10) as u32;
+    let year = TODAY.0 - age - u32::from(rng.chance(0.5));
+    let birth = (year, rng.range(1, 12) as u32, rng.range(1, 28) as u32);
+    let fam_w: Vec<u32> = FAMILY_NAMES.iter().map(|f| f.2).collect();
+    let f = FAMILY_NAMES[rng.weighted(&fam_w)];
+    let given = if male {
+        *rng.pick(&MALE_NAMES)
+    } else {
+        *rng.pick(&FEMALE_NAMES)
+    };
+    let weights: Vec<u32> = PREFECTURES.iter().map(|p| p.1).collect();
+    let prefecture = rng.weighted(&weights) as u8 + 1;
+    let member_id = member_id(rng, age, prefecture);
+    Person {
+        family: (f.0, f.1),
+        given,
+        male,
+        birth,
+        age,
+        prefecture,
+        member_id,
+    }
+}
+
+/// 被保険者個人識別子 `保険者番号:記号:番号:枝番` for the scheme that fits the age: 後期高齢者 from
+/// 75, otherwise 国保, 協会けんぽ, 組合健保 or 共済 in proportion to their members.
+fn member_id(rng: &mut Rng, age: u32, pref: u8) -> String {
+    let insurer = |rng: &mut Rng, law: &str| {
+        let body = format!("{law}{pref:02}{:03}", rng.below(1000));
+        format!("{body}{}", check_digit(&body))
+    };
+    // Insurer number, 記号, 番号.
+    let (number, symbol, card) = if age >= 75 {
+        (
+            insurer(rng, "39"),
+            String::new(),
+            format!("{:08}", rng.below(100_000_000)),
+        )
+    } else {
+        match rng.weighted(&[2_309, 3_944, 2_820, 983]) {
+            0 => {
+                // 国保: 6-digit insurer number, left-padded to 8.
+                let body = format!("{pref:02}{:03}", rng.below(1000));
+                let n = format!("00{body}{}", check_digit(&body));
+                (
+                    n,
+                    full_width(&format!("{}", rng.range(1, 99))),
+                    format!("{}", rng.range(1, 999_999)),
+                )
+            }
+            1 => (
+                insurer(rng, "01"),
+                format!("{}", rng.range(1_000_000, 99_999_999)),
+                format!("{}", rng.range(1, 9999)),
+            ),
+            2 => (
+                insurer(rng, "06"),
+                format!("{}", rng.range(1, 9999)),
+                format!("{}", rng.range(1, 99_999)),
+            ),
+            _ => (
+                insurer(rng, "31"),
+                format!("{}", rng.range(1, 999)),
+                format!("{}", rng.range(1, 999_999)),
+            ),
+        }
+    };
+    // Cards issued since 2021 carry a 2-digit 枝番; older ones have none (empty 4th part).
+    let branch = if rng.chance(0.7) {
+        format!("{:02}", rng.range(0, 3))
+    } else {
+        String::new()
+    };
+    // Some institutions key the 記号/番号 in full-width as printed on the card.
+    let (symbol, card) = if rng.chance(0.15) {
+        (full_width(&symbol), full_width(&card))
+    } else {
+        (symbol, card)
+    };
+    format!("{number}:{symbol}:{card}:{branch}")
+}
+
+fn full_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '0'..='9' => char::from_u32(c as u32 - '0' as u32 + 0xFF10).unwrap_or(c),
+            other => other,
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------ JSON building
+
+fn s(v: impl Into<String>) -> Value {
+    Value::string(v.into())
+}
+
+fn obj<const N: usize>(members: [(&str, Value); N]) -> Value {
+    let mut o = Object::with_capacity(N);
+    for (k, v) in members {
+        o.insert(k, v);
+    }
+    Value::Object(o)
+}
+
+fn arr(items: Vec<Value>) -> Value {
+    Value::Array(items)
+}
+
+fn coding(system: &str, code: &str) -> Value {
+    obj([("system", s(system)), ("code", s(code))])
+}
+
+fn concept(codings: Vec<Value>, text: Option<&str>) -> Value {
+    let mut o = obj([("coding", arr(codings))]);
+    if let (Some(t), Value::Object(m)) = (text, &mut o) {
+        m.insert("text", s(t));
+    }
+    o
+}
+
+fn date(d: (u32, u32, u32)) -> String {
+    format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
+}
+
+fn timestamp(d: (u32, u32, u32), minute: u32) -> String {
+    format!(
+        "{}T{:02}:{:02}:00+09:00",
+        date(d),
+        9 + minute / 60 % 9,
+        minute % 60
+    )
+}
+
+/// A deterministic `urn:uuid:` from the run seed and a name (version 4 layout, random bits
+/// from the generator).
+fn urn(rng: &mut Rng) -> String {
+    let a = rng.next_u64();
+    let b = rng.next_u64();
+    format!(
+        "urn:uuid:{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        0x8000 | (b >> 48) & 0x3fff,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// A generated narrative (`text`), so that resources carry the human-readable form dom-6 asks for.
+fn narrative(text: &str) -> Value {
+    let mut div = String::from("<div xmlns=\"http://www.w3.org/1999/xhtml\">");
+    for c in text.chars() {
+        match c {
+            '<' => div.push_str("&lt;"),
+            '>' => div.push_str("&gt;"),
+            '&' => div.push_str("&amp;"),
+            c => div.push(c),
+        }
+    }
+    div.push_str("</div>");
+    obj([("status", s("generated")), ("div", s(div))])
+}
+
+const REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
+
+fn institution_ext(inst: &Institution) -> Value {
+    obj([
+        (
+            "url",
+            s("http://jpfhir.jp/fhir/clins/Extension/StructureDefinition/JP_eCS_InstitutionNumber"),
+        ),
+        (
+            "valueIdentifier",
+            obj([
+                (
+                    "system",
+                    s("http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"),
+                ),
+                ("value", s(&inst.number)),
+            ]),
+        ),
+    ])
+}
+
+fn department_ext(code: &str, name: &str) -> Value {
+    obj([
+        (
+            "url",
+            s("http://jpfhir.jp/fhir/eCS/Extension/StructureDefinition/JP_eCS_Department"),
+        ),
+        (
+            "valueCodeableConcept",
+            obj([(
+                "coding",
+                arr(vec![obj([
+                    (
+                        "system",
+                        s("http://jami.jp/SS-MIX2/CodeSystem/ClinicalDepartment"),
+                    ),
+                    ("code", s(code)),
+                    ("display", s(name)),
+                ])]),
+            )]),
+        ),
+    ])
+}
+
+fn meta(profile: &str, updated: &str) -> Value {
+    obj([
+        ("lastUpdated", s(updated)),
+        ("profile", arr(vec![s(profile)])),
+    ])
+}
+
+fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Value {
+    let name = |repr: &str, fam: &str, giv: &str| {
+        obj([
+            (
+                "extension",
+                arr(vec![obj([
+                    ("url", s(REPRESENTATION)),
+                    ("valueCode", s(repr)),
+                ])]),
+            ),
+            ("use", s("official")),
+            ("text", s(format!("{fam} {giv}"))),
+            ("family", s(fam)),
+            ("given", arr(vec![s(giv)])),
+        ])
+    };
+    let pref = PREFECTURES[usize::from(p.prefecture - 1)].0;
+    obj([
+        ("resourceType", s("Patient")),
+        (
+            "meta",
+            meta(
+                "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Patient_eCS|1",
+                updated,
+            ),
+        ),
+        (
+            "text",
+            narrative(&format!(
+                "{} {}（{} {}） {} {}",
+                p.family.0,
+                p.given.0,
+                p.family.1,
+                p.given.1,
+                if p.male { "男性" } else { "女性" },
+                date(p.birth)
+            )),
+        ),
+        ("extension", arr(vec![institution_ext(inst)])),
+        (
+            "identifier",
+            arr(vec![
+                obj([
+                    (
+                        "system",
+                        s(format!("urn:oid:1.2.392.100495.20.3.51.1{}", inst.number)),
+                    ),
+                    ("value", s(format!("{local_no:08}"))),
+                ]),
+                obj([
+                    (
+                        "system",
+                        s("http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"),
+                    ),
+                    ("value", s(&p.member_id)),
+                ]),
+            ]),
+        ),
+        (
+            "name",
+            arr(vec![
+                name("IDE", p.family.0, p.given.0),
+                name("SYL", p.family.1, p.given.1),
+            ]),
+        ),
+        ("gender", s(if p.male { "male" } else { "female" })),
+        ("birthDate", s(date(p.birth))),
+        (
+            "address",
+            arr(vec![obj([("text", s(pref)), ("state", s(pref))])]),
+        ),
+    ])
+}
+
+fn encounter(id: &str) -> Value {
+    obj([
+        ("resourceType", s("Encounter")),
+        ("id", s(id)),
+        (
+            "meta",
+            obj([(
+                "profile",
+                arr(vec![s(
+                    "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter",
+                )]),
+            )]),
+        ),
+        ("text", narrative("外来受診")),
+        ("status", s("finished")),
+        (
+            "class",
+            obj([
+                (
+                    "system",
+                    s("http://terminology.hl7.org/CodeSystem/v3-ActCode"),
+                ),
+                ("code", s("AMB")),
+                ("display", s("外来")),
+            ]),
+        ),
+    ])
+}
+
+/// A date between `from` (years after birth) and today.
+fn date_after(rng: &mut Rng, p: &Person, from_age: u32) -> (u32, u32, u32) {
+    let first = (p.birth.0 + from_age).min(TODAY.0);
+    let year = rng.range(u64::from(first), u64::from(TODAY.0)) as u32;
+    let month = if year == TODAY.0 {
+        rng.range(1, u64::from(TODAY.1 - 1)) as u32
+    } else {
+        rng.range(1, 12) as u32
+    };
+    (year, month, rng.range(1, 28) as u32)
+}
+
+fn condition(
+    rng: &mut Rng,
+    p: &Person,
+    inst: &Institution,
+    i: usize,
+    seq: u64,
+    patient_url: &str,
+    updated: &str,
+) -> Value {
+    let eligible: Vec<usize> = (0..CONDITIONS.len())
+        .filter(|&c| CONDITIONS[c].3 <= p.age)
+        .collect();
+    let weights: Vec<u32> = eligible.iter().map(|&c| CONDITIONS[c].4).collect();
+    let (code, name, icd, min_age, _, chronic) = CONDITIONS[eligible[rng.weighted(&weights)]];
+    let onset = date_after(rng, p, min_age);
+    let (status, abatement) = if chronic {
+        if rng.chance(0.9) {
+            ("active", None)
+        } else {
+            ("remission", Some(onset))
+        }
+    } else if rng.chance(0.6) {
+        ("resolved", Some(onset))
+    } else {
+        ("active", None)
+    };
+    let suspected = !chronic && rng.chance(0.1);
+    let dept = if inst.kind == InstitutionKind::Dental {
+        DEPARTMENTS[5]
+    } else if p.age < 15 && rng.chance(0.7) {
+        DEPARTMENTS[1]
+    } else {
+        match code {
+            "20057890" | "20059012" => DEPARTMENTS[2],
+            "20058901" => DEPARTMENTS[3],
+            "20062345" => DEPARTMENTS[4],
+            _ => DEPARTMENTS[0],
+        }
+    };
+    let mut ext = vec![institution_ext(inst), department_ext(dept.0, dept.1)];
+    let mut m = meta(
+        "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS|1",
+        updated,
+    );
+    if i == 0 {
+        ext.push(obj([
+            (
+                "url",
+                s("http://jpfhir.jp/fhir/eCS/Extension/StructureDefinition/JP_eCS_DiagnosisType"),
+            ),
+            (
+                "valueCodeableConcept",
+                concept(
+                    vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
+                        "principal",
+                    )],
+                    None,
+                ),
+            ),
+        ]));
+        if chronic && rng.chance(0.3) {
+            if let Value::Object(o) = &mut m {
+                o.insert(
+                    "tag",
+                    arr(vec![coding(
+                        "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication",
+                        "LTS",
+                    )]),
+                );
+            }
+        }
+    }
+    let enc = format!("enc{i}");
+    let mut o = Object::new();
+    o.insert("resourceType", s("Condition"));
+    o.insert("meta", m);
+    o.insert(
+        "text",
+        narrative(&format!(
+            "{}{}（{}）",
+            name,
+            if suspected { "の疑い" } else { "" },
+            status
+        )),
+    );
+    o.insert("contained", arr(vec![encounter(&enc)]));
+    o.insert("extension", arr(ext));
+    o.insert(
+        "identifier",
+        arr(vec![obj([
+            (
+                "system",
+                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
+            ),
+            ("value", s(format!("{}-cond-{seq}-{i}", inst.number))),
+        ])]),
+    );
+    o.insert(
+        "clinicalStatus",
+        concept(
+            vec![coding(
+                "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                status,
+            )],
+            None,
+        ),
+    );
+    o.insert(
+        "verificationStatus",
+        concept(
+            vec![coding(
+                "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+                if suspected {
+                    "provisional"
+                } else {
+                    "confirmed"
+                },
+            )],
+            None,
+        ),
+    );
+    o.insert(
+        "category",
+        arr(vec![concept(
+            vec![obj([
+                (
+                    "system",
+                    s("http://terminology.hl7.org/CodeSystem/condition-category"),
+                ),
+                ("code", s("encounter-diagnosis")),
+                ("display", s("Encounter Diagnosis")),
+            ])],
+            None,
+        )]),
+    );
+    let text = if suspected {
+        format!("{name}の疑い")
+    } else {
+        name.to_string()
+    };
+    o.insert(
+        "code",
+        concept(
+            vec![
+                obj([
+                    (
+                        "system",
+                        s("http://medis.or.jp/CodeSystem/master-disease-keyNumber"),
+                    ),
+                    ("code", s(code)),
+                    ("display", s(name)),
+                ]),
+                obj([
+                    (
+                        "system",
+                        s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full"),
+                    ),
+                    ("code", s(icd)),
+                    ("display", s(name)),
+                ]),
+            ],
+            Some(&text),
+        ),
+    );
+    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("encounter", obj([("reference", s(format!("#{enc}")))]));
+    o.insert("onsetDateTime", s(date(onset)));
+    o.insert("recordedDate", s(date(TODAY)));
+    if let Some(a) = abatement {
+        let end = date_after(rng, p, a.0.saturating_sub(p.birth.0));
+        o.insert("abatementDateTime", s(date(end.max(a))));
+    }
+    Value::Object(o)
+}
+
+fn allergy(
+    rng: &mut Rng,
+    p: &Person,
+    inst: &Institution,
+    i: usize,
+    seq: u64,
+    patient_url: &str,
+    updated: &str,
+) -> Value {
+    let weights: Vec<u32> = ALLERGIES.iter().map(|a| a.4).collect();
+    let (category, code, name, system, _) = ALLERGIES[rng.weighted(&weights)];
+    let mut o = Object::new();
+    o.insert("resourceType", s("AllergyIntolerance"));
+    o.insert(
+        "meta",
+        meta(
+            "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_AllergyIntolerance_eCS|1",
+            updated,
+        ),
+    );
+    o.insert(
+        "text",
+        narrative(&format!("{name}アレルギー（{category}）")),
+    );
+    o.insert("extension", arr(vec![institution_ext(inst)]));
+    o.insert(
+        "identifier",
+        arr(vec![obj([
+            (
+                "system",
+                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
+            ),
+            ("value", s(format!("{}-alg-{seq}-{i}", inst.number))),
+        ])]),
+    );
+    o.insert(
+        "clinicalStatus",
+        concept(
+            vec![coding(
+                "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+                "active",
+            )],
+            None,
+        ),
+    );
+    o.insert(
+        "verificationStatus",
+        concept(
+            vec![coding(
+                "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+                "confirmed",
+            )],
+            None,
+        ),
+    );
+    o.insert("category", arr(vec![s(category)]));
+    if category == "medication" {
+        o.insert("criticality", s("high"));
+    }
+    o.insert(
+        "code",
+        concept(
+            vec![obj([
+                ("system", s(system)),
+                ("code", s(code)),
+                ("display", s(name)),
+            ])],
+            Some(name),
+        ),
+    );
+    o.insert("patient", obj([("reference", s(patient_url))]));
+    o.insert("recordedDate", s(date(date_after(rng, p, 0))));
+    Value::Object(o)
+}
+
+fn bundle(
+    rng: &mut Rng,
+    kind: &str,
+    bundle_id: &str,
+    updated: &str,
+    patient: Value,
+    build: &mut dyn FnMut(&mut Rng, &str) -> Vec<Value>,
+) -> (Value, usize) {
+    let p_url = urn(rng);
+    let mut entries = vec![obj([("fullUrl", s(&p_url)), ("resource", patient)])];
+    for r in build(rng, &p_url) {
+        entries.push(obj([("fullUrl", s(urn(rng))), ("resource", r)]));
+    }
+    let n = entries.len();
+    let b = obj([
+        ("resourceType", s("Bundle")),
+        (
+            "meta",
+            obj([
+                ("lastUpdated", s(updated)),
+                (
+                    "profile",
+                    arr(vec![s(
+                        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_CLINS|1",
+                    )]),
+                ),
+                (
+                    "tag",
+                    arr(vec![coding(
+                        "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
+                        kind,
+                    )]),
+                ),
+            ]),
+        ),
+        (
+            "identifier",
+            obj([
+                ("system", s("http://jpfhir.jp/fhir/clins/bundle-identifier")),
+                ("value", s(bundle_id)),
+            ]),
+        ),
+        ("type", s("collection")),
+        ("timestamp", s(updated)),
+        ("entry", arr(entries)),
+    ]);
+    (b, n)
+}
+
+/// Counts of what was generated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Manifest {
+    pub seed: u64,
+    pub patients: u64,
+    pub institutions: u64,
+    pub submissions: u64,
+    pub resources: u64,
+    pub condition_units: u64,
+    pub allergy_units: u64,
+    pub resends: u64,
+    pub deletes: u64,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.seed,
+            self.patients,
+            self.institutions,
+            self.submissions,
+            self.resources,
+            self.condition_units,
+            self.allergy_units,
+            self.resends,
+            self.deletes
+        )
+    }
+}
+
+/// Generates the submissions of patient `n` (0-based) into `sink`. Each patient draws from its
+/// own random stream, so patient `n` is the same whatever `--patients` says.
+pub fn patient_submissions(
+    cfg: &Config,
+    insts: &[Institution],
+    n: u64,
+    sink: &mut dyn FnMut(Submission),
+) {
+    let mut rng = Rng::derive(cfg.seed, n);
+    let p = person(&mut rng);
+    // Visits: 1–3 institutions, preferring the patient's prefecture.
+    let local: Vec<usize> = (0..insts.len())
+        .filter(|&i| insts[i].prefecture == p.prefecture)
+        .collect();
+    let visits = 1 + rng.weighted(&[50, 35, 15]);
+    let mut chosen: Vec<usize> = Vec::new();
+    for _ in 0..visits {
+        let i = if !local.is_empty() && rng.chance(0.8) {
+            *rng.pick(&local)
+        } else {
+            rng.below(insts.len() as u64) as usize
+        };
+        if !chosen.contains(&i) {
+            chosen.push(i);
+        }
+    }
+    for (v, &ii) in chosen.iter().enumerate() {
+        let inst = &insts[ii];
+        let seq = n * 4 + v as u64;
+        let local_no = rng.range(1, 99_999_999);
+        let minute = rng.below(480) as u32;
+        let updated = timestamp(TODAY, minute);
+        // 傷病名: one unit per visit, 1–5 conditions (more with age).
+        let count = 1 + rng.below(u64::from(1 + p.age / 20).min(5)) as usize;
+        let bundle_id = format!("{}^{}^COND-{seq:010}", inst.number, TODAY.0);
+        let (b, res) = bundle(
+            &mut rng,
+            "Condition",
+            &bundle_id,
+            &updated,
+            patient(&p, inst, local_no, &updated),
+            &mut |rng, url| {
+                (0..count)
+                    .map(|i| condition(rng, &p, inst, i, seq, url, &updated))
+                    .collect()
+            },
+        );
+        sink(Submission {
+            file_name: format!("{n:08}-{v}-condition.json"),
+            kind: "Condition",
+            action: Action::Submit,
+            resources: res,
+            bundle: b,
+        });
+        // A later re-send of the same unit (an update), or a Patient-only delete.
+        let later = timestamp(TODAY, minute + 30);
+        if rng.chance(0.03) {
+            let (b, res) = bundle(
+                &mut rng,
+                "Condition",
+                &bundle_id,
+                &later,
+                patient(&p, inst, local_no, &later),
+                &mut |rng, url| {
+                    (0..count)
+                        .map(|i| condition(rng, &p, inst, i, seq, url, &later))
+                        .collect()
+                },
+            );
+            sink(Submission {
+                file_name: format!("{n:08}-{v}-condition-resend.json"),
+                kind: "Condition",
+                action: Action::Resend,
+                resources: res,
+                bundle: b,
+            });
+        } else if rng.chance(0.01) {
+            let (b, res) = bundle(
+                &mut rng,
+                "Condition",
+                &bundle_id,
+                &later,
+                patient(&p, inst, local_no, &later),
+                &mut |_, _| Vec::new(),
+            );
+            sink(Submission {
+                file_name: format!("{n:08}-{v}-condition-delete.json"),
+                kind: "Condition",
+                action: Action::Delete,
+                resources: res,
+                bundle: b,
+            });
+        }
+        // アレルギー: about one patient-institution pair in five records some.
+        if rng.chance(0.2) {
+            let count = 1 + rng.weighted(&[80, 20]);
+            let bundle_id = format!("{}^{}^ALG-{seq:010}", inst.number, TODAY.0);
+            let (b, res) = bundle(
+                &mut rng,
+                "AllergyIntolerance",
+                &bundle_id,
+                &updated,
+                patient(&p, inst, local_no, &updated),
+                &mut |rng, url| {
+                    (0..count)
+                        .map(|i| allergy(rng, &p, inst, i, seq, url, &updated))
+                        .collect()
+                },
+            );
+            sink(Submission {
+                file_name: format!("{n:08}-{v}-allergy.json"),
+                kind: "AllergyIntolerance",
+                action: Action::Submit,
+                resources: res,
+                bundle: b,
+            });
+        }
+    }
+}
+
+/// Adds one submission to the manifest's counts.
+pub fn count(m: &mut Manifest, sub: &Submission) {
+    m.submissions += 1;
+    m.resources += sub.resources as u64;
+    match sub.action {
+        Action::Resend => m.resends += 1,
+        Action::Delete => m.deletes += 1,
+        Action::Submit => match sub.kind {
+            "Condition" => m.condition_units += 1,
+            _ => m.allergy_units += 1,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_digits() {
+        // 2,1,2,1 weights on 0,1,3,9 → 0+1+6+9 = 16 → 4.
+        assert_eq!(check_digit("0139"), 4);
+        assert_eq!(check_digit("00000"), 0);
+    }
+
+    #[test]
+    fn institution_numbers_have_the_jp_clins_form() {
+        let cfg = Config {
+            patients: 1000,
+            institutions: Some(500),
+            seed: 3,
+        };
+        let insts = institutions(&cfg);
+        assert_eq!(insts.len(), 500);
+        for i in &insts {
+            let n = &i.number;
+            assert_eq!(n.len(), 10, "{n}");
+            let pref: u8 = n[0..2].parse().unwrap();
+            assert!((1..=47).contains(&pref));
+            assert!(matches!(&n[2..3], "1" | "3"));
+            let last = n.as_bytes()[9] - b'0';
+            assert_eq!(check_digit(&n[3..9]), last, "{n}");
+        }
+        let hospitals = insts
+            .iter()
+            .filter(|i| i.kind == InstitutionKind::Hospital)
+            .count();
+        assert!(
+            hospitals < 60,
+            "hospitals are ~4.5% of institutions: {hospitals}"
+        );
+    }
+
+    #[test]
+    fn member_ids_include_full_width_and_empty_branch() {
+        let mut rng = Rng::new(9);
+        let ids: Vec<String> = (0..2000).map(|_| member_id(&mut rng, 40, 13)).collect();
+        let empty_branch = ids.iter().filter(|i| i.ends_with(':')).count();
+        let full = ids
+            .iter()
+            .filter(|i| i.chars().any(|c| ('０'..='９').contains(&c)))
+            .count();
+        assert!((450..750).contains(&empty_branch), "{empty_branch}");
+        assert!(full > 200, "{full}");
+        assert!(ids.iter().all(|i| i.split(':').count() == 4));
+    }
+}
