@@ -819,6 +819,12 @@ pub fn patient_submissions(
             chosen.push(i);
         }
     }
+    // File names follow generation order: patient number, then a running number.
+    let mut k = 0u32;
+    let mut name = |what: &str| {
+        k += 1;
+        format!("{n:08}-{k:02}-{what}.json")
+    };
     for (v, &ii) in chosen.iter().enumerate() {
         let inst = &insts[ii];
         let seq = n * 4 + v as u64;
@@ -841,7 +847,7 @@ pub fn patient_submissions(
             },
         );
         sink(Submission {
-            file_name: format!("{n:08}-{v}-condition.json"),
+            file_name: name("condition"),
             kind: "Condition",
             action: Action::Submit,
             resources: res,
@@ -863,7 +869,7 @@ pub fn patient_submissions(
                 },
             );
             sink(Submission {
-                file_name: format!("{n:08}-{v}-condition-resend.json"),
+                file_name: name("condition-resend"),
                 kind: "Condition",
                 action: Action::Resend,
                 resources: res,
@@ -879,7 +885,7 @@ pub fn patient_submissions(
                 &mut |_, _| Vec::new(),
             );
             sink(Submission {
-                file_name: format!("{n:08}-{v}-condition-delete.json"),
+                file_name: name("condition-delete"),
                 kind: "Condition",
                 action: Action::Delete,
                 resources: res,
@@ -903,7 +909,7 @@ pub fn patient_submissions(
                 },
             );
             sink(Submission {
-                file_name: format!("{n:08}-{v}-allergy.json"),
+                file_name: name("allergy"),
                 kind: "AllergyIntolerance",
                 action: Action::Submit,
                 resources: res,
