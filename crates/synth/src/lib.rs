@@ -937,6 +937,87 @@ pub fn count(m: &mut Manifest, sub: &Submission) {
 mod tests {
     use super::*;
 
+    /// Share of `part` in `whole`, in percent.
+    fn pct(part: usize, whole: usize) -> f64 {
+        part as f64 * 100.0 / whole as f64
+    }
+
+    #[test]
+    fn age_pyramid_and_sex_follow_the_tables() {
+        let people: Vec<Person> = (0..20_000)
+            .map(|n| person(&mut Rng::derive(42, n)))
+            .collect();
+        let total: u32 = AGE_BANDS.iter().sum();
+        for (band, w) in AGE_BANDS.iter().enumerate() {
+            let got = people.iter().filter(|p| p.age / 10 == band as u32).count();
+            let want = f64::from(*w) * 100.0 / f64::from(total);
+            assert!(
+                (pct(got, people.len()) - want).abs() < 1.0,
+                "band {band}: {:.1}% vs {want:.1}%",
+                pct(got, people.len())
+            );
+        }
+        let male = pct(people.iter().filter(|p| p.male).count(), people.len());
+        assert!((46.6..50.6).contains(&male), "{male}");
+        // 後期高齢者 IDs (法別番号 39) exactly for the 75 and over.
+        for p in &people {
+            assert_eq!(p.age >= 75, p.member_id.starts_with("39"), "{p:?}");
+        }
+        let empty_branch = pct(
+            people.iter().filter(|p| p.member_id.ends_with(':')).count(),
+            people.len(),
+        );
+        assert!((28.0..32.0).contains(&empty_branch), "{empty_branch}");
+    }
+
+    #[test]
+    fn allergies_resends_and_deletes_have_their_shares() {
+        let cfg = Config {
+            patients: 5_000,
+            institutions: Some(100),
+            seed: 8,
+        };
+        let insts = institutions(&cfg);
+        let mut m = Manifest::default();
+        let (mut allergies, mut drug, mut high) = (0, 0, 0);
+        for n in 0..cfg.patients {
+            patient_submissions(&cfg, &insts, n, &mut |sub| {
+                count(&mut m, &sub);
+                for e in sub.bundle.get("entry").map(Value::items).unwrap_or(&[]) {
+                    let r = e.get("resource").unwrap();
+                    if r.get("resourceType").and_then(Value::as_str) != Some("AllergyIntolerance") {
+                        continue;
+                    }
+                    allergies += 1;
+                    let cat = r.pointer("category").map(Value::items).unwrap_or(&[]);
+                    if cat.first().and_then(Value::as_str) == Some("medication") {
+                        drug += 1;
+                        high += usize::from(
+                            r.get("criticality").and_then(Value::as_str) == Some("high"),
+                        );
+                    }
+                }
+            });
+        }
+        // Medication allergens carry 60 of the 90 weight units.
+        let drug_share = pct(drug, allergies);
+        assert!((63.0..70.5).contains(&drug_share), "{drug_share}");
+        assert_eq!(high, drug, "every drug allergy has criticality high");
+        let units = (m.condition_units) as usize;
+        assert!(
+            (2.3..3.7).contains(&pct(m.resends as usize, units)),
+            "{m:?}"
+        );
+        assert!(
+            (0.5..1.5).contains(&pct(m.deletes as usize, units)),
+            "{m:?}"
+        );
+        assert!(
+            (17.0..23.0).contains(&pct(m.allergy_units as usize, units)),
+            "{m:?}"
+        );
+    }
+
     #[test]
     fn check_digits() {
         // 2,1,2,1 weights on 0,1,3,9 → 0+1+6+9 = 16 → 4.
