@@ -21,11 +21,11 @@ pub fn write(
     let files_dir = out_dir.join("submissions");
     let dir = if ndjson { out_dir } else { &files_dir };
     std::fs::create_dir_all(dir).map_err(|e| fail("cannot create", dir, e))?;
-    let insts = synth::institutions(cfg);
+    let world = synth::World::new(cfg);
     let mut m = Manifest {
         seed: cfg.seed,
         patients: cfg.patients,
-        institutions: insts.len() as u64,
+        institutions: world.institutions.len() as u64,
         ..Manifest::default()
     };
     let stream_path = out_dir.join("submissions.ndjson");
@@ -38,7 +38,7 @@ pub fn write(
     };
     let mut error: Option<String> = None;
     for n in 0..cfg.patients {
-        synth::patient_submissions(cfg, &insts, n, &mut |sub| {
+        synth::patient_submissions(cfg, &world, n, &mut |sub| {
             if error.is_some() {
                 return;
             }

@@ -99,6 +99,26 @@ pub fn institutions(cfg: &Config) -> Vec<Institution> {
     out
 }
 
+/// The institutions of a run, indexed by prefecture.
+pub struct World {
+    pub institutions: Vec<Institution>,
+    by_prefecture: Vec<Vec<usize>>,
+}
+
+impl World {
+    pub fn new(cfg: &Config) -> Self {
+        let institutions = institutions(cfg);
+        let mut by_prefecture = vec![Vec::new(); 48];
+        for (i, inst) in institutions.iter().enumerate() {
+            by_prefecture[usize::from(inst.prefecture)].push(i);
+        }
+        World {
+            institutions,
+            by_prefecture,
+        }
+    }
+}
+
 /// The 検証番号 used by 医療機関コード and 保険者番号: digits weighted 2, 1, 2, 1… from the
 /// left, the digits of each product summed, and the complement of the sum to a multiple of 10.
 pub fn check_digit(digits: &str) -> u8 {
@@ -795,23 +815,17 @@ impl Manifest {
 
 /// Generates the submissions of patient `n` (0-based) into `sink`. Each patient draws from its
 /// own random stream, so patient `n` is the same whatever `--patients` says.
-pub fn patient_submissions(
-    cfg: &Config,
-    insts: &[Institution],
-    n: u64,
-    sink: &mut dyn FnMut(Submission),
-) {
+pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn FnMut(Submission)) {
     let mut rng = Rng::derive(cfg.seed, n);
     let p = person(&mut rng);
+    let insts = &world.institutions;
     // Visits: 1–3 institutions, preferring the patient's prefecture.
-    let local: Vec<usize> = (0..insts.len())
-        .filter(|&i| insts[i].prefecture == p.prefecture)
-        .collect();
+    let local = &world.by_prefecture[usize::from(p.prefecture)];
     let visits = 1 + rng.weighted(&[50, 35, 15]);
     let mut chosen: Vec<usize> = Vec::new();
     for _ in 0..visits {
         let i = if !local.is_empty() && rng.chance(0.8) {
-            *rng.pick(&local)
+            *rng.pick(local)
         } else {
             rng.below(insts.len() as u64) as usize
         };
@@ -977,11 +991,11 @@ mod tests {
             institutions: Some(100),
             seed: 8,
         };
-        let insts = institutions(&cfg);
+        let world = World::new(&cfg);
         let mut m = Manifest::default();
         let (mut allergies, mut drug, mut high) = (0, 0, 0);
         for n in 0..cfg.patients {
-            patient_submissions(&cfg, &insts, n, &mut |sub| {
+            patient_submissions(&cfg, &world, n, &mut |sub| {
                 count(&mut m, &sub);
                 for e in sub.bundle.get("entry").map(Value::items).unwrap_or(&[]) {
                     let r = e.get("resource").unwrap();
