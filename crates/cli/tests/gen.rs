@@ -82,7 +82,10 @@ fn every_generated_file_passes_validation_with_the_jp_packages() {
     for seed in [1, 2, 3] {
         let dir = temp_dir(&format!("valid-{seed}"));
         let m = generate(seed, 200, &dir);
-        assert!(m.condition_units >= 200 && m.allergy_units > 0, "{m:?}");
+        assert!(
+            m.condition_units >= 200 && m.allergy_units > 0 && m.observation_units > 0,
+            "{m:?}"
+        );
         let files = common::json_files(&dir.join("submissions"));
         assert_eq!(files.len() as u64, m.submissions);
         for f in &files {

@@ -143,6 +143,9 @@ pub struct Person {
     pub age: u32,
     pub prefecture: u8,
     pub member_id: String,
+    /// Chronic states that shape lab trends: type 2 diabetes, chronic kidney disease.
+    pub diabetic: bool,
+    pub ckd: bool,
 }
 
 /// The reference date of the synthetic world (ages and dates are relative to it).
@@ -164,7 +167,11 @@ fn person(rng: &mut Rng) -> Person {
     let weights: Vec<u32> = PREFECTURES.iter().map(|p| p.1).collect();
     let prefecture = rng.weighted(&weights) as u8 + 1;
     let member_id = member_id(rng, age, prefecture);
+    let diabetic = age >= 30 && rng.chance(if age >= 60 { 0.18 } else { 0.08 });
+    let ckd = age >= 40 && rng.chance(if age >= 70 { 0.2 } else { 0.06 });
     Person {
+        diabetic,
+        ckd,
         family: (f.0, f.1),
         given,
         male,
@@ -270,6 +277,13 @@ fn concept(codings: Vec<Value>, text: Option<&str>) -> Value {
         m.insert("text", s(t));
     }
     o
+}
+
+/// The date `days` days before `d` (months of 30 days are close enough for test dates).
+fn days_before(d: (u32, u32, u32), days: u32) -> (u32, u32, u32) {
+    let total = d.0 * 360 + (d.1 - 1) * 30 + (d.2 - 1).min(29);
+    let t = total - days;
+    (t / 360, t % 360 / 30 + 1, (t % 30 + 1).min(28))
 }
 
 fn date(d: (u32, u32, u32)) -> String {
@@ -781,6 +795,250 @@ fn bundle(
     (b, n)
 }
 
+fn number(v: f64, decimals: usize) -> Value {
+    Value::Number(format!("{v:.decimals$}").into())
+}
+
+fn quantity(v: f64, item: &LabItem) -> Value {
+    obj([
+        ("value", number(v, item.decimals)),
+        ("unit", s(item.unit)),
+        ("system", s("http://unitsofmeasure.org")),
+        ("code", s(item.unit)),
+    ])
+}
+
+/// The lab values of one patient over time: a baseline from the patient's chronic states and a
+/// drift per test date, so repeated results form a believable trend (a treated diabetic's
+/// HbA1c falls slowly, a CKD patient's eGFR declines).
+struct LabCourse {
+    base: [f64; 4],
+    drift: [f64; 4],
+}
+
+impl LabCourse {
+    fn new(rng: &mut Rng, p: &Person) -> Self {
+        let u = |rng: &mut Rng| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let hba1c = if p.diabetic {
+            6.8 + 2.2 * u(rng)
+        } else {
+            5.0 + 0.9 * u(rng)
+        };
+        let egfr = if p.ckd {
+            25.0 + 34.0 * u(rng)
+        } else {
+            (115.0 - 0.7 * f64::from(p.age) + 15.0 * u(rng)).max(61.0)
+        };
+        let k = 3.8 + 0.9 * u(rng) + if p.ckd { 0.4 } else { 0.0 };
+        let alb = 3.9 + 0.9 * u(rng);
+        LabCourse {
+            base: [hba1c, k, alb, egfr],
+            drift: [
+                if p.diabetic { -0.12 } else { 0.0 },
+                0.0,
+                -0.01,
+                if p.ckd { -1.2 } else { -0.2 },
+            ],
+        }
+    }
+
+    /// The value of item `i` at test `step` (0 = first), with measurement noise.
+    fn value(&self, rng: &mut Rng, i: usize, step: usize) -> f64 {
+        let noise =
+            ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * [0.2, 0.3, 0.2, 4.0][i];
+        (self.base[i] + self.drift[i] * step as f64 + noise).max(0.1)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn lab_observation(
+    rng: &mut Rng,
+    inst: &Institution,
+    item: &LabItem,
+    value: f64,
+    when: &str,
+    id: &str,
+    patient_url: &str,
+    updated: &str,
+) -> Value {
+    let flag = if value > item.high {
+        "H"
+    } else if value < item.low {
+        "L"
+    } else {
+        "N"
+    };
+    let doctor = rng.pick(&FAMILY_NAMES);
+    let mut o = Object::new();
+    o.insert("resourceType", s("Observation"));
+    o.insert(
+        "meta",
+        meta(
+            "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Observation_LabResult_eCS|1",
+            updated,
+        ),
+    );
+    o.insert(
+        "text",
+        narrative(&format!(
+            "{} {} {}（{}）",
+            item.name,
+            format_args!("{value:.prec$}", prec = item.decimals),
+            item.unit,
+            when
+        )),
+    );
+    o.insert(
+        "contained",
+        arr(vec![
+            encounter("enc"),
+            obj([
+                ("resourceType", s("Specimen")),
+                ("id", s("spc")),
+                (
+                    "meta",
+                    obj([(
+                        "profile",
+                        arr(vec![s(
+                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Specimen",
+                        )]),
+                    )]),
+                ),
+                ("text", narrative("血清")),
+                (
+                    "type",
+                    concept(
+                        vec![
+                            obj([
+                                (
+                                    "system",
+                                    s("http://jpfhir.jp/fhir/core/CodeSystem/JP_ObservationSampleMaterialCode_CS"),
+                                ),
+                                ("code", s("023")),
+                                ("display", s("血清")),
+                            ]),
+                            obj([
+                                ("system", s("http://terminology.hl7.org/CodeSystem/v2-0487")),
+                                ("code", s("SER")),
+                                ("display", s("Serum")),
+                            ]),
+                        ],
+                        Some("血清"),
+                    ),
+                ),
+            ]),
+            obj([
+                ("resourceType", s("Practitioner")),
+                ("id", s("orderer")),
+                (
+                    "meta",
+                    obj([(
+                        "profile",
+                        arr(vec![s(
+                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner",
+                        )]),
+                    )]),
+                ),
+                ("text", narrative(&format!("{} 医師", doctor.0))),
+                (
+                    "identifier",
+                    arr(vec![obj([
+                        (
+                            "system",
+                            s(format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number)),
+                        ),
+                        ("value", s(format!("D{:03}", rng.range(1, 300)))),
+                    ])]),
+                ),
+                (
+                    "name",
+                    arr(vec![obj([
+                        (
+                            "extension",
+                            arr(vec![obj([
+                                ("url", s(REPRESENTATION)),
+                                ("valueCode", s("IDE")),
+                            ])]),
+                        ),
+                        ("text", s(format!("{} 医師", doctor.0))),
+                    ])]),
+                ),
+            ]),
+        ]),
+    );
+    o.insert(
+        "extension",
+        arr(vec![institution_ext(inst), department_ext("01", "内科")]),
+    );
+    o.insert(
+        "identifier",
+        arr(vec![obj([
+            (
+                "system",
+                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
+            ),
+            ("value", s(id)),
+        ])]),
+    );
+    o.insert("status", s("final"));
+    o.insert(
+        "category",
+        arr(vec![concept(
+            vec![coding(
+                "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS",
+                "laboratory",
+            )],
+            None,
+        )]),
+    );
+    o.insert(
+        "code",
+        concept(
+            vec![
+                obj([
+                    (
+                        "system",
+                        s("http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_ObsLabResult_LocalCode_CS"),
+                    ),
+                    ("code", s(item.local_code)),
+                    ("display", s(item.name)),
+                ]),
+                obj([
+                    ("system", s(item.system)),
+                    ("code", s(item.code)),
+                    ("display", s(item.display)),
+                ]),
+            ],
+            Some(item.name),
+        ),
+    );
+    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("effectiveDateTime", s(when));
+    o.insert("encounter", obj([("reference", s("#enc"))]));
+    o.insert("issued", s(when));
+    o.insert("performer", arr(vec![obj([("reference", s("#orderer"))])]));
+    o.insert("valueQuantity", quantity(value, item));
+    o.insert(
+        "interpretation",
+        arr(vec![concept(
+            vec![coding(
+                "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                flag,
+            )],
+            None,
+        )]),
+    );
+    o.insert(
+        "referenceRange",
+        arr(vec![obj([
+            ("low", quantity(item.low, item)),
+            ("high", quantity(item.high, item)),
+        ])]),
+    );
+    o.insert("specimen", obj([("reference", s("#spc"))]));
+    Value::Object(o)
+}
+
 /// Counts of what was generated.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
@@ -791,6 +1049,7 @@ pub struct Manifest {
     pub resources: u64,
     pub condition_units: u64,
     pub allergy_units: u64,
+    pub observation_units: u64,
     pub resends: u64,
     pub deletes: u64,
 }
@@ -798,7 +1057,7 @@ pub struct Manifest {
 impl Manifest {
     pub fn to_json(&self) -> String {
         format!(
-            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
+            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}, \"Observation\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
             env!("CARGO_PKG_VERSION"),
             self.seed,
             self.patients,
@@ -807,6 +1066,7 @@ impl Manifest {
             self.resources,
             self.condition_units,
             self.allergy_units,
+            self.observation_units,
             self.resends,
             self.deletes
         )
@@ -819,6 +1079,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
     let mut rng = Rng::derive(cfg.seed, n);
     let p = person(&mut rng);
     let insts = &world.institutions;
+    let course = LabCourse::new(&mut rng, &p);
     // Visits: 1–3 institutions, preferring the patient's prefecture.
     let local = &world.by_prefecture[usize::from(p.prefecture)];
     let visits = 1 + rng.weighted(&[50, 35, 15]);
@@ -930,6 +1191,50 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 bundle: b,
             });
         }
+        // 検査: medical institutions test most patients with a chronic state and some others,
+        // every three months or so; each test date is one unit.
+        let tests = if inst.kind == InstitutionKind::Dental || p.age < 18 {
+            0
+        } else if p.diabetic || p.ckd {
+            rng.range(2, 4) as usize
+        } else {
+            usize::from(rng.chance(0.3))
+        };
+        for step in 0..tests {
+            let days_back = 90 * (tests - 1 - step) as u32 + rng.below(20) as u32;
+            let when = format!(
+                "{}T{:02}:{:02}:00+09:00",
+                date(days_before(TODAY, days_back + 1)),
+                rng.range(8, 11),
+                rng.below(60)
+            );
+            let bundle_id = format!("{}^{}^LAB-{seq:010}-{step}", inst.number, TODAY.0);
+            let (b, res) = bundle(
+                &mut rng,
+                "Observation",
+                &bundle_id,
+                &updated,
+                patient(&p, inst, local_no, &updated),
+                &mut |rng, url| {
+                    LAB_ITEMS
+                        .iter()
+                        .enumerate()
+                        .map(|(i, item)| {
+                            let v = course.value(rng, i, step);
+                            let id = format!("{}-obs-{seq}-{step}-{i}", inst.number);
+                            lab_observation(rng, inst, item, v, &when, &id, url, &updated)
+                        })
+                        .collect()
+                },
+            );
+            sink(Submission {
+                file_name: name("observation"),
+                kind: "Observation",
+                action: Action::Submit,
+                resources: res,
+                bundle: b,
+            });
+        }
     }
 }
 
@@ -942,6 +1247,7 @@ pub fn count(m: &mut Manifest, sub: &Submission) {
         Action::Delete => m.deletes += 1,
         Action::Submit => match sub.kind {
             "Condition" => m.condition_units += 1,
+            "Observation" => m.observation_units += 1,
             _ => m.allergy_units += 1,
         },
     }
@@ -1029,6 +1335,60 @@ mod tests {
         assert!(
             (17.0..23.0).contains(&pct(m.allergy_units as usize, units)),
             "{m:?}"
+        );
+    }
+
+    #[test]
+    fn lab_results_form_trends() {
+        let cfg = Config {
+            patients: 3_000,
+            institutions: Some(60),
+            seed: 12,
+        };
+        let world = World::new(&cfg);
+        // (diabetic, HbA1c values in test order) per patient-institution series.
+        let (mut first_dm, mut last_dm, mut other) = (Vec::new(), Vec::new(), Vec::new());
+        for n in 0..cfg.patients {
+            let p = person(&mut Rng::derive(cfg.seed, n));
+            let mut series: Vec<f64> = Vec::new();
+            patient_submissions(&cfg, &world, n, &mut |sub| {
+                if sub.kind != "Observation" {
+                    return;
+                }
+                let entries = sub.bundle.get("entry").map(Value::items).unwrap_or(&[]);
+                let hba1c = entries
+                    .iter()
+                    .filter_map(|e| e.get("resource"))
+                    .find(|r| {
+                        r.pointer("code.text").and_then(Value::as_str) == Some("HbA1c（NGSP）")
+                    })
+                    .and_then(|r| r.pointer("valueQuantity.value"))
+                    .and_then(Value::as_number)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .expect("every lab unit has an HbA1c");
+                series.push(hba1c);
+            });
+            if p.diabetic && series.len() >= 2 {
+                first_dm.push(series[0]);
+                last_dm.push(series[series.len() - 1]);
+            } else if !p.diabetic {
+                other.extend(series);
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        assert!(
+            first_dm.len() > 50 && other.len() > 100,
+            "{} {}",
+            first_dm.len(),
+            other.len()
+        );
+        assert!(mean(&first_dm) > 7.0, "{}", mean(&first_dm));
+        assert!(mean(&other) < 6.0, "{}", mean(&other));
+        assert!(
+            mean(&last_dm) < mean(&first_dm) - 0.1,
+            "treated diabetics improve: {} → {}",
+            mean(&first_dm),
+            mean(&last_dm)
         );
     }
 

@@ -201,3 +201,70 @@ pub const DEPARTMENTS: [(&str, &str); 6] = [
     ("19", "皮膚科"),
     ("40", "歯科"),
 ];
+
+/// A laboratory item: (local code, local name, code system of the shared code, shared code,
+/// its display, UCUM unit, reference low, reference high, decimals). The shared codes are the
+/// 共有項目 codes the JP-CLINS examples use (CoreLabo code system) or, for eGFR, which is not a
+/// 共有項目, the general JLAC10 code.
+pub struct LabItem {
+    pub local_code: &'static str,
+    pub name: &'static str,
+    pub system: &'static str,
+    pub code: &'static str,
+    pub display: &'static str,
+    pub unit: &'static str,
+    pub low: f64,
+    pub high: f64,
+    pub decimals: usize,
+}
+
+pub const CORE_LABO: &str =
+    "http://jpfhir.jp/fhir/clins/CodeSystem/JLAC10/JP_CLINS_ObsLabResult_CoreLabo_CS";
+pub const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
+
+pub const LAB_ITEMS: [LabItem; 4] = [
+    LabItem {
+        local_code: "L-HBA1C",
+        name: "HbA1c（NGSP）",
+        system: CORE_LABO,
+        code: "3D046000001921002",
+        display: "HbA1c-NGSP",
+        unit: "%",
+        low: 4.9,
+        high: 6.0,
+        decimals: 1,
+    },
+    LabItem {
+        local_code: "L-K",
+        name: "カリウム",
+        system: CORE_LABO,
+        code: "3H015000002326101",
+        display: "K",
+        unit: "mmol/L",
+        low: 3.6,
+        high: 4.8,
+        decimals: 1,
+    },
+    LabItem {
+        local_code: "L-ALB",
+        name: "アルブミン",
+        system: CORE_LABO,
+        code: "3A015000001827101",
+        display: "ALB",
+        unit: "g/dL",
+        low: 4.1,
+        high: 5.1,
+        decimals: 1,
+    },
+    LabItem {
+        local_code: "L-EGFR",
+        name: "eGFR",
+        system: JLAC10,
+        code: "8A065000002391901",
+        display: "推算GFR",
+        unit: "mL/min/{1.73_m2}",
+        low: 60.0,
+        high: 200.0,
+        decimals: 0,
+    },
+];
