@@ -2,10 +2,10 @@
 //! (the same seed gives the same bytes), streamed patient by patient so that memory stays flat
 //! whatever the number of patients, and valid by construction against the JP-CLINS rules.
 //!
-//! This first version generates institutions, patients and 6情報 units for 傷病名 (Condition)
-//! and アレルギー (AllergyIntolerance), including re-sends of a unit and Patient-only deletes.
-//! Documents (診療情報提供書, 退院時サマリー, 健診結果報告書, 患者サマリー) and lab results are not
-//! generated yet.
+//! This first version generates institutions, patients and 6情報 units for 傷病名 (Condition),
+//! アレルギー (AllergyIntolerance) and 検査 (Observation), including re-sends of a unit and
+//! Patient-only deletes. Infections, prescriptions and the documents (診療情報提供書, 退院時サマリー,
+//! 健診結果報告書, 患者サマリー) are not generated yet.
 
 #![deny(unsafe_code)]
 
