@@ -3,8 +3,8 @@
 //! whatever the number of patients, and valid by construction against the JP-CLINS rules.
 //!
 //! This first version generates institutions, patients and 6情報 units for 傷病名 (Condition),
-//! アレルギー (AllergyIntolerance) and 検査 (Observation), including re-sends of a unit and
-//! Patient-only deletes. Infections, prescriptions and the documents (診療情報提供書, 退院時サマリー,
+//! アレルギー (AllergyIntolerance), 検査 and 感染症 (Observation), including re-sends of a unit and
+//! Patient-only deletes. Prescriptions and the documents (診療情報提供書, 退院時サマリー,
 //! 健診結果報告書, 患者サマリー) are not generated yet.
 
 #![deny(unsafe_code)]
@@ -146,6 +146,9 @@ pub struct Person {
     /// Chronic states that shape lab trends: type 2 diabetes, chronic kidney disease.
     pub diabetic: bool,
     pub ckd: bool,
+    /// Infection screening results: HBs antigen, syphilis TP antibody.
+    pub hbs_positive: bool,
+    pub tp_positive: bool,
 }
 
 /// The reference date of the synthetic world (ages and dates are relative to it).
@@ -169,9 +172,13 @@ fn person(rng: &mut Rng) -> Person {
     let member_id = member_id(rng, age, prefecture);
     let diabetic = age >= 30 && rng.chance(if age >= 60 { 0.18 } else { 0.08 });
     let ckd = age >= 40 && rng.chance(if age >= 70 { 0.2 } else { 0.06 });
+    let hbs_positive = rng.chance(0.01);
+    let tp_positive = rng.chance(0.005);
     Person {
         diabetic,
         ckd,
+        hbs_positive,
+        tp_positive,
         family: (f.0, f.1),
         given,
         male,
@@ -861,7 +868,15 @@ fn lab_observation(
     patient_url: &str,
     updated: &str,
 ) -> Value {
-    let flag = if value > item.high {
+    let qualitative = item.unit.is_empty();
+    let positive = value > 0.5;
+    let flag = if qualitative {
+        if positive {
+            "POS"
+        } else {
+            "NEG"
+        }
+    } else if value > item.high {
         "H"
     } else if value < item.low {
         "L"
@@ -880,13 +895,23 @@ fn lab_observation(
     );
     o.insert(
         "text",
-        narrative(&format!(
-            "{} {} {}（{}）",
-            item.name,
-            format_args!("{value:.prec$}", prec = item.decimals),
-            item.unit,
-            when
-        )),
+        narrative(&if qualitative {
+            format!(
+                "{} {}（{}）",
+                item.name,
+                if positive { "陽性" } else { "陰性" },
+                when
+            )
+        } else {
+            format!(
+                "{} {:.prec$} {}（{}）",
+                item.name,
+                value,
+                item.unit,
+                when,
+                prec = item.decimals
+            )
+        }),
     );
     o.insert(
         "contained",
@@ -1017,7 +1042,11 @@ fn lab_observation(
     o.insert("encounter", obj([("reference", s("#enc"))]));
     o.insert("issued", s(when));
     o.insert("performer", arr(vec![obj([("reference", s("#orderer"))])]));
-    o.insert("valueQuantity", quantity(value, item));
+    if qualitative {
+        o.insert("valueString", s(if positive { "陽性" } else { "陰性" }));
+    } else {
+        o.insert("valueQuantity", quantity(value, item));
+    }
     o.insert(
         "interpretation",
         arr(vec![concept(
@@ -1028,13 +1057,15 @@ fn lab_observation(
             None,
         )]),
     );
-    o.insert(
-        "referenceRange",
-        arr(vec![obj([
-            ("low", quantity(item.low, item)),
-            ("high", quantity(item.high, item)),
-        ])]),
-    );
+    if !qualitative {
+        o.insert(
+            "referenceRange",
+            arr(vec![obj([
+                ("low", quantity(item.low, item)),
+                ("high", quantity(item.high, item)),
+            ])]),
+        );
+    }
     o.insert("specimen", obj([("reference", s("#spc"))]));
     Value::Object(o)
 }
@@ -1235,6 +1266,51 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 bundle: b,
             });
         }
+        // 感染症: screening (before surgery or admission) at one medical visit in five, more
+        // often at hospitals.
+        let screened = inst.kind != InstitutionKind::Dental
+            && p.age >= 15
+            && rng.chance(if inst.kind == InstitutionKind::Hospital {
+                0.5
+            } else {
+                0.1
+            });
+        if screened {
+            let when = format!(
+                "{}T{:02}:{:02}:00+09:00",
+                date(days_before(TODAY, 1 + rng.below(300) as u32)),
+                rng.range(8, 11),
+                rng.below(60)
+            );
+            let bundle_id = format!("{}^{}^INF-{seq:010}", inst.number, TODAY.0);
+            let results = [p.hbs_positive, p.tp_positive];
+            let (b, res) = bundle(
+                &mut rng,
+                "Observation",
+                &bundle_id,
+                &updated,
+                patient(&p, inst, local_no, &updated),
+                &mut |rng, url| {
+                    INFECTION_ITEMS
+                        .iter()
+                        .zip(results)
+                        .enumerate()
+                        .map(|(i, (item, pos))| {
+                            let id = format!("{}-inf-{seq}-{i}", inst.number);
+                            let v = if pos { 1.0 } else { 0.0 };
+                            lab_observation(rng, inst, item, v, &when, &id, url, &updated)
+                        })
+                        .collect()
+                },
+            );
+            sink(Submission {
+                file_name: name("infection"),
+                kind: "Observation",
+                action: Action::Submit,
+                resources: res,
+                bundle: b,
+            });
+        }
     }
 }
 
@@ -1300,11 +1376,25 @@ mod tests {
         let world = World::new(&cfg);
         let mut m = Manifest::default();
         let (mut allergies, mut drug, mut high) = (0, 0, 0);
+        let (mut screened, mut positive) = (0, 0);
         for n in 0..cfg.patients {
             patient_submissions(&cfg, &world, n, &mut |sub| {
                 count(&mut m, &sub);
                 for e in sub.bundle.get("entry").map(Value::items).unwrap_or(&[]) {
                     let r = e.get("resource").unwrap();
+                    if r.pointer("code.coding")
+                        .map(Value::items)
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|c| c.get("system").and_then(Value::as_str) == Some(INFECTION_LABO))
+                    {
+                        screened += 1;
+                        match r.get("valueString").and_then(Value::as_str) {
+                            Some("陽性") => positive += 1,
+                            Some("陰性") => {}
+                            other => panic!("infection result {other:?}"),
+                        }
+                    }
                     if r.get("resourceType").and_then(Value::as_str) != Some("AllergyIntolerance") {
                         continue;
                     }
@@ -1323,6 +1413,12 @@ mod tests {
         let drug_share = pct(drug, allergies);
         assert!((63.0..70.5).contains(&drug_share), "{drug_share}");
         assert_eq!(high, drug, "every drug allergy has criticality high");
+        // HBs antigen 1 %, TP antibody 0.5 % of patients: positives are rare but present.
+        assert!(screened > 500, "{screened}");
+        assert!(
+            positive > 0 && pct(positive, screened) < 2.5,
+            "{positive}/{screened}"
+        );
         let units = (m.condition_units) as usize;
         assert!(
             (2.3..3.7).contains(&pct(m.resends as usize, units)),
@@ -1352,7 +1448,7 @@ mod tests {
             let p = person(&mut Rng::derive(cfg.seed, n));
             let mut series: Vec<f64> = Vec::new();
             patient_submissions(&cfg, &world, n, &mut |sub| {
-                if sub.kind != "Observation" {
+                if sub.kind != "Observation" || sub.file_name.contains("infection") {
                     return;
                 }
                 let entries = sub.bundle.get("entry").map(Value::items).unwrap_or(&[]);

@@ -222,6 +222,36 @@ pub const CORE_LABO: &str =
     "http://jpfhir.jp/fhir/clins/CodeSystem/JLAC10/JP_CLINS_ObsLabResult_CoreLabo_CS";
 pub const JLAC10: &str = "http://medis.or.jp/CodeSystem/master-JLAC10-17digits";
 
+pub const INFECTION_LABO: &str =
+    "http://jpfhir.jp/fhir/clins/CodeSystem/JLAC10/JP_CLINS_ObsLabResult_InfectionLabo_CS";
+
+/// Infection screening (感染症): qualitative results (an empty `unit` marks them), coded in the
+/// InfectionLabo code system, which is what makes them 感染症 rather than 検査.
+pub const INFECTION_ITEMS: [LabItem; 2] = [
+    LabItem {
+        local_code: "L-HBSAG",
+        name: "HBs抗原（判定）",
+        system: INFECTION_LABO,
+        code: "5F016141002305111",
+        display: "HBs-AG-RESULT",
+        unit: "",
+        low: 0.0,
+        high: 0.0,
+        decimals: 0,
+    },
+    LabItem {
+        local_code: "L-TP",
+        name: "梅毒TP抗体（判定）",
+        system: INFECTION_LABO,
+        code: "5E075135102311711",
+        display: "TP-RESULT",
+        unit: "",
+        low: 0.0,
+        high: 0.0,
+        decimals: 0,
+    },
+];
+
 pub const LAB_ITEMS: [LabItem; 4] = [
     LabItem {
         local_code: "L-HBA1C",
