@@ -145,3 +145,28 @@ fn command_line_writes_files_and_manifest() {
     assert_eq!(zero.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_fabricated_infection_code_is_reported() {
+    let shared = shared_or_skip!();
+    let v = common::jp_validator(&shared);
+    let dir = temp_dir("fabricated");
+    generate(21, 200, &dir);
+    let file = common::json_files(&dir.join("submissions"))
+        .into_iter()
+        .find(|f| f.to_string_lossy().ends_with("infection.json"))
+        .expect("200 patients include an infection screening");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("5F016141002305111"));
+    let bad = text.replace("5F016141002305111", "5F016141002305199");
+    let issues = v.validate_bytes(bad.as_bytes());
+    assert!(
+        issues.iter().any(|i| i.detail == "CODE-UNKNOWN"
+            && i.severity == Severity::Warning
+            && i.expression.ends_with(".code.coding[1].code")),
+        "{issues:#?}"
+    );
+    let good = v.validate_bytes(text.as_bytes());
+    assert!(!good.iter().any(|i| i.detail == "CODE-UNKNOWN"));
+    let _ = std::fs::remove_dir_all(dir);
+}

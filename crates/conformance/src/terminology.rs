@@ -276,6 +276,24 @@ fn descendants<'a>(
     set
 }
 
+/// Every code of a code system held locally in full (cached with the value-set expansions,
+/// under `codesystem:` + the system URL). Unknown when the code system is not loaded or only
+/// partly.
+pub fn code_system_codes(defs: &Definitions, system: &str) -> Arc<Expansion> {
+    let key = format!("codesystem:{system}");
+    if let Some(e) = defs.cached_expansion(&key) {
+        return e;
+    }
+    let mut inc = fhir::json::Object::new();
+    inc.insert("system", Value::string(system));
+    let e = Arc::new(match include_codes(defs, &Value::Object(inc), 0) {
+        Ok(codes) => Expansion::Codes(codes),
+        Err(why) => Expansion::Unknown(why),
+    });
+    defs.store_expansion(&key, e.clone());
+    e
+}
+
 /// Whether the code system is known locally with its full content.
 pub fn code_system_known(defs: &Definitions, system: &str) -> bool {
     defs.code_system(system).is_some_and(|cs| {

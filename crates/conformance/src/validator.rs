@@ -1076,6 +1076,27 @@ impl<'a> Run<'a> {
                 format!("Coding.system \"{system}\" is a value set, not a code system"),
                 format!("Coding.system\"{system}\"は値セットのURLです。コードシステムのURLを指定してください"),
             );
+        } else if let Some(code) = obj.get("code").and_then(Value::as_str) {
+            // A code system held in full locally should contain the code, bound or not (a
+            // fabricated JLAC10 code in the InfectionLabo code system would otherwise pass
+            // silently). A warning, not an error: published code systems lag behind their
+            // own IGs (the checkup IG uses 53576-5, which doc-typecodes lacks); under a
+            // required binding the code is an error anyway (BINDING-REQUIRED).
+            if crate::terminology::code_system_known(self.defs, system) {
+                let codes = crate::terminology::code_system_codes(self.defs, system);
+                if codes.contains(Some(system), code) == Membership::NotMember {
+                    self.path.truncate(l);
+                    self.path.push_str(".code");
+                    self.issues.push(Issue::new(
+                        Severity::Warning,
+                        IssueType::CodeInvalid,
+                        "CODE-UNKNOWN",
+                        self.path.clone(),
+                        format!("code \"{code}\" is not defined in code system {system}"),
+                        format!("コード「{code}」はコードシステム {system} に定義されていません"),
+                    ));
+                }
+            }
         }
         self.path.truncate(l);
     }
