@@ -180,6 +180,9 @@ struct Run<'a> {
     conforms_cache: HashMap<(usize, usize), bool, crate::definitions::FastHash>,
     /// Plans by canonical URL, without the shared cache's lock.
     plan_cache: HashMap<Box<str>, Option<Arc<Plan>>, crate::definitions::FastHash>,
+    /// Code systems held in full, by URL, for CODE-UNKNOWN (None: not loaded or partial).
+    code_systems:
+        HashMap<Box<str>, Option<Arc<crate::terminology::Expansion>>, crate::definitions::FastHash>,
     /// Reference indexes of the Bundles met, built once per Bundle.
     indexes: Vec<(usize, std::rc::Rc<BundleIndex>)>,
     /// Nesting of speculative validations (slice matching by profile); no skip reports there.
@@ -209,6 +212,7 @@ impl<'a> Run<'a> {
             broken_invariants: HashSet::new(),
             evaluated: HashSet::default(),
             plan_cache: HashMap::default(),
+            code_systems: HashMap::default(),
             conforms_cache: HashMap::default(),
             speculative: 0,
         }
@@ -1082,8 +1086,16 @@ impl<'a> Run<'a> {
             // silently). A warning, not an error: published code systems lag behind their
             // own IGs (the checkup IG uses 53576-5, which doc-typecodes lacks); under a
             // required binding the code is an error anyway (BINDING-REQUIRED).
-            if crate::terminology::code_system_known(self.defs, system) {
-                let codes = crate::terminology::code_system_codes(self.defs, system);
+            let codes = match self.code_systems.get(system) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = crate::terminology::code_system_known(self.defs, system)
+                        .then(|| crate::terminology::code_system_codes(self.defs, system));
+                    self.code_systems.insert(system.into(), c.clone());
+                    c
+                }
+            };
+            if let Some(codes) = codes {
                 if codes.contains(Some(system), code) == Membership::NotMember {
                     self.path.truncate(l);
                     self.path.push_str(".code");
