@@ -658,22 +658,21 @@ impl<'a> Evaluator<'_, 'a, '_> {
     }
 
     /// The type and key of JSON member `member` of type `key` (`valueQuantity` resolves
-    /// through choice element `value[x]`), remembered per model; None when the model has no
-    /// such member or no stable answer (a choice element's base name).
+    /// through choice element `value[x]`), remembered per model (models with a cache id); None
+    /// when the model has no such member or no stable answer (a choice element's base name).
     pub(crate) fn member_def(
         &self,
         key: &'static str,
         member: &str,
     ) -> Option<(&'static str, &'static str)> {
         let model_id = self.ctx.model.cache_id();
-        if model_id == 0 {
-            return None;
-        }
         let at = (model_id, key.as_ptr() as usize);
-        if let Some(hit) =
-            MEMBERS.with(|c| c.borrow().get(&at).and_then(|m| m.get(member).copied()))
-        {
-            return hit;
+        if model_id != 0 {
+            if let Some(hit) =
+                MEMBERS.with(|c| c.borrow().get(&at).and_then(|m| m.get(member).copied()))
+            {
+                return hit;
+            }
         }
         let model = &self.ctx.model;
         let found = match model.child(key, member) {
@@ -697,6 +696,9 @@ impl<'a> Evaluator<'_, 'a, '_> {
                 Some((crate::item::intern(t), crate::item::intern(k)))
             }),
         };
+        if model_id == 0 {
+            return found;
+        }
         MEMBERS.with(|c| {
             let mut c = c.borrow_mut();
             if c.len() < 100_000 {

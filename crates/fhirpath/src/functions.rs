@@ -1265,30 +1265,8 @@ fn children<'a>(
             crate::eval::push_member_rc(obj, name, t, key, out);
             continue;
         }
-        let before = out.len();
+        // Not in the model (or no model): the JSON as it is.
         let _ = ev.children_named(n, name, out)?;
-        if out.len() == before {
-            // A choice element the model does not list by its JSON name.
-            for split in (1..name.len()).rev() {
-                if !name.is_char_boundary(split)
-                    || !name[split..].starts_with(|c: char| c.is_ascii_uppercase())
-                {
-                    continue;
-                }
-                let base = &name[..split];
-                let Some(def) = ev.ctx.model.child(n.key, base).filter(|d| d.choice) else {
-                    continue;
-                };
-                if let Some((t, key)) = def
-                    .types
-                    .iter()
-                    .find(|(t, _)| crate::eval::choice_member(base, t) == name)
-                {
-                    crate::eval::push_member(obj, name, t, key, out);
-                    break;
-                }
-            }
-        }
     }
     Ok(())
 }
