@@ -753,14 +753,16 @@ fn allergy(
     Value::Object(o)
 }
 
+/// A JP_Bundle_CLINS unit of `kind`: the Patient, then what `build` makes. Returns the Bundle,
+/// its number of entries and the kind.
 fn bundle(
     rng: &mut Rng,
-    kind: &str,
+    kind: &'static str,
     bundle_id: &str,
     updated: &str,
     patient: Value,
     build: &mut dyn FnMut(&mut Rng, &str) -> Vec<Value>,
-) -> (Value, usize) {
+) -> (Value, usize, &'static str) {
     let p_url = urn(rng);
     let mut entries = vec![obj([("fullUrl", s(&p_url)), ("resource", patient)])];
     for r in build(rng, &p_url) {
@@ -799,7 +801,7 @@ fn bundle(
         ("timestamp", s(updated)),
         ("entry", arr(entries)),
     ]);
-    (b, n)
+    (b, n, kind)
 }
 
 fn number(v: f64, decimals: usize) -> Value {
@@ -1127,10 +1129,17 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
     }
     // File names follow generation order: patient number, then a running number.
     let mut k = 0u32;
-    let mut name = |what: &str| {
-        k += 1;
-        format!("{n:08}-{k:02}-{what}.json")
-    };
+    let mut emit =
+        |what: &str, action: Action, (bundle, resources, kind): (Value, usize, &'static str)| {
+            k += 1;
+            sink(Submission {
+                file_name: format!("{n:08}-{k:02}-{what}.json"),
+                kind,
+                action,
+                resources,
+                bundle,
+            });
+        };
     for (v, &ii) in chosen.iter().enumerate() {
         let inst = &insts[ii];
         let seq = n * 4 + v as u64;
@@ -1140,87 +1149,75 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
         // 傷病名: one unit per visit, 1–5 conditions (more with age).
         let count = 1 + rng.below(u64::from(1 + p.age / 20).min(5)) as usize;
         let bundle_id = format!("{}^{}^COND-{seq:010}", inst.number, TODAY.0);
-        let (b, res) = bundle(
-            &mut rng,
-            "Condition",
-            &bundle_id,
-            &updated,
-            patient(&p, inst, local_no, &updated),
-            &mut |rng, url| {
-                (0..count)
-                    .map(|i| condition(rng, &p, inst, i, seq, url, &updated))
-                    .collect()
-            },
-        );
-        sink(Submission {
-            file_name: name("condition"),
-            kind: "Condition",
-            action: Action::Submit,
-            resources: res,
-            bundle: b,
-        });
-        // A later re-send of the same unit (an update), or a Patient-only delete.
-        let later = timestamp(TODAY, minute + 30);
-        if rng.chance(0.03) {
-            let (b, res) = bundle(
+        emit(
+            "condition",
+            Action::Submit,
+            bundle(
                 &mut rng,
                 "Condition",
-                &bundle_id,
-                &later,
-                patient(&p, inst, local_no, &later),
-                &mut |rng, url| {
-                    (0..count)
-                        .map(|i| condition(rng, &p, inst, i, seq, url, &later))
-                        .collect()
-                },
-            );
-            sink(Submission {
-                file_name: name("condition-resend"),
-                kind: "Condition",
-                action: Action::Resend,
-                resources: res,
-                bundle: b,
-            });
-        } else if rng.chance(0.01) {
-            let (b, res) = bundle(
-                &mut rng,
-                "Condition",
-                &bundle_id,
-                &later,
-                patient(&p, inst, local_no, &later),
-                &mut |_, _| Vec::new(),
-            );
-            sink(Submission {
-                file_name: name("condition-delete"),
-                kind: "Condition",
-                action: Action::Delete,
-                resources: res,
-                bundle: b,
-            });
-        }
-        // アレルギー: about one patient-institution pair in five records some.
-        if rng.chance(0.2) {
-            let count = 1 + rng.weighted(&[80, 20]);
-            let bundle_id = format!("{}^{}^ALG-{seq:010}", inst.number, TODAY.0);
-            let (b, res) = bundle(
-                &mut rng,
-                "AllergyIntolerance",
                 &bundle_id,
                 &updated,
                 patient(&p, inst, local_no, &updated),
                 &mut |rng, url| {
                     (0..count)
-                        .map(|i| allergy(rng, &p, inst, i, seq, url, &updated))
+                        .map(|i| condition(rng, &p, inst, i, seq, url, &updated))
                         .collect()
                 },
+            ),
+        );
+        // A later re-send of the same unit (an update), or a Patient-only delete.
+        let later = timestamp(TODAY, minute + 30);
+        if rng.chance(0.03) {
+            emit(
+                "condition-resend",
+                Action::Resend,
+                bundle(
+                    &mut rng,
+                    "Condition",
+                    &bundle_id,
+                    &later,
+                    patient(&p, inst, local_no, &later),
+                    &mut |rng, url| {
+                        (0..count)
+                            .map(|i| condition(rng, &p, inst, i, seq, url, &later))
+                            .collect()
+                    },
+                ),
             );
-            sink(Submission {
-                file_name: name("allergy"),
-                kind: "AllergyIntolerance",
-                action: Action::Submit,
-                resources: res,
-                bundle: b,
-            });
+        } else if rng.chance(0.01) {
+            emit(
+                "condition-delete",
+                Action::Delete,
+                bundle(
+                    &mut rng,
+                    "Condition",
+                    &bundle_id,
+                    &later,
+                    patient(&p, inst, local_no, &later),
+                    &mut |_, _| Vec::new(),
+                ),
+            );
+        }
+        // アレルギー: about one patient-institution pair in five records some.
+        if rng.chance(0.2) {
+            let count = 1 + rng.weighted(&[80, 20]);
+            let bundle_id = format!("{}^{}^ALG-{seq:010}", inst.number, TODAY.0);
+            emit(
+                "allergy",
+                Action::Submit,
+                bundle(
+                    &mut rng,
+                    "AllergyIntolerance",
+                    &bundle_id,
+                    &updated,
+                    patient(&p, inst, local_no, &updated),
+                    &mut |rng, url| {
+                        (0..count)
+                            .map(|i| allergy(rng, &p, inst, i, seq, url, &updated))
+                            .collect()
+                    },
+                ),
+            );
         }
         // 検査: medical institutions test most patients with a chronic state and some others,
         // every three months or so; each test date is one unit.
@@ -1240,31 +1237,28 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 rng.below(60)
             );
             let bundle_id = format!("{}^{}^LAB-{seq:010}-{step}", inst.number, TODAY.0);
-            let (b, res) = bundle(
-                &mut rng,
-                "Observation",
-                &bundle_id,
-                &updated,
-                patient(&p, inst, local_no, &updated),
-                &mut |rng, url| {
-                    LAB_ITEMS
-                        .iter()
-                        .enumerate()
-                        .map(|(i, item)| {
-                            let v = course.value(rng, i, step);
-                            let id = format!("{}-obs-{seq}-{step}-{i}", inst.number);
-                            lab_observation(rng, inst, item, v, &when, &id, url, &updated)
-                        })
-                        .collect()
-                },
+            emit(
+                "observation",
+                Action::Submit,
+                bundle(
+                    &mut rng,
+                    "Observation",
+                    &bundle_id,
+                    &updated,
+                    patient(&p, inst, local_no, &updated),
+                    &mut |rng, url| {
+                        LAB_ITEMS
+                            .iter()
+                            .enumerate()
+                            .map(|(i, item)| {
+                                let v = course.value(rng, i, step);
+                                let id = format!("{}-obs-{seq}-{step}-{i}", inst.number);
+                                lab_observation(rng, inst, item, v, &when, &id, url, &updated)
+                            })
+                            .collect()
+                    },
+                ),
             );
-            sink(Submission {
-                file_name: name("observation"),
-                kind: "Observation",
-                action: Action::Submit,
-                resources: res,
-                bundle: b,
-            });
         }
         // 感染症: screening (before surgery or admission) at one medical visit in five, more
         // often at hospitals.
@@ -1284,32 +1278,29 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
             );
             let bundle_id = format!("{}^{}^INF-{seq:010}", inst.number, TODAY.0);
             let results = [p.hbs_positive, p.tp_positive];
-            let (b, res) = bundle(
-                &mut rng,
-                "Observation",
-                &bundle_id,
-                &updated,
-                patient(&p, inst, local_no, &updated),
-                &mut |rng, url| {
-                    INFECTION_ITEMS
-                        .iter()
-                        .zip(results)
-                        .enumerate()
-                        .map(|(i, (item, pos))| {
-                            let id = format!("{}-inf-{seq}-{i}", inst.number);
-                            let v = if pos { 1.0 } else { 0.0 };
-                            lab_observation(rng, inst, item, v, &when, &id, url, &updated)
-                        })
-                        .collect()
-                },
+            emit(
+                "infection",
+                Action::Submit,
+                bundle(
+                    &mut rng,
+                    "Observation",
+                    &bundle_id,
+                    &updated,
+                    patient(&p, inst, local_no, &updated),
+                    &mut |rng, url| {
+                        INFECTION_ITEMS
+                            .iter()
+                            .zip(results)
+                            .enumerate()
+                            .map(|(i, (item, pos))| {
+                                let id = format!("{}-inf-{seq}-{i}", inst.number);
+                                let v = if pos { 1.0 } else { 0.0 };
+                                lab_observation(rng, inst, item, v, &when, &id, url, &updated)
+                            })
+                            .collect()
+                    },
+                ),
             );
-            sink(Submission {
-                file_name: name("infection"),
-                kind: "Observation",
-                action: Action::Submit,
-                resources: res,
-                bundle: b,
-            });
         }
     }
 }
