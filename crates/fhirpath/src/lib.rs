@@ -20,6 +20,8 @@ pub mod parser;
 pub mod quantity;
 mod regex_cache;
 pub mod temporal;
+#[cfg(test)]
+mod test_util;
 pub mod ucum;
 
 pub use eval::{compile, compile_cached, evaluate, Compiled, Context, Error, EvalError};
