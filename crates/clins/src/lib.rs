@@ -26,6 +26,7 @@
 pub mod ids;
 pub mod invariants;
 pub mod kind;
+pub mod policy;
 pub mod rules;
 pub mod systems;
 

@@ -1,0 +1,286 @@
+//! Who sees what and for how long: the visibility and retention policies of the hub, each one
+//! pure function with a table-driven test (docs/architecture.md). Dates are day numbers (days
+//! since 1970-01-01) so that the functions need no clock and no calendar.
+//!
+//! Sources: service-rules.md §2.1 (retention), §2.3 (flags) and DECISIONS.md (who sees what,
+//! suspected diagnoses, retention periods).
+
+use fhir::json::Value;
+
+use crate::kind::{allergy_item, flags as read_flags, lab_item, AllergyItem, LabItem};
+
+/// Flag bits stored with each resource.
+pub const FLAG_LTS: i64 = 1;
+pub const FLAG_UNINFORMED: i64 = 2;
+pub const FLAG_UNDELIVERED: i64 = 4;
+/// A suspected diagnosis (`verificationStatus` unconfirmed, provisional or differential).
+pub const FLAG_SUSPECTED: i64 = 8;
+
+/// The 6情報 item of a stored resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Item {
+    /// 傷病名
+    Condition,
+    /// 薬剤禁忌 (drug allergy with high criticality)
+    DrugContraindication,
+    /// アレルギー (other allergies, and drug allergies that are not high risk)
+    Allergy,
+    /// 感染症
+    Infection,
+    /// 検査
+    Lab,
+    /// 処方 (from referrals and discharge summaries)
+    Prescription,
+    Other,
+}
+
+impl Item {
+    pub fn code(self) -> &'static str {
+        match self {
+            Item::Condition => "condition",
+            Item::DrugContraindication => "drug-contraindication",
+            Item::Allergy => "allergy",
+            Item::Infection => "infection",
+            Item::Lab => "lab",
+            Item::Prescription => "prescription",
+            Item::Other => "other",
+        }
+    }
+    pub fn from_code(code: &str) -> Item {
+        match code {
+            "condition" => Item::Condition,
+            "drug-contraindication" => Item::DrugContraindication,
+            "allergy" => Item::Allergy,
+            "infection" => Item::Infection,
+            "lab" => Item::Lab,
+            "prescription" => Item::Prescription,
+            _ => Item::Other,
+        }
+    }
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Item::Condition => "傷病名",
+            Item::DrugContraindication => "薬剤禁忌",
+            Item::Allergy => "アレルギー",
+            Item::Infection => "感染症",
+            Item::Lab => "検査",
+            Item::Prescription => "処方",
+            Item::Other => "その他",
+        }
+    }
+}
+
+/// The item of a resource as submitted.
+pub fn item_of(resource: &Value) -> Item {
+    match resource.get("resourceType").and_then(Value::as_str) {
+        Some("Condition") => Item::Condition,
+        Some("AllergyIntolerance") => {
+            let high = resource.get("criticality").and_then(Value::as_str) == Some("high");
+            match allergy_item(resource) {
+                AllergyItem::Drug if high => Item::DrugContraindication,
+                _ => Item::Allergy,
+            }
+        }
+        Some("Observation") => match lab_item(resource) {
+            LabItem::Infection => Item::Infection,
+            _ => Item::Lab,
+        },
+        Some("MedicationRequest") => Item::Prescription,
+        _ => Item::Other,
+    }
+}
+
+/// The flag bits of a resource as submitted.
+pub fn flag_bits(resource: &Value) -> i64 {
+    let f = read_flags(resource);
+    let mut bits = 0;
+    if f.long_term {
+        bits |= FLAG_LTS;
+    }
+    if f.uninformed {
+        bits |= FLAG_UNINFORMED;
+    }
+    if f.undelivered {
+        bits |= FLAG_UNDELIVERED;
+    }
+    let suspected = resource
+        .get("verificationStatus")
+        .and_then(|v| v.get("coding"))
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|c| {
+            matches!(
+                c.get("code").and_then(Value::as_str),
+                Some("unconfirmed" | "provisional" | "differential")
+            )
+        });
+    if suspected && resource.get("resourceType").and_then(Value::as_str) == Some("Condition") {
+        bits |= FLAG_SUSPECTED;
+    }
+    bits
+}
+
+/// Who is looking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Viewer {
+    /// The institution that submitted the entry.
+    Submitter,
+    /// Another hospital, clinic, dental clinic or pharmacy.
+    OtherInstitution,
+    /// The patient (portal).
+    Patient,
+    /// An insurer (sees 健診 of its insured only, never 6情報).
+    Insurer,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Hidden,
+    Shown,
+    /// Shown to institutions with the 未告知 mark (UNINFORMED).
+    ShownUninformed,
+}
+
+/// Whether `viewer` sees an entry of `item` with `flags` (DECISIONS.md "Who sees what",
+/// "Suspected diagnoses"; service-rules.md §2.3).
+pub fn visibility(viewer: Viewer, item: Item, flags: i64) -> Visibility {
+    if viewer == Viewer::Submitter {
+        return Visibility::Shown;
+    }
+    if viewer == Viewer::Insurer {
+        return Visibility::Hidden;
+    }
+    if flags & (FLAG_SUSPECTED | FLAG_UNDELIVERED) != 0 {
+        return Visibility::Hidden;
+    }
+    if item == Item::Condition && flags & FLAG_UNINFORMED != 0 {
+        return match viewer {
+            Viewer::Patient => Visibility::Hidden,
+            _ => Visibility::ShownUninformed,
+        };
+    }
+    Visibility::Shown
+}
+
+/// Storage retention in days per item (DECISIONS.md "Retention"): five years for every item;
+/// `None` = kept until the institution deletes it (LTS on 傷病名, アレルギー, 薬剤禁忌, 感染症).
+pub fn retention_days(item: Item, flags: i64) -> Option<i64> {
+    const FIVE_YEARS: i64 = 5 * 365 + 1;
+    let lts_allowed = matches!(
+        item,
+        Item::Condition | Item::Allergy | Item::DrugContraindication | Item::Infection
+    );
+    if lts_allowed && flags & FLAG_LTS != 0 {
+        None
+    } else {
+        Some(FIVE_YEARS)
+    }
+}
+
+/// Whether an entry registered on day `registered` is still kept on day `today`.
+pub fn retained(item: Item, flags: i64, registered: i64, today: i64) -> bool {
+    retention_days(item, flags).is_none_or(|d| today - registered < d)
+}
+
+/// The viewable window of results that are shown "the last N days or the last K results,
+/// whichever is more" (検査: per test item, 365 days or 3 results; 処方: 100 days or 3).
+pub fn window(item: Item) -> Option<(i64, usize)> {
+    match item {
+        Item::Lab => Some((365, 3)),
+        Item::Prescription => Some((100, 3)),
+        _ => None,
+    }
+}
+
+/// For results of one group (one test item, or a patient's prescriptions) given as their day
+/// numbers, which are viewable on `today`: those within `days`, or among the `last` newest.
+pub fn in_window(dates: &[i64], today: i64, days: i64, last: usize) -> Vec<bool> {
+    let mut order: Vec<usize> = (0..dates.len()).collect();
+    order.sort_by(|&a, &b| dates[b].cmp(&dates[a]));
+    let mut out = vec![false; dates.len()];
+    for (rank, &i) in order.iter().enumerate() {
+        out[i] = rank < last || today - dates[i] <= days;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Item::*;
+    use Viewer::*;
+    use Visibility::*;
+
+    #[test]
+    fn visibility_table() {
+        let table: &[(Viewer, Item, i64, Visibility)] = &[
+            (Submitter, Condition, FLAG_UNDELIVERED | FLAG_SUSPECTED, Shown),
+            (OtherInstitution, Condition, 0, Shown),
+            (OtherInstitution, Condition, FLAG_SUSPECTED, Hidden),
+            (Patient, Condition, FLAG_SUSPECTED, Hidden),
+            (OtherInstitution, Condition, FLAG_UNDELIVERED, Hidden),
+            (Patient, Condition, FLAG_UNDELIVERED, Hidden),
+            (OtherInstitution, Condition, FLAG_UNINFORMED, ShownUninformed),
+            (Patient, Condition, FLAG_UNINFORMED, Hidden),
+            (
+                OtherInstitution,
+                Condition,
+                FLAG_UNINFORMED | FLAG_UNDELIVERED,
+                Hidden,
+            ),
+            (Patient, Condition, FLAG_LTS, Shown),
+            (Patient, Lab, 0, Shown),
+            (OtherInstitution, DrugContraindication, 0, Shown),
+            (Insurer, Condition, 0, Hidden),
+            (Insurer, Lab, 0, Hidden),
+            (Patient, Prescription, 0, Shown),
+        ];
+        for &(viewer, item, flags, want) in table {
+            assert_eq!(
+                visibility(viewer, item, flags),
+                want,
+                "{viewer:?} {item:?} {flags}"
+            );
+        }
+    }
+
+    #[test]
+    fn retention_table() {
+        let table: &[(Item, i64, i64, bool)] = &[
+            (Condition, 0, 0, true),
+            (Condition, 0, 1825, true),
+            (Condition, 0, 1826, false),
+            (Condition, FLAG_LTS, 10_000, true),
+            (Allergy, FLAG_LTS, 10_000, true),
+            (DrugContraindication, FLAG_LTS, 10_000, true),
+            (Infection, FLAG_LTS, 10_000, true),
+            (Lab, FLAG_LTS, 1826, false),
+            (Lab, 0, 1000, true),
+            (Prescription, 0, 1826, false),
+        ];
+        for &(item, flags, age, want) in table {
+            assert_eq!(retained(item, flags, 100, 100 + age), want, "{item:?} {age}");
+        }
+    }
+
+    #[test]
+    fn window_keeps_last_year_or_last_three() {
+        // today = 1000; (dates, expected)
+        let table: &[(&[i64], &[bool])] = &[
+            // Old results only: the 3 newest stay.
+            (&[10, 20, 30, 40], &[false, true, true, true]),
+            // Many in the last year: all of them, plus nothing older beyond 3.
+            (
+                &[700, 800, 900, 950, 100],
+                &[true, true, true, true, false],
+            ),
+            // Exactly 365 days ago is inside.
+            (&[635, 1, 2, 3], &[true, false, true, true]),
+            (&[], &[]),
+        ];
+        for (dates, want) in table {
+            assert_eq!(in_window(dates, 1000, 365, 3), want.to_vec(), "{dates:?}");
+        }
+    }
+}

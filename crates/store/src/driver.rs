@@ -1,0 +1,350 @@
+//! The two SQL drivers behind one small synchronous interface, so that the storage logic in
+//! [`crate::logic`] is written once. SQL is written with `?N` placeholders (SQLite's form);
+//! the PostgreSQL driver rewrites them to `$N`.
+
+use std::sync::{Arc, Mutex};
+
+/// A bound parameter or a column value.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Param {
+    Null,
+    Int(i64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl Param {
+    pub fn int(&self) -> i64 {
+        match self {
+            Param::Int(i) => *i,
+            Param::Text(t) => t.parse().unwrap_or(0),
+            _ => 0,
+        }
+    }
+    pub fn text(&self) -> String {
+        match self {
+            Param::Text(t) => t.clone(),
+            Param::Int(i) => i.to_string(),
+            Param::Blob(b) => String::from_utf8_lossy(b).into_owned(),
+            Param::Null => String::new(),
+        }
+    }
+    pub fn opt_text(&self) -> Option<String> {
+        match self {
+            Param::Null => None,
+            other => Some(other.text()),
+        }
+    }
+    pub fn blob(self) -> Vec<u8> {
+        match self {
+            Param::Blob(b) => b,
+            Param::Text(t) => t.into_bytes(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl From<i64> for Param {
+    fn from(v: i64) -> Self {
+        Param::Int(v)
+    }
+}
+impl From<&str> for Param {
+    fn from(v: &str) -> Self {
+        Param::Text(v.to_string())
+    }
+}
+impl From<String> for Param {
+    fn from(v: String) -> Self {
+        Param::Text(v)
+    }
+}
+impl From<&String> for Param {
+    fn from(v: &String) -> Self {
+        Param::Text(v.clone())
+    }
+}
+impl From<Option<String>> for Param {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Param::Null, Param::Text)
+    }
+}
+impl From<Vec<u8>> for Param {
+    fn from(v: Vec<u8>) -> Self {
+        Param::Blob(v)
+    }
+}
+
+pub type Row = Vec<Param>;
+
+/// Why a statement failed.
+#[derive(Debug)]
+pub enum DbError {
+    /// A concurrent transaction won (unique violation, serialization failure, deadlock, busy):
+    /// the whole transaction may be retried.
+    Conflict(String),
+    Other(String),
+}
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DbError::Conflict(m) => write!(f, "conflict: {m}"),
+            DbError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for DbError {}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// One connection. Transactions are `BEGIN` / `COMMIT` / `ROLLBACK` statements.
+pub trait Conn: Send {
+    fn dialect(&self) -> Dialect;
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError>;
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, DbError>;
+    /// Runs several statements without parameters (schema migrations).
+    fn batch(&mut self, sql: &str) -> Result<(), DbError>;
+}
+
+// ----------------------------------------------------------------------------------- SQLite
+
+pub struct SqliteConn(rusqlite::Connection);
+
+impl SqliteConn {
+    pub fn open(path: &std::path::Path) -> Result<Self, DbError> {
+        let c = rusqlite::Connection::open(path).map_err(sqlite_err)?;
+        // WAL: readers never block the writer; synchronous=FULL makes every commit durable
+        // before it is acknowledged (an acknowledged submission survives a power cut).
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+        )
+        .map_err(sqlite_err)?;
+        Ok(SqliteConn(c))
+    }
+}
+
+fn sqlite_err(e: rusqlite::Error) -> DbError {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::ConstraintViolation) => {
+            DbError::Conflict(e.to_string())
+        }
+        _ => DbError::Other(e.to_string()),
+    }
+}
+
+fn to_sqlite(p: &Param) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match p {
+        Param::Null => V::Null,
+        Param::Int(i) => V::Integer(*i),
+        Param::Text(t) => V::Text(t.clone()),
+        Param::Blob(b) => V::Blob(b.clone()),
+    }
+}
+
+impl Conn for SqliteConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
+        let n = st
+            .execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
+            .map_err(sqlite_err)?;
+        Ok(n as u64)
+    }
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, DbError> {
+        let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
+        let cols = st.column_count();
+        let mut rows = st
+            .query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
+            .map_err(sqlite_err)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().map_err(sqlite_err)? {
+            let mut row = Vec::with_capacity(cols);
+            for i in 0..cols {
+                use rusqlite::types::ValueRef as V;
+                row.push(match r.get_ref(i).map_err(sqlite_err)? {
+                    V::Null => Param::Null,
+                    V::Integer(i) => Param::Int(i),
+                    V::Real(f) => Param::Text(f.to_string()),
+                    V::Text(t) => Param::Text(String::from_utf8_lossy(t).into_owned()),
+                    V::Blob(b) => Param::Blob(b.to_vec()),
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0.execute_batch(sql).map_err(sqlite_err)
+    }
+}
+
+// ------------------------------------------------------------------------------- PostgreSQL
+
+pub struct PgConn(postgres::Client);
+
+impl PgConn {
+    pub fn connect(url: &str) -> Result<Self, DbError> {
+        let c = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
+        Ok(PgConn(c))
+    }
+}
+
+fn pg_err(e: postgres::Error) -> DbError {
+    let conflict = e.code().is_some_and(|c| {
+        matches!(c.code(), "23505" | "40001" | "40P01" | "55P03")
+    });
+    // Show the server's message, not only "db error".
+    let msg = match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => e.to_string(),
+    };
+    if conflict {
+        DbError::Conflict(msg)
+    } else {
+        DbError::Other(msg)
+    }
+}
+
+/// `?1` → `$1` outside string literals.
+fn pg_sql(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut quoted = false;
+    for c in sql.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => out.push('$'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Conn for PgConn {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+    fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
+        let sql = pg_sql(sql);
+        let st = self.0.prepare(&sql).map_err(pg_err)?;
+        let values = pg_params(params);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            values.iter().map(|v| v.as_ref()).collect();
+        self.0.execute(&st, &refs).map_err(pg_err)
+    }
+    fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, DbError> {
+        use postgres::types::Type;
+        let sql = pg_sql(sql);
+        let st = self.0.prepare(&sql).map_err(pg_err)?;
+        let values = pg_params(params);
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            values.iter().map(|v| v.as_ref()).collect();
+        let rows = self.0.query(&st, &refs).map_err(pg_err)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut row = Vec::with_capacity(r.len());
+            for (i, col) in r.columns().iter().enumerate() {
+                let t = col.type_();
+                let v = if *t == Type::INT8 {
+                    r.try_get::<_, Option<i64>>(i).map(|v| v.map(Param::Int))
+                } else if *t == Type::INT4 {
+                    r.try_get::<_, Option<i32>>(i)
+                        .map(|v| v.map(|x| Param::Int(i64::from(x))))
+                } else if *t == Type::BYTEA {
+                    r.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Param::Blob))
+                } else if *t == Type::BOOL {
+                    r.try_get::<_, Option<bool>>(i)
+                        .map(|v| v.map(|b| Param::Int(i64::from(b))))
+                } else {
+                    r.try_get::<_, Option<String>>(i).map(|v| v.map(Param::Text))
+                };
+                row.push(v.map_err(pg_err)?.unwrap_or(Param::Null));
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+    fn batch(&mut self, sql: &str) -> Result<(), DbError> {
+        self.0.batch_execute(sql).map_err(pg_err)
+    }
+}
+
+fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+    params
+        .iter()
+        .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
+            match p {
+                Param::Null => Box::new(Option::<String>::None),
+                Param::Int(i) => Box::new(*i),
+                Param::Text(t) => Box::new(t.clone()),
+                Param::Blob(b) => Box::new(b.clone()),
+            }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------------------------- Pool
+
+type Factory = Box<dyn Fn() -> Result<Box<dyn Conn>, DbError> + Send + Sync>;
+
+/// A few connections, opened on demand and reused.
+pub struct Pool {
+    idle: Mutex<Vec<Box<dyn Conn>>>,
+    factory: Factory,
+    max_idle: usize,
+}
+
+impl Pool {
+    pub fn new(factory: Factory, max_idle: usize) -> Arc<Self> {
+        Arc::new(Pool {
+            idle: Mutex::new(Vec::new()),
+            factory,
+            max_idle,
+        })
+    }
+
+    /// Runs `f` on a pooled connection. A connection whose statement failed with something other
+    /// than a conflict is dropped rather than reused.
+    pub fn with<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let taken = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let mut conn = match taken {
+            Some(c) => c,
+            None => (self.factory)()?,
+        };
+        let r = f(conn.as_mut());
+        if !matches!(r, Err(DbError::Other(_))) {
+            if let Ok(mut idle) = self.idle.lock() {
+                if idle.len() < self.max_idle {
+                    idle.push(conn);
+                }
+            }
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_become_dollar_outside_literals() {
+        assert_eq!(
+            super::pg_sql("SELECT '?' FROM t WHERE a = ?1 AND b = ?2"),
+            "SELECT '?' FROM t WHERE a = $1 AND b = $2"
+        );
+    }
+}

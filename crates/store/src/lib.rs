@@ -1,0 +1,938 @@
+//! clins-hub storage. One SQL logic ([`Store`]) over two drivers: embedded SQLite (default, a
+//! file under the data folder, WAL, one writer and a pool of readers) and PostgreSQL.
+//!
+//! Architecture invariants:
+//! - nothing here knows FHIR or HTTP: callers hand in prepared rows and rendered bytes;
+//! - every patient-data row carries `patient_key` and every patient query filters by it;
+//! - a submission is stored or replaced in one transaction, or not at all.
+
+#![forbid(unsafe_code)]
+
+pub mod driver;
+mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use driver::{DbError, Dialect, Param, Row};
+use driver::{Conn, PgConn, Pool, SqliteConn};
+
+/// The current time in UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`.
+pub fn now_utc() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_utc_millis(d.as_millis() as i64)
+}
+
+/// Milliseconds since 1970 as `YYYY-MM-DDTHH:MM:SS.sssZ`.
+pub fn format_utc_millis(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// (year, month, day) → days since 1970-01-01.
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A resource of a submission, rendered for storage (with its server id and version).
+#[derive(Clone, Debug)]
+pub struct NewResource {
+    pub res_type: String,
+    pub res_id: String,
+    /// The 6情報 item (`condition`, `allergy`, `drug-allergy`, `lab`, `infection`,
+    /// `prescription`) or `other`.
+    pub item: String,
+    /// `system|code` of the resource's main code (groups lab results per test item).
+    pub code_key: String,
+    /// The clinical date (onset, effective, authored), UTC, or empty.
+    pub effective: String,
+    /// Bit set of flags (see `clins::policy`).
+    pub flags: i64,
+    pub body: Vec<u8>,
+    /// (param, system, code).
+    pub tokens: Vec<(String, String, String)>,
+    /// (param, low, high), UTC.
+    pub dates: Vec<(String, String, String)>,
+}
+
+/// What a submission stores besides its resources.
+#[derive(Clone, Debug)]
+pub struct NewSubmission {
+    /// Normalised 被保険者個人識別子: the master-patient-index key.
+    pub member_id: String,
+    pub insurer: String,
+    pub institution: String,
+    pub bundle_id: String,
+    /// `Condition`, `AllergyIntolerance`, `Observation` (6情報 units) or a document kind
+    /// (`eReferral`, `eDischargeSummary`, `ePCS`, `eCheckup`).
+    pub kind: String,
+    pub content_hash: String,
+    /// A 6情報 bundle that holds only the Patient: deletes the unit (JP-CLINS 4.2).
+    pub delete_only: bool,
+    pub document: Option<NewDocument>,
+    /// Registration time (UTC).
+    pub now: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewDocument {
+    pub doc_id: String,
+    pub doc_type: String,
+    pub destination: Option<String>,
+    pub doc_date: String,
+    /// Initial status (`current`, or `held` for a referral without consent).
+    pub status: String,
+    /// The Bundle exactly as submitted.
+    pub bundle: Vec<u8>,
+}
+
+/// What the caller renders once the patient key and version are known.
+pub struct Rendered {
+    pub patient: Vec<u8>,
+    pub resources: Vec<NewResource>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SubmitAction {
+    Created,
+    Replaced,
+    /// Same content as the stored unit: nothing changed.
+    Unchanged,
+    Deleted,
+    /// A delete for a unit that does not exist (or is already deleted).
+    NothingToDelete,
+}
+
+#[derive(Clone, Debug)]
+pub struct SubmitResult {
+    pub action: SubmitAction,
+    pub patient_key: i64,
+    pub unit_key: i64,
+    pub version: i64,
+    /// (type, id) of the stored resources.
+    pub resources: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// The Bundle-ID is already used by this institution for another patient.
+    OtherPatient,
+    /// Document withdraw or change refused in the current state (e.g. retrieved referral).
+    State(String),
+    NotFound,
+    Db(DbError),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::OtherPatient => f.write_str("the Bundle-ID belongs to another patient"),
+            StoreError::State(s) => f.write_str(s),
+            StoreError::NotFound => f.write_str("not found"),
+            StoreError::Db(e) => write!(f, "database: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        StoreError::Db(e)
+    }
+}
+
+/// A stored resource version.
+#[derive(Clone, Debug)]
+pub struct StoredResource {
+    pub patient_key: i64,
+    pub res_type: String,
+    pub res_id: String,
+    pub version: i64,
+    pub institution: String,
+    pub item: String,
+    pub code_key: String,
+    pub effective: String,
+    pub flags: i64,
+    pub registered_at: String,
+    pub deleted: bool,
+    pub body: Vec<u8>,
+}
+
+const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body";
+
+fn stored(row: Row) -> StoredResource {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    StoredResource {
+        patient_key: next().int(),
+        res_type: next().text(),
+        res_id: next().text(),
+        version: next().int(),
+        institution: next().text(),
+        item: next().text(),
+        code_key: next().text(),
+        effective: next().text(),
+        flags: next().int(),
+        registered_at: next().text(),
+        deleted: next().int() != 0,
+        body: next().blob(),
+    }
+}
+
+/// A stored document (index row; the Bundle is read separately).
+#[derive(Clone, Debug)]
+pub struct StoredDocument {
+    pub doc_id: String,
+    pub patient_key: i64,
+    pub institution: String,
+    pub bundle_id: String,
+    pub kind: String,
+    pub doc_type: String,
+    pub status: String,
+    pub destination: Option<String>,
+    pub doc_date: String,
+    pub registered_at: String,
+    pub retrieved_at: Option<String>,
+    pub version: i64,
+    pub member_id: String,
+}
+
+const DOC_COLUMNS: &str = "u.doc_id, u.patient_key, u.institution, u.bundle_id, u.kind, u.doc_type, u.status, u.destination, u.doc_date, u.registered_at, u.retrieved_at, u.version, p.member_id";
+
+fn document(row: Row) -> StoredDocument {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    StoredDocument {
+        doc_id: next().text(),
+        patient_key: next().int(),
+        institution: next().text(),
+        bundle_id: next().text(),
+        kind: next().text(),
+        doc_type: next().text(),
+        status: next().text(),
+        destination: next().opt_text(),
+        doc_date: next().text(),
+        registered_at: next().text(),
+        retrieved_at: next().opt_text(),
+        version: next().int(),
+        member_id: next().text(),
+    }
+}
+
+/// A token condition: any of the (system, code) pairs; an empty system matches any system.
+#[derive(Clone, Debug)]
+pub struct TokenFilter {
+    pub param: String,
+    pub any_of: Vec<(Option<String>, String)>,
+}
+
+/// A date condition on the indexed range `[lo, hi]`, against the search value's range
+/// `[from, to]`, by FHIR prefix.
+#[derive(Clone, Debug)]
+pub struct DateFilter {
+    pub param: String,
+    pub prefix: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    pub patient_key: i64,
+    pub res_type: String,
+    pub tokens: Vec<TokenFilter>,
+    pub dates: Vec<DateFilter>,
+    /// `_lastUpdated` on the registration time.
+    pub registered: Vec<DateFilter>,
+    /// Newest first (default) or oldest first.
+    pub ascending: bool,
+    /// Keyset cursor: (registered_at, res_id) of the last row of the previous page.
+    pub after: Option<(String, String)>,
+    pub limit: i64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    writer: Arc<Pool>,
+    reader: Arc<Pool>,
+    dialect: Dialect,
+}
+
+impl Store {
+    /// Opens (and migrates) the embedded store in `dir` (created if missing).
+    pub fn open_sqlite(dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("clins.sqlite");
+        let mut first = SqliteConn::open(&path)?;
+        schema::migrate(&mut first)?;
+        let p2 = path.clone();
+        let writer = Pool::new(
+            Box::new(move || Ok(Box::new(SqliteConn::open(&p2)?) as Box<dyn Conn>)),
+            1,
+        );
+        let reader = Pool::new(
+            Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
+            16,
+        );
+        Ok(Store {
+            writer,
+            reader,
+            dialect: Dialect::Sqlite,
+        })
+    }
+
+    /// Connects to (and migrates) PostgreSQL.
+    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let mut first = PgConn::connect(url)?;
+        schema::migrate(&mut first)?;
+        let u = url.to_string();
+        let pool = Pool::new(
+            Box::new(move || Ok(Box::new(PgConn::connect(&u)?) as Box<dyn Conn>)),
+            32,
+        );
+        Ok(Store {
+            writer: pool.clone(),
+            reader: pool,
+            dialect: Dialect::Postgres,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Runs `f` in a write transaction, retrying it when a concurrent transaction won.
+    fn write<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let begin = match self.dialect {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
+        };
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let r = self.writer.with(|c| {
+                c.batch(begin)?;
+                match f(c) {
+                    Ok(v) => {
+                        c.batch("COMMIT")?;
+                        Ok(Ok(v))
+                    }
+                    Err(e) => {
+                        let _ = c.batch("ROLLBACK");
+                        match e {
+                            StoreError::Db(d) => Err(d),
+                            other => Ok(Err(other)),
+                        }
+                    }
+                }
+            });
+            match r {
+                Ok(v) => return v,
+                Err(DbError::Conflict(_)) if attempt < 8 => {
+                    std::thread::sleep(std::time::Duration::from_millis(2 * attempt));
+                }
+                Err(e) => return Err(StoreError::Db(e)),
+            }
+        }
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
+    ) -> Result<T, StoreError> {
+        Ok(self.reader.with(f)?)
+    }
+
+    /// Stores a submission atomically: resolves the patient, replaces the unit with the same
+    /// (institution, Bundle-ID), or deletes it for a Patient-only bundle. `render` is called
+    /// with the patient key and the new version, inside the transaction.
+    pub fn submit(
+        &self,
+        sub: &NewSubmission,
+        render: &dyn Fn(i64, i64) -> Rendered,
+    ) -> Result<SubmitResult, StoreError> {
+        self.write(|c| submit_tx(c, sub, render))
+    }
+
+    /// Withdraws a unit (delete) or cancels a document (取消) of `institution`.
+    pub fn withdraw(
+        &self,
+        institution: &str,
+        bundle_id: &str,
+        now: &str,
+    ) -> Result<SubmitResult, StoreError> {
+        self.write(|c| withdraw_tx(c, institution, bundle_id, now))
+    }
+
+    /// Sets a document's status (`current`, `held`, `retrieved`, `cancelled`), optionally only
+    /// from one of `from`.
+    pub fn set_document_status(
+        &self,
+        doc_id: &str,
+        from: &[&str],
+        to: &str,
+        now: &str,
+    ) -> Result<StoredDocument, StoreError> {
+        self.write(|c| {
+            let rows = c.query(
+                &format!("SELECT {DOC_COLUMNS} FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id = ?1"),
+                &[doc_id.into()],
+            )?;
+            let Some(doc) = rows.into_iter().next().map(document) else {
+                return Err(StoreError::NotFound);
+            };
+            if !from.is_empty() && !from.contains(&doc.status.as_str()) {
+                return Err(StoreError::State(doc.status));
+            }
+            let retrieved = if to == "retrieved" { Some(now.to_string()) } else { doc.retrieved_at.clone() };
+            c.execute(
+                "UPDATE units SET status = ?1, retrieved_at = ?2 WHERE doc_id = ?3",
+                &[to.into(), retrieved.clone().into(), doc_id.into()],
+            )?;
+            Ok(StoredDocument { status: to.to_string(), retrieved_at: retrieved, ..doc })
+        })
+    }
+
+    /// The patient key and current Patient resource of a normalised member id.
+    pub fn patient_by_member(&self, member_id: &str) -> Result<Option<(i64, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT patient_key, resource FROM patients WHERE member_id = ?1",
+                &[member_id.into()],
+            )?;
+            Ok(rows.into_iter().next().map(|r| {
+                let mut it = r.into_iter();
+                let k = it.next().map_or(0, |v| v.int());
+                (k, it.next().map(Param::blob).unwrap_or_default())
+            }))
+        })
+    }
+
+    /// The current Patient resource and member id of a patient key.
+    pub fn patient(&self, patient_key: i64) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT member_id, resource FROM patients WHERE patient_key = ?1",
+                &[patient_key.into()],
+            )?;
+            Ok(rows.into_iter().next().map(|r| {
+                let mut it = r.into_iter();
+                let m = it.next().map(|v| v.text()).unwrap_or_default();
+                (m, it.next().map(Param::blob).unwrap_or_default())
+            }))
+        })
+    }
+
+    /// Every current resource of a patient (the summary's input), newest registration first.
+    pub fn current_resources(&self, patient_key: i64) -> Result<Vec<StoredResource>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.patient_key = ?1 AND r.current = 1 AND r.deleted = 0 ORDER BY r.registered_at DESC, r.res_id"),
+                &[patient_key.into()],
+            )?
+            .into_iter()
+            .map(stored)
+            .collect())
+        })
+    }
+
+    /// Current resources of one type of a patient matching `q`, one page.
+    pub fn search(&self, q: &Query) -> Result<Vec<StoredResource>, StoreError> {
+        let mut sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.patient_key = ?1 AND r.res_type = ?2 AND r.current = 1 AND r.deleted = 0"
+        );
+        let mut params: Vec<Param> = vec![q.patient_key.into(), q.res_type.clone().into()];
+        let bind = |params: &mut Vec<Param>, p: Param| {
+            params.push(p);
+            format!("?{}", params.len())
+        };
+        for t in &q.tokens {
+            let mut alts = Vec::new();
+            for (system, code) in &t.any_of {
+                let c = bind(&mut params, code.clone().into());
+                match system {
+                    Some(s) => {
+                        let s = bind(&mut params, s.clone().into());
+                        alts.push(format!("(t.code = {c} AND t.system = {s})"));
+                    }
+                    None => alts.push(format!("t.code = {c}")),
+                }
+            }
+            let p = bind(&mut params, t.param.clone().into());
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM search_token t WHERE t.patient_key = r.patient_key AND t.res_id = r.res_id AND t.param = {p} AND ({}))",
+                alts.join(" OR ")
+            ));
+        }
+        for d in &q.dates {
+            let p = bind(&mut params, d.param.clone().into());
+            let cond = date_condition(&d.prefix, "d.lo", "d.hi", &mut params, &d.from, &d.to);
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM search_date d WHERE d.patient_key = r.patient_key AND d.res_id = r.res_id AND d.param = {p} AND {cond})"
+            ));
+        }
+        for d in &q.registered {
+            let cond = date_condition(&d.prefix, "r.registered_at", "r.registered_at", &mut params, &d.from, &d.to);
+            sql.push_str(&format!(" AND {cond}"));
+        }
+        let (cmp, order) = if q.ascending { (">", "ASC") } else { ("<", "DESC") };
+        if let Some((at, id)) = &q.after {
+            let a = bind(&mut params, at.clone().into());
+            let i = bind(&mut params, id.clone().into());
+            sql.push_str(&format!(
+                " AND (r.registered_at {cmp} {a} OR (r.registered_at = {a} AND r.res_id {cmp} {i}))"
+            ));
+        }
+        let l = bind(&mut params, q.limit.into());
+        sql.push_str(&format!(
+            " ORDER BY r.registered_at {order}, r.res_id {order} LIMIT {l}"
+        ));
+        self.read(|c| Ok(c.query(&sql, &params)?.into_iter().map(stored).collect()))
+    }
+
+    /// Every version of a resource, newest first.
+    pub fn history(&self, res_type: &str, res_id: &str) -> Result<Vec<StoredResource>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.res_type = ?1 AND r.res_id = ?2 ORDER BY r.version DESC"),
+                &[res_type.into(), res_id.into()],
+            )?
+            .into_iter()
+            .map(stored)
+            .collect())
+        })
+    }
+
+    /// Documents matching the filters (each `None` = any).
+    pub fn documents(
+        &self,
+        patient_key: Option<i64>,
+        destination: Option<&str>,
+        doc_type: Option<&str>,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<StoredDocument>, StoreError> {
+        let mut sql = format!("SELECT {DOC_COLUMNS} FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id IS NOT NULL");
+        let mut params: Vec<Param> = Vec::new();
+        for (col, v) in [
+            ("u.destination", destination.map(str::to_string)),
+            ("u.doc_type", doc_type.map(str::to_string)),
+            ("u.status", status.map(str::to_string)),
+        ] {
+            if let Some(v) = v {
+                params.push(v.into());
+                sql.push_str(&format!(" AND {col} = ?{}", params.len()));
+            }
+        }
+        if let Some(k) = patient_key {
+            params.push(k.into());
+            sql.push_str(&format!(" AND u.patient_key = ?{}", params.len()));
+        }
+        params.push(limit.into());
+        sql.push_str(&format!(" ORDER BY u.registered_at DESC, u.doc_id LIMIT ?{}", params.len()));
+        self.read(|c| Ok(c.query(&sql, &params)?.into_iter().map(document).collect()))
+    }
+
+    /// A document's index row and its Bundle as submitted.
+    pub fn document(&self, doc_id: &str) -> Result<Option<(StoredDocument, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                &format!("SELECT {DOC_COLUMNS}, u.bundle FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id = ?1"),
+                &[doc_id.into()],
+            )?;
+            Ok(rows.into_iter().next().map(|mut r| {
+                let bundle = r.pop().map(Param::blob).unwrap_or_default();
+                (document(r), bundle)
+            }))
+        })
+    }
+
+    /// Row counts (units, current resources, all resource versions), for tests and metrics.
+    pub fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
+        self.read(|c| {
+            let n = |c: &mut dyn Conn, sql: &str| -> Result<i64, DbError> {
+                Ok(c.query(sql, &[])?.first().and_then(|r| r.first()).map_or(0, |v| v.int()))
+            };
+            Ok((
+                n(c, "SELECT COUNT(*) FROM units")?,
+                n(c, "SELECT COUNT(*) FROM resources WHERE current = 1 AND deleted = 0")?,
+                n(c, "SELECT COUNT(*) FROM resources")?,
+            ))
+        })
+    }
+
+    /// Checks that the database answers (readiness).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query("SELECT 1", &[]).map(|_| ()))
+    }
+}
+
+/// SQL for a FHIR date prefix on a stored range `[lo, hi]` against the value range `[from, to]`.
+fn date_condition(
+    prefix: &str,
+    lo: &str,
+    hi: &str,
+    params: &mut Vec<Param>,
+    from: &str,
+    to: &str,
+) -> String {
+    params.push(from.into());
+    let f = format!("?{}", params.len());
+    params.push(to.into());
+    let t = format!("?{}", params.len());
+    match prefix {
+        "ne" => format!("({hi} < {f} OR {lo} > {t})"),
+        "gt" | "sa" => format!("{hi} > {t}"),
+        "lt" | "eb" => format!("{lo} < {f}"),
+        "ge" => format!("{hi} >= {f}"),
+        "le" => format!("{lo} <= {t}"),
+        // eq: the stored range lies within the value's range.
+        _ => format!("({lo} >= {f} AND {hi} <= {t})"),
+    }
+}
+
+fn submit_tx(
+    c: &mut dyn Conn,
+    sub: &NewSubmission,
+    render: &dyn Fn(i64, i64) -> Rendered,
+) -> Result<SubmitResult, StoreError> {
+    let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let existing = c
+        .query(
+            &format!("SELECT unit_key, patient_key, version, content_hash, status FROM units WHERE institution = ?1 AND bundle_id = ?2{lock}"),
+            &[sub.institution.clone().into(), sub.bundle_id.clone().into()],
+        )?
+        .into_iter()
+        .next();
+    // The patient: an existing key for the member id, or a new one. The Patient body is
+    // written after rendering.
+    let found = c.query(
+        "SELECT patient_key FROM patients WHERE member_id = ?1",
+        &[sub.member_id.clone().into()],
+    )?;
+    let patient_key = match found.first().and_then(|r| r.first()) {
+        Some(k) => k.int(),
+        None => c
+            .query(
+                "INSERT INTO patients (member_id, insurer, resource, updated_at) VALUES (?1, ?2, ?3, ?4) RETURNING patient_key",
+                &[
+                    sub.member_id.clone().into(),
+                    sub.insurer.clone().into(),
+                    Vec::<u8>::new().into(),
+                    sub.now.clone().into(),
+                ],
+            )?
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, |v| v.int()),
+    };
+    let (unit_key, old_version) = match &existing {
+        Some(row) => {
+            let (uk, pk, v, hash, status) = (
+                row[0].int(),
+                row[1].int(),
+                row[2].int(),
+                row[3].text(),
+                row[4].text(),
+            );
+            if pk != patient_key {
+                return Err(StoreError::OtherPatient);
+            }
+            let live = status != "deleted" && status != "cancelled";
+            if hash == sub.content_hash && live {
+                let ids = c
+                    .query(
+                        "SELECT res_type, res_id FROM resources WHERE unit_key = ?1 AND current = 1",
+                        &[uk.into()],
+                    )?
+                    .into_iter()
+                    .map(|r| (r[0].text(), r[1].text()))
+                    .collect();
+                return Ok(SubmitResult {
+                    action: SubmitAction::Unchanged,
+                    patient_key,
+                    unit_key: uk,
+                    version: v,
+                    resources: ids,
+                });
+            }
+            if sub.delete_only && !live {
+                return Ok(SubmitResult {
+                    action: SubmitAction::NothingToDelete,
+                    patient_key,
+                    unit_key: uk,
+                    version: v,
+                    resources: Vec::new(),
+                });
+            }
+            (Some(uk), v)
+        }
+        None => (None, 0),
+    };
+    if sub.delete_only && unit_key.is_none() {
+        return Ok(SubmitResult {
+            action: SubmitAction::NothingToDelete,
+            patient_key,
+            unit_key: 0,
+            version: 0,
+            resources: Vec::new(),
+        });
+    }
+    let version = old_version + 1;
+    let rendered = render(patient_key, version);
+    c.execute(
+        "UPDATE patients SET resource = ?1, updated_at = ?2 WHERE patient_key = ?3",
+        &[rendered.patient.into(), sub.now.clone().into(), patient_key.into()],
+    )?;
+    let doc = sub.document.as_ref();
+    let status = if sub.delete_only {
+        "deleted".to_string()
+    } else {
+        doc.map_or("current".to_string(), |d| d.status.clone())
+    };
+    let unit_key = match unit_key {
+        Some(uk) => {
+            retire(c, uk, version, &sub.now)?;
+            c.execute(
+                "UPDATE units SET version = ?1, status = ?2, content_hash = ?3, registered_at = ?4, doc_type = ?5, destination = ?6, doc_date = ?7, retrieved_at = NULL, bundle = ?8 WHERE unit_key = ?9",
+                &[
+                    version.into(),
+                    status.into(),
+                    sub.content_hash.clone().into(),
+                    sub.now.clone().into(),
+                    doc.map(|d| d.doc_type.clone()).into(),
+                    doc.and_then(|d| d.destination.clone()).into(),
+                    doc.map(|d| d.doc_date.clone()).into(),
+                    doc.map_or(Param::Null, |d| Param::Blob(d.bundle.clone())),
+                    uk.into(),
+                ],
+            )?;
+            uk
+        }
+        None => c
+            .query(
+                "INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, doc_id, doc_type, destination, doc_date, bundle) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING unit_key",
+                &[
+                    patient_key.into(),
+                    sub.institution.clone().into(),
+                    sub.bundle_id.clone().into(),
+                    sub.kind.clone().into(),
+                    version.into(),
+                    status.into(),
+                    sub.content_hash.clone().into(),
+                    sub.now.clone().into(),
+                    doc.map(|d| d.doc_id.clone()).into(),
+                    doc.map(|d| d.doc_type.clone()).into(),
+                    doc.and_then(|d| d.destination.clone()).into(),
+                    doc.map(|d| d.doc_date.clone()).into(),
+                    doc.map_or(Param::Null, |d| Param::Blob(d.bundle.clone())),
+                ],
+            )?
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, |v| v.int()),
+    };
+    if sub.delete_only {
+        return Ok(SubmitResult {
+            action: SubmitAction::Deleted,
+            patient_key,
+            unit_key,
+            version,
+            resources: Vec::new(),
+        });
+    }
+    let mut ids = Vec::with_capacity(rendered.resources.len());
+    for r in rendered.resources {
+        insert_resource(c, patient_key, unit_key, version, &sub.institution, &sub.now, &r)?;
+        ids.push((r.res_type, r.res_id));
+    }
+    Ok(SubmitResult {
+        action: if old_version == 0 {
+            SubmitAction::Created
+        } else {
+            SubmitAction::Replaced
+        },
+        patient_key,
+        unit_key,
+        version,
+        resources: ids,
+    })
+}
+
+/// Retires the current resources of a unit: they stop being current, their index rows go, and
+/// each gets a deleted version `version` in its history (unless the new version re-inserts it,
+/// which replaces the tombstone below).
+fn retire(c: &mut dyn Conn, unit_key: i64, version: i64, now: &str) -> Result<(), DbError> {
+    c.execute(
+        "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) SELECT patient_key, res_type, res_id, ?1, unit_key, institution, item, code_key, effective, flags, ?2, 0, 1, ?3 FROM resources WHERE unit_key = ?4 AND current = 1",
+        &[version.into(), now.into(), Vec::<u8>::new().into(), unit_key.into()],
+    )?;
+    c.execute(
+        "UPDATE resources SET current = 0 WHERE unit_key = ?1 AND current = 1",
+        &[unit_key.into()],
+    )?;
+    c.execute("DELETE FROM search_token WHERE unit_key = ?1", &[unit_key.into()])?;
+    c.execute("DELETE FROM search_date WHERE unit_key = ?1", &[unit_key.into()])?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_resource(
+    c: &mut dyn Conn,
+    patient_key: i64,
+    unit_key: i64,
+    version: i64,
+    institution: &str,
+    now: &str,
+    r: &NewResource,
+) -> Result<(), DbError> {
+    // A tombstone of this version written by `retire` is replaced by the live row.
+    c.execute(
+        "DELETE FROM resources WHERE res_type = ?1 AND res_id = ?2 AND version = ?3",
+        &[r.res_type.clone().into(), r.res_id.clone().into(), version.into()],
+    )?;
+    c.execute(
+        "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, 0, ?12)",
+        &[
+            patient_key.into(),
+            r.res_type.clone().into(),
+            r.res_id.clone().into(),
+            version.into(),
+            unit_key.into(),
+            institution.into(),
+            r.item.clone().into(),
+            r.code_key.clone().into(),
+            r.effective.clone().into(),
+            r.flags.into(),
+            now.into(),
+            r.body.clone().into(),
+        ],
+    )?;
+    for (param, system, code) in &r.tokens {
+        c.execute(
+            "INSERT INTO search_token (patient_key, unit_key, res_type, res_id, param, system, code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                patient_key.into(),
+                unit_key.into(),
+                r.res_type.clone().into(),
+                r.res_id.clone().into(),
+                param.into(),
+                system.into(),
+                code.into(),
+            ],
+        )?;
+    }
+    for (param, lo, hi) in &r.dates {
+        c.execute(
+            "INSERT INTO search_date (patient_key, unit_key, res_type, res_id, param, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[
+                patient_key.into(),
+                unit_key.into(),
+                r.res_type.clone().into(),
+                r.res_id.clone().into(),
+                param.into(),
+                lo.into(),
+                hi.into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn withdraw_tx(
+    c: &mut dyn Conn,
+    institution: &str,
+    bundle_id: &str,
+    now: &str,
+) -> Result<SubmitResult, StoreError> {
+    let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let row = c
+        .query(
+            &format!("SELECT unit_key, patient_key, version, status, doc_id FROM units WHERE institution = ?1 AND bundle_id = ?2{lock}"),
+            &[institution.into(), bundle_id.into()],
+        )?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    let (uk, pk, v, status, doc) = (row[0].int(), row[1].int(), row[2].int(), row[3].text(), row[4].opt_text());
+    if status == "deleted" || status == "cancelled" {
+        return Ok(SubmitResult {
+            action: SubmitAction::NothingToDelete,
+            patient_key: pk,
+            unit_key: uk,
+            version: v,
+            resources: Vec::new(),
+        });
+    }
+    if doc.is_some() && status == "retrieved" {
+        return Err(StoreError::State(status));
+    }
+    let version = v + 1;
+    retire(c, uk, version, now)?;
+    c.execute(
+        "UPDATE units SET version = ?1, status = ?2, registered_at = ?3 WHERE unit_key = ?4",
+        &[
+            version.into(),
+            if doc.is_some() { "cancelled" } else { "deleted" }.into(),
+            now.into(),
+            uk.into(),
+        ],
+    )?;
+    Ok(SubmitResult {
+        action: SubmitAction::Deleted,
+        patient_key: pk,
+        unit_key: uk,
+        version,
+        resources: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_round_trip() {
+        for days in [-1000, 0, 1, 59, 365, 10_957, 20_000, 20_777] {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days);
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(format_utc_millis(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
+}
