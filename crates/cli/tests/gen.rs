@@ -75,6 +75,19 @@ fn ndjson_stream_holds_the_same_bundles() {
     let _ = std::fs::remove_dir_all(stream);
 }
 
+/// The one warning that follows from an inconsistency inside the IG packages rather than from
+/// the generated content (docs/synthetic-data.md): JP_Composition_eDischargeSummary requires the
+/// 現病歴 sub-section with code `362`, which the complete document-section CodeSystem of the
+/// same package does not define.
+fn ig_inconsistency(file: &Path, i: &fhir::outcome::Issue) -> bool {
+    let name = file.to_string_lossy();
+    i.severity == Severity::Warning
+        && i.detail == "CODE-UNKNOWN"
+        && name.ends_with("-discharge.json")
+        && i.expression == "Bundle.entry[0].resource.section[0].section[4].code.coding[0].code"
+        && i.en.contains("\"362\"")
+}
+
 #[test]
 fn every_generated_file_passes_validation_with_the_jp_packages() {
     let shared = shared_or_skip!();
@@ -86,21 +99,30 @@ fn every_generated_file_passes_validation_with_the_jp_packages() {
             m.condition_units >= 200 && m.allergy_units > 0 && m.observation_units > 0,
             "{m:?}"
         );
+        // Every document kind is in the run.
+        assert!(
+            m.referrals > 0 && m.discharge_summaries > 0 && m.patient_summaries > 0,
+            "{m:?}"
+        );
         let files = common::json_files(&dir.join("submissions"));
         assert_eq!(files.len() as u64, m.submissions);
+        let mut known = 0;
         for f in &files {
             let issues = clins_hub::pipeline::validate_file(v, f);
+            known += issues.iter().filter(|i| ig_inconsistency(f, i)).count();
             let bad: Vec<_> = issues
                 .iter()
                 .filter(|i| {
                     matches!(
                         i.severity,
                         Severity::Error | Severity::Fatal | Severity::Warning
-                    )
+                    ) && !ig_inconsistency(f, i)
                 })
                 .collect();
             assert!(bad.is_empty(), "seed {seed}, {}: {bad:#?}", f.display());
         }
+        // Exactly one known warning per discharge summary, nothing else.
+        assert_eq!(known as u64, m.discharge_summaries, "seed {seed}");
         println!("seed {seed}: {} submissions valid", files.len());
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -9,6 +9,7 @@
 
 #![deny(unsafe_code)]
 
+mod documents;
 pub mod rng;
 pub mod tables;
 
@@ -20,7 +21,7 @@ use tables::*;
 #[derive(Clone, Debug)]
 pub struct Config {
     pub patients: u64,
-    /// Number of institutions (default: one per 50 patients, at least 3).
+    /// Number of care providers (default: one per 50 patients, at least 5, one of each kind).
     pub institutions: Option<u32>,
     pub seed: u64,
 }
@@ -28,7 +29,7 @@ pub struct Config {
 impl Config {
     pub fn institution_count(&self) -> u32 {
         self.institutions
-            .unwrap_or_else(|| (self.patients / 50).clamp(3, 200_000) as u32)
+            .unwrap_or_else(|| (self.patients / 50).clamp(5, 200_000) as u32)
             .max(1)
     }
 }
@@ -53,17 +54,61 @@ pub enum Action {
     Delete,
 }
 
-/// A submitting institution.
+/// An actor of the synthetic world: a care provider (hospital, clinic, dental clinic, pharmacy,
+/// checkup centre) or an insurer.
 #[derive(Clone, Debug)]
 pub struct Institution {
-    /// 医療機関番号 (10 digits).
+    /// 医療機関番号 (10 digits) of a care provider; 保険者番号 (8 digits, 6 for 国保) of an
+    /// insurer.
     pub number: String,
     pub kind: InstitutionKind,
     pub prefecture: u8,
     pub name: String,
+    /// Street part of the address (town and block) in the prefecture's city (`CITIES`).
+    pub line: String,
+    pub postal_code: String,
 }
 
-/// The institutions of a run, from the seed alone.
+impl Institution {
+    /// The address text: prefecture, city and street.
+    pub fn address(&self) -> String {
+        let p = usize::from(self.prefecture - 1);
+        format!("{}{}{}", PREFECTURES[p].0, CITIES[p].0, self.line)
+    }
+}
+
+/// A prefecture's name without its 都/府/県 suffix (北海道 stays as it is).
+fn pref_short(pref: u8) -> &'static str {
+    let name = PREFECTURES[usize::from(pref - 1)].0;
+    if pref == 1 {
+        return name;
+    }
+    name.strip_suffix('県')
+        .or_else(|| name.strip_suffix('府'))
+        .or_else(|| name.strip_suffix('都'))
+        .unwrap_or(name)
+}
+
+/// A street address in the prefecture's city: (town and block, postal code).
+fn street(rng: &mut Rng, pref: u8) -> (String, String) {
+    let town = rng.pick(&TOWNS);
+    let line = format!(
+        "{town}{}丁目{}番{}号",
+        rng.range(1, 5),
+        rng.range(1, 30),
+        rng.range(1, 20)
+    );
+    let postal = format!(
+        "{}-{:04}",
+        CITIES[usize::from(pref - 1)].1,
+        rng.below(10_000)
+    );
+    (line, postal)
+}
+
+/// The care providers of a run, from the seed alone. The first five are one of each kind
+/// (hospital, clinic, dental clinic, pharmacy, checkup centre), so that even a small run has every
+/// kind; the others are drawn in proportion to the national counts.
 pub fn institutions(cfg: &Config) -> Vec<Institution> {
     let mut rng = Rng::derive(cfg.seed, u64::MAX);
     let weights: Vec<u32> = PREFECTURES.iter().map(|p| p.1).collect();
@@ -72,7 +117,8 @@ pub fn institutions(cfg: &Config) -> Vec<Institution> {
     let mut out = Vec::new();
     while out.len() < cfg.institution_count() as usize {
         let pref = rng.weighted(&weights) as u8 + 1;
-        let kind = INSTITUTION_KINDS[rng.weighted(&kinds)].0;
+        let drawn = INSTITUTION_KINDS[rng.weighted(&kinds)].0;
+        let kind = INSTITUTION_KINDS.get(out.len()).map_or(drawn, |k| k.0);
         // 医療機関コード: 郡市区番号 (2) + 番号 (4) + 検証番号 (1).
         let body = format!("{:02}{:04}", rng.range(1, 99), rng.below(10_000));
         let code = format!("{body}{}", check_digit(&body));
@@ -80,42 +126,171 @@ pub fn institutions(cfg: &Config) -> Vec<Institution> {
         if !seen.insert(number.clone()) {
             continue;
         }
-        let town = PREFECTURES[usize::from(pref - 1)].0;
         let family = rng.pick(&FAMILY_NAMES).0;
+        let town = rng.pick(&TOWNS);
         let name = match kind {
-            InstitutionKind::Hospital => {
-                format!("架空{}総合病院", town.trim_end_matches(['県', '府', '都']))
-            }
+            InstitutionKind::Hospital => format!("架空{}総合病院", pref_short(pref)),
             InstitutionKind::Clinic => format!("{family}内科クリニック"),
             InstitutionKind::Dental => format!("{family}歯科医院"),
+            InstitutionKind::Pharmacy => format!("{town}{family}薬局"),
+            InstitutionKind::CheckupCentre => format!("架空{}健診センター", pref_short(pref)),
+            InstitutionKind::Insurer => unreachable!("insurers are not drawn here"),
         };
+        let (line, postal_code) = street(&mut rng, pref);
         out.push(Institution {
             number,
             kind,
             prefecture: pref,
             name,
+            line,
+            postal_code,
         });
     }
     out
 }
 
-/// The institutions of a run, indexed by prefecture.
+/// Insurance schemes: (法別番号, name), in the order `member_id` draws them.
+const SCHEMES: [&str; 5] = ["国保", "01", "06", "31", "39"];
+
+/// Number of 組合健保 insurers in a prefecture (more in populous prefectures).
+fn kumiai_count(pref: u8) -> u64 {
+    1 + u64::from(PREFECTURES[usize::from(pref - 1)].1) / 150
+}
+
+/// The 保険者番号 of insurer `idx` of `scheme` (index into `SCHEMES`) in `pref`: 法別番号 (2) +
+/// prefecture (2) + 3 digits + 検証番号; 国保 numbers have no 法別番号 (6 digits). The same for
+/// every seed: the insurers are a fixed, invented table.
+fn insurer_number(scheme: usize, pref: u8, idx: u64) -> String {
+    let serial = match scheme {
+        0 => 1 + idx,       // 国保: the city's number
+        2 => 101 + idx * 7, // 組合健保
+        _ => 16 + idx,      // 協会けんぽ, 共済, 後期高齢者: one per prefecture
+    };
+    let body = if scheme == 0 {
+        format!("{pref:02}{serial:03}")
+    } else {
+        format!("{}{pref:02}{serial:03}", SCHEMES[scheme])
+    };
+    format!("{body}{}", check_digit(&body))
+}
+
+/// Insurers' industries, for the invented names of 健康保険組合.
+const INDUSTRIES: [&str; 8] = [
+    "電機", "商事", "建設", "運輸", "食品", "化学", "印刷", "情報",
+];
+
+/// Every insurer of the world: per prefecture one 国保 (the city's), one 協会けんぽ branch,
+/// 1–10 健康保険組合, one 共済組合 and one 後期高齢者医療広域連合. Patients' 被保険者個人識別子
+/// always name one of them.
+pub fn insurers() -> Vec<Institution> {
+    let mut out = Vec::new();
+    for pref in 1..=47u8 {
+        let mut rng = Rng::derive(0x1_5u64, u64::from(pref));
+        let p = usize::from(pref - 1);
+        for scheme in 0..SCHEMES.len() {
+            let count = if scheme == 2 { kumiai_count(pref) } else { 1 };
+            for idx in 0..count {
+                let name = match scheme {
+                    0 => format!("{}国民健康保険", CITIES[p].0),
+                    1 => format!("全国健康保険協会{}支部", pref_short(pref)),
+                    2 => format!(
+                        "架空{}{}健康保険組合",
+                        pref_short(pref),
+                        INDUSTRIES[idx as usize % INDUSTRIES.len()]
+                    ),
+                    3 => format!("架空{}公務員共済組合", pref_short(pref)),
+                    _ => format!("{}後期高齢者医療広域連合", PREFECTURES[p].0),
+                };
+                let (line, postal_code) = street(&mut rng, pref);
+                out.push(Institution {
+                    number: insurer_number(scheme, pref, idx),
+                    kind: InstitutionKind::Insurer,
+                    prefecture: pref,
+                    name,
+                    line,
+                    postal_code,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The actors of a run: care providers indexed by kind and prefecture, and the insurers.
 pub struct World {
     pub institutions: Vec<Institution>,
+    pub insurers: Vec<Institution>,
+    /// Hospitals, clinics and dental clinics (indices into `institutions`), all and by
+    /// prefecture.
+    medical: Vec<usize>,
     by_prefecture: Vec<Vec<usize>>,
+    /// Checkup centres, all and by prefecture.
+    checkup: Vec<usize>,
+    checkup_by_prefecture: Vec<Vec<usize>>,
 }
 
 impl World {
     pub fn new(cfg: &Config) -> Self {
         let institutions = institutions(cfg);
         let mut by_prefecture = vec![Vec::new(); 48];
+        let mut checkup_by_prefecture = vec![Vec::new(); 48];
+        let (mut medical, mut checkup) = (Vec::new(), Vec::new());
         for (i, inst) in institutions.iter().enumerate() {
-            by_prefecture[usize::from(inst.prefecture)].push(i);
+            if inst.kind.is_medical() {
+                medical.push(i);
+                by_prefecture[usize::from(inst.prefecture)].push(i);
+            } else if inst.kind == InstitutionKind::CheckupCentre {
+                checkup.push(i);
+                checkup_by_prefecture[usize::from(inst.prefecture)].push(i);
+            }
         }
         World {
             institutions,
+            insurers: insurers(),
+            medical,
             by_prefecture,
+            checkup,
+            checkup_by_prefecture,
         }
+    }
+
+    /// An institution of kind `want` to refer a patient to, other than `from`: in the
+    /// prefecture if there is one, else anywhere; else any other hospital or clinic.
+    fn referral_target(&self, rng: &mut Rng, from: usize, want: InstitutionKind) -> Option<usize> {
+        let pref = usize::from(self.institutions[from].prefecture);
+        let fits = |i: &usize, k: InstitutionKind| *i != from && self.institutions[*i].kind == k;
+        let local: Vec<usize> = self.by_prefecture[pref]
+            .iter()
+            .copied()
+            .filter(|i| fits(i, want))
+            .collect();
+        if !local.is_empty() && rng.chance(0.9) {
+            return Some(*rng.pick(&local));
+        }
+        let other = if want == InstitutionKind::Hospital {
+            InstitutionKind::Clinic
+        } else {
+            InstitutionKind::Hospital
+        };
+        for k in [want, other] {
+            let all: Vec<usize> = self
+                .medical
+                .iter()
+                .copied()
+                .filter(|i| fits(i, k))
+                .collect();
+            if !all.is_empty() {
+                return Some(*rng.pick(&all));
+            }
+        }
+        None
+    }
+
+    /// The insurer with this 保険者番号 (as written in a 被保険者個人識別子: 国保 numbers padded
+    /// to 8 digits with `00`).
+    pub fn insurer(&self, number: &str) -> Option<&Institution> {
+        let n = number.strip_prefix("00").unwrap_or(number);
+        self.insurers.iter().find(|i| i.number == n)
     }
 }
 
@@ -142,6 +317,9 @@ pub struct Person {
     pub birth: (u32, u32, u32),
     pub age: u32,
     pub prefecture: u8,
+    /// Street part of the address in the prefecture's city, and the postal code.
+    pub line: String,
+    pub postal_code: String,
     pub member_id: String,
     /// Chronic states that shape lab trends: type 2 diabetes, chronic kidney disease.
     pub diabetic: bool,
@@ -169,6 +347,7 @@ fn person(rng: &mut Rng) -> Person {
     };
     let weights: Vec<u32> = PREFECTURES.iter().map(|p| p.1).collect();
     let prefecture = rng.weighted(&weights) as u8 + 1;
+    let (line, postal_code) = street(rng, prefecture);
     let member_id = member_id(rng, age, prefecture);
     let diabetic = age >= 30 && rng.chance(if age >= 60 { 0.18 } else { 0.08 });
     let ckd = age >= 40 && rng.chance(if age >= 70 { 0.2 } else { 0.06 });
@@ -185,52 +364,56 @@ fn person(rng: &mut Rng) -> Person {
         birth,
         age,
         prefecture,
+        line,
+        postal_code,
         member_id,
     }
 }
 
 /// 被保険者個人識別子 `保険者番号:記号:番号:枝番` for the scheme that fits the age: 後期高齢者 from
-/// 75, otherwise 国保, 協会けんぽ, 組合健保 or 共済 in proportion to their members.
+/// 75, otherwise 国保, 協会けんぽ, 組合健保 or 共済 in proportion to their members. The insurer is
+/// one of the world's insurers of the patient's prefecture (`insurers`).
 fn member_id(rng: &mut Rng, age: u32, pref: u8) -> String {
-    let insurer = |rng: &mut Rng, law: &str| {
-        let body = format!("{law}{pref:02}{:03}", rng.below(1000));
-        format!("{body}{}", check_digit(&body))
+    let scheme = if age >= 75 {
+        4
+    } else {
+        [0, 1, 2, 3][rng.weighted(&[2_309, 3_944, 2_820, 983])]
     };
-    // Insurer number, 記号, 番号.
-    let (number, symbol, card) = if age >= 75 {
-        (
-            insurer(rng, "39"),
+    let idx = if scheme == 2 {
+        rng.below(kumiai_count(pref))
+    } else {
+        0
+    };
+    let number = insurer_number(scheme, pref, idx);
+    // 記号 and 番号.
+    let (number, symbol, card) = match scheme {
+        // 国保: 6-digit insurer number, left-padded to 8.
+        0 => (
+            format!("00{number}"),
+            full_width(&format!("{}", rng.range(1, 99))),
+            format!("{}", rng.range(1, 999_999)),
+        ),
+        1 => (
+            number,
+            format!("{}", rng.range(1_000_000, 99_999_999)),
+            format!("{}", rng.range(1, 9999)),
+        ),
+        2 => (
+            number,
+            format!("{}", rng.range(1, 9999)),
+            format!("{}", rng.range(1, 99_999)),
+        ),
+        3 => (
+            number,
+            format!("{}", rng.range(1, 999)),
+            format!("{}", rng.range(1, 999_999)),
+        ),
+        // 後期高齢者: no 記号.
+        _ => (
+            number,
             String::new(),
             format!("{:08}", rng.below(100_000_000)),
-        )
-    } else {
-        match rng.weighted(&[2_309, 3_944, 2_820, 983]) {
-            0 => {
-                // 国保: 6-digit insurer number, left-padded to 8.
-                let body = format!("{pref:02}{:03}", rng.below(1000));
-                let n = format!("00{body}{}", check_digit(&body));
-                (
-                    n,
-                    full_width(&format!("{}", rng.range(1, 99))),
-                    format!("{}", rng.range(1, 999_999)),
-                )
-            }
-            1 => (
-                insurer(rng, "01"),
-                format!("{}", rng.range(1_000_000, 99_999_999)),
-                format!("{}", rng.range(1, 9999)),
-            ),
-            2 => (
-                insurer(rng, "06"),
-                format!("{}", rng.range(1, 9999)),
-                format!("{}", rng.range(1, 99_999)),
-            ),
-            _ => (
-                insurer(rng, "31"),
-                format!("{}", rng.range(1, 999)),
-                format!("{}", rng.range(1, 999_999)),
-            ),
-        }
+        ),
     };
     // Cards issued since 2021 carry a 2-digit 枝番; older ones have none (empty 4th part).
     let branch = if rng.chance(0.7) {
@@ -404,6 +587,7 @@ fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Valu
         ])
     };
     let pref = PREFECTURES[usize::from(p.prefecture - 1)].0;
+    let city = CITIES[usize::from(p.prefecture - 1)].0;
     obj([
         ("resourceType", s("Patient")),
         (
@@ -456,7 +640,14 @@ fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Valu
         ("birthDate", s(date(p.birth))),
         (
             "address",
-            arr(vec![obj([("text", s(pref)), ("state", s(pref))])]),
+            arr(vec![obj([
+                ("text", s(format!("{pref}{city}{}", p.line))),
+                ("line", arr(vec![s(&p.line)])),
+                ("city", s(city)),
+                ("state", s(pref)),
+                ("postalCode", s(&p.postal_code)),
+                ("country", s("JP")),
+            ])]),
         ),
     ])
 }
@@ -502,20 +693,43 @@ fn date_after(rng: &mut Rng, p: &Person, from_age: u32) -> (u32, u32, u32) {
     (year, month, rng.range(1, 28) as u32)
 }
 
-fn condition(
-    rng: &mut Rng,
-    p: &Person,
-    inst: &Institution,
-    i: usize,
-    seq: u64,
-    patient_url: &str,
-    updated: &str,
-) -> Value {
+/// One condition as an institution records it, drawn before it is written (so that a re-send
+/// and the documents carry the same condition).
+#[derive(Clone, Debug)]
+pub(crate) struct CondSpec {
+    /// Index into `CONDITIONS`.
+    pub(crate) idx: usize,
+    pub(crate) onset: (u32, u32, u32),
+    pub(crate) status: &'static str,
+    pub(crate) abatement: Option<(u32, u32, u32)>,
+    pub(crate) suspected: bool,
+    pub(crate) dept: (&'static str, &'static str),
+    pub(crate) lts: bool,
+}
+
+impl CondSpec {
+    pub(crate) fn chronic(&self) -> bool {
+        CONDITIONS[self.idx].5
+    }
+
+    /// Still being treated: active and confirmed.
+    pub(crate) fn active(&self) -> bool {
+        self.status == "active" && !self.suspected
+    }
+
+    pub(crate) fn name(&self) -> &'static str {
+        CONDITIONS[self.idx].1
+    }
+}
+
+/// Draws condition `i` of a unit (the first is the 主病名).
+fn draw_condition(rng: &mut Rng, p: &Person, inst: &Institution, i: usize) -> CondSpec {
     let eligible: Vec<usize> = (0..CONDITIONS.len())
         .filter(|&c| CONDITIONS[c].3 <= p.age)
         .collect();
     let weights: Vec<u32> = eligible.iter().map(|&c| CONDITIONS[c].4).collect();
-    let (code, name, icd, min_age, _, chronic) = CONDITIONS[eligible[rng.weighted(&weights)]];
+    let idx = eligible[rng.weighted(&weights)];
+    let (code, _, _, min_age, _, chronic) = CONDITIONS[idx];
     let onset = date_after(rng, p, min_age);
     let (status, abatement) = if chronic {
         if rng.chance(0.9) {
@@ -541,6 +755,33 @@ fn condition(
             _ => DEPARTMENTS[0],
         }
     };
+    let lts = i == 0 && chronic && rng.chance(0.3);
+    let abatement = abatement.map(|a| {
+        let end = date_after(rng, p, a.0.saturating_sub(p.birth.0));
+        end.max(a)
+    });
+    CondSpec {
+        idx,
+        onset,
+        status,
+        abatement,
+        suspected,
+        dept,
+        lts,
+    }
+}
+
+/// A JP_Condition_eCS from its drawn form.
+pub(crate) fn condition(
+    c: &CondSpec,
+    inst: &Institution,
+    i: usize,
+    seq: u64,
+    patient_url: &str,
+    updated: &str,
+) -> Value {
+    let (code, name, icd, _, _, _) = CONDITIONS[c.idx];
+    let (status, suspected, dept) = (c.status, c.suspected, c.dept);
     let mut ext = vec![institution_ext(inst), department_ext(dept.0, dept.1)];
     let mut m = meta(
         "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS|1",
@@ -563,7 +804,7 @@ fn condition(
                 ),
             ),
         ]));
-        if chronic && rng.chance(0.3) {
+        if c.lts {
             if let Value::Object(o) = &mut m {
                 o.insert(
                     "tag",
@@ -669,26 +910,41 @@ fn condition(
     );
     o.insert("subject", obj([("reference", s(patient_url))]));
     o.insert("encounter", obj([("reference", s(format!("#{enc}")))]));
-    o.insert("onsetDateTime", s(date(onset)));
+    o.insert("onsetDateTime", s(date(c.onset)));
     o.insert("recordedDate", s(date(TODAY)));
-    if let Some(a) = abatement {
-        let end = date_after(rng, p, a.0.saturating_sub(p.birth.0));
-        o.insert("abatementDateTime", s(date(end.max(a))));
+    if let Some(a) = c.abatement {
+        o.insert("abatementDateTime", s(date(a)));
     }
     Value::Object(o)
 }
 
-fn allergy(
-    rng: &mut Rng,
-    p: &Person,
+/// An allergy as recorded: index into `ALLERGIES` and the date recorded.
+pub(crate) type AllergySpec = (usize, (u32, u32, u32));
+
+/// Draws the `count` allergies of a unit (distinct allergens).
+fn draw_allergies(rng: &mut Rng, p: &Person, count: usize) -> Vec<AllergySpec> {
+    let weights: Vec<u32> = ALLERGIES.iter().map(|a| a.4).collect();
+    let mut out: Vec<AllergySpec> = Vec::new();
+    for _ in 0..count {
+        let idx = rng.weighted(&weights);
+        let recorded = date_after(rng, p, 0);
+        if out.iter().all(|a| a.0 != idx) {
+            out.push((idx, recorded));
+        }
+    }
+    out
+}
+
+/// A JP_AllergyIntolerance_eCS from its drawn form.
+pub(crate) fn allergy(
+    a: &AllergySpec,
     inst: &Institution,
     i: usize,
     seq: u64,
     patient_url: &str,
     updated: &str,
 ) -> Value {
-    let weights: Vec<u32> = ALLERGIES.iter().map(|a| a.4).collect();
-    let (category, code, name, system, _) = ALLERGIES[rng.weighted(&weights)];
+    let (category, code, name, system, _) = ALLERGIES[a.0];
     let mut o = Object::new();
     o.insert("resourceType", s("AllergyIntolerance"));
     o.insert(
@@ -749,7 +1005,7 @@ fn allergy(
         ),
     );
     o.insert("patient", obj([("reference", s(patient_url))]));
-    o.insert("recordedDate", s(date(date_after(rng, p, 0))));
+    o.insert("recordedDate", s(date(a.1)));
     Value::Object(o)
 }
 
@@ -1083,6 +1339,11 @@ pub struct Manifest {
     pub condition_units: u64,
     pub allergy_units: u64,
     pub observation_units: u64,
+    /// Documents: 診療情報提供書, 退院時サマリー, 健診結果報告書, 患者サマリー.
+    pub referrals: u64,
+    pub discharge_summaries: u64,
+    pub checkups: u64,
+    pub patient_summaries: u64,
     pub resends: u64,
     pub deletes: u64,
 }
@@ -1090,7 +1351,7 @@ pub struct Manifest {
 impl Manifest {
     pub fn to_json(&self) -> String {
         format!(
-            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}, \"Observation\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
+            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}, \"Observation\": {}, \"eReferral\": {}, \"eDischargeSummary\": {}, \"eCheckup\": {}, \"ePCS\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
             env!("CARGO_PKG_VERSION"),
             self.seed,
             self.patients,
@@ -1100,6 +1361,10 @@ impl Manifest {
             self.condition_units,
             self.allergy_units,
             self.observation_units,
+            self.referrals,
+            self.discharge_summaries,
+            self.checkups,
+            self.patient_summaries,
             self.resends,
             self.deletes
         )
@@ -1113,7 +1378,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
     let p = person(&mut rng);
     let insts = &world.institutions;
     let course = LabCourse::new(&mut rng, &p);
-    // Visits: 1–3 institutions, preferring the patient's prefecture.
+    // Visits: 1–3 medical institutions, preferring the patient's prefecture.
     let local = &world.by_prefecture[usize::from(p.prefecture)];
     let visits = 1 + rng.weighted(&[50, 35, 15]);
     let mut chosen: Vec<usize> = Vec::new();
@@ -1121,7 +1386,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
         let i = if !local.is_empty() && rng.chance(0.8) {
             *rng.pick(local)
         } else {
-            rng.below(insts.len() as u64) as usize
+            *rng.pick(&world.medical)
         };
         if !chosen.contains(&i) {
             chosen.push(i);
@@ -1148,6 +1413,9 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
         let updated = timestamp(TODAY, minute);
         // 傷病名: one unit per visit, 1–5 conditions (more with age).
         let count = 1 + rng.below(u64::from(1 + p.age / 20).min(5)) as usize;
+        let conds: Vec<CondSpec> = (0..count)
+            .map(|i| draw_condition(&mut rng, &p, inst, i))
+            .collect();
         let bundle_id = format!("{}^{}^COND-{seq:010}", inst.number, TODAY.0);
         emit(
             "condition",
@@ -1158,9 +1426,11 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 &bundle_id,
                 &updated,
                 patient(&p, inst, local_no, &updated),
-                &mut |rng, url| {
-                    (0..count)
-                        .map(|i| condition(rng, &p, inst, i, seq, url, &updated))
+                &mut |_, url| {
+                    conds
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| condition(c, inst, i, seq, url, &updated))
                         .collect()
                 },
             ),
@@ -1177,9 +1447,11 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                     &bundle_id,
                     &later,
                     patient(&p, inst, local_no, &later),
-                    &mut |rng, url| {
-                        (0..count)
-                            .map(|i| condition(rng, &p, inst, i, seq, url, &later))
+                    &mut |_, url| {
+                        conds
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| condition(c, inst, i, seq, url, &later))
                             .collect()
                     },
                 ),
@@ -1199,8 +1471,10 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
             );
         }
         // アレルギー: about one patient-institution pair in five records some.
+        let mut allergies: Vec<AllergySpec> = Vec::new();
         if rng.chance(0.2) {
             let count = 1 + rng.weighted(&[80, 20]);
+            allergies = draw_allergies(&mut rng, &p, count);
             let bundle_id = format!("{}^{}^ALG-{seq:010}", inst.number, TODAY.0);
             emit(
                 "allergy",
@@ -1211,9 +1485,11 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                     &bundle_id,
                     &updated,
                     patient(&p, inst, local_no, &updated),
-                    &mut |rng, url| {
-                        (0..count)
-                            .map(|i| allergy(rng, &p, inst, i, seq, url, &updated))
+                    &mut |_, url| {
+                        allergies
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| allergy(a, inst, i, seq, url, &updated))
                             .collect()
                     },
                 ),
@@ -1228,6 +1504,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
         } else {
             usize::from(rng.chance(0.3))
         };
+        let mut last_labs: Option<(String, [f64; 4])> = None;
         for step in 0..tests {
             let days_back = 90 * (tests - 1 - step) as u32 + rng.below(20) as u32;
             let when = format!(
@@ -1236,6 +1513,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 rng.range(8, 11),
                 rng.below(60)
             );
+            let values: [f64; 4] = std::array::from_fn(|i| course.value(&mut rng, i, step));
             let bundle_id = format!("{}^{}^LAB-{seq:010}-{step}", inst.number, TODAY.0);
             emit(
                 "observation",
@@ -1251,7 +1529,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                             .iter()
                             .enumerate()
                             .map(|(i, item)| {
-                                let v = course.value(rng, i, step);
+                                let v = values[i];
                                 let id = format!("{}-obs-{seq}-{step}-{i}", inst.number);
                                 lab_observation(rng, inst, item, v, &when, &id, url, &updated)
                             })
@@ -1259,6 +1537,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                     },
                 ),
             );
+            last_labs = Some((when, values));
         }
         // 感染症: screening (before surgery or admission) at one medical visit in five, more
         // often at hospitals.
@@ -1302,6 +1581,87 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                 ),
             );
         }
+        // 入院: one hospital patient in ten was admitted and discharged in the last months; the
+        // hospital refers the patient back to a clinic with the 退院時サマリー attached.
+        let labs = last_labs.as_ref();
+        let visit = documents::Visit {
+            p: &p,
+            inst,
+            local_no,
+            seq,
+            conds: &conds,
+            allergies: &allergies,
+            labs,
+        };
+        let doc_time = timestamp(TODAY, minute + 60);
+        if inst.kind == InstitutionKind::Hospital && rng.chance(0.1) {
+            if let Some(to) = world.referral_target(&mut rng, ii, InstitutionKind::Clinic) {
+                let discharged = days_before(TODAY, 1 + rng.below(60) as u32);
+                let admitted = days_before(discharged, 3 + rng.below(25) as u32);
+                let link = documents::DischargeLink {
+                    bundle_id: format!("{}^{}^DIS-{seq:010}", inst.number, TODAY.0),
+                    admitted,
+                    discharged,
+                };
+                let referral = documents::Referral {
+                    visit,
+                    to: &insts[to],
+                    issued: TODAY,
+                    updated: doc_time.clone(),
+                    bundle_id: format!("{}^{}^REF-{seq:010}-1", inst.number, TODAY.0),
+                    body: documents::Body::Structured,
+                    pdf: rng.chance(0.2),
+                    discharge: Some(&link),
+                };
+                emit(
+                    "referral",
+                    Action::Submit,
+                    documents::referral(&mut rng, &referral),
+                );
+                emit(
+                    "discharge",
+                    Action::Submit,
+                    documents::discharge_summary(&mut rng, &referral.visit, &link, &doc_time),
+                );
+            }
+        }
+        // 診療情報提供書: about one medical (not dental) visit in 25 ends with a referral, from a
+        // clinic to a hospital or back.
+        if inst.kind != InstitutionKind::Dental && rng.chance(0.04) {
+            let want = if inst.kind == InstitutionKind::Clinic {
+                InstitutionKind::Hospital
+            } else {
+                InstitutionKind::Clinic
+            };
+            if let Some(to) = world.referral_target(&mut rng, ii, want) {
+                let referral = documents::Referral {
+                    visit,
+                    to: &insts[to],
+                    issued: TODAY,
+                    updated: doc_time.clone(),
+                    bundle_id: format!("{}^{}^REF-{seq:010}-0", inst.number, TODAY.0),
+                    body: if rng.chance(0.25) {
+                        documents::Body::TextOnly
+                    } else {
+                        documents::Body::Structured
+                    },
+                    pdf: rng.chance(0.2),
+                    discharge: None,
+                };
+                emit(
+                    "referral",
+                    Action::Submit,
+                    documents::referral(&mut rng, &referral),
+                );
+            }
+        }
+        // 患者サマリー: clinics write one for some patients with a chronic condition.
+        if inst.kind == InstitutionKind::Clinic && rng.chance(0.15) {
+            let bundle_id = format!("{}^{}^PCS-{seq:010}", inst.number, TODAY.0);
+            if let Some(doc) = documents::patient_summary(&mut rng, &visit, &bundle_id, &doc_time) {
+                emit("pcs", Action::Submit, doc);
+            }
+        }
     }
 }
 
@@ -1315,7 +1675,11 @@ pub fn count(m: &mut Manifest, sub: &Submission) {
         Action::Submit => match sub.kind {
             "Condition" => m.condition_units += 1,
             "Observation" => m.observation_units += 1,
-            _ => m.allergy_units += 1,
+            "AllergyIntolerance" => m.allergy_units += 1,
+            "eReferral" => m.referrals += 1,
+            "eDischargeSummary" => m.discharge_summaries += 1,
+            "eCheckup" => m.checkups += 1,
+            _ => m.patient_summaries += 1,
         },
     }
 }
@@ -1366,7 +1730,7 @@ mod tests {
         };
         let world = World::new(&cfg);
         let mut m = Manifest::default();
-        let (mut allergies, mut drug, mut high) = (0, 0, 0);
+        let (mut allergies, mut drug, mut high, mut environment) = (0, 0, 0, 0);
         let (mut screened, mut positive) = (0, 0);
         for n in 0..cfg.patients {
             patient_submissions(&cfg, &world, n, &mut |sub| {
@@ -1391,6 +1755,8 @@ mod tests {
                     }
                     allergies += 1;
                     let cat = r.pointer("category").map(Value::items).unwrap_or(&[]);
+                    environment +=
+                        usize::from(cat.first().and_then(Value::as_str) == Some("environment"));
                     if cat.first().and_then(Value::as_str) == Some("medication") {
                         drug += 1;
                         high += usize::from(
@@ -1400,9 +1766,11 @@ mod tests {
                 }
             });
         }
-        // Medication allergens carry 60 of the 90 weight units.
+        // Medication allergens carry 60 of the 114 weight units (food 30, environment 24).
         let drug_share = pct(drug, allergies);
-        assert!((63.0..70.5).contains(&drug_share), "{drug_share}");
+        assert!((48.5..57.0).contains(&drug_share), "{drug_share}");
+        let env_share = pct(environment, allergies);
+        assert!((17.0..25.0).contains(&env_share), "{env_share}");
         assert_eq!(high, drug, "every drug allergy has criticality high");
         // HBs antigen 1 %, TP antibody 0.5 % of patients: positives are rare but present.
         assert!(screened > 500, "{screened}");
@@ -1500,7 +1868,7 @@ mod tests {
             assert_eq!(n.len(), 10, "{n}");
             let pref: u8 = n[0..2].parse().unwrap();
             assert!((1..=47).contains(&pref));
-            assert!(matches!(&n[2..3], "1" | "3"));
+            assert_eq!(n[2..3], i.kind.fee_table().to_string(), "{n}");
             let last = n.as_bytes()[9] - b'0';
             assert_eq!(check_digit(&n[3..9]), last, "{n}");
         }

@@ -54,12 +54,16 @@ pub const PREFECTURES: [(&str, u32); 47] = [
     ("沖縄県", 147),
 ];
 
-/// Institutions that submit, weighted by their national counts (service-rules.md §5):
-/// hospitals 8,060, general clinics 105,207, dental clinics 66,378.
-pub const INSTITUTION_KINDS: [(InstitutionKind, u32); 3] = [
+/// Institutions (care providers), weighted by their national counts (service-rules.md §5):
+/// hospitals 8,060, general clinics 105,207, dental clinics 66,378, pharmacies 62,828. §5 has no
+/// count of stand-alone checkup centres (健診センター); 3,000 is our assumption. Insurers are
+/// not drawn here: they follow the insurance schemes (see `insurers` in lib.rs).
+pub const INSTITUTION_KINDS: [(InstitutionKind, u32); 5] = [
     (InstitutionKind::Hospital, 8_060),
     (InstitutionKind::Clinic, 105_207),
     (InstitutionKind::Dental, 66_378),
+    (InstitutionKind::Pharmacy, 62_828),
+    (InstitutionKind::CheckupCentre, 3_000),
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,15 +71,34 @@ pub enum InstitutionKind {
     Hospital,
     Clinic,
     Dental,
+    /// 保険薬局: submits nothing to the service.
+    Pharmacy,
+    /// Stand-alone 健診 facility: submits 健診結果報告書 only.
+    CheckupCentre,
+    /// 保険者: submits nothing (it receives 健診 results); its number is the 保険者番号.
+    Insurer,
 }
 
 impl InstitutionKind {
-    /// 点数表コード of the 医療機関番号.
+    /// 点数表コード of the 医療機関番号 (1 医科, 2 非保険検診施設, 3 歯科, 4 調剤); insurers
+    /// have none.
     pub fn fee_table(self) -> u8 {
         match self {
             InstitutionKind::Hospital | InstitutionKind::Clinic => 1,
+            InstitutionKind::CheckupCentre => 2,
             InstitutionKind::Dental => 3,
+            InstitutionKind::Pharmacy => 4,
+            InstitutionKind::Insurer => 0,
         }
+    }
+
+    /// Hospitals, clinics and dental clinics: the institutions patients visit for care and
+    /// that send 6情報 units.
+    pub fn is_medical(self) -> bool {
+        matches!(
+            self,
+            InstitutionKind::Hospital | InstitutionKind::Clinic | InstitutionKind::Dental
+        )
     }
 }
 
@@ -158,9 +181,10 @@ pub const CONDITIONS: [(&str, &str, &str, u32, u32, bool); 16] = [
     ("20066789", "心房細動", "I489", 50, 12, true),
 ];
 
-/// Allergies: (category, JFAGY-form code, name, code system). `medication` ones get
-/// criticality `high`.
-pub const ALLERGIES: [(&str, &str, &str, &str, u32); 5] = [
+/// Allergies: (category, JFAGY-form code, name, code system, weight). `medication` ones get
+/// criticality `high`. The codes are the dummy codes of the JFAGY code systems or invented in
+/// their form.
+pub const ALLERGIES: [(&str, &str, &str, &str, u32); 8] = [
     (
         "medication",
         "D9M000000000",
@@ -184,11 +208,28 @@ pub const ALLERGIES: [(&str, &str, &str, &str, u32); 5] = [
     ),
     ("food", "D9F000000000", "そば", FOOD_ALLERGEN, 15),
     ("food", "D9F000000001", "卵", FOOD_ALLERGEN, 15),
+    (
+        "environment",
+        "D9N000000000",
+        "スギ花粉",
+        NONFOOD_ALLERGEN,
+        12,
+    ),
+    (
+        "environment",
+        "D9N000000001",
+        "ハウスダスト",
+        NONFOOD_ALLERGEN,
+        8,
+    ),
+    ("environment", "D9N000000002", "ネコ", NONFOOD_ALLERGEN, 4),
 ];
 
 pub const MED_ALLERGEN: &str =
     "http://jpfhir.jp/fhir/core/CodeSystem/YCM/JP_JfagyMedicationAllergen_CS";
 pub const FOOD_ALLERGEN: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyFoodAllergen_CS";
+pub const NONFOOD_ALLERGEN: &str =
+    "http://jpfhir.jp/fhir/core/CodeSystem/JP_JfagyNonFoodNonMedicationAllergen_CS";
 
 /// Departments (診療科 code, name), numbered as in the レセプト電算 診療科コード list that the
 /// SS-MIX2 ClinicalDepartment code system follows (that code system is not in the IG packages,
@@ -297,4 +338,287 @@ pub const LAB_ITEMS: [LabItem; 4] = [
         high: 200.0,
         decimals: 0,
     },
+];
+
+/// A prescribed drug: the 一般名処方マスタ code (YJ code's first 9 characters + `ZZZ`) and name,
+/// a YJ code and product name, the MERIT-9 unit, the dose per intake, the usage (index into
+/// `USAGES`) and the days supplied. The codes have the form of the masters (which are not
+/// available offline) and are not checked against them; the product names carry the invented
+/// maker 「架空」.
+pub struct Drug {
+    pub general_code: &'static str,
+    pub general_name: &'static str,
+    pub yj_code: &'static str,
+    pub product_name: &'static str,
+    /// MERIT-9 unit code and its Japanese name.
+    pub unit: (&'static str, &'static str),
+    pub dose: u32,
+    pub usage: usize,
+    pub days: u32,
+}
+
+const TAB: (&str, &str) = ("TAB", "錠");
+const CAP: (&str, &str) = ("CAP", "カプセル");
+
+/// Drugs by condition (index into `CONDITIONS`): the first drug of the condition's list is
+/// prescribed while the condition is active. Conditions treated without an oral drug here
+/// (慢性腎臓病, 白内障) have none.
+pub const DRUGS: [(usize, Drug); 14] = [
+    (
+        0,
+        Drug {
+            general_code: "3962002F1ZZZ",
+            general_name: "【般】メトホルミン塩酸塩錠２５０ｍｇ",
+            yj_code: "3962002F1101",
+            product_name: "メトホルミン塩酸塩錠２５０ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 3,
+            days: 28,
+        },
+    ),
+    (
+        1,
+        Drug {
+            general_code: "2171022F1ZZZ",
+            general_name: "【般】アムロジピン錠５ｍｇ",
+            yj_code: "2171022F1102",
+            product_name: "アムロジピン錠５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 0,
+            days: 28,
+        },
+    ),
+    (
+        2,
+        Drug {
+            general_code: "2189017F1ZZZ",
+            general_name: "【般】ロスバスタチン錠２．５ｍｇ",
+            yj_code: "2189017F1103",
+            product_name: "ロスバスタチン錠２．５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 1,
+            days: 28,
+        },
+    ),
+    (
+        4,
+        Drug {
+            general_code: "2329023F2ZZZ",
+            general_name: "【般】ランソプラゾール腸溶性口腔内崩壊錠１５ｍｇ",
+            yj_code: "2329023F2104",
+            product_name: "ランソプラゾールＯＤ錠１５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 0,
+            days: 28,
+        },
+    ),
+    (
+        5,
+        Drug {
+            general_code: "2233002F1ZZZ",
+            general_name: "【般】カルボシステイン錠２５０ｍｇ",
+            yj_code: "2233002F1105",
+            product_name: "カルボシステイン錠２５０ｍｇ「架空」",
+            unit: TAB,
+            dose: 2,
+            usage: 4,
+            days: 7,
+        },
+    ),
+    (
+        6,
+        Drug {
+            general_code: "3112004M1ZZZ",
+            general_name: "【般】エルデカルシトールカプセル０．７５μｇ",
+            yj_code: "3112004M1106",
+            product_name: "エルデカルシトールカプセル０．７５μｇ「架空」",
+            unit: CAP,
+            dose: 1,
+            usage: 0,
+            days: 28,
+        },
+    ),
+    (
+        8,
+        Drug {
+            general_code: "3399003F1ZZZ",
+            general_name: "【般】リマプロストアルファデクス錠５μｇ",
+            yj_code: "3399003F1107",
+            product_name: "リマプロストアルファデクス錠５μｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 4,
+            days: 28,
+        },
+    ),
+    (
+        9,
+        Drug {
+            general_code: "1129009F1ZZZ",
+            general_name: "【般】ゾルピデム酒石酸塩錠５ｍｇ",
+            yj_code: "1129009F1108",
+            product_name: "ゾルピデム酒石酸塩錠５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 2,
+            days: 14,
+        },
+    ),
+    (
+        10,
+        Drug {
+            general_code: "1141007F1ZZZ",
+            general_name: "【般】アセトアミノフェン錠２００ｍｇ",
+            yj_code: "1141007F1109",
+            product_name: "アセトアミノフェン錠２００ｍｇ「架空」",
+            unit: TAB,
+            dose: 2,
+            usage: 5,
+            days: 5,
+        },
+    ),
+    (
+        11,
+        Drug {
+            general_code: "4490025F1ZZZ",
+            general_name: "【般】オロパタジン塩酸塩錠５ｍｇ",
+            yj_code: "4490025F1110",
+            product_name: "オロパタジン塩酸塩錠５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 3,
+            days: 14,
+        },
+    ),
+    (
+        12,
+        Drug {
+            general_code: "4490026F1ZZZ",
+            general_name: "【般】モンテルカスト錠１０ｍｇ",
+            yj_code: "4490026F1111",
+            product_name: "モンテルカスト錠１０ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 2,
+            days: 28,
+        },
+    ),
+    (
+        13,
+        Drug {
+            general_code: "4490023F1ZZZ",
+            general_name: "【般】フェキソフェナジン塩酸塩錠６０ｍｇ",
+            yj_code: "4490023F1112",
+            product_name: "フェキソフェナジン塩酸塩錠６０ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 3,
+            days: 14,
+        },
+    ),
+    (
+        14,
+        Drug {
+            general_code: "3399007H1ZZZ",
+            general_name: "【般】アスピリン腸溶錠１００ｍｇ",
+            yj_code: "3399007H1113",
+            product_name: "アスピリン腸溶錠１００ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 0,
+            days: 28,
+        },
+    ),
+    (
+        15,
+        Drug {
+            general_code: "2123016F1ZZZ",
+            general_name: "【般】ビソプロロールフマル酸塩錠２．５ｍｇ",
+            yj_code: "2123016F1114",
+            product_name: "ビソプロロールフマル酸塩錠２．５ｍｇ「架空」",
+            unit: TAB,
+            dose: 1,
+            usage: 0,
+            days: 28,
+        },
+    ),
+];
+
+/// Usages (用法): the JAMI 16-digit code, which the MHLW 電子処方箋用法コード shares, its
+/// display, the intakes per day, and whether it is taken as needed (頓用). The digits follow the
+/// code structure seen in the JP-CLINS examples: form (1 内服), 0, pattern (1 1日N回, 5 頓用),
+/// intakes, then 就寝前 / 朝 / 昼 / 夕 (1 食前, 4 食後).
+pub const USAGES: [(&str, &str, u32, bool); 6] = [
+    ("1011040000000000", "内服・経口・１日１回朝食後", 1, false),
+    ("1011000400000000", "内服・経口・１日１回夕食後", 1, false),
+    ("1011100000000000", "内服・経口・１日１回就寝前", 1, false),
+    ("1012040400000000", "内服・経口・１日２回朝夕食後", 2, false),
+    (
+        "1013044400000000",
+        "内服・経口・１日３回朝昼夕食後",
+        3,
+        false,
+    ),
+    ("1050710000000000", "内服・経口・発熱時", 1, true),
+];
+
+/// One city per prefecture (the prefectural capital, or the central ward of Tokyo) with the
+/// first three digits of its postal codes; patients and institutions get an address there.
+pub const CITIES: [(&str, &str); 47] = [
+    ("札幌市中央区", "060"),
+    ("青森市", "030"),
+    ("盛岡市", "020"),
+    ("仙台市青葉区", "980"),
+    ("秋田市", "010"),
+    ("山形市", "990"),
+    ("福島市", "960"),
+    ("水戸市", "310"),
+    ("宇都宮市", "320"),
+    ("前橋市", "371"),
+    ("さいたま市浦和区", "330"),
+    ("千葉市中央区", "260"),
+    ("新宿区", "160"),
+    ("横浜市中区", "231"),
+    ("新潟市中央区", "951"),
+    ("富山市", "930"),
+    ("金沢市", "920"),
+    ("福井市", "910"),
+    ("甲府市", "400"),
+    ("長野市", "380"),
+    ("岐阜市", "500"),
+    ("静岡市葵区", "420"),
+    ("名古屋市中区", "460"),
+    ("津市", "514"),
+    ("大津市", "520"),
+    ("京都市中京区", "604"),
+    ("大阪市北区", "530"),
+    ("神戸市中央区", "650"),
+    ("奈良市", "630"),
+    ("和歌山市", "640"),
+    ("鳥取市", "680"),
+    ("松江市", "690"),
+    ("岡山市北区", "700"),
+    ("広島市中区", "730"),
+    ("山口市", "753"),
+    ("徳島市", "770"),
+    ("高松市", "760"),
+    ("松山市", "790"),
+    ("高知市", "780"),
+    ("福岡市中央区", "810"),
+    ("佐賀市", "840"),
+    ("長崎市", "850"),
+    ("熊本市中央区", "860"),
+    ("大分市", "870"),
+    ("宮崎市", "880"),
+    ("鹿児島市", "890"),
+    ("那覇市", "900"),
+];
+
+/// Common town names for the street part of an address (invented block numbers follow).
+pub const TOWNS: [&str; 12] = [
+    "本町", "中央", "栄町", "緑町", "旭町", "幸町", "東町", "西町", "南町", "北町", "桜町", "新町",
 ];

@@ -1,0 +1,1833 @@
+//! The documents: 処方 (MedicationRequest, only inside documents), 診療情報提供書 (structured,
+//! text-only, with a PDF section, or carrying a 退院時サマリー), 退院時サマリー, 健診結果報告書 and
+//! 患者サマリー. Every builder draws from the patient's random stream it is given, so the output
+//! stays deterministic; nothing is kept between patients.
+
+use super::*;
+
+const DOC_TYPES: &str = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes";
+const DOC_SUBTYPES: &str = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-subtypecodes";
+const SECTION_CODES: &str = "http://jpfhir.jp/fhir/clins/CodeSystem/document-section";
+const RESOURCE_ID: &str = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
+const MERIT9_UNIT: &str = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUnitMERIT9Code";
+const UCUM: &str = "http://unitsofmeasure.org";
+const DOCUMENT_CODES: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_DocumentCodes_CS";
+const VERSION_NUMBER: &str =
+    "http://hl7.org/fhir/StructureDefinition/composition-clinicaldocument-versionNumber";
+
+const P_PRACTITIONER: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Practitioner_eCS|1";
+const P_ORGANIZATION: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Organization_eCS|1";
+const P_ENCOUNTER: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Encounter_eCS|1";
+const P_DOCREF: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_DocumentReference_eCS|1";
+const P_MEDREQ: &str = "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_MedicationRequest_eCS|1";
+
+// ------------------------------------------------------------------------------ common parts
+
+/// The entries of a document Bundle, Composition first. Full URLs are drawn as resources are
+/// added, so references can be written before the Composition is built.
+struct Entries {
+    items: Vec<(String, Value)>,
+}
+
+impl Entries {
+    fn new() -> Self {
+        Entries { items: Vec::new() }
+    }
+
+    fn add(&mut self, rng: &mut Rng, resource: Value) -> String {
+        let url = urn(rng);
+        self.items.push((url.clone(), resource));
+        url
+    }
+
+    /// The Bundle: `composition` (with its drawn URL) first, then the entries in order.
+    fn bundle(
+        self,
+        profile: &str,
+        bundle_id: &str,
+        updated: &str,
+        composition: (String, Value),
+    ) -> (Value, usize) {
+        let mut entries = Vec::with_capacity(self.items.len() + 1);
+        for (url, r) in std::iter::once(composition).chain(self.items) {
+            entries.push(obj([("fullUrl", s(url)), ("resource", r)]));
+        }
+        let n = entries.len();
+        let b = obj([
+            ("resourceType", s("Bundle")),
+            (
+                "meta",
+                obj([
+                    ("lastUpdated", s(updated)),
+                    ("profile", arr(vec![s(profile)])),
+                ]),
+            ),
+            (
+                "identifier",
+                obj([
+                    ("system", s("http://jpfhir.jp/fhir/clins/bundle-identifier")),
+                    ("value", s(bundle_id)),
+                ]),
+            ),
+            ("type", s("document")),
+            ("timestamp", s(updated)),
+            ("entry", arr(entries)),
+        ]);
+        (b, n)
+    }
+}
+
+fn reference(url: &str, ty: &str) -> Value {
+    obj([("reference", s(url)), ("type", s(ty))])
+}
+
+fn refs(urls: &[String], ty: &str) -> Vec<Value> {
+    urls.iter().map(|u| reference(u, ty)).collect()
+}
+
+fn identifier(system: &str, value: impl Into<String>) -> Value {
+    obj([("system", s(system)), ("value", s(value))])
+}
+
+/// Section text (status `additional`, as the JP-CLINS documents ask).
+fn section_text(text: &str) -> Value {
+    let mut o = match narrative(text) {
+        Value::Object(o) => o,
+        _ => Object::new(),
+    };
+    o.insert("status", s("additional"));
+    Value::Object(o)
+}
+
+/// The display of a JP-CLINS document section code.
+fn section_display(code: &str) -> &'static str {
+    match code {
+        "210" => "添付情報セクション",
+        "230" => "PDFセクション",
+        "300" => "構造情報セクション",
+        "312" => "入院理由セクション",
+        "322" => "入院時詳細セクション",
+        "324" => "退院時詳細セクション",
+        "333" => "入院中経過セクション",
+        "340" => "傷病名・主訴セクション",
+        "342" => "入院時診断セクション",
+        "344" => "退院時診断セクション",
+        "352" => "主訴セクション",
+        "360" => "現病歴セクション",
+        "362" => "現病歴セクション",
+        "422" => "計画サマリーセクション",
+        "424" => "退院時方針指示セクション",
+        "430" => "投薬指示セクション",
+        "444" => "退院時投薬指示セクション",
+        "510" => "アレルギー・不耐性反応セクション",
+        "620" => "検査結果セクション",
+        "910" => "紹介先情報セクション",
+        "920" => "紹介元情報セクション",
+        "950" => "紹介目的セクション",
+        _ => "",
+    }
+}
+
+/// A Composition section: code (document-section), title, optional text, entries and
+/// sub-sections.
+fn section(
+    code: &str,
+    title: &str,
+    text: Option<&str>,
+    entry: Vec<Value>,
+    sub: Vec<Value>,
+) -> Value {
+    let mut o = Object::new();
+    o.insert("title", s(title));
+    o.insert(
+        "code",
+        obj([(
+            "coding",
+            arr(vec![obj([
+                ("system", s(SECTION_CODES)),
+                ("code", s(code)),
+                ("display", s(section_display(code))),
+            ])]),
+        )]),
+    );
+    if let Some(t) = text {
+        o.insert("text", section_text(t));
+    }
+    if !entry.is_empty() {
+        o.insert("entry", arr(entry));
+    }
+    if !sub.is_empty() {
+        o.insert("section", arr(sub));
+    }
+    Value::Object(o)
+}
+
+/// A Composition's common part: meta, narrative, version, identifier, status, type, category,
+/// title, subject, encounter, date and authors. The caller adds custodian, event and sections.
+struct CompositionHead<'a> {
+    profile: &'a str,
+    type_code: (&'a str, &'a str),
+    category: (&'a str, &'a str),
+    title: &'a str,
+    id_value: &'a str,
+    patient: &'a str,
+    encounter: &'a str,
+    date: &'a str,
+    authors: Vec<Value>,
+    summary: String,
+}
+
+fn composition(h: CompositionHead<'_>, updated: &str) -> Object {
+    let mut o = Object::new();
+    o.insert("resourceType", s("Composition"));
+    o.insert("meta", meta(h.profile, updated));
+    o.insert("text", narrative(&h.summary));
+    o.insert(
+        "extension",
+        arr(vec![obj([
+            ("url", s(VERSION_NUMBER)),
+            ("valueString", s("1")),
+        ])]),
+    );
+    o.insert("identifier", identifier(RESOURCE_ID, h.id_value));
+    o.insert("status", s("final"));
+    o.insert(
+        "type",
+        obj([(
+            "coding",
+            arr(vec![obj([
+                ("system", s(DOC_TYPES)),
+                ("code", s(h.type_code.0)),
+                ("display", s(h.type_code.1)),
+            ])]),
+        )]),
+    );
+    o.insert(
+        "category",
+        arr(vec![obj([(
+            "coding",
+            arr(vec![obj([
+                ("system", s(DOC_SUBTYPES)),
+                ("code", s(h.category.0)),
+                ("display", s(h.category.1)),
+            ])]),
+        )])]),
+    );
+    o.insert("subject", reference(h.patient, "Patient"));
+    o.insert("encounter", reference(h.encounter, "Encounter"));
+    o.insert("date", s(h.date));
+    o.insert("author", arr(h.authors));
+    o.insert("title", s(h.title));
+    o
+}
+
+/// A doctor of an institution.
+pub(crate) struct Doctor {
+    family: (&'static str, &'static str),
+    given: (&'static str, &'static str),
+    id: String,
+}
+
+impl Doctor {
+    pub(crate) fn draw(rng: &mut Rng) -> Self {
+        let fam_w: Vec<u32> = FAMILY_NAMES.iter().map(|f| f.2).collect();
+        let f = FAMILY_NAMES[rng.weighted(&fam_w)];
+        let given = if rng.chance(0.7) {
+            *rng.pick(&MALE_NAMES)
+        } else {
+            *rng.pick(&FEMALE_NAMES)
+        };
+        Doctor {
+            family: (f.0, f.1),
+            given,
+            id: format!("D{:04}", rng.range(1, 9999)),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{} {}", self.family.0, self.given.0)
+    }
+}
+
+/// A Practitioner (JP_Practitioner_eCS or a checkup profile) with the 施設医師ID and the kanji
+/// and kana names.
+fn practitioner(d: &Doctor, inst: &Institution, profile: &str, updated: &str) -> Value {
+    let name = |repr: &str, fam: &str, giv: &str| {
+        obj([
+            (
+                "extension",
+                arr(vec![obj([
+                    ("url", s(REPRESENTATION)),
+                    ("valueCode", s(repr)),
+                ])]),
+            ),
+            ("use", s("official")),
+            ("text", s(format!("{fam} {giv}"))),
+            ("family", s(fam)),
+            ("given", arr(vec![s(giv)])),
+        ])
+    };
+    obj([
+        ("resourceType", s("Practitioner")),
+        ("meta", meta(profile, updated)),
+        (
+            "text",
+            narrative(&format!("{} 医師（{}）", d.name(), inst.name)),
+        ),
+        (
+            "identifier",
+            arr(vec![identifier(
+                &format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number),
+                &d.id,
+            )]),
+        ),
+        (
+            "name",
+            arr(vec![
+                name("IDE", d.family.0, d.given.0),
+                name("SYL", d.family.1, d.given.1),
+            ]),
+        ),
+    ])
+}
+
+/// An Organization for a care provider: 医療機関番号, the JP Core extensions that split it,
+/// optionally the department, name and address.
+fn organization(
+    inst: &Institution,
+    dept: Option<(&str, &str)>,
+    profile: &str,
+    updated: &str,
+) -> Value {
+    let mut ext = vec![
+        obj([
+            (
+                "url",
+                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_PrefectureNo"),
+            ),
+            (
+                "valueCoding",
+                coding(
+                    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/PrefectureNo-2digits",
+                    &inst.number[0..2],
+                ),
+            ),
+        ]),
+        obj([
+            (
+                "url",
+                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationCategory"),
+            ),
+            (
+                "valueCoding",
+                coding(
+                    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationFeeScoreType",
+                    &inst.number[2..3],
+                ),
+            ),
+        ]),
+        obj([
+            (
+                "url",
+                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationNo"),
+            ),
+            (
+                "valueIdentifier",
+                identifier(
+                    "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicalOrganizationID",
+                    &inst.number[3..],
+                ),
+            ),
+        ]),
+    ];
+    if let Some((code, name)) = dept {
+        ext.push(department_ext(code, name));
+    }
+    obj([
+        ("resourceType", s("Organization")),
+        ("meta", meta(profile, updated)),
+        (
+            "text",
+            narrative(&format!("{}（{}）", inst.name, inst.address())),
+        ),
+        ("extension", arr(ext)),
+        (
+            "identifier",
+            arr(vec![identifier(
+                "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no",
+                &inst.number,
+            )]),
+        ),
+        (
+            "type",
+            arr(vec![concept(
+                vec![coding(
+                    "http://terminology.hl7.org/CodeSystem/organization-type",
+                    "prov",
+                )],
+                None,
+            )]),
+        ),
+        ("name", s(&inst.name)),
+        ("address", arr(vec![address(inst)])),
+    ])
+}
+
+fn address(inst: &Institution) -> Value {
+    let p = usize::from(inst.prefecture - 1);
+    obj([
+        ("text", s(inst.address())),
+        ("line", arr(vec![s(&inst.line)])),
+        ("city", s(CITIES[p].0)),
+        ("state", s(PREFECTURES[p].0)),
+        ("postalCode", s(&inst.postal_code)),
+        ("country", s("JP")),
+    ])
+}
+
+/// An Encounter_eCS: an outpatient visit (`AMB`) or a stay (`IMP`, with its length).
+fn visit_encounter(
+    id_value: &str,
+    inpatient: Option<((u32, u32, u32), (u32, u32, u32), u32)>,
+    start: (u32, u32, u32),
+    reason: Option<&str>,
+    updated: &str,
+) -> Value {
+    let (code, display) = if inpatient.is_some() {
+        ("IMP", "入院")
+    } else {
+        ("AMB", "外来")
+    };
+    let mut o = Object::new();
+    o.insert("resourceType", s("Encounter"));
+    o.insert("meta", meta(P_ENCOUNTER, updated));
+    o.insert(
+        "text",
+        narrative(&match (reason, inpatient) {
+            (Some(r), _) => format!("紹介目的: {r}"),
+            (None, Some((a, d, _))) => format!("入院 {}〜{}", date(a), date(d)),
+            (None, None) => format!("外来受診 {}", date(start)),
+        }),
+    );
+    o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id_value)]));
+    o.insert("status", s("finished"));
+    o.insert(
+        "class",
+        obj([
+            (
+                "system",
+                s("http://terminology.hl7.org/CodeSystem/v3-ActCode"),
+            ),
+            ("code", s(code)),
+            ("display", s(display)),
+        ]),
+    );
+    match inpatient {
+        Some((a, d, days)) => {
+            o.insert("period", obj([("start", s(date(a))), ("end", s(date(d)))]));
+            o.insert(
+                "length",
+                obj([
+                    ("value", Value::Number(days.to_string().into())),
+                    ("unit", s("日")),
+                    ("system", s(UCUM)),
+                    ("code", s("d")),
+                ]),
+            );
+        }
+        None => {
+            o.insert("period", obj([("start", s(date(start)))]));
+        }
+    }
+    if let Some(r) = reason {
+        o.insert("reasonCode", arr(vec![obj([("text", s(r))])]));
+    }
+    if inpatient.is_some() {
+        o.insert(
+            "hospitalization",
+            obj([
+                (
+                    "admitSource",
+                    concept(
+                        vec![obj([
+                            (
+                                "system",
+                                s("http://jpfhir.jp/fhir/Common/CodeSystem/admit-Source"),
+                            ),
+                            ("code", s("1")),
+                            ("display", s("家庭からの入院")),
+                        ])],
+                        None,
+                    ),
+                ),
+                (
+                    "dischargeDisposition",
+                    concept(
+                        vec![obj([
+                            (
+                                "system",
+                                s("http://jpfhir.jp/fhir/Common/CodeSystem/discharge-disposition"),
+                            ),
+                            ("code", s("1")),
+                            ("display", s("治癒・軽快")),
+                        ])],
+                        None,
+                    ),
+                ),
+            ]),
+        );
+    }
+    Value::Object(o)
+}
+
+// ------------------------------------------------------------------------------ 処方
+
+/// The drugs for the active conditions of a unit (one per condition, no duplicates).
+pub(crate) fn drugs_for(conds: &[CondSpec]) -> Vec<&'static Drug> {
+    let mut out: Vec<&'static Drug> = Vec::new();
+    for c in conds.iter().filter(|c| c.active()) {
+        if let Some((_, d)) = DRUGS.iter().find(|(idx, _)| *idx == c.idx) {
+            if !out.iter().any(|o| std::ptr::eq(*o, d)) {
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// One prescription line as written in a document.
+pub(crate) struct Rx<'a> {
+    pub(crate) drug: &'a Drug,
+    /// RP number (1-based) within the prescription.
+    pub(crate) rp: usize,
+    pub(crate) start: (u32, u32, u32),
+    /// 退院時処方 rather than 外来処方.
+    pub(crate) discharge: bool,
+}
+
+fn merit9(value: u32, unit: (&str, &str)) -> Value {
+    obj([
+        ("value", Value::Number(value.to_string().into())),
+        ("unit", s(unit.1)),
+        ("system", s(MERIT9_UNIT)),
+        ("code", s(unit.0)),
+    ])
+}
+
+fn days(value: u32) -> Value {
+    obj([
+        ("value", Value::Number(value.to_string().into())),
+        ("unit", s("日")),
+        ("system", s(UCUM)),
+        ("code", s("d")),
+    ])
+}
+
+/// A JP_MedicationRequest_eCS: the drug coded with the 一般名処方マスタ code (two thirds) or the
+/// YJ code, the usage coded with the JAMI and MHLW usage codes (one in ten with the dummy usage
+/// code instead), the dose, the days and the quantity to dispense; contained Encounter and
+/// prescriber.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn medication_request(
+    rng: &mut Rng,
+    rx: &Rx<'_>,
+    inst: &Institution,
+    dept: (&str, &str),
+    doctor: &Doctor,
+    id: &str,
+    patient_url: &str,
+    updated: &str,
+) -> Value {
+    let d = rx.drug;
+    let (usage_code, usage_text, per_day, as_needed) = USAGES[d.usage];
+    let generic = rng.chance(0.67);
+    let dummy_usage = rng.chance(0.1);
+    let (code_system, code, display) = if generic {
+        (
+            "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationGeneralOrderCode",
+            d.general_code,
+            d.general_name,
+        )
+    } else {
+        (
+            "http://capstandard.jp/iyaku.info/CodeSystem/YJ-code",
+            d.yj_code,
+            d.product_name,
+        )
+    };
+    let daily = d.dose * per_day;
+    // 頓用: `days` is the number of doses (回分), not days.
+    let total = if as_needed {
+        d.dose * d.days
+    } else {
+        daily * d.days
+    };
+    let mut timing_codes = Vec::new();
+    if dummy_usage {
+        timing_codes.push(obj([
+            (
+                "system",
+                s("http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_MedicationUsage_Uncoded_CS"),
+            ),
+            ("code", s("0X0XXXXXXXXX0000")),
+            ("display", s("ダミー用法コード")),
+        ]));
+    } else {
+        timing_codes.push(obj([
+            ("system", s("http://jami.jp/CodeSystem/MedicationUsage")),
+            ("code", s(usage_code)),
+            ("display", s(usage_text)),
+        ]));
+        timing_codes.push(obj([
+            (
+                "system",
+                s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUsage_ePrescription"),
+            ),
+            ("code", s(usage_code)),
+            ("display", s(usage_text)),
+        ]));
+    }
+    let mut timing = Object::new();
+    timing.insert("code", concept(timing_codes, Some(usage_text)));
+    if !as_needed {
+        timing.insert(
+            "repeat",
+            obj([
+                ("boundsDuration", days(d.days)),
+                ("frequency", Value::Number(per_day.to_string().into())),
+                ("period", Value::Number("1".into())),
+                ("periodUnit", s("d")),
+            ]),
+        );
+    }
+    let dose_text = if as_needed {
+        format!("{usage_text} 1回{}{} {}回分", d.dose, d.unit.1, d.days)
+    } else {
+        format!(
+            "{usage_text} 1回{}{}（1日{}{}） {}日分",
+            d.dose, d.unit.1, daily, d.unit.1, d.days
+        )
+    };
+    let mut dose = Object::new();
+    dose.insert(
+        "type",
+        concept(
+            vec![obj([
+                (
+                    "system",
+                    s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationIngredientStrengthStrengthType"),
+                ),
+                ("code", s("1")),
+                ("display", s("製剤量")),
+            ])],
+            None,
+        ),
+    );
+    dose.insert("doseQuantity", merit9(d.dose, d.unit));
+    if !as_needed {
+        dose.insert(
+            "rateRatio",
+            obj([
+                ("numerator", merit9(daily, d.unit)),
+                (
+                    "denominator",
+                    obj([
+                        ("value", Value::Number("1".into())),
+                        ("unit", s("日")),
+                        ("system", s(UCUM)),
+                        ("code", s("d")),
+                    ]),
+                ),
+            ]),
+        );
+    }
+    let mut dosage = Object::new();
+    dosage.insert(
+        "extension",
+        arr(vec![obj([
+            (
+                "url",
+                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_MedicationDosage_PeriodOfUse"),
+            ),
+            ("valuePeriod", obj([("start", s(date(rx.start)))])),
+        ])]),
+    );
+    dosage.insert("text", s(&dose_text));
+    dosage.insert("timing", Value::Object(timing));
+    if as_needed {
+        dosage.insert("asNeededBoolean", Value::Bool(true));
+    }
+    dosage.insert(
+        "route",
+        concept(
+            vec![obj([
+                (
+                    "system",
+                    s("http://jpfhir.jp/fhir/core/CodeSystem/route-codes"),
+                ),
+                ("code", s("PO")),
+                ("display", s("口")),
+            ])],
+            Some("経口"),
+        ),
+    );
+    dosage.insert(
+        "method",
+        concept(
+            vec![obj([
+                (
+                    "system",
+                    s("http://jami.jp/CodeSystem/MedicationMethodBasicUsage"),
+                ),
+                ("code", s("1")),
+                ("display", s("内服")),
+            ])],
+            None,
+        ),
+    );
+    dosage.insert("doseAndRate", arr(vec![Value::Object(dose)]));
+
+    let mut o = Object::new();
+    o.insert("resourceType", s("MedicationRequest"));
+    o.insert("meta", meta(P_MEDREQ, updated));
+    o.insert("text", narrative(&format!("{display} {dose_text}")));
+    o.insert(
+        "contained",
+        arr(vec![
+            encounter("enc"),
+            obj([
+                ("resourceType", s("Practitioner")),
+                ("id", s("req")),
+                (
+                    "meta",
+                    obj([(
+                        "profile",
+                        arr(vec![s(
+                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner",
+                        )]),
+                    )]),
+                ),
+                ("text", narrative(&format!("{} 医師", doctor.name()))),
+                (
+                    "identifier",
+                    arr(vec![identifier(
+                        &format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number),
+                        &doctor.id,
+                    )]),
+                ),
+                (
+                    "name",
+                    arr(vec![obj([
+                        (
+                            "extension",
+                            arr(vec![obj([
+                                ("url", s(REPRESENTATION)),
+                                ("valueCode", s("IDE")),
+                            ])]),
+                        ),
+                        ("text", s(doctor.name())),
+                    ])]),
+                ),
+            ]),
+        ]),
+    );
+    o.insert(
+        "extension",
+        arr(vec![institution_ext(inst), department_ext(dept.0, dept.1)]),
+    );
+    o.insert(
+        "identifier",
+        arr(vec![
+            identifier(
+                "http://jpfhir.jp/fhir/core/mhlw/IdSystem/Medication-RPGroupNumber",
+                rx.rp.to_string(),
+            ),
+            identifier(
+                "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicationAdministrationIndex",
+                "1",
+            ),
+            identifier(RESOURCE_ID, id),
+        ]),
+    );
+    o.insert("status", s("completed"));
+    o.insert("intent", s("order"));
+    let (cat, cat_name) = if rx.discharge {
+        ("DCG", "退院処方")
+    } else {
+        ("OHP", "外来処方")
+    };
+    o.insert(
+        "category",
+        arr(vec![concept(
+            vec![obj([
+                (
+                    "system",
+                    s("http://jpfhir.jp/fhir/core/CodeSystem/JP_MedicationCategoryMERIT9_CS"),
+                ),
+                ("code", s(cat)),
+                ("display", s(cat_name)),
+            ])],
+            Some(cat_name),
+        )]),
+    );
+    o.insert(
+        "medicationCodeableConcept",
+        concept(
+            vec![obj([
+                ("system", s(code_system)),
+                ("code", s(code)),
+                ("display", s(display)),
+            ])],
+            Some(display),
+        ),
+    );
+    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("encounter", obj([("reference", s("#enc"))]));
+    o.insert(
+        "authoredOn",
+        s(format!("{}T10:00:00+09:00", date(rx.start))),
+    );
+    o.insert(
+        "requester",
+        obj([("reference", s("#req")), ("type", s("Practitioner"))]),
+    );
+    o.insert("dosageInstruction", arr(vec![Value::Object(dosage)]));
+    o.insert(
+        "dispenseRequest",
+        obj([
+            ("quantity", merit9(total, d.unit)),
+            ("expectedSupplyDuration", days(d.days)),
+        ]),
+    );
+    Value::Object(o)
+}
+
+// ------------------------------------------------------------------------------ PDF
+
+/// A one-page PDF with a few lines of ASCII text (Helvetica), with a correct cross-reference
+/// table.
+pub(crate) fn tiny_pdf(lines: &[&str]) -> Vec<u8> {
+    let mut content = String::from("BT /F1 12 Tf 56 780 Td 16 TL\n");
+    for l in lines {
+        let escaped: String = l
+            .chars()
+            .filter(char::is_ascii)
+            .flat_map(|c| match c {
+                '(' | ')' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        content.push_str(&format!("({escaped}) Tj T*\n"));
+    }
+    content.push_str("ET\n");
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>".to_string(),
+        format!("<< /Length {} >>\nstream\n{content}endstream", content.len()),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
+    ];
+    let mut pdf = String::from("%PDF-1.4\n");
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.push_str(&format!("{} 0 obj\n{body}\nendobj\n", i + 1));
+    }
+    let xref = pdf.len();
+    pdf.push_str(&format!(
+        "xref\n0 {}\n0000000000 65535 f \n",
+        objects.len() + 1
+    ));
+    for off in offsets {
+        pdf.push_str(&format!("{off:010} 00000 n \n"));
+    }
+    pdf.push_str(&format!(
+        "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+        objects.len() + 1
+    ));
+    pdf.into_bytes()
+}
+
+/// Standard base64 with padding.
+pub(crate) fn base64(data: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A JP_DocumentReference_eCS with an attachment (`data` base64) or a link to another document
+/// (`master`: the Bundle-ID of a document sent with this one).
+struct DocRef<'a> {
+    type_code: (&'a str, &'a str),
+    description: &'a str,
+    content_type: &'a str,
+    title: &'a str,
+    data: Option<String>,
+    master: Option<&'a str>,
+    date: &'a str,
+}
+
+fn document_reference(d: DocRef<'_>, id: &str, patient_url: &str, updated: &str) -> Value {
+    let mut att = Object::new();
+    att.insert("contentType", s(d.content_type));
+    att.insert("language", s("ja"));
+    if let Some(data) = d.data {
+        att.insert("data", s(data));
+    }
+    att.insert("title", s(d.title));
+    att.insert("creation", s(d.date));
+    let mut o = Object::new();
+    o.insert("resourceType", s("DocumentReference"));
+    o.insert("meta", meta(P_DOCREF, updated));
+    o.insert(
+        "text",
+        narrative(&format!("{}（{}）", d.description, d.title)),
+    );
+    if let Some(m) = d.master {
+        o.insert(
+            "masterIdentifier",
+            identifier("http://jpfhir.jp/fhir/clins/bundle-identifier", m),
+        );
+    }
+    o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id)]));
+    o.insert("status", s("current"));
+    o.insert(
+        "type",
+        concept(
+            vec![obj([
+                ("system", s(DOCUMENT_CODES)),
+                ("code", s(d.type_code.0)),
+                ("display", s(d.type_code.1)),
+            ])],
+            None,
+        ),
+    );
+    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("date", s(d.date));
+    o.insert("description", s(d.description));
+    o.insert(
+        "content",
+        arr(vec![obj([("attachment", Value::Object(att))])]),
+    );
+    Value::Object(o)
+}
+
+// ------------------------------------------------------------------------------ 診療情報提供書
+
+/// What an institution knows of a patient when it writes a document: the unit data of one
+/// visit.
+#[derive(Clone, Copy)]
+pub(crate) struct Visit<'a> {
+    pub(crate) p: &'a Person,
+    pub(crate) inst: &'a Institution,
+    pub(crate) local_no: u64,
+    pub(crate) seq: u64,
+    pub(crate) conds: &'a [CondSpec],
+    pub(crate) allergies: &'a [AllergySpec],
+    /// The last lab results: when, and the values of `LAB_ITEMS`.
+    pub(crate) labs: Option<&'a (String, [f64; 4])>,
+}
+
+/// How the referral's clinical content is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// Section 300 with sub-sections that reference Conditions, allergies, prescriptions, labs.
+    Structured,
+    /// Section 300 with sub-sections in text only (no entries).
+    TextOnly,
+}
+
+/// A discharge summary sent together with a referral: its Bundle-ID and the stay.
+pub(crate) struct DischargeLink {
+    pub(crate) bundle_id: String,
+    pub(crate) admitted: (u32, u32, u32),
+    pub(crate) discharged: (u32, u32, u32),
+}
+
+pub(crate) struct Referral<'a> {
+    pub(crate) visit: Visit<'a>,
+    pub(crate) to: &'a Institution,
+    pub(crate) issued: (u32, u32, u32),
+    pub(crate) updated: String,
+    pub(crate) bundle_id: String,
+    pub(crate) body: Body,
+    pub(crate) pdf: bool,
+    pub(crate) discharge: Option<&'a DischargeLink>,
+}
+
+/// The department that writes about `conds` (the 主病名's).
+fn main_department(conds: &[CondSpec]) -> (&'static str, &'static str) {
+    conds.first().map_or(DEPARTMENTS[0], |c| c.dept)
+}
+
+/// A 診療情報提供書 (JP_Bundle_eReferral) from `r.visit.inst` to `r.to`.
+pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'static str) {
+    let v = &r.visit;
+    let (inst, p, seq) = (v.inst, v.p, v.seq);
+    let updated = r.updated.as_str();
+    let comp_url = urn(rng);
+    let mut e = Entries::new();
+    let patient_url = e.add(rng, patient(p, inst, v.local_no, updated));
+    let dept = main_department(v.conds);
+    let principal = v.conds.first().map_or("（傷病名なし）", |c| c.name());
+    let back = r.discharge.is_some() || inst.kind == InstitutionKind::Hospital;
+    let purpose = if r.discharge.is_some() {
+        format!("{principal}にて入院加療し、退院いたしました。今後の外来での経過観察をお願いいたします。")
+    } else if back {
+        format!("{principal}の病状は安定しております。貴院での継続加療をお願いいたします。")
+    } else {
+        format!("{principal}について精査・加療をお願いいたします。")
+    };
+    let visit_enc = e.add(
+        rng,
+        visit_encounter(
+            &format!("{}-enc-{seq}", inst.number),
+            r.discharge
+                .map(|d| (d.admitted, d.discharged, 0))
+                .map(|(a, dd, _)| (a, dd, stay_days(a, dd))),
+            r.issued,
+            None,
+            updated,
+        ),
+    );
+    let from_doc = Doctor::draw(rng);
+    let to_doc = Doctor::draw(rng);
+    let with_to_doc = rng.chance(0.6);
+    let to_dept = if r.to.kind == InstitutionKind::Dental {
+        DEPARTMENTS[5]
+    } else {
+        dept
+    };
+    let from_doc_url = e.add(rng, practitioner(&from_doc, inst, P_PRACTITIONER, updated));
+    let to_doc_url =
+        with_to_doc.then(|| e.add(rng, practitioner(&to_doc, r.to, P_PRACTITIONER, updated)));
+    let from_org = e.add(rng, organization(inst, Some(dept), P_ORGANIZATION, updated));
+    let to_org = e.add(
+        rng,
+        organization(r.to, Some(to_dept), P_ORGANIZATION, updated),
+    );
+
+    let history = v.conds.first().map_or_else(
+        || "特記すべき既往なし。".to_string(),
+        |c| {
+            format!(
+                "{}年{}月頃より{}にて当院{}通院中。",
+                c.onset.0,
+                c.onset.1,
+                c.name(),
+                c.dept.1
+            )
+        },
+    );
+    let cond_names: Vec<String> = v
+        .conds
+        .iter()
+        .map(|c| {
+            if c.suspected {
+                format!("{}の疑い", c.name())
+            } else {
+                c.name().to_string()
+            }
+        })
+        .collect();
+    let allergy_text = if v.allergies.is_empty() {
+        "特記すべきアレルギーなし".to_string()
+    } else {
+        v.allergies
+            .iter()
+            .map(|a| ALLERGIES[a.0].2)
+            .collect::<Vec<_>>()
+            .join("、")
+    };
+    let drugs = drugs_for(v.conds);
+    let drug_text = drugs
+        .iter()
+        .map(|d| d.general_name)
+        .collect::<Vec<_>>()
+        .join("、");
+    let lab_text = v.labs.map(|(when, vals)| {
+        let parts: Vec<String> = LAB_ITEMS
+            .iter()
+            .zip(vals)
+            .map(|(it, x)| format!("{} {:.prec$} {}", it.name, x, it.unit, prec = it.decimals))
+            .collect();
+        format!("{}: {}", &when[..10], parts.join("、"))
+    });
+
+    let mut subs = Vec::new();
+    match r.body {
+        Body::Structured => {
+            let purpose_enc = e.add(
+                rng,
+                visit_encounter(
+                    &format!("{}-refpurpose-{seq}", inst.number),
+                    None,
+                    r.issued,
+                    Some(&purpose),
+                    updated,
+                ),
+            );
+            let cond_urls: Vec<String> = v
+                .conds
+                .iter()
+                .enumerate()
+                .map(|(i, c)| e.add(rng, condition(c, inst, i, seq, &patient_url, updated)))
+                .collect();
+            subs.push(section(
+                "950",
+                "紹介目的",
+                Some(&purpose),
+                vec![reference(&purpose_enc, "Encounter")],
+                Vec::new(),
+            ));
+            subs.push(section(
+                "340",
+                "傷病名・主訴",
+                Some(&cond_names.join("、")),
+                refs(&cond_urls, "Condition"),
+                Vec::new(),
+            ));
+            subs.push(section(
+                "360",
+                "現病歴",
+                Some(&history),
+                refs(&cond_urls[..cond_urls.len().min(1)], "Condition"),
+                Vec::new(),
+            ));
+            if !v.allergies.is_empty() {
+                let urls: Vec<String> = v
+                    .allergies
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| e.add(rng, allergy(a, inst, i, seq, &patient_url, updated)))
+                    .collect();
+                subs.push(section(
+                    "510",
+                    "アレルギー・不耐性反応",
+                    Some(&allergy_text),
+                    refs(&urls, "AllergyIntolerance"),
+                    Vec::new(),
+                ));
+            }
+            if !drugs.is_empty() {
+                let start = days_before(r.issued, rng.below(28) as u32);
+                let urls: Vec<String> = drugs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| {
+                        let rx = Rx {
+                            drug: d,
+                            rp: i + 1,
+                            start,
+                            discharge: r.discharge.is_some(),
+                        };
+                        let id = format!("{}-rx-{seq}-{i}", inst.number);
+                        let mr = medication_request(
+                            rng,
+                            &rx,
+                            inst,
+                            dept,
+                            &from_doc,
+                            &id,
+                            &patient_url,
+                            updated,
+                        );
+                        e.add(rng, mr)
+                    })
+                    .collect();
+                subs.push(section(
+                    "430",
+                    "投薬指示",
+                    Some(&drug_text),
+                    refs(&urls, "MedicationRequest"),
+                    Vec::new(),
+                ));
+            }
+            if let (Some((when, vals)), Some(text)) = (v.labs, &lab_text) {
+                let urls: Vec<String> = LAB_ITEMS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| {
+                        let id = format!("{}-refobs-{seq}-{i}", inst.number);
+                        let obs = lab_observation(
+                            rng,
+                            inst,
+                            item,
+                            vals[i],
+                            when,
+                            &id,
+                            &patient_url,
+                            updated,
+                        );
+                        e.add(rng, obs)
+                    })
+                    .collect();
+                subs.push(section(
+                    "620",
+                    "検査結果",
+                    Some(text),
+                    refs(&urls, "Observation"),
+                    Vec::new(),
+                ));
+            }
+        }
+        Body::TextOnly => {
+            subs.push(section(
+                "950",
+                "紹介目的",
+                Some(&purpose),
+                Vec::new(),
+                Vec::new(),
+            ));
+            subs.push(section(
+                "340",
+                "傷病名・主訴",
+                Some(&cond_names.join("、")),
+                Vec::new(),
+                Vec::new(),
+            ));
+            subs.push(section(
+                "360",
+                "現病歴",
+                Some(&history),
+                Vec::new(),
+                Vec::new(),
+            ));
+            subs.push(section(
+                "510",
+                "アレルギー・不耐性反応",
+                Some(&allergy_text),
+                Vec::new(),
+                Vec::new(),
+            ));
+            if !drugs.is_empty() {
+                subs.push(section(
+                    "430",
+                    "投薬指示",
+                    Some(&drug_text),
+                    Vec::new(),
+                    Vec::new(),
+                ));
+            }
+            if let Some(text) = &lab_text {
+                subs.push(section(
+                    "620",
+                    "検査結果",
+                    Some(text),
+                    Vec::new(),
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+
+    let mut sections = vec![
+        section(
+            "920",
+            "紹介元情報",
+            Some(&format!("{} {} {}", inst.name, dept.1, from_doc.name())),
+            vec![
+                reference(&from_org, "Organization"),
+                reference(&from_doc_url, "Practitioner"),
+            ],
+            Vec::new(),
+        ),
+        section(
+            "910",
+            "紹介先情報",
+            Some(&match &to_doc_url {
+                Some(_) => format!("{} {} {} 先生", r.to.name, to_dept.1, to_doc.name()),
+                None => format!("{} {} 御担当医 先生", r.to.name, to_dept.1),
+            }),
+            std::iter::once(reference(&to_org, "Organization"))
+                .chain(to_doc_url.iter().map(|u| reference(u, "Practitioner")))
+                .collect(),
+            Vec::new(),
+        ),
+        section("300", "構造情報", None, Vec::new(), subs),
+    ];
+    if let Some(d) = r.discharge {
+        let docref = document_reference(
+            DocRef {
+                type_code: ("18842-5", "退院時サマリ"),
+                description: "退院時サマリー",
+                content_type: "application/fhir+json",
+                title: "退院時サマリー",
+                data: None,
+                master: Some(&d.bundle_id),
+                date: updated,
+            },
+            &format!("{}-att-{seq}", inst.number),
+            &patient_url,
+            updated,
+        );
+        let url = e.add(rng, docref);
+        sections.push(section(
+            "210",
+            "添付情報",
+            Some(&format!(
+                "退院時サマリー（入院期間 {}〜{}）",
+                date(d.admitted),
+                date(d.discharged)
+            )),
+            vec![reference(&url, "DocumentReference")],
+            Vec::new(),
+        ));
+    }
+    if r.pdf {
+        let pdf = tiny_pdf(&[
+            "Shinryo Joho Teikyosho (synthetic test document)",
+            &format!("Bundle-ID: {}", r.bundle_id),
+            &format!("From: {}  To: {}", inst.number, r.to.number),
+            &format!("Issued: {}", date(r.issued)),
+        ]);
+        let docref = document_reference(
+            DocRef {
+                type_code: ("57133-1", "診療情報提供書"),
+                description: "診療情報提供書（PDF）",
+                content_type: "application/pdf",
+                title: "診療情報提供書.pdf",
+                data: Some(base64(&pdf)),
+                master: None,
+                date: updated,
+            },
+            &format!("{}-pdf-{seq}", inst.number),
+            &patient_url,
+            updated,
+        );
+        let url = e.add(rng, docref);
+        let mut pdf_section = section(
+            "230",
+            "PDF",
+            None,
+            vec![reference(&url, "DocumentReference")],
+            Vec::new(),
+        );
+        if let Value::Object(o) = &mut pdf_section {
+            o.remove("text");
+        }
+        sections.push(pdf_section);
+    }
+
+    let mut c = composition(
+        CompositionHead {
+            profile:
+                "http://jpfhir.jp/fhir/eReferral/StructureDefinition/JP_Composition_eReferral|1",
+            type_code: ("57133-1", "診療情報提供書"),
+            category: if r.discharge.is_some() {
+                ("DISCHARGE", "退院時文書")
+            } else {
+                ("OUTPATIENT", "外来文書")
+            },
+            title: "診療情報提供書",
+            id_value: &r.bundle_id,
+            patient: &patient_url,
+            encounter: &visit_enc,
+            date: updated,
+            authors: vec![
+                reference(&from_doc_url, "Practitioner"),
+                reference(&from_org, "Organization"),
+            ],
+            summary: format!(
+                "診療情報提供書 {} → {}（{}）",
+                inst.name,
+                r.to.name,
+                date(r.issued)
+            ),
+        },
+        updated,
+    );
+    c.insert("custodian", reference(&from_org, "Organization"));
+    c.insert(
+        "event",
+        arr(vec![obj([
+            ("code", arr(vec![obj([("text", s("診療情報提供書発行"))])])),
+            ("period", obj([("start", s(date(r.issued)))])),
+        ])]),
+    );
+    c.insert("section", arr(sections));
+    let (b, n) = e.bundle(
+        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_eReferral|1",
+        &r.bundle_id,
+        updated,
+        (comp_url, Value::Object(c)),
+    );
+    (b, n, "eReferral")
+}
+
+// ------------------------------------------------------------------------------ 退院時サマリー
+
+/// A 退院時サマリー (JP_Bundle_eDischargeSummary) of a stay at `v.inst`; it is sent with the
+/// referral that `link` names.
+pub(crate) fn discharge_summary(
+    rng: &mut Rng,
+    v: &Visit<'_>,
+    link: &DischargeLink,
+    updated: &str,
+) -> (Value, usize, &'static str) {
+    let (inst, p, seq) = (v.inst, v.p, v.seq);
+    let comp_url = urn(rng);
+    let mut e = Entries::new();
+    let patient_url = e.add(rng, patient(p, inst, v.local_no, updated));
+    let dept = main_department(v.conds);
+    let stay = stay_days(link.admitted, link.discharged);
+    let stay_url = e.add(
+        rng,
+        visit_encounter(
+            &format!("{}-stay-{seq}", inst.number),
+            Some((link.admitted, link.discharged, stay)),
+            link.admitted,
+            None,
+            updated,
+        ),
+    );
+    let doctor = Doctor::draw(rng);
+    let doc_url = e.add(rng, practitioner(&doctor, inst, P_PRACTITIONER, updated));
+    let org_url = e.add(rng, organization(inst, Some(dept), P_ORGANIZATION, updated));
+    let cond_urls: Vec<String> = v
+        .conds
+        .iter()
+        .enumerate()
+        .map(|(i, c)| e.add(rng, condition(c, inst, i, seq, &patient_url, updated)))
+        .collect();
+    let principal = v.conds.first().map_or("（傷病名なし）", |c| c.name());
+    let names: Vec<&str> = v.conds.iter().map(CondSpec::name).collect();
+    let course = format!(
+        "{}年{}月{}日、{principal}の加療目的にて入院。入院後は安静と薬物療法にて経過良好。{}日間の入院の後、{}年{}月{}日に軽快退院となった。",
+        link.admitted.0,
+        link.admitted.1,
+        link.admitted.2,
+        stay,
+        link.discharged.0,
+        link.discharged.1,
+        link.discharged.2
+    );
+    let course_url = e.add(
+        rng,
+        document_reference(
+            DocRef {
+                type_code: ("11506-3", "経過記録"),
+                description: "入院中経過",
+                content_type: "text/plain;charset=utf-8",
+                title: "入院中経過",
+                data: Some(base64(course.as_bytes())),
+                master: None,
+                date: updated,
+            },
+            &format!("{}-course-{seq}", inst.number),
+            &patient_url,
+            updated,
+        ),
+    );
+    let drugs = drugs_for(v.conds);
+    let rx_urls: Vec<String> = drugs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let rx = Rx {
+                drug: d,
+                rp: i + 1,
+                start: link.discharged,
+                discharge: true,
+            };
+            let id = format!("{}-dcrx-{seq}-{i}", inst.number);
+            let mr = medication_request(rng, &rx, inst, dept, &doctor, &id, &patient_url, updated);
+            e.add(rng, mr)
+        })
+        .collect();
+    let plan = format!("{principal}について外来で経過観察を継続する。内服を継続し、症状の増悪時は早めに受診すること。");
+    let plan_url = e.add(
+        rng,
+        obj([
+            ("resourceType", s("CarePlan")),
+            (
+                "meta",
+                meta(
+                    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_eCS|1",
+                    updated,
+                ),
+            ),
+            ("text", narrative(&plan)),
+            (
+                "identifier",
+                arr(vec![identifier(
+                    RESOURCE_ID,
+                    format!("{}-dcplan-{seq}", inst.number),
+                )]),
+            ),
+            ("status", s("active")),
+            ("intent", s("plan")),
+            (
+                "category",
+                arr(vec![concept(
+                    vec![obj([
+                        (
+                            "system",
+                            s("http://jpfhir.jp/fhir/CarePlan/CodeSystem/category"),
+                        ),
+                        ("code", s("discharge-plan")),
+                        ("display", s("退院時プラン")),
+                    ])],
+                    None,
+                )]),
+            ),
+            ("title", s("退院時方針")),
+            ("description", s(&plan)),
+            ("subject", obj([("reference", s(&patient_url))])),
+            ("period", obj([("start", s(date(link.discharged)))])),
+            ("created", s(date(link.discharged))),
+        ]),
+    );
+    let mut subs = vec![
+        section(
+            "322",
+            "入院時詳細",
+            Some(&format!("{} 入院（{}）", date(link.admitted), dept.1)),
+            vec![reference(&stay_url, "Encounter")],
+            Vec::new(),
+        ),
+        section(
+            "342",
+            "入院時診断",
+            Some(&names.join("、")),
+            refs(&cond_urls, "Condition"),
+            Vec::new(),
+        ),
+        section(
+            "352",
+            "主訴",
+            Some(&format!("{principal}による症状の増悪")),
+            Vec::new(),
+            Vec::new(),
+        ),
+        section(
+            "312",
+            "入院理由",
+            Some(&format!("{principal}の加療目的")),
+            Vec::new(),
+            Vec::new(),
+        ),
+        section(
+            "362",
+            "現病歴",
+            Some(&v.conds.first().map_or_else(
+                || "特記事項なし。".to_string(),
+                |c| {
+                    format!(
+                        "{}年{}月頃より{}にて加療中。",
+                        c.onset.0,
+                        c.onset.1,
+                        c.name()
+                    )
+                },
+            )),
+            Vec::new(),
+            Vec::new(),
+        ),
+    ];
+    if !v.allergies.is_empty() {
+        let urls: Vec<String> = v
+            .allergies
+            .iter()
+            .enumerate()
+            .map(|(i, a)| e.add(rng, allergy(a, inst, i, seq, &patient_url, updated)))
+            .collect();
+        let text: Vec<&str> = v.allergies.iter().map(|a| ALLERGIES[a.0].2).collect();
+        subs.push(section(
+            "510",
+            "アレルギー・不耐性反応",
+            Some(&text.join("、")),
+            refs(&urls, "AllergyIntolerance"),
+            Vec::new(),
+        ));
+    }
+    subs.push(section(
+        "333",
+        "入院中経過",
+        Some(&course),
+        vec![reference(&course_url, "DocumentReference")],
+        Vec::new(),
+    ));
+    subs.push(section(
+        "324",
+        "退院時詳細",
+        Some(&format!("{} 退院（治癒・軽快）", date(link.discharged))),
+        vec![reference(&stay_url, "Encounter")],
+        Vec::new(),
+    ));
+    subs.push(section(
+        "344",
+        "退院時診断",
+        Some(&names.join("、")),
+        refs(&cond_urls, "Condition"),
+        Vec::new(),
+    ));
+    let drug_text: Vec<&str> = drugs.iter().map(|d| d.general_name).collect();
+    let mut meds = section(
+        "444",
+        "退院時投薬指示",
+        Some(if drug_text.is_empty() { "なし" } else { "" }),
+        refs(&rx_urls, "MedicationRequest"),
+        Vec::new(),
+    );
+    if let Value::Object(o) = &mut meds {
+        if drug_text.is_empty() {
+            o.insert(
+                "emptyReason",
+                concept(
+                    vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                        "nilknown",
+                    )],
+                    None,
+                ),
+            );
+        } else {
+            o.insert("text", section_text(&drug_text.join("、")));
+        }
+    }
+    subs.push(meds);
+    subs.push(section(
+        "424",
+        "退院時方針指示",
+        Some(&plan),
+        vec![reference(&plan_url, "CarePlan")],
+        Vec::new(),
+    ));
+    let mut c = composition(
+        CompositionHead {
+            profile: "http://jpfhir.jp/fhir/eDischargeSummary/StructureDefinition/JP_Composition_eDischargeSummary|1",
+            type_code: ("18842-5", "退院時サマリー"),
+            category: ("DISCHARGE", "退院時文書"),
+            title: "退院時サマリー",
+            id_value: &link.bundle_id,
+            patient: &patient_url,
+            encounter: &stay_url,
+            date: updated,
+            authors: vec![
+                reference(&doc_url, "Practitioner"),
+                reference(&org_url, "Organization"),
+            ],
+            summary: format!(
+                "退院時サマリー {}（入院 {}〜{}）",
+                inst.name,
+                date(link.admitted),
+                date(link.discharged)
+            ),
+        },
+        updated,
+    );
+    c.insert("custodian", reference(&org_url, "Organization"));
+    c.insert(
+        "event",
+        arr(vec![obj([(
+            "period",
+            obj([
+                ("start", s(date(link.admitted))),
+                ("end", s(date(link.discharged))),
+            ]),
+        )])]),
+    );
+    c.insert(
+        "section",
+        arr(vec![section("300", "構造情報", None, Vec::new(), subs)]),
+    );
+    let (b, n) = e.bundle(
+        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_eDischargeSummary|1",
+        &link.bundle_id,
+        updated,
+        (comp_url, Value::Object(c)),
+    );
+    (b, n, "eDischargeSummary")
+}
+
+// ------------------------------------------------------------------------------ 患者サマリー
+
+/// A 患者サマリー (JP_Bundle_ePCS) for the chronic, active conditions of a visit: care plan and
+/// conditions, the 主病名 first. `None` when the visit has no such condition.
+pub(crate) fn patient_summary(
+    rng: &mut Rng,
+    v: &Visit<'_>,
+    bundle_id: &str,
+    updated: &str,
+) -> Option<(Value, usize, &'static str)> {
+    let (inst, p, seq) = (v.inst, v.p, v.seq);
+    let chronic: Vec<(usize, &CondSpec)> = v
+        .conds
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.chronic() && c.active())
+        .collect();
+    let (_, main) = *chronic.first()?;
+    let comp_url = urn(rng);
+    let mut e = Entries::new();
+    let patient_url = e.add(rng, patient(p, inst, v.local_no, updated));
+    let doctor = Doctor::draw(rng);
+    let dept = main.dept;
+    let doc_url = e.add(rng, practitioner(&doctor, inst, P_PRACTITIONER, updated));
+    let org_url = e.add(rng, organization(inst, Some(dept), P_ORGANIZATION, updated));
+    let enc_url = e.add(
+        rng,
+        visit_encounter(
+            &format!("{}-enc-{seq}", inst.number),
+            None,
+            TODAY,
+            None,
+            updated,
+        ),
+    );
+    let names: Vec<&str> = chronic.iter().map(|(_, c)| c.name()).collect();
+    let advice = match CONDITIONS[main.idx].0 {
+        "20051234" => "食事療法と運動療法を継続し、HbA1c 7.0%未満を目標とします。",
+        "20052345" => "減塩（1日6g未満）を心がけ、家庭血圧を毎日測定してください。",
+        "20053456" => "脂質の多い食事を控え、1日30分程度の運動を続けましょう。",
+        _ => "内服を継続し、定期的に受診してください。",
+    };
+    let description = format!("{}について治療を継続します。{advice}", names.join("、"));
+    let plan_url = e.add(
+        rng,
+        obj([
+            ("resourceType", s("CarePlan")),
+            (
+                "meta",
+                meta(
+                    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_ePCS|1",
+                    updated,
+                ),
+            ),
+            ("text", narrative(&description)),
+            (
+                "identifier",
+                arr(vec![identifier(
+                    RESOURCE_ID,
+                    format!("{}-plan-{seq}", inst.number),
+                )]),
+            ),
+            ("status", s("active")),
+            ("intent", s("plan")),
+            (
+                "category",
+                arr(vec![concept(
+                    vec![obj([
+                        (
+                            "system",
+                            s("http://jpfhir.jp/fhir/CarePlan/CodeSystem/category"),
+                        ),
+                        ("code", s("followup-plan")),
+                        ("display", s("外来診療経過中プラン")),
+                    ])],
+                    None,
+                )]),
+            ),
+            ("title", s("療養計画")),
+            ("description", s(&description)),
+            ("subject", obj([("reference", s(&patient_url))])),
+            ("period", obj([("start", s(date(TODAY)))])),
+            ("created", s(date(TODAY))),
+        ]),
+    );
+    // The conditions keep their place in the unit, so the 主病名 flag stays on the first one.
+    let cond_urls: Vec<String> = chronic
+        .iter()
+        .map(|(i, c)| e.add(rng, condition(c, inst, *i, seq, &patient_url, updated)))
+        .collect();
+    let mut entries = vec![reference(&plan_url, "CarePlan")];
+    entries.extend(refs(&cond_urls, "Condition"));
+    let mut c = composition(
+        CompositionHead {
+            profile: "http://jpfhir.jp/fhir/ePCS/StructureDefinition/JP_Composition_ePCS|1",
+            type_code: ("56447-6", "計画書"),
+            category: ("OUTPATIENT", "外来文書"),
+            title: "患者サマリー（療養計画書）",
+            id_value: bundle_id,
+            patient: &patient_url,
+            encounter: &enc_url,
+            date: updated,
+            authors: vec![
+                reference(&doc_url, "Practitioner"),
+                reference(&org_url, "Organization"),
+            ],
+            summary: format!(
+                "患者サマリー（療養計画書） {} {}",
+                inst.name,
+                names.join("、")
+            ),
+        },
+        updated,
+    );
+    c.insert(
+        "section",
+        arr(vec![section(
+            "422",
+            "計画サマリー",
+            Some(&description),
+            entries,
+            Vec::new(),
+        )]),
+    );
+    let (b, n) = e.bundle(
+        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_ePCS|1",
+        bundle_id,
+        updated,
+        (comp_url, Value::Object(c)),
+    );
+    Some((b, n, "ePCS"))
+}
+
+/// Days from `a` to `b` (30-day months, as `days_before`).
+pub(crate) fn stay_days(a: (u32, u32, u32), b: (u32, u32, u32)) -> u32 {
+    let n = |d: (u32, u32, u32)| d.0 * 360 + (d.1 - 1) * 30 + (d.2 - 1).min(29);
+    n(b).saturating_sub(n(a))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+    }
+
+    #[test]
+    fn tiny_pdf_has_a_consistent_xref() {
+        let pdf = tiny_pdf(&["Hello (world)"]);
+        let text = String::from_utf8(pdf).unwrap();
+        assert!(text.starts_with("%PDF-1.4\n") && text.ends_with("%%EOF\n"));
+        let startxref: usize = text
+            .rsplit("startxref\n")
+            .next()
+            .and_then(|t| t.lines().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(text[startxref..].starts_with("xref\n"));
+        // Every object offset in the table points at "N 0 obj".
+        for (i, line) in text[startxref..].lines().skip(3).take(5).enumerate() {
+            let off: usize = line[..10].parse().unwrap();
+            assert!(
+                text[off..].starts_with(&format!("{} 0 obj", i + 1)),
+                "{line}"
+            );
+        }
+        assert!(text.contains("(Hello \\(world\\)) Tj"));
+    }
+}
