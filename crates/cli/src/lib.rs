@@ -5,4 +5,5 @@
 
 pub mod fhirpath_suite;
 pub mod gen;
+pub mod hub;
 pub mod pipeline;

@@ -13,6 +13,8 @@ mod fhirpath_cmd;
 mod progress;
 mod validate;
 
+use clins_hub::hub::{self, StoreArgs};
+
 #[derive(Parser)]
 #[command(
     name = "clins-hub",
@@ -78,6 +80,64 @@ enum Command {
         ndjson: bool,
         /// Output folder.
         out_dir: PathBuf,
+    },
+    /// Run the hub: FHIR R4 over HTTP on the embedded store (default ./clins-data) or
+    /// PostgreSQL.
+    Serve {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data")]
+        data: PathBuf,
+        /// PostgreSQL URL (postgres://user@host/db) instead of the embedded store.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// IG package folder (repeatable); also read from CLINS_IG_PATH.
+        #[arg(long = "ig", value_name = "DIR")]
+        ig: Vec<PathBuf>,
+        /// Development authentication: trust the header X-Clins-Dev-Institution. Refused on
+        /// non-loopback addresses.
+        #[arg(long)]
+        insecure_dev_auth: bool,
+        /// Public base URL of the FHIR endpoint (default http://LISTEN/fhir).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<String>,
+        /// Fixed clock (UTC instant, e.g. 2026-11-20T03:00:00.000Z) for tests and demos.
+        #[arg(long, value_name = "INSTANT", hide = true)]
+        now: Option<String>,
+    },
+    /// Run the hub on a fresh embedded store preloaded with synthetic patients; prints the URL
+    /// and example requests. Development authentication is on (loopback only).
+    Demo {
+        /// Number of synthetic patients.
+        #[arg(long, value_name = "N", default_value_t = 200)]
+        patients: u64,
+        /// Address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// IG package folder (repeatable); also read from CLINS_IG_PATH.
+        #[arg(long = "ig", value_name = "DIR")]
+        ig: Vec<PathBuf>,
+    },
+    /// Submit bundles (.json files, folders, .ndjson streams) through the same validation and
+    /// storage path as $submit.
+    Import {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data")]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// IG package folder (repeatable); also read from CLINS_IG_PATH.
+        #[arg(long = "ig", value_name = "DIR")]
+        ig: Vec<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+        /// Files or folders.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
     },
     /// Run an official FHIRPath test-suite file; prints each failure, then
     /// `N passed, N failed, N skipped`.
@@ -150,7 +210,194 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve {
+            data,
+            database,
+            listen,
+            ig,
+            insecure_dev_auth,
+            base_url,
+            now,
+        } => {
+            let clock = match now {
+                Some(t) => server::Clock::Fixed(t),
+                None => server::Clock::System,
+            };
+            let base = base_url.unwrap_or_else(|| format!("http://{listen}/fhir"));
+            let run = || -> Result<(), String> {
+                let store = hub::open_store(&StoreArgs { data, database })?;
+                let h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
+                hub::serve(h, listen, |addr| {
+                    eprintln!("level=info msg=\"clins-hub listening\" addr={addr}");
+                })
+            };
+            match run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("clins-hub serve: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Demo {
+            patients,
+            listen,
+            ig,
+        } => match demo(patients, listen, &ig) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("clins-hub demo: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Import {
+            data,
+            database,
+            ig,
+            jobs,
+            paths,
+        } => {
+            let files = match hub::collect(&paths) {
+                Ok(f) if !f.is_empty() => f,
+                Ok(_) => {
+                    eprintln!("clins-hub import: no .json or .ndjson files found");
+                    return ExitCode::from(2);
+                }
+                Err(e) => {
+                    eprintln!("clins-hub import: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let h = match hub::open_store(&StoreArgs { data, database }).and_then(|s| {
+                hub::build_hub(
+                    s,
+                    &ig,
+                    server::Clock::System,
+                    false,
+                    "urn:clins-hub:import".into(),
+                )
+            }) {
+                Ok(h) => h,
+                Err(e) => {
+                    eprintln!("clins-hub import: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let bar = progress::Progress::new(files.len(), "files");
+            let done = std::sync::atomic::AtomicUsize::new(0);
+            let report = hub::import(&h, &files, jobs, &|| {
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            });
+            bar.finish();
+            for (origin, why) in &report.rejected {
+                eprintln!("REJECTED {origin}: {why}");
+            }
+            println!(
+                "imported {} submissions, rejected {}",
+                report.accepted,
+                report.rejected.len()
+            );
+            if report.rejected.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),
         Command::FhirpathTests { suite, inputs } => fhirpath_cmd::suite(&suite, inputs.as_deref()),
     }
+}
+
+/// `clins-hub demo`: a fresh store in a temporary folder, a generated population submitted
+/// through the normal path, then the server.
+fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(), String> {
+    if !listen.ip().is_loopback() {
+        return Err("the demo uses development authentication and listens on loopback only".into());
+    }
+    let dir = std::env::temp_dir().join(format!("clins-hub-demo-{}", std::process::id()));
+    let store = hub::open_store(&StoreArgs {
+        data: dir.clone(),
+        database: None,
+    })?;
+    let base = format!("http://{listen}/fhir");
+    let h = hub::build_hub(store, ig, server::Clock::System, true, base.clone())?;
+    let cfg = synth::Config {
+        patients,
+        institutions: None,
+        seed: 1,
+    };
+    let world = synth::World::new(&cfg);
+    let bar = progress::Progress::new(patients as usize, "loading patients");
+    let (mut ok, mut rejected) = (0usize, 0usize);
+    let mut example: Option<(String, String)> = None;
+    for n in 0..patients {
+        synth::patient_submissions(&cfg, &world, n, &mut |sub| {
+            let bytes = fhir::json::to_string(&sub.bundle).into_bytes();
+            match server::submit_bytes(&h, None, &bytes) {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    rejected += 1;
+                    if rejected <= 3 {
+                        eprintln!(
+                            "demo: {} rejected: {:?}",
+                            sub.file_name,
+                            e.issues.first().map(|i| &i.en)
+                        );
+                    }
+                }
+            }
+            if example.is_none() {
+                let member = sub
+                    .bundle
+                    .pointer("entry")
+                    .map(fhir::json::Value::items)
+                    .and_then(|e| e.first())
+                    .and_then(|e| e.pointer("resource.identifier"))
+                    .map(fhir::json::Value::items)
+                    .and_then(|ids| {
+                        ids.iter().find_map(|i| {
+                            i.get("value")
+                                .and_then(fhir::json::Value::as_str)
+                                .filter(|v| v.contains(':'))
+                        })
+                    })
+                    .map(str::to_string);
+                let inst = sub
+                    .bundle
+                    .pointer("identifier.value")
+                    .and_then(fhir::json::Value::as_str)
+                    .and_then(|b| b.split('^').next())
+                    .map(str::to_string);
+                if let (Some(m), Some(i)) = (member, inst) {
+                    example = Some((m, i));
+                }
+            }
+        });
+        bar.inc();
+    }
+    bar.finish();
+    let (member, inst) = example.unwrap_or_default();
+    let enc: String = member
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
+    println!("store: {}", dir.display());
+    println!("FHIR base: {base}");
+    println!();
+    println!("Try (development authentication: the header names the calling institution):");
+    println!("  curl {base}/metadata");
+    println!("  curl -H 'X-Clins-Dev-Institution: {inst}' '{base}/Patient/$summary?identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
+    println!("  curl -H 'X-Clins-Dev-Institution: {inst}' '{base}/Condition?patient.identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
+    println!("  curl -X POST -H 'Content-Type: application/fhir+json' -H 'X-Clins-Dev-Institution: {inst}' --data-binary @bundle.json {base}/Bundle/\\$submit");
+    println!("Stop with Ctrl-C.");
+    hub::serve(h, listen, |_| {})
 }

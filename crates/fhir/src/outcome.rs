@@ -50,6 +50,9 @@ pub enum IssueType {
     Forbidden,
     Conflict,
     Exception,
+    Transient,
+    Login,
+    Deleted,
 }
 
 impl IssueType {
@@ -74,6 +77,9 @@ impl IssueType {
             IssueType::Forbidden => "forbidden",
             IssueType::Conflict => "conflict",
             IssueType::Exception => "exception",
+            IssueType::Transient => "transient",
+            IssueType::Login => "login",
+            IssueType::Deleted => "deleted",
         }
     }
 }

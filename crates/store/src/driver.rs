@@ -132,9 +132,9 @@ impl SqliteConn {
 fn sqlite_err(e: rusqlite::Error) -> DbError {
     use rusqlite::ErrorCode;
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::ConstraintViolation) => {
-            DbError::Conflict(e.to_string())
-        }
+        Some(
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::ConstraintViolation,
+        ) => DbError::Conflict(e.to_string()),
         _ => DbError::Other(e.to_string()),
     }
 }
@@ -200,9 +200,9 @@ impl PgConn {
 }
 
 fn pg_err(e: postgres::Error) -> DbError {
-    let conflict = e.code().is_some_and(|c| {
-        matches!(c.code(), "23505" | "40001" | "40P01" | "55P03")
-    });
+    let conflict = e
+        .code()
+        .is_some_and(|c| matches!(c.code(), "23505" | "40001" | "40P01" | "55P03"));
     // Show the server's message, not only "db error".
     let msg = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
@@ -263,12 +263,14 @@ impl Conn for PgConn {
                     r.try_get::<_, Option<i32>>(i)
                         .map(|v| v.map(|x| Param::Int(i64::from(x))))
                 } else if *t == Type::BYTEA {
-                    r.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Param::Blob))
+                    r.try_get::<_, Option<Vec<u8>>>(i)
+                        .map(|v| v.map(Param::Blob))
                 } else if *t == Type::BOOL {
                     r.try_get::<_, Option<bool>>(i)
                         .map(|v| v.map(|b| Param::Int(i64::from(b))))
                 } else {
-                    r.try_get::<_, Option<String>>(i).map(|v| v.map(Param::Text))
+                    r.try_get::<_, Option<String>>(i)
+                        .map(|v| v.map(Param::Text))
                 };
                 row.push(v.map_err(pg_err)?.unwrap_or(Param::Null));
             }

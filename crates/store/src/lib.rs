@@ -14,8 +14,8 @@ mod schema;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use driver::{DbError, Dialect, Param, Row};
 use driver::{Conn, PgConn, Pool, SqliteConn};
+pub use driver::{DbError, Dialect, Param, Row};
 
 /// The current time in UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`.
 pub fn now_utc() -> String {
@@ -507,10 +507,21 @@ impl Store {
             ));
         }
         for d in &q.registered {
-            let cond = date_condition(&d.prefix, "r.registered_at", "r.registered_at", &mut params, &d.from, &d.to);
+            let cond = date_condition(
+                &d.prefix,
+                "r.registered_at",
+                "r.registered_at",
+                &mut params,
+                &d.from,
+                &d.to,
+            );
             sql.push_str(&format!(" AND {cond}"));
         }
-        let (cmp, order) = if q.ascending { (">", "ASC") } else { ("<", "DESC") };
+        let (cmp, order) = if q.ascending {
+            (">", "ASC")
+        } else {
+            ("<", "DESC")
+        };
         if let Some((at, id)) = &q.after {
             let a = bind(&mut params, at.clone().into());
             let i = bind(&mut params, id.clone().into());
@@ -564,7 +575,10 @@ impl Store {
             sql.push_str(&format!(" AND u.patient_key = ?{}", params.len()));
         }
         params.push(limit.into());
-        sql.push_str(&format!(" ORDER BY u.registered_at DESC, u.doc_id LIMIT ?{}", params.len()));
+        sql.push_str(&format!(
+            " ORDER BY u.registered_at DESC, u.doc_id LIMIT ?{}",
+            params.len()
+        ));
         self.read(|c| Ok(c.query(&sql, &params)?.into_iter().map(document).collect()))
     }
 
@@ -586,11 +600,17 @@ impl Store {
     pub fn counts(&self) -> Result<(i64, i64, i64), StoreError> {
         self.read(|c| {
             let n = |c: &mut dyn Conn, sql: &str| -> Result<i64, DbError> {
-                Ok(c.query(sql, &[])?.first().and_then(|r| r.first()).map_or(0, |v| v.int()))
+                Ok(c.query(sql, &[])?
+                    .first()
+                    .and_then(|r| r.first())
+                    .map_or(0, |v| v.int()))
             };
             Ok((
                 n(c, "SELECT COUNT(*) FROM units")?,
-                n(c, "SELECT COUNT(*) FROM resources WHERE current = 1 AND deleted = 0")?,
+                n(
+                    c,
+                    "SELECT COUNT(*) FROM resources WHERE current = 1 AND deleted = 0",
+                )?,
                 n(c, "SELECT COUNT(*) FROM resources")?,
             ))
         })
@@ -631,7 +651,11 @@ fn submit_tx(
     sub: &NewSubmission,
     render: &dyn Fn(i64, i64) -> Rendered,
 ) -> Result<SubmitResult, StoreError> {
-    let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let lock = if c.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let existing = c
         .query(
             &format!("SELECT unit_key, patient_key, version, content_hash, status FROM units WHERE institution = ?1 AND bundle_id = ?2{lock}"),
@@ -717,7 +741,11 @@ fn submit_tx(
     let rendered = render(patient_key, version);
     c.execute(
         "UPDATE patients SET resource = ?1, updated_at = ?2 WHERE patient_key = ?3",
-        &[rendered.patient.into(), sub.now.clone().into(), patient_key.into()],
+        &[
+            rendered.patient.into(),
+            sub.now.clone().into(),
+            patient_key.into(),
+        ],
     )?;
     let doc = sub.document.as_ref();
     let status = if sub.delete_only {
@@ -778,7 +806,15 @@ fn submit_tx(
     }
     let mut ids = Vec::with_capacity(rendered.resources.len());
     for r in rendered.resources {
-        insert_resource(c, patient_key, unit_key, version, &sub.institution, &sub.now, &r)?;
+        insert_resource(
+            c,
+            patient_key,
+            unit_key,
+            version,
+            &sub.institution,
+            &sub.now,
+            &r,
+        )?;
         ids.push((r.res_type, r.res_id));
     }
     Ok(SubmitResult {
@@ -806,8 +842,14 @@ fn retire(c: &mut dyn Conn, unit_key: i64, version: i64, now: &str) -> Result<()
         "UPDATE resources SET current = 0 WHERE unit_key = ?1 AND current = 1",
         &[unit_key.into()],
     )?;
-    c.execute("DELETE FROM search_token WHERE unit_key = ?1", &[unit_key.into()])?;
-    c.execute("DELETE FROM search_date WHERE unit_key = ?1", &[unit_key.into()])?;
+    c.execute(
+        "DELETE FROM search_token WHERE unit_key = ?1",
+        &[unit_key.into()],
+    )?;
+    c.execute(
+        "DELETE FROM search_date WHERE unit_key = ?1",
+        &[unit_key.into()],
+    )?;
     Ok(())
 }
 
@@ -824,7 +866,11 @@ fn insert_resource(
     // A tombstone of this version written by `retire` is replaced by the live row.
     c.execute(
         "DELETE FROM resources WHERE res_type = ?1 AND res_id = ?2 AND version = ?3",
-        &[r.res_type.clone().into(), r.res_id.clone().into(), version.into()],
+        &[
+            r.res_type.clone().into(),
+            r.res_id.clone().into(),
+            version.into(),
+        ],
     )?;
     c.execute(
         "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, 0, ?12)",
@@ -880,7 +926,11 @@ fn withdraw_tx(
     bundle_id: &str,
     now: &str,
 ) -> Result<SubmitResult, StoreError> {
-    let lock = if c.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let lock = if c.dialect() == Dialect::Postgres {
+        " FOR UPDATE"
+    } else {
+        ""
+    };
     let row = c
         .query(
             &format!("SELECT unit_key, patient_key, version, status, doc_id FROM units WHERE institution = ?1 AND bundle_id = ?2{lock}"),
@@ -889,7 +939,13 @@ fn withdraw_tx(
         .into_iter()
         .next()
         .ok_or(StoreError::NotFound)?;
-    let (uk, pk, v, status, doc) = (row[0].int(), row[1].int(), row[2].int(), row[3].text(), row[4].opt_text());
+    let (uk, pk, v, status, doc) = (
+        row[0].int(),
+        row[1].int(),
+        row[2].int(),
+        row[3].text(),
+        row[4].opt_text(),
+    );
     if status == "deleted" || status == "cancelled" {
         return Ok(SubmitResult {
             action: SubmitAction::NothingToDelete,
@@ -908,7 +964,12 @@ fn withdraw_tx(
         "UPDATE units SET version = ?1, status = ?2, registered_at = ?3 WHERE unit_key = ?4",
         &[
             version.into(),
-            if doc.is_some() { "cancelled" } else { "deleted" }.into(),
+            if doc.is_some() {
+                "cancelled"
+            } else {
+                "deleted"
+            }
+            .into(),
             now.into(),
             uk.into(),
         ],
@@ -933,6 +994,9 @@ mod tests {
             assert_eq!(days_from_civil(y, m, d), days);
         }
         assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(format_utc_millis(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            format_utc_millis(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
     }
 }

@@ -178,7 +178,10 @@ pub fn migrate(c: &mut dyn Conn) -> Result<i64, DbError> {
 
 fn apply(c: &mut dyn Conn) -> Result<i64, DbError> {
     let have = c
-        .query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?
+        .query(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?
         .first()
         .and_then(|r| r.first())
         .map_or(0, |v| v.int());
@@ -192,7 +195,11 @@ fn apply(c: &mut dyn Conn) -> Result<i64, DbError> {
         if *v <= have {
             continue;
         }
-        c.batch(if c.dialect() == Dialect::Postgres { pg } else { lite })?;
+        c.batch(if c.dialect() == Dialect::Postgres {
+            pg
+        } else {
+            lite
+        })?;
         c.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             &[(*v).into(), crate::now_utc().into()],

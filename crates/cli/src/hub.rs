@@ -1,0 +1,203 @@
+//! `clins-hub serve`, `clins-hub demo` and `clins-hub import`: the hub over the embedded store
+//! or PostgreSQL, and bulk submission through the same validation and storage path as
+//! `$submit`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use conformance::{Definitions, SearchIndexer};
+use server::{Clock, Hub};
+use store::Store;
+
+use crate::pipeline::{ig_dirs, validator_for};
+
+/// Where the data lives: `--database postgres://…` or the embedded store in `--data DIR`.
+pub struct StoreArgs {
+    pub data: PathBuf,
+    pub database: Option<String>,
+}
+
+pub fn open_store(a: &StoreArgs) -> Result<Store, String> {
+    match &a.database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Store::open_postgres(url).map_err(|e| format!("cannot open {}: {e}", redact(url)))
+        }
+        Some(other) => Err(format!(
+            "--database must be a postgres:// URL (got `{}`); without it the embedded store in --data is used",
+            redact(other)
+        )),
+        None => Store::open_sqlite(&a.data)
+            .map_err(|e| format!("cannot open the store in {}: {e}", a.data.display())),
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub fn build_hub(
+    store: Store,
+    ig: &[PathBuf],
+    clock: Clock,
+    dev_auth: bool,
+    base: String,
+) -> Result<Arc<Hub>, String> {
+    let defs = Arc::new(
+        Definitions::load(&ig_dirs(ig)).map_err(|e| format!("cannot load IG packages: {e}"))?,
+    );
+    let indexer = Arc::new(SearchIndexer::new(defs.clone()));
+    Ok(Arc::new(Hub {
+        store,
+        validator: Arc::new(validator_for(defs)),
+        indexer,
+        clock,
+        dev_auth,
+        base,
+    }))
+}
+
+/// Runs the server until Ctrl-C or SIGTERM; in-flight requests are drained.
+pub fn serve(
+    hub: Arc<Hub>,
+    listen: SocketAddr,
+    banner: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        server::serve(hub, listen, shutdown_signal(), banner)
+            .await
+            .map_err(|e| format!("cannot serve on {listen}: {e}"))
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    eprintln!("level=info msg=\"shutting down: draining in-flight requests\"");
+}
+
+/// The result of an import.
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub accepted: usize,
+    pub rejected: Vec<(String, String)>,
+}
+
+/// One submission to import: where it came from (file, or file:line) and its bytes.
+pub struct Item {
+    pub origin: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Lists the submissions in `paths`: `.json` files (folders recursively, in name order) and the
+/// lines of `.ndjson` files.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    fn walk(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        if p.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect();
+            entries.sort();
+            for e in entries {
+                walk(&e, out)?;
+            }
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("json" | "ndjson")
+        ) && p.file_name().and_then(|n| n.to_str()) != Some("manifest.json")
+        {
+            out.push(p.to_path_buf());
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+        walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(out)
+}
+
+/// Submits every item of `files` through [`server::submit_bytes`], in order for each file and
+/// with `jobs` workers over files. `tick` is called after each submission.
+pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync)) -> ImportReport {
+    let next = AtomicUsize::new(0);
+    let report = Mutex::new(ImportReport::default());
+    let one = |origin: String, bytes: &[u8]| {
+        let r = server::submit_bytes(hub, None, bytes);
+        if let Ok(mut rep) = report.lock() {
+            match r {
+                Ok(_) => rep.accepted += 1,
+                Err(e) => {
+                    let msg = e
+                        .issues
+                        .iter()
+                        .filter(|i| i.severity.is_error())
+                        .take(3)
+                        .map(|i| format!("{} [{}] {}", i.expression, i.detail, i.en))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    rep.rejected.push((origin, format!("{}: {msg}", e.status)));
+                }
+            }
+        }
+        tick();
+    };
+    std::thread::scope(|s| {
+        for _ in 0..jobs.max(1) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(f) = files.get(i) else { break };
+                let origin = f.display().to_string();
+                match std::fs::read(f) {
+                    Ok(bytes) if f.extension().and_then(|e| e.to_str()) == Some("ndjson") => {
+                        for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                            if line.iter().all(u8::is_ascii_whitespace) {
+                                continue;
+                            }
+                            one(format!("{origin}:{}", n + 1), line);
+                        }
+                    }
+                    Ok(bytes) => one(origin, &bytes),
+                    Err(e) => {
+                        if let Ok(mut rep) = report.lock() {
+                            rep.rejected.push((origin, format!("cannot read: {e}")));
+                        }
+                    }
+                }
+            });
+        }
+    });
+    report.into_inner().unwrap_or_default()
+}

@@ -1,0 +1,218 @@
+//! HTTP plumbing: FHIR responses, OperationOutcome errors, authentication of the development
+//! mode, request ids and the request log.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
+
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+pub const DEV_INSTITUTION_HEADER: &str = "x-clins-dev-institution";
+
+/// A FHIR JSON response.
+pub fn fhir(status: StatusCode, body: impl Into<Body>) -> Response {
+    let mut r = Response::new(body.into());
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    r
+}
+
+/// An error a client caused (or a server failure), always answered with an OperationOutcome.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub issues: Vec<Issue>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: IssueType,
+        detail: &'static str,
+        expression: &str,
+        en: impl Into<String>,
+        ja: impl Into<String>,
+    ) -> Self {
+        let severity = if status.is_server_error() {
+            Severity::Fatal
+        } else {
+            Severity::Error
+        };
+        ApiError {
+            status,
+            issues: vec![Issue::new(severity, code, detail, expression, en, ja)],
+        }
+    }
+    pub fn bad_request(
+        detail: &'static str,
+        expression: &str,
+        en: impl Into<String>,
+        ja: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            IssueType::Invalid,
+            detail,
+            expression,
+            en,
+            ja,
+        )
+    }
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            IssueType::NotFound,
+            "NOT-FOUND",
+            "",
+            format!("{what} does not exist"),
+            format!("{what} は存在しません"),
+        )
+    }
+    pub fn internal(en: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            IssueType::Exception,
+            "INTERNAL",
+            "",
+            format!("internal error: {en}; nothing was stored"),
+            "サーバー内部でエラーが発生しました。何も保存されていません",
+        )
+    }
+    pub fn unavailable(en: impl std::fmt::Display) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            IssueType::Transient,
+            "STORE-UNAVAILABLE",
+            "",
+            format!("the store is not available: {en}; nothing was stored, retry later"),
+            "データベースに接続できません。何も保存されていません。時間をおいて再送してください",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = fhir::json::to_string(&operation_outcome(&self.issues));
+        fhir(self.status, body)
+    }
+}
+
+impl From<store::StoreError> for ApiError {
+    fn from(e: store::StoreError) -> Self {
+        match e {
+            store::StoreError::NotFound => ApiError::not_found("the resource"),
+            store::StoreError::Db(d) => ApiError::unavailable(d),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+/// The authenticated caller: an institution (development mode: the header
+/// `X-Clins-Dev-Institution`, trusted only with `--insecure-dev-auth` on loopback).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub institution: String,
+}
+
+pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiError> {
+    let unauthorized = |en: String, ja: String| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            IssueType::Login,
+            "AUTH-REQUIRED",
+            "",
+            en,
+            ja,
+        )
+    };
+    if !dev_auth {
+        return Err(unauthorized(
+            "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
+            "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
+        ));
+    }
+    let Some(v) = headers.get(DEV_INSTITUTION_HEADER) else {
+        return Err(unauthorized(
+            "send the header X-Clins-Dev-Institution: <10-digit institution number> (development mode)".into(),
+            "ヘッダー X-Clins-Dev-Institution に10桁の医療機関番号を指定してください（開発モード）".into(),
+        ));
+    };
+    let text = v.to_str().unwrap_or_default().trim();
+    match clins::InstitutionNumber::parse(text) {
+        Ok(n) => Ok(Caller {
+            institution: n.as_str().to_string(),
+        }),
+        Err(e) => Err(unauthorized(
+            format!("X-Clins-Dev-Institution: {}", e.en),
+            format!("X-Clins-Dev-Institution: {}", e.ja),
+        )),
+    }
+}
+
+/// Whether a request body is declared as FHIR JSON (or plain JSON).
+pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if matches!(mime.as_str(), "application/fhir+json" | "application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IssueType::NotSupported,
+            "CONTENT-TYPE",
+            "",
+            format!("Content-Type `{ct}` is not supported: send application/fhir+json"),
+            format!("Content-Type「{ct}」には対応していません。application/fhir+json で送信してください"),
+        ))
+    }
+}
+
+static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Gives every request an id (the client's `X-Request-Id`, or a new one), echoes it in the
+/// response, counts the request and writes one log line per request to stderr.
+pub async fn request_context(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            format!(
+                "{:x}-{:x}",
+                std::process::id(),
+                REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
+            )
+        });
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut res = next.run(req).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    let status = res.status().as_u16();
+    crate::metrics::record_request(status, start.elapsed());
+    if std::env::var_os("CLINS_QUIET").is_none() {
+        eprintln!(
+            "level=info request_id={id} method={method} path={path} status={status} ms={:.2}",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    res
+}

@@ -1,0 +1,480 @@
+//! From a validated submission Bundle to what the store keeps: the patient's master-index key,
+//! the unit key (institution, Bundle-ID), the resources to index with their server ids, and
+//! for documents the index row. Pure: no I/O, no clock.
+
+use std::collections::HashMap;
+
+use clins::kind::{detect, is_patient_only, SubmissionKind};
+use clins::policy::{flag_bits, item_of, Item};
+use clins::{BundleId, InsuranceMemberId};
+use conformance::{IndexValue, SearchIndexer};
+use fhir::json::{Object, Value};
+use fhir::outcome::{Issue, IssueType};
+use sha2::{Digest, Sha256};
+
+use crate::dates::utc_range;
+
+pub const MEMBER_ID_SYSTEM: &str = "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID";
+const RESOURCE_ID_SYSTEM: &str = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
+const INSTITUTION_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
+
+/// A resource of the submission, before the patient key and version are known.
+pub struct Prepared {
+    pub res_type: String,
+    /// Stable within (institution, Bundle-ID): the same resource re-sent gets the same id.
+    pub local_id: String,
+    pub item: Item,
+    pub code_key: String,
+    pub effective: String,
+    pub flags: i64,
+    pub tokens: Vec<(String, String, String)>,
+    pub dates: Vec<(String, String, String)>,
+    pub value: Value,
+}
+
+/// A submission ready for the store.
+pub struct Submission {
+    pub kind: SubmissionKind,
+    pub kind_code: &'static str,
+    pub bundle_id: String,
+    pub institution: String,
+    pub member_id: InsuranceMemberId,
+    pub patient_full_url: String,
+    pub patient: Value,
+    pub delete_only: bool,
+    pub resources: Vec<Prepared>,
+    pub content_hash: String,
+    /// Documents: (doc id, Composition.type code, destination institution, date, consent given).
+    pub document: Option<DocumentInfo>,
+}
+
+pub struct DocumentInfo {
+    pub doc_id: String,
+    pub doc_type: String,
+    pub destination: Option<String>,
+    pub date: String,
+    pub consent: bool,
+}
+
+/// Hex SHA-256 of the bytes (the idempotency key of a submission).
+pub fn content_hash(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn short_hash(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The document id under which a document is served (`Bundle/{id}`, `DocumentReference/{id}`).
+pub fn document_id(institution: &str, bundle_id: &str) -> String {
+    format!("d{}", short_hash(&["doc", institution, bundle_id]))
+}
+
+fn issue(detail: &'static str, expr: &str, en: String, ja: String) -> Issue {
+    Issue::error(IssueType::Invalid, detail, expr, en, ja)
+}
+
+/// The search parameters the hub indexes, per type: (our name, R4 SearchParameter code).
+pub fn indexed_params(res_type: &str) -> &'static [(&'static str, &'static str)] {
+    match res_type {
+        "Condition" => &[
+            ("code", "code"),
+            ("category", "category"),
+            ("clinical-status", "clinical-status"),
+            ("verification-status", "verification-status"),
+            ("date", "onset-date"),
+            ("recorded-date", "recorded-date"),
+        ],
+        "AllergyIntolerance" => &[
+            ("code", "code"),
+            ("category", "category"),
+            ("clinical-status", "clinical-status"),
+            ("criticality", "criticality"),
+            ("date", "date"),
+        ],
+        "Observation" => &[
+            ("code", "code"),
+            ("category", "category"),
+            ("status", "status"),
+            ("date", "date"),
+        ],
+        "MedicationRequest" => &[
+            ("code", "code"),
+            ("status", "status"),
+            ("intent", "intent"),
+            ("date", "authoredon"),
+        ],
+        _ => &[],
+    }
+}
+
+/// Prepares a Bundle the validator accepted. `caller` is the submitting institution.
+pub fn prepare(
+    bundle: &Value,
+    raw: &[u8],
+    caller: Option<&str>,
+    indexer: &SearchIndexer,
+) -> Result<Submission, Vec<Issue>> {
+    let kind = detect(bundle);
+    let kind_code = match kind {
+        SubmissionKind::Clins6 { item: Some(i) } => i.resource_type(),
+        SubmissionKind::EReferral => "eReferral",
+        SubmissionKind::EDischargeSummary => "eDischargeSummary",
+        SubmissionKind::EPcs => "ePCS",
+        SubmissionKind::ECheckup => "eCheckup",
+        _ => {
+            return Err(vec![issue(
+                "SUBMIT-KIND",
+                "Bundle",
+                "this Bundle is not a submission the hub accepts: send a JP_Bundle_CLINS 6情報 unit or an eReferral, eDischargeSummary, ePCS or CLINS eCheckupGeneral document".into(),
+                "このBundleは受け付けられる提出物ではありません。6情報（JP_Bundle_CLINS）または診療情報提供書・退院時サマリー・患者サマリー・健診結果報告書（CLINS）を送信してください".into(),
+            )])
+        }
+    };
+    let bundle_id_text = bundle
+        .pointer("identifier.value")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let bundle_id = BundleId::parse(bundle_id_text).map_err(|e| {
+        vec![issue(
+            "CLINS-BUNDLE-ID-FORMAT",
+            "Bundle.identifier.value",
+            e.en.clone(),
+            e.ja.clone(),
+        )]
+    })?;
+    let institution = bundle_id.institution().as_str().to_string();
+    let bundle_id = bundle_id_text;
+    if let Some(caller) = caller.filter(|c| *c != institution) {
+        return Err(vec![Issue::error(
+            IssueType::Forbidden,
+            "SUBMIT-OTHER-INSTITUTION",
+            "Bundle.identifier.value",
+            format!("the Bundle-ID names institution {institution}, but you are authenticated as {caller}: an institution submits only its own data"),
+            format!("Bundle-IDの医療機関番号は{institution}ですが、認証された医療機関は{caller}です。自施設のデータのみ登録できます"),
+        )]);
+    }
+    let entries = bundle.get("entry").map(Value::items).unwrap_or_default();
+    // The patient: the Patient entry (first in 6情報 units; the Composition's subject in
+    // documents, which is also a Patient entry).
+    let Some((patient_index, patient_entry)) = entries.iter().enumerate().find(|(_, e)| {
+        e.pointer("resource.resourceType").and_then(Value::as_str) == Some("Patient")
+    }) else {
+        return Err(vec![issue(
+            "SUBMIT-NO-PATIENT",
+            "Bundle.entry",
+            "the Bundle has no Patient entry".into(),
+            "BundleにPatientリソースがありません".into(),
+        )]);
+    };
+    let patient = patient_entry
+        .get("resource")
+        .cloned()
+        .unwrap_or(Value::Null);
+    let patient_full_url = patient_entry
+        .get("fullUrl")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let member_text = patient
+        .get("identifier")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|i| i.get("system").and_then(Value::as_str) == Some(MEMBER_ID_SYSTEM))
+        .and_then(|i| i.get("value"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let expr = format!("Bundle.entry[{patient_index}].resource.identifier");
+    let member_id = InsuranceMemberId::parse(member_text)
+        .map_err(|e| vec![issue("CLINS-MEMBER-ID", &expr, e.en.clone(), e.ja.clone())])?;
+
+    let document = kind.is_document().then(|| {
+        let comp = entries
+            .first()
+            .and_then(|e| e.get("resource"))
+            .unwrap_or(&Value::Null);
+        let doc_type = comp
+            .pointer("type.coding")
+            .map(Value::items)
+            .unwrap_or_default()
+            .first()
+            .and_then(|c| c.get("code"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let date = comp
+            .get("date")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let destination = (kind == SubmissionKind::EReferral)
+            .then(|| referral_destination(comp, entries))
+            .flatten();
+        let consent = entries
+            .iter()
+            .any(|e| e.pointer("resource.resourceType").and_then(Value::as_str) == Some("Consent"));
+        DocumentInfo {
+            doc_id: document_id(&institution, bundle_id),
+            doc_type,
+            destination,
+            date,
+            consent,
+        }
+    });
+
+    // Resources to index: the 6情報 entries of a unit; the prescriptions of referrals and
+    // discharge summaries (処方 is shared only from those documents).
+    let mut resources = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if i == patient_index {
+            continue;
+        }
+        let Some(r) = e.get("resource") else { continue };
+        let rt = r
+            .get("resourceType")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let wanted = match kind {
+            SubmissionKind::Clins6 { .. } => {
+                matches!(rt, "Condition" | "AllergyIntolerance" | "Observation")
+            }
+            SubmissionKind::EReferral | SubmissionKind::EDischargeSummary => {
+                rt == "MedicationRequest"
+            }
+            _ => false,
+        };
+        if !wanted {
+            continue;
+        }
+        // The business identifier keeps a resource's id across re-sends; without one, its
+        // position in the Bundle.
+        let business = r
+            .get("identifier")
+            .map(Value::items)
+            .unwrap_or_default()
+            .iter()
+            .find(|i| i.get("system").and_then(Value::as_str) == Some(RESOURCE_ID_SYSTEM))
+            .and_then(|i| i.get("value"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("#{i}"));
+        let n = seen.entry(format!("{rt}|{business}")).or_insert(0);
+        *n += 1;
+        let local_id = short_hash(&[&institution, bundle_id, rt, &business, &n.to_string()]);
+        resources.push(prepare_resource(r, rt, local_id, indexer));
+    }
+    Ok(Submission {
+        kind,
+        kind_code,
+        bundle_id: bundle_id.to_string(),
+        institution,
+        member_id,
+        patient_full_url,
+        patient,
+        delete_only: matches!(kind, SubmissionKind::Clins6 { .. }) && is_patient_only(bundle),
+        resources,
+        content_hash: content_hash(raw),
+        document,
+    })
+}
+
+/// The addressee of a referral: the Organization of section 910 (紹介先情報), by its
+/// 医療機関番号 identifier.
+fn referral_destination(comp: &Value, entries: &[Value]) -> Option<String> {
+    let section = comp
+        .get("section")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|s| {
+            s.pointer("code.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some("910"))
+        })?;
+    for r in section.get("entry").map(Value::items).unwrap_or_default() {
+        let Some(target) = r.get("reference").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(org) = entries
+            .iter()
+            .find(|e| e.get("fullUrl").and_then(Value::as_str) == Some(target))
+            .and_then(|e| e.get("resource"))
+        else {
+            continue;
+        };
+        if org.get("resourceType").and_then(Value::as_str) != Some("Organization") {
+            continue;
+        }
+        let number = org
+            .get("identifier")
+            .map(Value::items)
+            .unwrap_or_default()
+            .iter()
+            .find(|i| i.get("system").and_then(Value::as_str) == Some(INSTITUTION_SYSTEM))
+            .and_then(|i| i.get("value"))
+            .and_then(Value::as_str);
+        if let Some(n) = number {
+            return Some(n.to_string());
+        }
+    }
+    None
+}
+
+fn prepare_resource(r: &Value, rt: &str, local_id: String, indexer: &SearchIndexer) -> Prepared {
+    let item = item_of(r);
+    let flags = flag_bits(r);
+    let (values, _failed) = indexer.extract(r);
+    let params = indexed_params(rt);
+    let mut tokens = Vec::new();
+    let mut dates = Vec::new();
+    for (p, v) in values {
+        let Some((ours, _)) = params.iter().find(|(_, code)| **code == *p.code) else {
+            continue;
+        };
+        match v {
+            IndexValue::Token { system, code } => {
+                tokens.push((ours.to_string(), system.unwrap_or_default(), code))
+            }
+            IndexValue::Date { low, high } => {
+                let lo = low.as_deref().and_then(|l| utc_range(l).map(|r| r.0));
+                let hi = high.as_deref().and_then(|h| utc_range(h).map(|r| r.1));
+                if lo.is_some() || hi.is_some() {
+                    dates.push((
+                        ours.to_string(),
+                        lo.unwrap_or_else(|| "0000".into()),
+                        hi.unwrap_or_else(|| "9999".into()),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let code_key = r
+        .pointer("code.coding")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .find_map(|c| {
+            Some(format!(
+                "{}|{}",
+                c.get("system").and_then(Value::as_str)?,
+                c.get("code").and_then(Value::as_str)?
+            ))
+        })
+        .or_else(|| {
+            r.pointer("medicationCodeableConcept.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .first()
+                .and_then(|c| c.get("code"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    let effective = dates
+        .iter()
+        .find(|d| d.0 == "date")
+        .map(|d| d.1.clone())
+        .unwrap_or_default();
+    Prepared {
+        res_type: rt.to_string(),
+        local_id,
+        item,
+        code_key,
+        effective,
+        flags,
+        tokens,
+        dates,
+        value: r.clone(),
+    }
+}
+
+/// The server id of a resource: the patient key (the distribution key, so a read by id can be
+/// routed to its shard) and the stable local id.
+pub fn resource_id(patient_key: i64, local_id: &str) -> String {
+    format!("{patient_key}-{local_id}")
+}
+
+pub fn patient_id(patient_key: i64) -> String {
+    format!("p{patient_key}")
+}
+
+/// The stored form of a resource: its server id and version set, references to the Bundle's
+/// Patient entry rewritten to the hub's Patient.
+pub fn render(
+    mut value: Value,
+    id: &str,
+    version: i64,
+    patient_url: &str,
+    patient_ref: &str,
+) -> Vec<u8> {
+    if let Value::Object(o) = &mut value {
+        set_id_and_version(o, id, Some(version));
+    }
+    rewrite_refs(&mut value, patient_url, patient_ref);
+    fhir::json::to_string(&value).into_bytes()
+}
+
+/// Puts `id` right after `resourceType` and `meta.versionId` first in meta.
+pub fn set_id_and_version(o: &mut Object, id: &str, version: Option<i64>) {
+    let mut out = Object::with_capacity(o.len() + 1);
+    let old = std::mem::take(o);
+    for (k, v) in old.iter() {
+        if k == "id" {
+            continue;
+        }
+        if k == "meta" {
+            if let (Some(ver), Value::Object(m)) = (version, v) {
+                let mut meta = Object::with_capacity(m.len() + 1);
+                meta.insert("versionId", Value::string(ver.to_string()));
+                for (mk, mv) in m.iter() {
+                    if mk != "versionId" {
+                        meta.insert(mk, mv.clone());
+                    }
+                }
+                out.insert("meta", Value::Object(meta));
+                continue;
+            }
+        }
+        out.insert(k, v.clone());
+        if k == "resourceType" {
+            out.insert("id", Value::string(id));
+        }
+    }
+    *o = out;
+}
+
+fn rewrite_refs(v: &mut Value, from: &str, to: &str) {
+    match v {
+        Value::Object(o) => {
+            for (k, child) in o.iter_mut() {
+                if k == "reference" {
+                    if let Value::String(s) = child {
+                        if s.as_str() == from {
+                            *child = Value::string(to);
+                        }
+                    }
+                } else {
+                    rewrite_refs(child, from, to);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| rewrite_refs(c, from, to)),
+        _ => {}
+    }
+}

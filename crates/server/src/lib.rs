@@ -1,0 +1,548 @@
+//! The clins-hub server: FHIR R4 over HTTP (axum). Institutions submit 6情報 units and
+//! documents (`Bundle/$submit`), withdraw them (`Bundle/$withdraw`), and read a patient's data
+//! (`Patient/$summary`, search, read, history, documents).
+//!
+//! Handlers are thin: parsing, validation and storage run on the blocking pool; what a caller
+//! may see is decided by `clins::policy`; SQL lives in `store`.
+
+#![forbid(unsafe_code)]
+
+pub mod dates;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+mod read;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use conformance::{SearchIndexer, Validator};
+use fhir::json::Value;
+use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
+use store::{NewDocument, NewResource, NewSubmission, Rendered, Store, SubmitAction};
+
+use crate::http::{authenticate, check_content_type, fhir, ApiError, Caller};
+
+/// Largest accepted body: 10 MB (DECISIONS.md "Size limit").
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// The hub's clock: the system clock, or a fixed instant for tests and demos.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    System,
+    Fixed(String),
+}
+
+impl Clock {
+    pub fn now(&self) -> String {
+        match self {
+            Clock::System => store::now_utc(),
+            Clock::Fixed(t) => t.clone(),
+        }
+    }
+    pub fn today(&self) -> i64 {
+        dates::day_number(&self.now()).unwrap_or(0)
+    }
+}
+
+pub struct Hub {
+    pub store: Store,
+    pub validator: Arc<Validator>,
+    pub indexer: Arc<SearchIndexer>,
+    pub clock: Clock,
+    pub dev_auth: bool,
+    /// Absolute base of the FHIR endpoint, e.g. `http://127.0.0.1:8080/fhir`.
+    pub base: String,
+}
+
+pub type AppState = Arc<Hub>;
+
+/// The router with every route and layer.
+pub fn app(hub: AppState) -> Router {
+    Router::new()
+        .route("/fhir/metadata", get(read::metadata))
+        .route("/fhir/Bundle/$submit", post(submit))
+        .route("/fhir/Bundle/$withdraw", post(withdraw))
+        .route("/fhir/Patient/$summary", get(read::summary))
+        .route("/fhir/{rtype}", get(read::search))
+        .route("/fhir/{rtype}/{id}", get(read::read))
+        .route("/fhir/{rtype}/{id}/_history", get(read::history))
+        .route("/fhir/{rtype}/{id}/_history/{vid}", get(read::vread))
+        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/ready", get(ready))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                IssueType::NotFound,
+                "NO-ROUTE",
+                "",
+                "no such endpoint; see GET /fhir/metadata",
+                "該当するエンドポイントがありません。GET /fhir/metadata を参照してください",
+            )
+        })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(http::request_context))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(60),
+        ))
+        .with_state(hub)
+}
+
+/// Runs the server until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    hub: AppState,
+    listen: SocketAddr,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    if hub.dev_auth && !listen.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("--insecure-dev-auth trusts a request header and is refused on the non-loopback address {listen}; listen on 127.0.0.1"),
+        ));
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    on_ready(listener.local_addr()?);
+    axum::serve(listener, app(hub))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn ready(State(hub): State<AppState>) -> Response {
+    let store = hub.store.clone();
+    match tokio::task::spawn_blocking(move || store.ping()).await {
+        Ok(Ok(())) => "ready".into_response(),
+        Ok(Err(e)) => ApiError::unavailable(e).into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+async fn metrics_text(State(hub): State<AppState>) -> Response {
+    let store = hub.store.clone();
+    let counts = tokio::task::spawn_blocking(move || store.counts().ok())
+        .await
+        .ok()
+        .flatten();
+    let mut r = metrics::render(counts).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+/// Maps a body rejection (too large, unreadable) to an OperationOutcome.
+pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                IssueType::TooLong,
+                "SIZE-LIMIT",
+                "",
+                "the body is larger than 10 MB (10485760 bytes); split the submission",
+                "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
+            )
+        } else {
+            ApiError::bad_request(
+                "BODY-READ",
+                "",
+                format!("cannot read the body: {e}"),
+                "送信データを読み込めません",
+            )
+        }
+    })
+}
+
+/// `POST /fhir/Bundle/$submit`.
+async fn submit(
+    State(hub): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    check_content_type(&headers)?;
+    let body = body_or_error(body)?;
+    let h = hub.clone();
+    let r = tokio::task::spawn_blocking(move || submit_bytes(&h, Some(&caller), &body))
+        .await
+        .map_err(ApiError::internal)?;
+    r.map(|(status, body)| fhir(status, body))
+}
+
+/// Validates and stores one submission: the path of `$submit` and of `clins-hub import`.
+/// `caller` is the authenticated institution; `None` (import by the operator) trusts the
+/// Bundle-ID's institution. Returns the status and the OperationOutcome JSON.
+pub fn submit_bytes(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    body: &[u8],
+) -> Result<(StatusCode, String), ApiError> {
+    let r = submit_inner(hub, caller, body);
+    if r.is_err() {
+        metrics::record_submission("rejected");
+    }
+    r
+}
+
+fn submit_inner(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    body: &[u8],
+) -> Result<(StatusCode, String), ApiError> {
+    if body.len() > MAX_BODY {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            IssueType::TooLong,
+            "SIZE-LIMIT",
+            "",
+            "the body is larger than 10 MB (10485760 bytes); split the submission",
+            "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
+        ));
+    }
+    let value = match fhir::json::parse_bytes(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                IssueType::Structure,
+                "JSON-SYNTAX",
+                &format!("line {}, column {}", e.line, e.column),
+                format!(
+                    "not valid JSON at line {}, column {}: {}",
+                    e.line, e.column, e.en
+                ),
+                format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+            ))
+        }
+    };
+    let issues = hub.validator.validate(&value);
+    if issues.iter().any(|i| i.severity.is_error()) {
+        return Err(ApiError {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            issues,
+        });
+    }
+    let sub = ingest::prepare(
+        &value,
+        body,
+        caller.map(|c| c.institution.as_str()),
+        &hub.indexer,
+    )
+    .map_err(|issues| {
+        let forbidden = issues.iter().any(|i| i.code == IssueType::Forbidden);
+        ApiError {
+            status: if forbidden {
+                StatusCode::FORBIDDEN
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            },
+            issues,
+        }
+    })?;
+    let now = hub.clock.now();
+    let new = NewSubmission {
+        member_id: sub.member_id.normalized(),
+        insurer: sub.member_id.insurer_number().to_string(),
+        institution: sub.institution.clone(),
+        bundle_id: sub.bundle_id.clone(),
+        kind: sub.kind_code.to_string(),
+        content_hash: sub.content_hash.clone(),
+        delete_only: sub.delete_only,
+        document: sub.document.as_ref().map(|d| NewDocument {
+            doc_id: d.doc_id.clone(),
+            doc_type: d.doc_type.clone(),
+            destination: d.destination.clone(),
+            doc_date: d.date.clone(),
+            // DECISIONS.md "Referral consent": 閲覧可 with consent recorded in the Bundle,
+            // otherwise 閲覧保留.
+            status: if sub.kind == clins::SubmissionKind::EReferral && !d.consent {
+                "held".into()
+            } else {
+                "current".into()
+            },
+            bundle: body.to_vec(),
+        }),
+        now: now.clone(),
+    };
+    let render = |patient_key: i64, version: i64| {
+        let pref = format!("Patient/{}", ingest::patient_id(patient_key));
+        let mut patient = sub.patient.clone();
+        if let Value::Object(o) = &mut patient {
+            ingest::set_id_and_version(o, &ingest::patient_id(patient_key), None);
+        }
+        Rendered {
+            patient: fhir::json::to_string(&patient).into_bytes(),
+            resources: sub
+                .resources
+                .iter()
+                .map(|p| {
+                    let id = ingest::resource_id(patient_key, &p.local_id);
+                    NewResource {
+                        body: ingest::render(
+                            p.value.clone(),
+                            &id,
+                            version,
+                            &sub.patient_full_url,
+                            &pref,
+                        ),
+                        res_type: p.res_type.clone(),
+                        res_id: id,
+                        item: p.item.code().to_string(),
+                        code_key: p.code_key.clone(),
+                        effective: p.effective.clone(),
+                        flags: p.flags,
+                        tokens: p.tokens.clone(),
+                        dates: p.dates.clone(),
+                    }
+                })
+                .collect(),
+        }
+    };
+    let result = match hub.store.submit(&new, &render) {
+        Ok(r) => r,
+        Err(store::StoreError::OtherPatient) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                IssueType::Conflict,
+                "SUBMIT-OTHER-PATIENT",
+                "Bundle.identifier.value",
+                format!("Bundle-ID {} was already used by your institution for another patient; use a new Bundle-ID", sub.bundle_id),
+                format!("Bundle-ID {} は自施設で別の患者に使用済みです。新しいBundle-IDを使用してください", sub.bundle_id),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let (label, en, ja) = match result.action {
+        SubmitAction::Created => ("created", "stored", "登録しました"),
+        SubmitAction::Replaced => (
+            "replaced",
+            "stored; it replaces the earlier submission with the same Bundle-ID",
+            "登録しました（同じBundle-IDの以前の提出を置き換えました）",
+        ),
+        SubmitAction::Unchanged => (
+            "unchanged",
+            "identical to the stored submission; nothing changed",
+            "登録済みの内容と同一のため、変更はありません",
+        ),
+        SubmitAction::Deleted => (
+            "deleted",
+            "the unit with this Bundle-ID was deleted (Patient-only bundle)",
+            "このBundle-IDの報告単位を削除しました（Patientのみのバンドル）",
+        ),
+        SubmitAction::NothingToDelete => (
+            "nothing_to_delete",
+            "no stored unit has this Bundle-ID; nothing was deleted",
+            "このBundle-IDの報告単位は登録されていないため、削除するものはありません",
+        ),
+    };
+    metrics::record_submission(label);
+    let mut issues = vec![Issue::new(
+        Severity::Information,
+        IssueType::Informational,
+        match result.action {
+            SubmitAction::Created => "SUBMIT-CREATED",
+            SubmitAction::Replaced => "SUBMIT-REPLACED",
+            SubmitAction::Unchanged => "SUBMIT-UNCHANGED",
+            SubmitAction::Deleted => "SUBMIT-DELETED",
+            SubmitAction::NothingToDelete => "SUBMIT-NOTHING-TO-DELETE",
+        },
+        "",
+        format!(
+            "{} {} (Bundle-ID {}, version {}, patient {}): {en}",
+            sub.kind.label_ja(),
+            sub.kind_code,
+            sub.bundle_id,
+            result.version,
+            ingest::patient_id(result.patient_key)
+        ),
+        format!(
+            "{}（Bundle-ID {}、版 {}）を{ja}",
+            sub.kind.label_ja(),
+            sub.bundle_id,
+            result.version
+        ),
+    )];
+    if let Some(d) = &sub.document {
+        issues.push(Issue::new(
+            Severity::Information,
+            IssueType::Informational,
+            "SUBMIT-DOCUMENT",
+            "",
+            format!("Bundle/{} DocumentReference/{}", d.doc_id, d.doc_id),
+            format!("文書ID {}", d.doc_id),
+        ));
+    }
+    for (t, id) in &result.resources {
+        issues.push(Issue::new(
+            Severity::Information,
+            IssueType::Informational,
+            "SUBMIT-RESOURCE",
+            "",
+            format!("{t}/{id}"),
+            format!("{t}/{id}"),
+        ));
+    }
+    let status = if result.action == SubmitAction::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, fhir::json::to_string(&operation_outcome(&issues))))
+}
+
+/// `POST /fhir/Bundle/$withdraw`: Parameters with `identifier` (the Bundle-ID).
+async fn withdraw(
+    State(hub): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    check_content_type(&headers)?;
+    let body = body_or_error(body)?;
+    let params = fhir::json::parse_bytes(&body).map_err(|e| {
+        ApiError::bad_request(
+            "JSON-SYNTAX",
+            "",
+            format!(
+                "not valid JSON at line {}, column {}: {}",
+                e.line, e.column, e.en
+            ),
+            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+        )
+    })?;
+    if params.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+        return Err(ApiError::bad_request(
+            "WITHDRAW-PARAMETERS",
+            "",
+            "send a Parameters resource with the parameter `identifier` (the Bundle-ID)",
+            "Parameters リソースで identifier（Bundle-ID）を指定してください",
+        ));
+    }
+    let bundle_id = params
+        .get("parameter")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some("identifier"))
+        .and_then(|p| {
+            p.get("valueString")
+                .or_else(|| p.pointer("valueIdentifier.value"))
+                .and_then(Value::as_str)
+        })
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "WITHDRAW-IDENTIFIER",
+                "Parameters.parameter",
+                "the parameter `identifier` (valueString or valueIdentifier with the Bundle-ID) is missing",
+                "パラメータ identifier（Bundle-ID）がありません",
+            )
+        })?;
+    let id = clins::BundleId::parse(&bundle_id).map_err(|e| {
+        ApiError::bad_request("CLINS-BUNDLE-ID-FORMAT", "Parameters.parameter", e.en, e.ja)
+    })?;
+    if id.institution().as_str() != caller.institution {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            IssueType::Forbidden,
+            "WITHDRAW-OTHER-INSTITUTION",
+            "Parameters.parameter",
+            "an institution withdraws only its own submissions",
+            "自施設の提出物のみ取り消せます",
+        ));
+    }
+    let now = hub.clock.now();
+    let store = hub.store.clone();
+    let inst = caller.institution.clone();
+    let bid = bundle_id.clone();
+    let r = tokio::task::spawn_blocking(move || store.withdraw(&inst, &bid, &now))
+        .await
+        .map_err(ApiError::internal)?;
+    match r {
+        Ok(res) => {
+            let (detail, en, ja) = if res.action == SubmitAction::Deleted {
+                ("WITHDRAWN", "withdrawn", "取り消しました")
+            } else {
+                (
+                    "ALREADY-WITHDRAWN",
+                    "was already withdrawn",
+                    "既に取り消されています",
+                )
+            };
+            let issue = Issue::new(
+                Severity::Information,
+                IssueType::Informational,
+                detail,
+                "",
+                format!("Bundle-ID {bundle_id} {en}"),
+                format!("Bundle-ID {bundle_id} を{ja}"),
+            );
+            Ok(fhir(
+                StatusCode::OK,
+                fhir::json::to_string(&operation_outcome(&[issue])),
+            ))
+        }
+        Err(store::StoreError::NotFound) => {
+            Err(ApiError::not_found(&format!("Bundle-ID {bundle_id}")))
+        }
+        Err(store::StoreError::State(s)) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            IssueType::Conflict,
+            "WITHDRAW-STATE",
+            "",
+            format!("the document is {s} and can no longer be cancelled"),
+            format!("この文書は状態「{s}」のため取り消せません"),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Query string pairs, percent-decoded.
+pub(crate) fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
+    raw.as_deref()
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < b.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
+                    Ok(v) => {
+                        out.push(v);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

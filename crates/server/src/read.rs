@@ -1,0 +1,935 @@
+//! Reads: `Patient/$summary`, search, read, vread, history, documents. Every read goes through
+//! [`viewable`], the one place that applies `clins::policy` (visibility, retention, windows).
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use clins::policy::{self, Item, Viewer, Visibility};
+use fhir::json::write_str;
+use fhir::outcome::IssueType;
+use store::{DateFilter, Query, StoredDocument, StoredResource, TokenFilter};
+
+use crate::dates::{day_number, utc_range};
+use crate::http::{authenticate, fhir, ApiError, Caller};
+use crate::ingest::{indexed_params, patient_id, MEMBER_ID_SYSTEM};
+use crate::{query_pairs, AppState, Hub};
+
+const EXT_SOURCE: &str = "https://clins-hub.org/fhir/StructureDefinition/source-institution";
+const EXT_REGISTERED: &str = "https://clins-hub.org/fhir/StructureDefinition/registered";
+const EXT_UNINFORMED: &str = "https://clins-hub.org/fhir/StructureDefinition/uninformed";
+const EXT_DOC_STATUS: &str = "https://clins-hub.org/fhir/StructureDefinition/document-status";
+const EXT_DESTINATION: &str = "https://clins-hub.org/fhir/StructureDefinition/referral-destination";
+const INSTITUTION_SYSTEM: &str =
+    "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no";
+
+/// Clinical types a viewer can search.
+const CLINICAL: &[&str] = &[
+    "Condition",
+    "AllergyIntolerance",
+    "Observation",
+    "MedicationRequest",
+];
+
+/// Summary order of the items.
+const ITEM_ORDER: &[Item] = &[
+    Item::Condition,
+    Item::DrugContraindication,
+    Item::Allergy,
+    Item::Infection,
+    Item::Lab,
+    Item::Prescription,
+];
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// What `caller` may see of a patient's current resources today, with the 未告知 mark: the one
+/// place where visibility, retention and the result windows (検査, 処方) apply.
+pub fn viewable(
+    hub: &Hub,
+    caller: &Caller,
+    resources: Vec<StoredResource>,
+) -> Vec<(StoredResource, Visibility)> {
+    let today = hub.clock.today();
+    let mut kept: Vec<(StoredResource, Visibility)> = Vec::new();
+    for r in resources {
+        let item = Item::from_code(&r.item);
+        let viewer = if r.institution == caller.institution {
+            Viewer::Submitter
+        } else {
+            Viewer::OtherInstitution
+        };
+        let vis = policy::visibility(viewer, item, r.flags);
+        if vis == Visibility::Hidden {
+            continue;
+        }
+        let registered = day_number(&r.registered_at).unwrap_or(today);
+        if !policy::retained(item, r.flags, registered, today) {
+            continue;
+        }
+        kept.push((r, vis));
+    }
+    // Windows: per (item, test item) group, the last N days or the last K results.
+    let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, (r, _)) in kept.iter().enumerate() {
+        let item = Item::from_code(&r.item);
+        if policy::window(item).is_some() {
+            let key = if item == Item::Lab {
+                r.code_key.clone()
+            } else {
+                String::new()
+            };
+            groups.entry((r.item.clone(), key)).or_default().push(i);
+        }
+    }
+    let mut drop = HashSet::new();
+    for ((item, _), members) in &groups {
+        let Some((days, last)) = policy::window(Item::from_code(item)) else {
+            continue;
+        };
+        let dates: Vec<i64> = members
+            .iter()
+            .map(|&i| {
+                let r = &kept[i].0;
+                day_number(&r.effective)
+                    .or_else(|| day_number(&r.registered_at))
+                    .unwrap_or(today)
+            })
+            .collect();
+        for (k, ok) in policy::in_window(&dates, today, days, last)
+            .into_iter()
+            .enumerate()
+        {
+            if !ok {
+                drop.insert(members[k]);
+            }
+        }
+    }
+    kept.into_iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, x)| x)
+        .collect()
+}
+
+fn entry_extensions(out: &mut String, r: &StoredResource, vis: Visibility) {
+    out.push_str("\"extension\":[{\"url\":\"");
+    out.push_str(EXT_SOURCE);
+    out.push_str("\",\"valueIdentifier\":{\"system\":\"");
+    out.push_str(INSTITUTION_SYSTEM);
+    out.push_str("\",\"value\":");
+    write_str(out, &r.institution);
+    out.push_str("}},{\"url\":\"");
+    out.push_str(EXT_REGISTERED);
+    out.push_str("\",\"valueInstant\":");
+    write_str(out, &r.registered_at);
+    out.push('}');
+    if vis == Visibility::ShownUninformed {
+        out.push_str(",{\"url\":\"");
+        out.push_str(EXT_UNINFORMED);
+        out.push_str("\",\"valueBoolean\":true}");
+    }
+    out.push_str("],");
+}
+
+fn bundle_head(out: &mut String, kind: &str, now: &str) {
+    out.push_str("{\"resourceType\":\"Bundle\",\"meta\":{\"lastUpdated\":");
+    write_str(out, now);
+    out.push_str("},\"type\":\"");
+    out.push_str(kind);
+    out.push_str("\",\"timestamp\":");
+    write_str(out, now);
+}
+
+/// Resolves the patient of a request: `identifier=system|member-id` (summary) or a `patient`
+/// reference (`Patient/p1`, `p1`) or `patient.identifier` (search).
+fn patient_key(
+    hub: &Hub,
+    reference: Option<&str>,
+    identifier: Option<&str>,
+) -> Result<Option<i64>, ApiError> {
+    if let Some(ident) = identifier {
+        let (system, value) = ident.split_once('|').unwrap_or(("", ident));
+        if !system.is_empty() && system != MEMBER_ID_SYSTEM {
+            return Err(ApiError::bad_request(
+                "PATIENT-IDENTIFIER-SYSTEM",
+                "identifier",
+                format!("identify the patient by the insurance member id: identifier={MEMBER_ID_SYSTEM}|<保険者番号:記号:番号:枝番>"),
+                format!("患者は被保険者個人識別子で指定してください: identifier={MEMBER_ID_SYSTEM}|<保険者番号:記号:番号:枝番>"),
+            ));
+        }
+        let id = clins::InsuranceMemberId::parse(value)
+            .map_err(|e| ApiError::bad_request("CLINS-MEMBER-ID", "identifier", e.en, e.ja))?;
+        return Ok(hub
+            .store
+            .patient_by_member(&id.normalized())?
+            .map(|(k, _)| k));
+    }
+    let Some(r) = reference else { return Ok(None) };
+    let id = r.rsplit('/').next().unwrap_or(r);
+    let key = id
+        .strip_prefix('p')
+        .and_then(|k| k.parse::<i64>().ok())
+        .filter(|k| *k > 0);
+    match key {
+        Some(k) => Ok(hub.store.patient(k)?.map(|_| k)),
+        None => Err(ApiError::bad_request(
+            "PATIENT-REFERENCE",
+            "patient",
+            format!("`{r}` is not a patient of this hub: use Patient/<id> as returned by the hub, or patient.identifier=<system>|<insurance member id>"),
+            format!("「{r}」はこのハブの患者IDではありません。Patient/<ID> または patient.identifier=<system>|<被保険者個人識別子> を指定してください"),
+        )),
+    }
+}
+
+/// `GET /fhir/Patient/$summary?identifier=<system>|<member id>`.
+pub async fn summary(
+    State(hub): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    let pairs = query_pairs(&q);
+    for (k, _) in &pairs {
+        if !matches!(k.as_str(), "identifier" | "patient" | "_format") {
+            return Err(unknown_param(k, "identifier, patient"));
+        }
+    }
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (identifier, patient) = (get("identifier"), get("patient"));
+    if identifier.is_none() && patient.is_none() {
+        return Err(ApiError::bad_request(
+            "SUMMARY-PATIENT",
+            "identifier",
+            format!("name the patient: identifier={MEMBER_ID_SYSTEM}|<insurance member id>"),
+            format!("患者を指定してください: identifier={MEMBER_ID_SYSTEM}|<被保険者個人識別子>"),
+        ));
+    }
+    blocking(move || {
+        let Some(pk) = patient_key(&hub, patient.as_deref(), identifier.as_deref())? else {
+            return Err(ApiError::not_found("the patient"));
+        };
+        let (_, patient_body) = hub
+            .store
+            .patient(pk)?
+            .ok_or_else(|| ApiError::not_found("the patient"))?;
+        let mut shown = viewable(&hub, &caller, hub.store.current_resources(pk)?);
+        shown.sort_by(|a, b| {
+            let ia = Item::from_code(&a.0.item);
+            let ib = Item::from_code(&b.0.item);
+            let oa = ITEM_ORDER.iter().position(|x| *x == ia).unwrap_or(99);
+            let ob = ITEM_ORDER.iter().position(|x| *x == ib).unwrap_or(99);
+            oa.cmp(&ob)
+                .then_with(|| b.0.registered_at.cmp(&a.0.registered_at))
+                .then_with(|| a.0.res_id.cmp(&b.0.res_id))
+        });
+        let now = hub.clock.now();
+        let mut out =
+            String::with_capacity(4096 + shown.iter().map(|s| s.0.body.len() + 400).sum::<usize>());
+        bundle_head(&mut out, "collection", &now);
+        out.push_str(",\"entry\":[{\"fullUrl\":");
+        write_str(
+            &mut out,
+            &format!("{}/Patient/{}", hub.base, patient_id(pk)),
+        );
+        out.push_str(",\"resource\":");
+        out.push_str(&String::from_utf8_lossy(&patient_body));
+        out.push('}');
+        for (r, vis) in &shown {
+            out.push_str(",{\"fullUrl\":");
+            write_str(
+                &mut out,
+                &format!("{}/{}/{}", hub.base, r.res_type, r.res_id),
+            );
+            out.push(',');
+            entry_extensions(&mut out, r, *vis);
+            out.push_str("\"resource\":");
+            out.push_str(&String::from_utf8_lossy(&r.body));
+            out.push('}');
+        }
+        out.push_str("]}");
+        Ok(fhir(StatusCode::OK, out))
+    })
+    .await
+}
+
+fn unknown_param(name: &str, allowed: &str) -> ApiError {
+    ApiError::bad_request(
+        "SEARCH-PARAM-UNKNOWN",
+        name,
+        format!("unknown or unsupported search parameter `{name}`; supported: {allowed}"),
+        format!("検索パラメータ「{name}」には対応していません。対応しているもの: {allowed}"),
+    )
+}
+
+fn not_supported_type(rtype: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        IssueType::NotSupported,
+        "TYPE-NOT-SUPPORTED",
+        "",
+        format!("the hub does not serve `{rtype}` here; searchable types: Condition, AllergyIntolerance, Observation, MedicationRequest, DocumentReference"),
+        format!("「{rtype}」には対応していません。検索できる型: Condition, AllergyIntolerance, Observation, MedicationRequest, DocumentReference"),
+    )
+}
+
+/// `GET /fhir/{type}?…`.
+pub async fn search(
+    State(hub): State<AppState>,
+    Path(rtype): Path<String>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    if rtype == "DocumentReference" {
+        return search_documents(hub, caller, q).await;
+    }
+    if !CLINICAL.contains(&rtype.as_str()) {
+        return Err(not_supported_type(&rtype));
+    }
+    let pairs = query_pairs(&q);
+    let params = indexed_params(&rtype);
+    let allowed = {
+        let mut a: Vec<&str> = vec![
+            "patient",
+            "subject",
+            "patient.identifier",
+            "_lastUpdated",
+            "_count",
+            "_sort",
+            "_cursor",
+            "_format",
+        ];
+        a.extend(params.iter().map(|p| p.0));
+        a
+    };
+    let mut query = Query {
+        res_type: rtype.clone(),
+        limit: 100,
+        ..Default::default()
+    };
+    let (mut reference, mut identifier) = (None, None);
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "patient" | "subject" => reference = Some(v.clone()),
+            "patient.identifier" => identifier = Some(v.clone()),
+            "_format" => {}
+            "_count" => {
+                query.limit = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| ApiError::bad_request("SEARCH-COUNT", "_count", format!("_count must be 1–1000, not `{v}`"), format!("_count は1〜1000で指定してください（「{v}」）")))?
+            }
+            "_sort" => match v.as_str() {
+                "_lastUpdated" => query.ascending = true,
+                "-_lastUpdated" => query.ascending = false,
+                other => {
+                    return Err(ApiError::bad_request(
+                        "SEARCH-SORT",
+                        "_sort",
+                        format!("_sort `{other}` is not supported; use _lastUpdated or -_lastUpdated"),
+                        format!("_sort「{other}」には対応していません。_lastUpdated または -_lastUpdated を指定してください"),
+                    ))
+                }
+            },
+            "_cursor" => {
+                let (at, id) = v.split_once('~').ok_or_else(|| ApiError::bad_request("SEARCH-CURSOR", "_cursor", "malformed paging cursor; follow the `next` link as given", "ページ送りの指定が不正です。next リンクをそのまま使用してください"))?;
+                query.after = Some((at.to_string(), id.to_string()));
+            }
+            "_lastUpdated" => query.registered.push(date_filter("_lastUpdated", v)?),
+            name => {
+                let Some((ours, _)) = params.iter().find(|(p, _)| *p == name) else {
+                    return Err(unknown_param(name, &allowed.join(", ")));
+                };
+                if *ours == "date" || *ours == "recorded-date" {
+                    query.dates.push(date_filter(ours, v)?);
+                } else {
+                    query.tokens.push(token_filter(ours, v)?);
+                }
+            }
+        }
+    }
+    if reference.is_none() && identifier.is_none() {
+        return Err(ApiError::bad_request(
+            "SEARCH-PATIENT-REQUIRED",
+            "patient",
+            "searches of clinical data are per patient: add patient=Patient/<id> or patient.identifier=<system>|<insurance member id>",
+            "臨床データの検索には患者の指定が必要です。patient=Patient/<ID> または patient.identifier=<system>|<被保険者個人識別子> を指定してください",
+        ));
+    }
+    let self_query: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "_cursor")
+        .cloned()
+        .collect();
+    blocking(move || {
+        let Some(pk) = patient_key(&hub, reference.as_deref(), identifier.as_deref())? else {
+            return Ok(searchset(&hub, &rtype, &self_query, Vec::new(), None));
+        };
+        query.patient_key = pk;
+        let allowed: HashMap<String, Visibility> =
+            viewable(&hub, &caller, hub.store.current_resources(pk)?)
+                .into_iter()
+                .map(|(r, v)| (r.res_id, v))
+                .collect();
+        let limit = query.limit;
+        query.limit = limit + 1;
+        let mut rows = hub.store.search(&query)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let cursor = if more {
+            rows.last()
+                .map(|r| format!("{}~{}", r.registered_at, r.res_id))
+        } else {
+            None
+        };
+        let shown = rows
+            .into_iter()
+            .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
+            .collect();
+        Ok(searchset(&hub, &rtype, &self_query, shown, cursor))
+    })
+    .await
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn link_query(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn searchset(
+    hub: &Hub,
+    rtype: &str,
+    query: &[(String, String)],
+    shown: Vec<(StoredResource, Visibility)>,
+    cursor: Option<String>,
+) -> Response {
+    let now = hub.clock.now();
+    let mut out =
+        String::with_capacity(1024 + shown.iter().map(|s| s.0.body.len() + 400).sum::<usize>());
+    bundle_head(&mut out, "searchset", &now);
+    out.push_str(",\"link\":[{\"relation\":\"self\",\"url\":");
+    let base = format!("{}/{}?{}", hub.base, rtype, link_query(query));
+    write_str(&mut out, &base);
+    out.push('}');
+    if let Some(c) = cursor {
+        let mut next = query.to_vec();
+        next.push(("_cursor".into(), c));
+        out.push_str(",{\"relation\":\"next\",\"url\":");
+        write_str(
+            &mut out,
+            &format!("{}/{}?{}", hub.base, rtype, link_query(&next)),
+        );
+        out.push('}');
+    }
+    out.push_str("],\"entry\":[");
+    for (i, (r, vis)) in shown.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        write_str(
+            &mut out,
+            &format!("{}/{}/{}", hub.base, r.res_type, r.res_id),
+        );
+        out.push(',');
+        entry_extensions(&mut out, r, *vis);
+        out.push_str("\"resource\":");
+        out.push_str(&String::from_utf8_lossy(&r.body));
+        out.push_str(",\"search\":{\"mode\":\"match\"}}");
+    }
+    out.push_str("]}");
+    fhir(StatusCode::OK, out)
+}
+
+fn token_filter(param: &str, value: &str) -> Result<TokenFilter, ApiError> {
+    let mut any_of = Vec::new();
+    for alt in value.split(',') {
+        let (system, code) = match alt.split_once('|') {
+            Some((s, c)) => (
+                if s.is_empty() {
+                    None
+                } else {
+                    Some(s.to_string())
+                },
+                c.to_string(),
+            ),
+            None => (None, alt.to_string()),
+        };
+        if code.is_empty() {
+            return Err(ApiError::bad_request(
+                "SEARCH-TOKEN",
+                param,
+                format!("`{param}={value}`: give a code, as code or system|code"),
+                format!(
+                    "「{param}={value}」: コードを code または system|code の形で指定してください"
+                ),
+            ));
+        }
+        any_of.push((system, code));
+    }
+    Ok(TokenFilter {
+        param: param.to_string(),
+        any_of,
+    })
+}
+
+fn date_filter(param: &str, value: &str) -> Result<DateFilter, ApiError> {
+    let (prefix, rest) = match value.get(..2) {
+        Some(p @ ("eq" | "ne" | "gt" | "lt" | "ge" | "le" | "sa" | "eb")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let (from, to) = utc_range(rest).ok_or_else(|| {
+        ApiError::bad_request(
+            "SEARCH-DATE",
+            param,
+            format!("`{param}={value}` is not a date: use [prefix]YYYY[-MM[-DD[Thh:mm[:ss][zone]]]], e.g. ge2026-01-01"),
+            format!("「{param}={value}」は日付として不正です。例: ge2026-01-01"),
+        )
+    })?;
+    Ok(DateFilter {
+        param: param.to_string(),
+        prefix: prefix.to_string(),
+        from,
+        to,
+    })
+}
+
+/// `GET /fhir/{type}/{id}`.
+pub async fn read(
+    State(hub): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    blocking(move || match rtype.as_str() {
+        "Patient" => {
+            let pk = id
+                .strip_prefix('p')
+                .and_then(|k| k.parse::<i64>().ok())
+                .unwrap_or(0);
+            let (_, body) = hub
+                .store
+                .patient(pk)?
+                .ok_or_else(|| ApiError::not_found(&format!("Patient/{id}")))?;
+            Ok(fhir(StatusCode::OK, body))
+        }
+        "Bundle" => read_document_bundle(&hub, &caller, &id),
+        "DocumentReference" => {
+            let (doc, _) = hub
+                .store
+                .document(&id)?
+                .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
+            if !document_listed(&doc, &caller) {
+                return Err(ApiError::not_found(&format!("DocumentReference/{id}")));
+            }
+            Ok(fhir(StatusCode::OK, document_reference(&hub, &doc)))
+        }
+        t if CLINICAL.contains(&t) => {
+            let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+            let latest = versions
+                .into_iter()
+                .next()
+                .ok_or_else(|| ApiError::not_found(&format!("{rtype}/{id}")))?;
+            if latest.deleted {
+                return Err(gone(&rtype, &id));
+            }
+            Ok(fhir(StatusCode::OK, latest.body))
+        }
+        other => Err(not_supported_type(other)),
+    })
+    .await
+}
+
+fn gone(rtype: &str, id: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        IssueType::Deleted,
+        "DELETED",
+        "",
+        format!("{rtype}/{id} was deleted or withdrawn by its institution"),
+        format!("{rtype}/{id} は登録元の医療機関により削除されました"),
+    )
+}
+
+/// The versions of a resource the caller may see (newest first); empty when it may not see
+/// the resource at all, so that hidden entries are indistinguishable from absent ones.
+fn visible_versions(
+    hub: &Hub,
+    caller: &Caller,
+    rtype: &str,
+    id: &str,
+) -> Result<Vec<StoredResource>, ApiError> {
+    let versions = hub.store.history(rtype, id)?;
+    let Some(first) = versions.first() else {
+        return Ok(Vec::new());
+    };
+    if first.deleted {
+        // A withdrawn resource: its earlier content stays visible only to its submitter.
+        if first.institution == caller.institution {
+            return Ok(versions);
+        }
+        return Ok(vec![first.clone()]);
+    }
+    let current = viewable(hub, caller, hub.store.current_resources(first.patient_key)?);
+    if current.iter().any(|(r, _)| r.res_id == id) {
+        Ok(versions)
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// `GET /fhir/{type}/{id}/_history`.
+pub async fn history(
+    State(hub): State<AppState>,
+    Path((rtype, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    if !CLINICAL.contains(&rtype.as_str()) {
+        return Err(not_supported_type(&rtype));
+    }
+    blocking(move || {
+        let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+        if versions.is_empty() {
+            return Err(ApiError::not_found(&format!("{rtype}/{id}")));
+        }
+        let now = hub.clock.now();
+        let mut out = String::new();
+        bundle_head(&mut out, "history", &now);
+        out.push_str(",\"entry\":[");
+        for (i, v) in versions.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"fullUrl\":");
+            write_str(&mut out, &format!("{}/{}/{}", hub.base, rtype, id));
+            if v.deleted {
+                out.push_str(",\"request\":{\"method\":\"DELETE\",\"url\":");
+            } else {
+                out.push_str(",\"resource\":");
+                out.push_str(&String::from_utf8_lossy(&v.body));
+                out.push_str(",\"request\":{\"method\":\"PUT\",\"url\":");
+            }
+            write_str(&mut out, &format!("{rtype}/{id}"));
+            out.push_str("},\"response\":{\"status\":\"");
+            out.push_str(if v.deleted { "204" } else { "200" });
+            out.push_str("\",\"lastModified\":");
+            write_str(&mut out, &v.registered_at);
+            out.push_str(",\"etag\":");
+            write_str(&mut out, &format!("W/\"{}\"", v.version));
+            out.push_str("}}");
+        }
+        out.push_str("]}");
+        Ok(fhir(StatusCode::OK, out))
+    })
+    .await
+}
+
+/// `GET /fhir/{type}/{id}/_history/{vid}`.
+pub async fn vread(
+    State(hub): State<AppState>,
+    Path((rtype, id, vid)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = authenticate(&headers, hub.dev_auth)?;
+    if !CLINICAL.contains(&rtype.as_str()) {
+        return Err(not_supported_type(&rtype));
+    }
+    blocking(move || {
+        let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+        let v = versions
+            .into_iter()
+            .find(|v| v.version.to_string() == vid)
+            .ok_or_else(|| ApiError::not_found(&format!("{rtype}/{id}/_history/{vid}")))?;
+        if v.deleted {
+            return Err(gone(&rtype, &id));
+        }
+        Ok(fhir(StatusCode::OK, v.body))
+    })
+    .await
+}
+
+// --------------------------------------------------------------------------------- documents
+
+/// Referrals are listed to their author and their addressee only; other documents to every
+/// institution (consent arrives with the access-control issue).
+fn document_listed(doc: &StoredDocument, caller: &Caller) -> bool {
+    doc.kind != "eReferral"
+        || doc.institution == caller.institution
+        || doc.destination.as_deref() == Some(caller.institution.as_str())
+}
+
+fn document_reference(hub: &Hub, doc: &StoredDocument) -> String {
+    let mut out = String::with_capacity(1024);
+    out.push_str("{\"resourceType\":\"DocumentReference\",\"id\":");
+    write_str(&mut out, &doc.doc_id);
+    out.push_str(",\"meta\":{\"versionId\":");
+    write_str(&mut out, &doc.version.to_string());
+    out.push_str(",\"lastUpdated\":");
+    write_str(&mut out, &doc.registered_at);
+    out.push_str("},\"extension\":[{\"url\":\"");
+    out.push_str(EXT_DOC_STATUS);
+    out.push_str("\",\"valueCode\":");
+    write_str(&mut out, &doc.status);
+    out.push('}');
+    if let Some(d) = &doc.destination {
+        out.push_str(",{\"url\":\"");
+        out.push_str(EXT_DESTINATION);
+        out.push_str("\",\"valueIdentifier\":{\"system\":\"");
+        out.push_str(INSTITUTION_SYSTEM);
+        out.push_str("\",\"value\":");
+        write_str(&mut out, d);
+        out.push_str("}}");
+    }
+    out.push_str("],\"masterIdentifier\":{\"system\":\"http://jpfhir.jp/fhir/clins/bundle-identifier\",\"value\":");
+    write_str(&mut out, &doc.bundle_id);
+    out.push_str("},\"status\":");
+    write_str(
+        &mut out,
+        if doc.status == "cancelled" {
+            "entered-in-error"
+        } else {
+            "current"
+        },
+    );
+    out.push_str(",\"docStatus\":\"final\",\"type\":{\"coding\":[{\"system\":\"http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes\",\"code\":");
+    write_str(&mut out, &doc.doc_type);
+    out.push_str("}]},\"subject\":{\"reference\":");
+    write_str(
+        &mut out,
+        &format!("Patient/{}", patient_id(doc.patient_key)),
+    );
+    out.push_str("},\"date\":");
+    write_str(&mut out, &doc.registered_at);
+    out.push_str(",\"author\":[{\"identifier\":{\"system\":\"");
+    out.push_str(INSTITUTION_SYSTEM);
+    out.push_str("\",\"value\":");
+    write_str(&mut out, &doc.institution);
+    out.push_str(
+        "}}],\"content\":[{\"attachment\":{\"contentType\":\"application/fhir+json\",\"url\":",
+    );
+    write_str(&mut out, &format!("{}/Bundle/{}", hub.base, doc.doc_id));
+    if !doc.doc_date.is_empty() {
+        out.push_str(",\"creation\":");
+        write_str(&mut out, &doc.doc_date);
+    }
+    out.push_str("}}]}");
+    out
+}
+
+async fn search_documents(
+    hub: AppState,
+    caller: Caller,
+    q: Option<String>,
+) -> Result<Response, ApiError> {
+    let pairs = query_pairs(&q);
+    let (mut reference, mut identifier, mut destination, mut doc_type, mut status) =
+        (None, None, None, None, None);
+    let mut limit = 100i64;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "patient" | "subject" => reference = Some(v.clone()),
+            "patient.identifier" => identifier = Some(v.clone()),
+            "destination" => destination = Some(v.clone()),
+            "type" => doc_type = Some(v.rsplit('|').next().unwrap_or(v).to_string()),
+            "status" => {
+                status = Some(match v.as_str() {
+                    "current" => None,
+                    "entered-in-error" => Some("cancelled".to_string()),
+                    "held" | "retrieved" | "cancelled" => Some(v.clone()),
+                    other => {
+                        return Err(ApiError::bad_request(
+                            "SEARCH-STATUS",
+                            "status",
+                            format!("status `{other}`: use current, entered-in-error, held, retrieved or cancelled"),
+                            format!("status「{other}」は不正です"),
+                        ))
+                    }
+                })
+            }
+            "_count" => {
+                limit = v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request("SEARCH-COUNT", "_count", format!("_count must be 1–1000, not `{v}`"), format!("_count は1〜1000で指定してください（「{v}」）"))
+                })?
+            }
+            "_format" => {}
+            other => return Err(unknown_param(other, "patient, patient.identifier, destination, type, status, _count")),
+        }
+    }
+    if reference.is_none() && identifier.is_none() && destination.is_none() {
+        return Err(ApiError::bad_request(
+            "SEARCH-PATIENT-REQUIRED",
+            "patient",
+            "add patient=…, patient.identifier=… or destination=<your institution number>",
+            "patient、patient.identifier または destination（自施設の医療機関番号）を指定してください",
+        ));
+    }
+    if let Some(d) = &destination {
+        if *d != caller.institution {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                IssueType::Forbidden,
+                "DESTINATION-OTHER",
+                "destination",
+                "you can list only the referrals addressed to your own institution",
+                "自施設宛ての診療情報提供書のみ一覧できます",
+            ));
+        }
+    }
+    blocking(move || {
+        let pk = match (&reference, &identifier) {
+            (None, None) => None,
+            _ => match patient_key(&hub, reference.as_deref(), identifier.as_deref())? {
+                Some(k) => Some(k),
+                None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
+            },
+        };
+        // "current" means every live status.
+        let wanted_status = status.clone().flatten();
+        let docs = hub.store.documents(
+            pk,
+            destination.as_deref(),
+            doc_type.as_deref(),
+            wanted_status.as_deref(),
+            limit,
+        )?;
+        let docs = docs
+            .into_iter()
+            .filter(|d| document_listed(d, &caller))
+            .filter(|d| {
+                status.is_none() || matches!(status, Some(Some(_))) || d.status != "cancelled"
+            })
+            .collect();
+        Ok(doc_searchset(&hub, &pairs, docs))
+    })
+    .await
+}
+
+fn doc_searchset(hub: &Hub, query: &[(String, String)], docs: Vec<StoredDocument>) -> Response {
+    let now = hub.clock.now();
+    let mut out = String::new();
+    bundle_head(&mut out, "searchset", &now);
+    out.push_str(",\"link\":[{\"relation\":\"self\",\"url\":");
+    write_str(
+        &mut out,
+        &format!("{}/DocumentReference?{}", hub.base, link_query(query)),
+    );
+    out.push_str("}],\"entry\":[");
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        write_str(
+            &mut out,
+            &format!("{}/DocumentReference/{}", hub.base, d.doc_id),
+        );
+        out.push_str(",\"resource\":");
+        out.push_str(&document_reference(hub, d));
+        out.push_str(",\"search\":{\"mode\":\"match\"}}");
+    }
+    out.push_str("]}");
+    fhir(StatusCode::OK, out)
+}
+
+/// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted. A referral is retrieved by
+/// its addressee (and read by its author); the addressee's first retrieval marks it 取得済.
+fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    let (doc, bundle) = hub
+        .store
+        .document(id)?
+        .ok_or_else(|| ApiError::not_found(&format!("Bundle/{id}")))?;
+    if !document_listed(&doc, caller) {
+        return Err(ApiError::not_found(&format!("Bundle/{id}")));
+    }
+    if doc.status == "cancelled" {
+        return Err(gone("Bundle", id));
+    }
+    let addressee = doc.kind == "eReferral"
+        && doc.destination.as_deref() == Some(caller.institution.as_str())
+        && doc.institution != caller.institution;
+    if addressee {
+        match doc.status.as_str() {
+            "held" => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    IssueType::Forbidden,
+                    "REFERRAL-HELD",
+                    "",
+                    "the referral is held (閲覧保留) until the patient consents to viewing",
+                    "この診療情報提供書は閲覧保留中です。患者の閲覧同意後に取得できます",
+                ))
+            }
+            "current" => {
+                hub.store
+                    .set_document_status(id, &["current"], "retrieved", &hub.clock.now())?;
+            }
+            _ => {}
+        }
+    }
+    Ok(fhir(StatusCode::OK, bundle))
+}
+
+/// `GET /fhir/metadata`.
+pub async fn metadata(State(hub): State<AppState>) -> Response {
+    let mut out = String::new();
+    out.push_str("{\"resourceType\":\"CapabilityStatement\",\"status\":\"active\",\"date\":\"2026-12-06\",\"publisher\":\"clins-hub\",\"kind\":\"instance\",\"software\":{\"name\":\"clins-hub\",\"version\":\"");
+    out.push_str(env!("CARGO_PKG_VERSION"));
+    out.push_str("\"},\"implementation\":{\"description\":\"clins-hub: 電子カルテ情報共有サービス (JP-CLINS)\",\"url\":");
+    write_str(&mut out, &hub.base);
+    out.push_str("},\"fhirVersion\":\"4.0.1\",\"format\":[\"application/fhir+json\"],\"rest\":[{\"mode\":\"server\",\"resource\":[");
+    for (i, t) in CLINICAL.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"type\":\"");
+        out.push_str(t);
+        out.push_str("\",\"interaction\":[{\"code\":\"read\"},{\"code\":\"vread\"},{\"code\":\"history-instance\"},{\"code\":\"search-type\"}],\"searchParam\":[{\"name\":\"patient\",\"type\":\"reference\"},{\"name\":\"_lastUpdated\",\"type\":\"date\"}");
+        for (p, _) in indexed_params(t) {
+            out.push_str(",{\"name\":\"");
+            out.push_str(p);
+            out.push_str("\",\"type\":\"");
+            out.push_str(if *p == "date" || *p == "recorded-date" {
+                "date"
+            } else {
+                "token"
+            });
+            out.push_str("\"}");
+        }
+        out.push_str("]}");
+    }
+    out.push_str(",{\"type\":\"DocumentReference\",\"interaction\":[{\"code\":\"read\"},{\"code\":\"search-type\"}],\"searchParam\":[{\"name\":\"patient\",\"type\":\"reference\"},{\"name\":\"type\",\"type\":\"token\"},{\"name\":\"status\",\"type\":\"token\"},{\"name\":\"destination\",\"type\":\"token\"}]}");
+    out.push_str(",{\"type\":\"Patient\",\"interaction\":[{\"code\":\"read\"}],\"operation\":[{\"name\":\"summary\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Patient-summary\"}]}");
+    out.push_str(",{\"type\":\"Bundle\",\"interaction\":[{\"code\":\"read\"}],\"operation\":[{\"name\":\"submit\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Bundle-submit\"},{\"name\":\"withdraw\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Bundle-withdraw\"}]}");
+    out.push_str("]}]}");
+    fhir(StatusCode::OK, out)
+}
