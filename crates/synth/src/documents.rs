@@ -1789,6 +1789,906 @@ pub(crate) fn patient_summary(
     Some((b, n, "ePCS"))
 }
 
+// ------------------------------------------------------------------------------ 健診結果報告書
+
+const CHECKUP_ITEMS: &str = "urn:oid:1.2.392.200119.6.1005";
+const OBS_CATEGORY: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS";
+const P_CHECKUP_OBS: &str =
+    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Observation_eCheckupGeneral";
+
+/// A 特定健診 result value.
+enum Answer {
+    /// Quantity: value, UCUM unit, decimals, and the reference range (low, high) if any.
+    Qty(f64, &'static str, usize, Option<(f64, f64)>),
+    /// A coded answer: code system (an 特定健診 choice code system), code, display.
+    Code(&'static str, &'static str, &'static str),
+    Text(String),
+}
+
+/// The 特定健診 choice code systems used here.
+const YES_NO: &str = "urn:oid:1.2.392.200119.6.2003";
+const FINDINGS: &str = "urn:oid:1.2.392.200119.6.2001";
+const URINE: &str = "urn:oid:1.2.392.200119.6.2102";
+
+fn yes_no(yes: bool) -> Answer {
+    if yes {
+        Answer::Code(YES_NO, "1", "はい")
+    } else {
+        Answer::Code(YES_NO, "2", "いいえ")
+    }
+}
+
+/// One patient's physique and habits, drawn once: each yearly checkup adds measurement noise
+/// and a slow drift (weight and blood pressure rise with the years).
+pub(crate) struct Physique {
+    height: f64,
+    bmi: f64,
+    sbp: f64,
+    tg: f64,
+    hdl: f64,
+    ldl: f64,
+    alt: f64,
+    ggt: f64,
+    fbg: f64,
+    smoker: bool,
+    drinks: usize,
+    exercise: bool,
+    bp_med: bool,
+    lipid_med: bool,
+}
+
+fn uniform(rng: &mut Rng) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Roughly normal (sum of three uniforms), mean 0, standard deviation about `sd`.
+fn noise(rng: &mut Rng, sd: f64) -> f64 {
+    (uniform(rng) + uniform(rng) + uniform(rng) - 1.5) * 2.0 * sd
+}
+
+impl Physique {
+    pub(crate) fn draw(rng: &mut Rng, p: &Person) -> Self {
+        let age = f64::from(p.age);
+        let height =
+            if p.male { 170.5 } else { 157.5 } - (age - 40.0).max(0.0) * 0.1 + noise(rng, 5.5);
+        let bmi = (23.0 + if p.diabetic { 2.0 } else { 0.0 } + noise(rng, 3.0)).max(16.5);
+        let hypertensive = rng.chance((age - 25.0).max(0.0) / 90.0);
+        let sbp = 112.0 + age * 0.35 + if hypertensive { 18.0 } else { 0.0 } + noise(rng, 9.0);
+        let dyslipidemic = rng.chance(0.3);
+        Physique {
+            height,
+            bmi,
+            sbp,
+            tg: (if p.male { 120.0 } else { 85.0 } + (bmi - 22.0) * 12.0 + noise(rng, 35.0))
+                .max(35.0),
+            hdl: (if p.male { 55.0 } else { 66.0 } - (bmi - 22.0) * 1.5 + noise(rng, 10.0))
+                .max(25.0),
+            ldl: (110.0 + if dyslipidemic { 35.0 } else { 0.0 } + noise(rng, 22.0)).max(50.0),
+            alt: (14.0 + (bmi - 22.0).max(0.0) * 3.0 + noise(rng, 5.0)).max(5.0),
+            ggt: (if p.male { 35.0 } else { 18.0 } + noise(rng, 12.0)).max(8.0),
+            fbg: if p.diabetic { 135.0 } else { 92.0 } + noise(rng, 8.0),
+            smoker: rng.chance(if p.male { 0.27 } else { 0.07 }),
+            drinks: rng.weighted(&[15, 5, 6, 10, 12, 8, 4, 40]),
+            exercise: rng.chance(0.3),
+            bp_med: hypertensive && rng.chance(0.6),
+            lipid_med: dyslipidemic && rng.chance(0.4),
+        }
+    }
+}
+
+/// A 健診結果報告書 (JP_Bundle_eCheckupGeneral for CLINS) of a 特定健診 at checkup centre
+/// `centre` on `when`, `years_ago` years before the patient's latest one; the patient's insurer
+/// is the payer of the two Coverages (受診券 and 保険).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn checkup(
+    rng: &mut Rng,
+    p: &Person,
+    phys: &Physique,
+    centre: &Institution,
+    insurer: &Institution,
+    hba1c: f64,
+    when: (u32, u32, u32),
+    years_ago: u32,
+    bundle_id: &str,
+    updated: &str,
+) -> (Value, usize, &'static str) {
+    let comp_url = urn(rng);
+    let mut e = Entries::new();
+    let mut pat = patient(p, centre, rng.range(1, 99_999_999), updated);
+    if let Value::Object(o) = &mut pat {
+        o.insert(
+            "meta",
+            meta(
+                "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Patient_eCS",
+                updated,
+            ),
+        );
+    }
+    let patient_url = e.add(rng, pat);
+    let doctor = Doctor::draw(rng);
+    let doc_url = e.add(
+        rng,
+        practitioner(
+            &doctor,
+            centre,
+            "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Practitioner_eCheckupGeneral",
+            updated,
+        ),
+    );
+    let org_url = e.add(
+        rng,
+        organization(
+            centre,
+            None,
+            "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Organization_eCheckupGeneral",
+            updated,
+        ),
+    );
+    let insurer_url = e.add(
+        rng,
+        obj([
+            ("resourceType", s("Organization")),
+            (
+                "meta",
+                meta(
+                    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_OrganizationInsurer_eCheckupGeneral",
+                    updated,
+                ),
+            ),
+            ("text", narrative(&format!("{}（保険者番号 {}）", insurer.name, insurer.number))),
+            (
+                "identifier",
+                arr(vec![identifier(
+                    "http://jpfhir.jp/fhir/core/mhlw/IdSystem/InsurerNumber",
+                    &insurer.number,
+                )]),
+            ),
+            (
+                "type",
+                arr(vec![concept(
+                    vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/organization-type",
+                        "ins",
+                    )],
+                    None,
+                )]),
+            ),
+            ("name", s(&insurer.name)),
+        ]),
+    );
+    let enc_url = e.add(
+        rng,
+        obj([
+            ("resourceType", s("Encounter")),
+            (
+                "meta",
+                meta(
+                    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Encounter_eCheckupGeneral",
+                    updated,
+                ),
+            ),
+            ("text", narrative(&format!("特定健診 {} {}", date(when), centre.name))),
+            ("status", s("finished")),
+            (
+                "class",
+                obj([
+                    (
+                        "system",
+                        s("http://jpfhir.jp/fhir/eCheckup/CodeSystem/encounter-category"),
+                    ),
+                    ("code", s("checkup")),
+                    ("display", s("健診")),
+                ]),
+            ),
+            (
+                "period",
+                obj([("start", s(date(when))), ("end", s(date(when)))]),
+            ),
+            ("serviceProvider", reference(&org_url, "Organization")),
+        ]),
+    );
+    // 受診券 (the insurer's voucher) and the health insurance.
+    let fiscal_year = if when.1 >= 4 { when.0 } else { when.0 - 1 };
+    let voucher_no = format!("{:02}{:09}", fiscal_year % 100, rng.below(1_000_000_000));
+    let voucher_url = e.add(
+        rng,
+        obj([
+            ("resourceType", s("Coverage")),
+            (
+                "meta",
+                meta(
+                    "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_CoverageService_eCheckupGeneral",
+                    updated,
+                ),
+            ),
+            ("text", narrative(&format!("特定健診受診券（{}年度）", fiscal_year))),
+            ("status", s("active")),
+            (
+                "type",
+                concept(vec![coding("urn:oid:1.2.392.200119.6.208", "1")], None),
+            ),
+            (
+                "subscriberId",
+                s(voucher_no),
+            ),
+            ("beneficiary", reference(&patient_url, "Patient")),
+            (
+                "period",
+                obj([
+                    ("start", s(format!("{fiscal_year}-04-01"))),
+                    ("end", s(format!("{}-03-31", fiscal_year + 1))),
+                ]),
+            ),
+            ("payor", arr(vec![reference(&insurer_url, "Organization")])),
+        ]),
+    );
+    let parts: Vec<&str> = p.member_id.split(':').collect();
+    let (kind_code, kind_name) = match &parts[0][..2] {
+        "00" => ("2", "国保"),
+        "39" => ("7", "後期高齢者"),
+        _ => ("1", "医保"),
+    };
+    let mut ext = Vec::new();
+    for (part, name) in parts[1..].iter().zip([
+        "InsuredPersonSymbol",
+        "InsuredPersonNumber",
+        "InsuredPersonSubNumber",
+    ]) {
+        if !part.is_empty() {
+            ext.push(obj([
+                (
+                    "url",
+                    s(format!(
+                        "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Coverage_{name}"
+                    )),
+                ),
+                ("valueString", s(*part)),
+            ]));
+        }
+    }
+    let mut cov = Object::new();
+    cov.insert("resourceType", s("Coverage"));
+    cov.insert(
+        "meta",
+        meta(
+            "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_CoverageInsurance_eCheckupGeneral",
+            updated,
+        ),
+    );
+    cov.insert(
+        "text",
+        narrative(&format!("{kind_name} {}（{}）", insurer.name, p.member_id)),
+    );
+    cov.insert("extension", arr(ext));
+    cov.insert(
+        "identifier",
+        arr(vec![identifier(
+            "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID",
+            &p.member_id,
+        )]),
+    );
+    cov.insert("status", s("active"));
+    cov.insert(
+        "type",
+        concept(
+            vec![coding("urn:oid:1.2.392.100495.20.2.61", kind_code)],
+            None,
+        ),
+    );
+    cov.insert("beneficiary", reference(&patient_url, "Patient"));
+    if !parts[3].is_empty() {
+        cov.insert("dependent", s(parts[3]));
+    }
+    cov.insert(
+        "relationship",
+        concept(
+            vec![obj([
+                ("system", s("urn:oid:1.2.392.100495.20.2.62")),
+                ("code", s("1")),
+                ("display", s("被保険者")),
+            ])],
+            None,
+        ),
+    );
+    cov.insert("payor", arr(vec![reference(&insurer_url, "Organization")]));
+    let cov_url = e.add(rng, Value::Object(cov));
+
+    // Results: the patient's physique and habits, a year younger for each year back.
+    let k = f64::from(years_ago);
+    let height = phys.height + noise(rng, 0.3);
+    let bmi = phys.bmi - 0.15 * k + noise(rng, 0.4);
+    let weight = bmi * (height / 100.0).powi(2);
+    let bmi = weight / (height / 100.0).powi(2);
+    let waist = (bmi * if p.male { 3.6 } else { 3.55 } + noise(rng, 2.5)).max(55.0);
+    let sbp = phys.sbp - 0.6 * k + noise(rng, 6.0) - if phys.bp_med { 12.0 } else { 0.0 };
+    let dbp = sbp * 0.62 + noise(rng, 4.0);
+    let tg = (phys.tg + noise(rng, 20.0)).max(30.0);
+    let hdl = (phys.hdl + noise(rng, 4.0)).max(20.0);
+    let ldl = (phys.ldl + noise(rng, 10.0) - if phys.lipid_med { 30.0 } else { 0.0 }).max(40.0);
+    let alt = (phys.alt + noise(rng, 4.0)).max(4.0);
+    let ast = (alt * 0.8 + 8.0 + noise(rng, 3.0)).max(8.0);
+    let ggt = (phys.ggt + if phys.drinks < 3 { 25.0 } else { 0.0 } + noise(rng, 6.0)).max(6.0);
+    let fbg = (phys.fbg + noise(rng, 6.0)).max(70.0);
+    let a1c = (hba1c + 0.1 * k + noise(rng, 0.1)).max(4.3);
+    let glucosuria = if fbg > 160.0 { "3" } else { "1" };
+    let proteinuria = if rng.chance(0.05) { "2" } else { "1" };
+    // メタボリックシンドローム判定 and 保健指導レベル (simplified 特定保健指導 rules).
+    let obese = waist >= if p.male { 85.0 } else { 90.0 };
+    let risks = usize::from(tg >= 150.0 || hdl < 40.0)
+        + usize::from(sbp >= 130.0 || dbp >= 85.0)
+        + usize::from(fbg >= 110.0);
+    let metabo = match (obese, risks) {
+        (true, r) if r >= 2 => ("1", "基準該当"),
+        (true, 1) => ("2", "予備群該当"),
+        _ => ("3", "非該当"),
+    };
+    let on_med = phys.bp_med || phys.lipid_med || p.diabetic;
+    let guidance = if on_med || metabo.0 == "3" {
+        ("3", "なし（情報提供）")
+    } else if metabo.0 == "1" && p.age < 65 {
+        ("1", "積極的支援")
+    } else {
+        ("2", "動機付け支援")
+    };
+    let findings = |yes: bool| {
+        if yes {
+            Answer::Code(FINDINGS, "1", "特記すべきことあり")
+        } else {
+            Answer::Code(FINDINGS, "2", "特記すべきことなし")
+        }
+    };
+    let opinion = match metabo.0 {
+        "1" => "メタボリックシンドロームに該当します。生活習慣の改善が必要です。",
+        "2" => "メタボリックシンドローム予備群です。食事と運動に注意してください。",
+        _ if sbp >= 140.0 || ldl >= 140.0 || a1c >= 6.5 => "要医療。医療機関を受診してください。",
+        _ => "異常所見はありません。",
+    };
+    let exam: Vec<(&str, &str, &str, Answer)> = vec![
+        (
+            "9N001000000000001",
+            "身長",
+            "body-measurement",
+            Answer::Qty(height, "cm", 1, None),
+        ),
+        (
+            "9N006000000000001",
+            "体重",
+            "body-measurement",
+            Answer::Qty(weight, "kg", 1, None),
+        ),
+        (
+            "9N011000000000001",
+            "BMI",
+            "body-measurement",
+            Answer::Qty(bmi, "kg/m2", 1, Some((18.5, 24.9))),
+        ),
+        (
+            "9N016160100000001",
+            "腹囲(実測）",
+            "body-measurement",
+            Answer::Qty(waist, "cm", 1, None),
+        ),
+        ("9N056000000000011", "既往歴", "exam", findings(on_med)),
+        ("9N061000000000011", "自覚症状", "exam", findings(false)),
+        ("9N066000000000011", "他覚症状", "exam", findings(false)),
+        (
+            "9A751000000000001",
+            "収縮期血圧(1回目)",
+            "vital-signs",
+            Answer::Qty(sbp, "mm[Hg]", 0, Some((90.0, 129.0))),
+        ),
+        (
+            "9A761000000000001",
+            "拡張期血圧(1回目)",
+            "vital-signs",
+            Answer::Qty(dbp, "mm[Hg]", 0, Some((50.0, 84.0))),
+        ),
+        (
+            "9N141000000000011",
+            "採血時間(食後)",
+            "laboratory",
+            Answer::Code("urn:oid:1.2.392.200119.6.2202", "2", "食後10時間以上"),
+        ),
+        (
+            "3F015000002327101",
+            "空腹時中性脂肪(トリグリセリド)",
+            "laboratory",
+            Answer::Qty(tg, "mg/dL", 0, Some((30.0, 149.0))),
+        ),
+        (
+            "3F070000002327101",
+            "HDLコレステロール",
+            "laboratory",
+            Answer::Qty(hdl, "mg/dL", 0, Some((40.0, 119.0))),
+        ),
+        (
+            "3F077000002327101",
+            "LDLコレステロール",
+            "laboratory",
+            Answer::Qty(ldl, "mg/dL", 0, Some((60.0, 119.0))),
+        ),
+        (
+            "3B035000002327201",
+            "AST(GOT)",
+            "laboratory",
+            Answer::Qty(ast, "U/L", 0, Some((0.0, 30.0))),
+        ),
+        (
+            "3B045000002327201",
+            "ALT(GPT)",
+            "laboratory",
+            Answer::Qty(alt, "U/L", 0, Some((0.0, 30.0))),
+        ),
+        (
+            "3B090000002327101",
+            "γ-GT(γ-GTP)",
+            "laboratory",
+            Answer::Qty(ggt, "U/L", 0, Some((0.0, 50.0))),
+        ),
+        (
+            "3D010000001926101",
+            "空腹時血糖",
+            "laboratory",
+            Answer::Qty(fbg, "mg/dL", 0, Some((70.0, 99.0))),
+        ),
+        (
+            "3D046000001906202",
+            "HbA1c(NGSP値)",
+            "laboratory",
+            Answer::Qty(a1c, "%", 1, Some((4.6, 5.5))),
+        ),
+        (
+            "1A020000000191111",
+            "尿糖",
+            "laboratory",
+            Answer::Code(
+                URINE,
+                glucosuria,
+                if glucosuria == "1" { "－" } else { "＋" },
+            ),
+        ),
+        (
+            "1A010000000191111",
+            "尿蛋白",
+            "laboratory",
+            Answer::Code(
+                URINE,
+                proteinuria,
+                if proteinuria == "1" { "－" } else { "±" },
+            ),
+        ),
+        (
+            "9N501000000000011",
+            "メタボリックシンドローム判定",
+            "survey",
+            Answer::Code("urn:oid:1.2.392.200119.6.1008", metabo.0, metabo.1),
+        ),
+        (
+            "9N506000000000011",
+            "保健指導レベル",
+            "survey",
+            Answer::Code("urn:oid:1.2.392.200119.6.3001", guidance.0, guidance.1),
+        ),
+        (
+            "9N511000000000049",
+            "医師の診断(判定)",
+            "exam",
+            Answer::Text(opinion.to_string()),
+        ),
+    ];
+    const DRINKS: [(&str, &str); 8] = [
+        ("1", "毎日"),
+        ("2", "週5～6日"),
+        ("3", "週3～4日"),
+        ("4", "週1～2日"),
+        ("5", "月に1～3日"),
+        ("6", "月に1日未満"),
+        ("7", "やめた"),
+        ("8", "飲まない(飲めない)"),
+    ];
+    let mut questions: Vec<(&str, &str, &str, Answer)> = vec![
+        (
+            "9N701000000000011",
+            "服薬1(血圧)",
+            "social-history",
+            yes_no(phys.bp_med),
+        ),
+        (
+            "9N706000000000011",
+            "服薬2(血糖)",
+            "social-history",
+            yes_no(p.diabetic),
+        ),
+        (
+            "9N711000000000011",
+            "服薬3(脂質)",
+            "social-history",
+            yes_no(phys.lipid_med),
+        ),
+        (
+            "9N716000000000011",
+            "既往歴1(脳血管)",
+            "social-history",
+            yes_no(false),
+        ),
+        (
+            "9N721000000000011",
+            "既往歴2(心血管)",
+            "social-history",
+            yes_no(false),
+        ),
+        (
+            "9N726000000000011",
+            "既往歴3(腎不全･人工透析)",
+            "social-history",
+            yes_no(p.ckd && rng.chance(0.1)),
+        ),
+        (
+            "9N731000000000011",
+            "貧血",
+            "social-history",
+            yes_no(!p.male && rng.chance(0.1)),
+        ),
+        (
+            "9N736000000000011",
+            "喫煙",
+            "social-history",
+            if phys.smoker {
+                Answer::Code("urn:oid:1.2.392.200119.6.24060", "1", "はい")
+            } else {
+                Answer::Code("urn:oid:1.2.392.200119.6.24060", "3", "いいえ")
+            },
+        ),
+        (
+            "9N741000000000011",
+            "20歳からの体重変化",
+            "social-history",
+            yes_no(bmi >= 25.0),
+        ),
+        (
+            "9N746000000000011",
+            "30分以上の運動習慣",
+            "social-history",
+            yes_no(phys.exercise),
+        ),
+        (
+            "9N751000000000011",
+            "歩行又は身体活動",
+            "social-history",
+            yes_no(phys.exercise || rng.chance(0.4)),
+        ),
+        (
+            "9N756000000000011",
+            "歩行速度",
+            "social-history",
+            yes_no(rng.chance(0.5)),
+        ),
+        (
+            "9N872000000000011",
+            "咀嚼",
+            "social-history",
+            Answer::Code("urn:oid:1.2.392.200119.6.18030", "1", "何でも"),
+        ),
+        (
+            "9N766000000000011",
+            "食べ方1(早食い等)",
+            "social-history",
+            Answer::Code("urn:oid:1.2.392.200119.6.2004", "2", "ふつう"),
+        ),
+        (
+            "9N771000000000011",
+            "食べ方2(就寝前)",
+            "social-history",
+            yes_no(rng.chance(0.2)),
+        ),
+        (
+            "9N782000000000011",
+            "食べ方3(間食)",
+            "social-history",
+            Answer::Code("urn:oid:1.2.392.200119.6.18040", "2", "時々"),
+        ),
+        (
+            "9N781000000000011",
+            "食習慣",
+            "social-history",
+            yes_no(rng.chance(0.15)),
+        ),
+        (
+            "9N786000000000011",
+            "飲酒",
+            "social-history",
+            Answer::Code(
+                "urn:oid:1.2.392.200119.6.24040",
+                DRINKS[phys.drinks].0,
+                DRINKS[phys.drinks].1,
+            ),
+        ),
+    ];
+    if phys.drinks < 6 {
+        questions.push((
+            "9N791000000000011",
+            "飲酒量",
+            "social-history",
+            Answer::Code("urn:oid:1.2.392.200119.6.24050", "2", "1～2合未満"),
+        ));
+    }
+    questions.push((
+        "9N796000000000011",
+        "睡眠",
+        "social-history",
+        yes_no(rng.chance(0.7)),
+    ));
+    questions.push((
+        "9N801000000000011",
+        "生活習慣の改善",
+        "social-history",
+        Answer::Code("urn:oid:1.2.392.200119.6.2007", "2", "意志あり(6か月以内)"),
+    ));
+    questions.push((
+        "9N808000000000011",
+        "特定保健指導の受診歴",
+        "social-history",
+        yes_no(false),
+    ));
+
+    let effective = format!("{}T09:30:00+09:00", date(when));
+    let mut add_obs = |rng: &mut Rng,
+                       list: Vec<(&str, &str, &str, Answer)>,
+                       tag: &str|
+     -> (Vec<String>, Vec<String>) {
+        let mut urls = Vec::new();
+        let mut lines = Vec::new();
+        for (i, (code, name, cat, answer)) in list.into_iter().enumerate() {
+            let (obs, line) = checkup_observation(
+                code,
+                name,
+                cat,
+                answer,
+                &format!("{}-{tag}-{i}", bundle_id.replace('^', "-")),
+                &effective,
+                &patient_url,
+                &org_url,
+                updated,
+            );
+            urls.push(e.add(rng, obs));
+            lines.push(line);
+        }
+        (urls, lines)
+    };
+    let (exam_urls, exam_lines) = add_obs(rng, exam, "x");
+    let (q_urls, q_lines) = add_obs(rng, questions, "q");
+
+    let mut exam_entries = refs(&exam_urls, "Observation");
+    exam_entries.push(reference(&voucher_url, "Coverage"));
+    exam_entries.push(reference(&cov_url, "Coverage"));
+    let checkup_section =
+        |code: &str, display: &str, title: &str, lines: &[String], entry: Vec<Value>| {
+            obj([
+                ("title", s(title)),
+                (
+                    "code",
+                    obj([(
+                        "coding",
+                        arr(vec![obj([
+                            (
+                                "system",
+                                s("http://jpfhir.jp/fhir/eCheckup/CodeSystem/section-code"),
+                            ),
+                            ("code", s(code)),
+                            ("display", s(display)),
+                        ])]),
+                    )]),
+                ),
+                ("text", narrative(&lines.join("、"))),
+                ("entry", arr(entry)),
+            ])
+        };
+    let mut c = Object::new();
+    c.insert("resourceType", s("Composition"));
+    c.insert(
+        "meta",
+        meta(
+            "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Composition_eCheckupGeneral",
+            updated,
+        ),
+    );
+    c.insert(
+        "text",
+        narrative(&format!(
+            "特定健康診査結果報告書 {} {}",
+            date(when),
+            centre.name
+        )),
+    );
+    c.insert(
+        "extension",
+        arr(vec![obj([
+            ("url", s(VERSION_NUMBER)),
+            ("valueString", s("1")),
+        ])]),
+    );
+    c.insert("identifier", identifier(RESOURCE_ID, bundle_id));
+    c.insert("status", s("final"));
+    c.insert(
+        "type",
+        obj([(
+            "coding",
+            arr(vec![obj([
+                ("system", s(DOC_TYPES)),
+                ("code", s("53576-5")),
+                ("display", s("検診・健診報告書")),
+            ])]),
+        )]),
+    );
+    c.insert(
+        "category",
+        arr(vec![obj([(
+            "coding",
+            arr(vec![obj([
+                ("system", s("urn:oid:2.16.840.1.113883.2.2.1.6.1001")),
+                ("code", s("10")),
+                ("display", s("特定健診")),
+            ])]),
+        )])]),
+    );
+    c.insert("subject", reference(&patient_url, "Patient"));
+    c.insert("encounter", reference(&enc_url, "Encounter"));
+    c.insert("date", s(updated));
+    c.insert(
+        "author",
+        arr(vec![
+            reference(&doc_url, "Practitioner"),
+            reference(&org_url, "Organization"),
+        ]),
+    );
+    c.insert("title", s("特定健康診査結果報告書"));
+    c.insert("custodian", reference(&org_url, "Organization"));
+    c.insert(
+        "event",
+        arr(vec![obj([
+            (
+                "code",
+                arr(vec![concept(
+                    vec![obj([
+                        ("system", s("urn:oid:1.2.392.200119.6.1002")),
+                        ("code", s("010")),
+                        ("display", s("特定健診")),
+                    ])],
+                    None,
+                )]),
+            ),
+            (
+                "period",
+                obj([("start", s(date(when))), ("end", s(date(when)))]),
+            ),
+        ])]),
+    );
+    c.insert(
+        "section",
+        arr(vec![
+            checkup_section(
+                "01011",
+                "特定健診検査結果セクション",
+                "特定健診検査結果",
+                &exam_lines,
+                exam_entries,
+            ),
+            checkup_section(
+                "01012",
+                "特定健診問診結果セクション",
+                "特定健診問診結果",
+                &q_lines,
+                refs(&q_urls, "Observation"),
+            ),
+        ]),
+    );
+    let (b, n) = e.bundle(
+        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_eCheckupGeneral",
+        bundle_id,
+        updated,
+        (comp_url, Value::Object(c)),
+    );
+    (b, n, "eCheckup")
+}
+
+/// A JP_Observation_eCheckupGeneral and its line for the section text.
+#[allow(clippy::too_many_arguments)]
+fn checkup_observation(
+    code: &str,
+    name: &str,
+    category: &str,
+    answer: Answer,
+    id: &str,
+    effective: &str,
+    patient_url: &str,
+    org_url: &str,
+    updated: &str,
+) -> (Value, String) {
+    let mut o = Object::new();
+    o.insert("resourceType", s("Observation"));
+    o.insert("meta", meta(P_CHECKUP_OBS, updated));
+    let line = match &answer {
+        Answer::Qty(v, unit, dec, _) => format!("{name} {v:.dec$} {unit}"),
+        Answer::Code(_, _, display) => format!("{name} {display}"),
+        Answer::Text(t) => format!("{name} {t}"),
+    };
+    o.insert("text", narrative(&line));
+    o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id)]));
+    o.insert("status", s("final"));
+    o.insert(
+        "category",
+        arr(vec![concept(vec![coding(OBS_CATEGORY, category)], None)]),
+    );
+    o.insert(
+        "code",
+        concept(
+            vec![obj([
+                ("system", s(CHECKUP_ITEMS)),
+                ("code", s(code)),
+                ("display", s(name)),
+            ])],
+            None,
+        ),
+    );
+    o.insert("subject", reference(patient_url, "Patient"));
+    o.insert("effectiveDateTime", s(effective));
+    o.insert("performer", arr(vec![reference(org_url, "Organization")]));
+    match answer {
+        Answer::Qty(v, unit, dec, range) => {
+            let q = |x: f64| {
+                obj([
+                    ("value", Value::Number(format!("{x:.dec$}").into())),
+                    ("unit", s(unit)),
+                    ("system", s(UCUM)),
+                    ("code", s(unit)),
+                ])
+            };
+            o.insert("valueQuantity", q(v));
+            if let Some((low, high)) = range {
+                let rounded: f64 = format!("{v:.dec$}").parse().unwrap_or(v);
+                let flag = if rounded > high {
+                    "H"
+                } else if rounded < low {
+                    "L"
+                } else {
+                    "N"
+                };
+                o.insert(
+                    "interpretation",
+                    arr(vec![concept(
+                        vec![coding(
+                            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                            flag,
+                        )],
+                        None,
+                    )]),
+                );
+                o.insert(
+                    "referenceRange",
+                    arr(vec![obj([("low", q(low)), ("high", q(high))])]),
+                );
+            }
+        }
+        Answer::Code(system, code, display) => {
+            o.insert(
+                "valueCodeableConcept",
+                concept(
+                    vec![obj([
+                        ("system", s(system)),
+                        ("code", s(code)),
+                        ("display", s(display)),
+                    ])],
+                    None,
+                ),
+            );
+        }
+        Answer::Text(t) => {
+            o.insert("valueString", s(t));
+        }
+    }
+    (Value::Object(o), line)
+}
+
 /// Days from `a` to `b` (30-day months, as `days_before`).
 pub(crate) fn stay_days(a: (u32, u32, u32), b: (u32, u32, u32)) -> u32 {
     let n = |d: (u32, u32, u32)| d.0 * 360 + (d.1 - 1) * 30 + (d.2 - 1).min(29);

@@ -476,6 +476,12 @@ fn days_before(d: (u32, u32, u32), days: u32) -> (u32, u32, u32) {
     (t / 360, t % 360 / 30 + 1, (t % 30 + 1).min(28))
 }
 
+/// The date `days` days after `d` (30-day months, as `days_before`).
+fn days_after(d: (u32, u32, u32), days: u32) -> (u32, u32, u32) {
+    let total = d.0 * 360 + (d.1 - 1) * 30 + (d.2 - 1).min(29) + days;
+    (total / 360, total % 360 / 30 + 1, (total % 30 + 1).min(28))
+}
+
 fn date(d: (u32, u32, u32)) -> String {
     format!("{:04}-{:02}-{:02}", d.0, d.1, d.2)
 }
@@ -1660,6 +1666,43 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
             let bundle_id = format!("{}^{}^PCS-{seq:010}", inst.number, TODAY.0);
             if let Some(doc) = documents::patient_summary(&mut rng, &visit, &bundle_id, &doc_time) {
                 emit("pcs", Action::Submit, doc);
+            }
+        }
+    }
+    // 健診: about half of the 40–74 year-olds (特定健診 age) have a yearly checkup at a checkup
+    // centre, reported for the last one to three years.
+    if (40..=74).contains(&p.age) && !world.checkup.is_empty() && rng.chance(0.5) {
+        let local = &world.checkup_by_prefecture[usize::from(p.prefecture)];
+        let centre = if !local.is_empty() && rng.chance(0.8) {
+            &insts[*rng.pick(local)]
+        } else {
+            &insts[*rng.pick(&world.checkup)]
+        };
+        if let Some(insurer) = world.insurer(&p.member_id[..8]) {
+            let phys = documents::Physique::draw(&mut rng, &p);
+            let last = days_before(TODAY, 15 + rng.below(330) as u32);
+            let years = 1 + rng.weighted(&[50, 30, 20]) as u32;
+            for back in (0..years).rev() {
+                let when = (last.0 - back, last.1, last.2);
+                let updated = timestamp(days_after(when, 14), rng.below(480) as u32);
+                let bundle_id =
+                    format!("{}^{}^CHK-{:010}-{back}", centre.number, when.0, n * 4 + 3);
+                emit(
+                    "checkup",
+                    Action::Submit,
+                    documents::checkup(
+                        &mut rng,
+                        &p,
+                        &phys,
+                        centre,
+                        insurer,
+                        course.base[0],
+                        when,
+                        back,
+                        &bundle_id,
+                        &updated,
+                    ),
+                );
             }
         }
     }
