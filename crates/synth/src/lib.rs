@@ -1890,6 +1890,128 @@ mod tests {
         );
     }
 
+    /// The resources of a Bundle.
+    fn resources(b: &Value) -> impl Iterator<Item = &Value> {
+        b.get("entry")
+            .map(Value::items)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|e| e.get("resource"))
+    }
+
+    fn str_at<'v>(v: &'v Value, path: &str) -> &'v str {
+        v.pointer(path).and_then(Value::as_str).unwrap_or("")
+    }
+
+    #[test]
+    fn documents_and_actors_follow_the_service_rules() {
+        let cfg = Config {
+            patients: 4_000,
+            institutions: Some(80),
+            seed: 17,
+        };
+        let world = World::new(&cfg);
+        for (i, (kind, _)) in INSTITUTION_KINDS.iter().enumerate() {
+            assert_eq!(world.institutions[i].kind, *kind, "one of each kind first");
+        }
+        let kind_of: std::collections::HashMap<&str, InstitutionKind> = world
+            .institutions
+            .iter()
+            .map(|i| (i.number.as_str(), i.kind))
+            .collect();
+        let (mut plain_visits, mut plain_referrals) = (0usize, 0usize);
+        let (mut hospital_units, mut discharges) = (0usize, 0usize);
+        let (mut adults, mut checked) = (0usize, 0usize);
+        let (mut pcs, mut pcs_conditions, mut prescriptions) = (0usize, 0usize, 0usize);
+        for n in 0..cfg.patients {
+            let p = person(&mut Rng::derive(cfg.seed, n));
+            // The patient's insurer is an actor of the world.
+            assert!(
+                world.insurer(&p.member_id[..8]).is_some(),
+                "{}",
+                p.member_id
+            );
+            let eligible = (40..=74).contains(&p.age);
+            adults += usize::from(eligible);
+            let mut had_checkup = false;
+            let mut last: Option<Submission> = None;
+            patient_submissions(&cfg, &world, n, &mut |sub| {
+                let id = str_at(&sub.bundle, "identifier.value").to_string();
+                let kind = kind_of[&id[..10]];
+                // Pharmacies and insurers never submit; checkup centres send checkups only.
+                match sub.kind {
+                    "eCheckup" => {
+                        assert_eq!(kind, InstitutionKind::CheckupCentre, "{id}");
+                        assert!(eligible, "checkup at age {}", p.age);
+                        had_checkup = true;
+                    }
+                    _ => assert!(kind.is_medical(), "{id} from {kind:?}"),
+                }
+                if matches!(sub.kind, "eReferral" | "eDischargeSummary" | "ePCS") {
+                    assert_ne!(kind, InstitutionKind::Dental, "{id}");
+                }
+                for r in resources(&sub.bundle) {
+                    prescriptions += usize::from(str_at(r, "resourceType") == "MedicationRequest");
+                }
+                match (sub.kind, sub.action) {
+                    ("Condition", Action::Submit) if kind != InstitutionKind::Dental => {
+                        plain_visits += 1;
+                        hospital_units += usize::from(kind == InstitutionKind::Hospital);
+                    }
+                    ("eReferral", _) if id.ends_with("-0") => plain_referrals += 1,
+                    ("eDischargeSummary", _) => {
+                        discharges += 1;
+                        assert_eq!(kind, InstitutionKind::Hospital);
+                        // Sent right after the referral that carries it (section 210).
+                        let referral = last.as_ref().expect("a referral before");
+                        assert_eq!(referral.kind, "eReferral");
+                        assert!(
+                            resources(&referral.bundle)
+                                .any(|r| str_at(r, "masterIdentifier.value") == id),
+                            "{id}"
+                        );
+                    }
+                    ("ePCS", _) => {
+                        pcs += 1;
+                        assert_eq!(kind, InstitutionKind::Clinic);
+                        for r in resources(&sub.bundle)
+                            .filter(|r| str_at(r, "resourceType") == "Condition")
+                        {
+                            pcs_conditions += 1;
+                            let code = r
+                                .pointer("code.coding")
+                                .map(Value::items)
+                                .and_then(|c| c.first())
+                                .map_or("", |c| str_at(c, "code"));
+                            let chronic = CONDITIONS.iter().find(|c| c.0 == code).map(|c| c.5);
+                            assert_eq!(chronic, Some(true), "{code} in a patient summary");
+                            let status = r
+                                .pointer("clinicalStatus.coding")
+                                .map(Value::items)
+                                .and_then(|c| c.first())
+                                .map_or("", |c| str_at(c, "code"));
+                            assert_eq!(status, "active");
+                        }
+                    }
+                    _ => {}
+                }
+                last = Some(sub);
+            });
+            checked += usize::from(had_checkup);
+        }
+        // Referrals: one non-dental visit in 25 (4 %), plus those sent with a discharge summary.
+        let share = pct(plain_referrals, plain_visits);
+        assert!((3.0..5.0).contains(&share), "referrals {share:.2}%");
+        // Discharges: one hospital patient in ten.
+        let share = pct(discharges, hospital_units);
+        assert!((7.0..13.0).contains(&share), "discharges {share:.2}%");
+        // Checkups: about half of the 40–74 year-olds.
+        let share = pct(checked, adults);
+        assert!((45.0..55.0).contains(&share), "checkups {share:.2}%");
+        assert!(pcs > 50 && pcs_conditions >= pcs, "{pcs} {pcs_conditions}");
+        assert!(prescriptions > 100, "{prescriptions}");
+    }
+
     #[test]
     fn check_digits() {
         // 2,1,2,1 weights on 0,1,3,9 → 0+1+6+9 = 16 → 4.
