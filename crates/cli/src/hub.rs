@@ -150,7 +150,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Submits every item of `files` through [`server::submit_bytes`], in order for each file and
-/// with `jobs` workers over files. `tick` is called after each submission.
+/// with `jobs` workers over files. `tick` is called after each file.
 pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync)) -> ImportReport {
     let next = AtomicUsize::new(0);
     let report = Mutex::new(ImportReport::default());
@@ -172,7 +172,6 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
                 }
             }
         }
-        tick();
     };
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
@@ -196,6 +195,7 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
                         }
                     }
                 }
+                tick();
             });
         }
     });

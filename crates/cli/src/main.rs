@@ -139,6 +139,18 @@ enum Command {
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
+    /// Apply the retention rules: delete expired resources and expired documents.
+    Purge {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data")]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
+        /// Purge as of this date or instant (default: now), e.g. 2031-12-01.
+        #[arg(long, value_name = "DATE")]
+        now: Option<String>,
+    },
     /// Run an official FHIRPath test-suite file; prints each failure, then
     /// `N passed, N failed, N skipped`.
     FhirpathTests {
@@ -286,10 +298,7 @@ fn main() -> ExitCode {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let bar = progress::Progress::new(files.len(), "files");
-            let done = std::sync::atomic::AtomicUsize::new(0);
-            let report = hub::import(&h, &files, jobs, &|| {
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            });
+            let report = hub::import(&h, &files, jobs, &|| bar.inc());
             bar.finish();
             for (origin, why) in &report.rejected {
                 eprintln!("REJECTED {origin}: {why}");
@@ -303,6 +312,36 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
+            }
+        }
+        Command::Purge {
+            data,
+            database,
+            now,
+        } => {
+            let now = match now {
+                Some(t) => match server::dates::utc_range(&t) {
+                    Some((lo, _)) => lo,
+                    None => {
+                        eprintln!("clins-hub purge: --now `{t}` is not a date (YYYY-MM-DD or an instant)");
+                        return ExitCode::from(2);
+                    }
+                },
+                None => store::now_utc(),
+            };
+            let plan = server::purge_plan(&now);
+            match hub::open_store(&StoreArgs { data, database }).and_then(|s| s.purge(&plan).map_err(|e| e.to_string())) {
+                Ok(r) => {
+                    println!(
+                        "purged {} resource versions and {} documents (as of {now})",
+                        r.resource_versions, r.documents
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("clins-hub purge: {e}");
+                    ExitCode::from(1)
+                }
             }
         }
         Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),

@@ -205,6 +205,48 @@ pub fn in_window(dates: &[i64], today: i64, days: i64, last: usize) -> Vec<bool>
     out
 }
 
+/// Days a referral (and the 退院時サマリー sent with it) stays retrievable after registration,
+/// and days it stays readable to the addressee after retrieval (DECISIONS.md).
+pub const REFERRAL_DAYS: i64 = 365;
+pub const RETRIEVED_DAYS: i64 = 30;
+/// 患者サマリー: six months.
+pub const PCS_DAYS: i64 = 183;
+
+/// How long a stored document is kept, by document kind (`eReferral`, `eDischargeSummary`,
+/// `ePCS`, `eCheckup`), in days from registration.
+pub fn document_retention_days(kind: &str) -> i64 {
+    match kind {
+        "eReferral" | "eDischargeSummary" => REFERRAL_DAYS,
+        "ePCS" => PCS_DAYS,
+        _ => 5 * 365 + 1,
+    }
+}
+
+/// What the addressee of a referral gets when retrieving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retrieval {
+    Allowed,
+    /// 閲覧保留: waiting for the patient's consent.
+    Held,
+    /// Past the retrieval window, or 30 days after retrieval.
+    Expired,
+    /// 取消 by the sender.
+    Cancelled,
+}
+
+/// Whether the addressee may retrieve a referral in `status` (`held`, `current`, `retrieved`,
+/// `cancelled`, `expired`) registered on day `registered` and retrieved on day `retrieved`.
+pub fn referral_retrieval(status: &str, registered: i64, retrieved: Option<i64>, today: i64) -> Retrieval {
+    match status {
+        "cancelled" => Retrieval::Cancelled,
+        "expired" => Retrieval::Expired,
+        _ if today - registered > REFERRAL_DAYS => Retrieval::Expired,
+        "retrieved" if retrieved.is_some_and(|d| today - d > RETRIEVED_DAYS) => Retrieval::Expired,
+        "held" => Retrieval::Held,
+        _ => Retrieval::Allowed,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,13 +257,23 @@ mod tests {
     #[test]
     fn visibility_table() {
         let table: &[(Viewer, Item, i64, Visibility)] = &[
-            (Submitter, Condition, FLAG_UNDELIVERED | FLAG_SUSPECTED, Shown),
+            (
+                Submitter,
+                Condition,
+                FLAG_UNDELIVERED | FLAG_SUSPECTED,
+                Shown,
+            ),
             (OtherInstitution, Condition, 0, Shown),
             (OtherInstitution, Condition, FLAG_SUSPECTED, Hidden),
             (Patient, Condition, FLAG_SUSPECTED, Hidden),
             (OtherInstitution, Condition, FLAG_UNDELIVERED, Hidden),
             (Patient, Condition, FLAG_UNDELIVERED, Hidden),
-            (OtherInstitution, Condition, FLAG_UNINFORMED, ShownUninformed),
+            (
+                OtherInstitution,
+                Condition,
+                FLAG_UNINFORMED,
+                ShownUninformed,
+            ),
             (Patient, Condition, FLAG_UNINFORMED, Hidden),
             (
                 OtherInstitution,
@@ -260,8 +312,34 @@ mod tests {
             (Prescription, 0, 1826, false),
         ];
         for &(item, flags, age, want) in table {
-            assert_eq!(retained(item, flags, 100, 100 + age), want, "{item:?} {age}");
+            assert_eq!(
+                retained(item, flags, 100, 100 + age),
+                want,
+                "{item:?} {age}"
+            );
         }
+    }
+
+    #[test]
+    fn referral_retrieval_table() {
+        use super::Retrieval::*;
+        // (status, registered, retrieved, today, expected)
+        let table: &[(&str, i64, Option<i64>, i64, Retrieval)] = &[
+            ("current", 0, None, 0, Allowed),
+            ("current", 0, None, 365, Allowed),
+            ("current", 0, None, 366, Expired),
+            ("held", 0, None, 10, Held),
+            ("held", 0, None, 400, Expired),
+            ("retrieved", 0, Some(10), 40, Allowed),
+            ("retrieved", 0, Some(10), 41, Expired),
+            ("cancelled", 0, None, 1, Cancelled),
+            ("expired", 0, None, 1, Expired),
+        ];
+        for &(status, reg, ret, today, want) in table {
+            assert_eq!(referral_retrieval(status, reg, ret, today), want, "{status} {reg} {ret:?} {today}");
+        }
+        assert_eq!(document_retention_days("ePCS"), 183);
+        assert_eq!(document_retention_days("eCheckup"), 1826);
     }
 
     #[test]
@@ -271,10 +349,7 @@ mod tests {
             // Old results only: the 3 newest stay.
             (&[10, 20, 30, 40], &[false, true, true, true]),
             // Many in the last year: all of them, plus nothing older beyond 3.
-            (
-                &[700, 800, 900, 950, 100],
-                &[true, true, true, true, false],
-            ),
+            (&[700, 800, 900, 950, 100], &[true, true, true, true, false]),
             // Exactly 365 days ago is inside.
             (&[635, 1, 2, 3], &[true, false, true, true]),
             (&[], &[]),

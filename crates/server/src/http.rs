@@ -155,6 +155,34 @@ pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiEr
     }
 }
 
+/// The patient of a portal request (development mode: the header `X-Clins-Dev-Patient` with
+/// the insurance member id), as the normalised member id.
+pub fn authenticate_patient(headers: &HeaderMap, dev_auth: bool) -> Result<String, ApiError> {
+    let unauthorized = |en: String, ja: String| {
+        ApiError::new(StatusCode::UNAUTHORIZED, IssueType::Login, "AUTH-REQUIRED", "", en, ja)
+    };
+    if !dev_auth {
+        return Err(unauthorized(
+            "authentication is required; token authentication is not available yet".into(),
+            "認証が必要です。トークン認証はまだ提供されていません".into(),
+        ));
+    }
+    let text = headers
+        .get("x-clins-dev-patient")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    // Header values are ASCII; the member id may be percent-encoded (full-width 記号/番号).
+    let decoded = crate::percent_decode(text);
+    clins::InsuranceMemberId::parse(&decoded)
+        .map(|m| m.normalized())
+        .map_err(|e| {
+            unauthorized(
+                format!("X-Clins-Dev-Patient (percent-encoded insurance member id): {}", e.en),
+                format!("X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}", e.ja),
+            )
+        })
+}
+
 /// Whether a request body is declared as FHIR JSON (or plain JSON).
 pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let ct = headers

@@ -71,6 +71,7 @@ pub fn app(hub: AppState) -> Router {
         .route("/fhir/metadata", get(read::metadata))
         .route("/fhir/Bundle/$submit", post(submit))
         .route("/fhir/Bundle/$withdraw", post(withdraw))
+        .route("/fhir/Consent", post(consent))
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))
@@ -113,6 +114,23 @@ pub async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     on_ready(listener.local_addr()?);
+    // Retention: purge what has expired once an hour.
+    let h = hub.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let h = h.clone();
+            match tokio::task::spawn_blocking(move || purge(&h)).await {
+                Ok(Ok(r)) if r.resource_versions + r.documents > 0 => eprintln!(
+                    "level=info msg=\"purged expired data\" resource_versions={} documents={}",
+                    r.resource_versions, r.documents
+                ),
+                Ok(Err(e)) => eprintln!("level=warn msg=\"purge failed\" error=\"{e}\""),
+                _ => {}
+            }
+        }
+    });
     axum::serve(listener, app(hub))
         .with_graceful_shutdown(shutdown)
         .await
@@ -188,17 +206,20 @@ pub fn submit_bytes(
     caller: Option<&Caller>,
     body: &[u8],
 ) -> Result<(StatusCode, String), ApiError> {
-    let r = submit_inner(hub, caller, body);
+    let r = submit_inner(hub, caller, body, None);
     if r.is_err() {
         metrics::record_submission("rejected");
     }
     r
 }
 
+/// `status`: the document status to register with (an undo restores the status before the
+/// cancel); `None` = from the content (held referral without consent).
 fn submit_inner(
     hub: &Hub,
     caller: Option<&Caller>,
     body: &[u8],
+    status: Option<&str>,
 ) -> Result<(StatusCode, String), ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::new(
@@ -266,10 +287,10 @@ fn submit_inner(
             doc_date: d.date.clone(),
             // DECISIONS.md "Referral consent": 閲覧可 with consent recorded in the Bundle,
             // otherwise 閲覧保留.
-            status: if sub.kind == clins::SubmissionKind::EReferral && !d.consent {
-                "held".into()
-            } else {
-                "current".into()
+            status: match status {
+                Some(s) => s.to_string(),
+                None if sub.kind == clins::SubmissionKind::EReferral && !d.consent => "held".into(),
+                None => "current".into(),
             },
             bundle: body.to_vec(),
         }),
@@ -319,6 +340,16 @@ fn submit_inner(
                 "Bundle.identifier.value",
                 format!("Bundle-ID {} was already used by your institution for another patient; use a new Bundle-ID", sub.bundle_id),
                 format!("Bundle-ID {} は自施設で別の患者に使用済みです。新しいBundle-IDを使用してください", sub.bundle_id),
+            ))
+        }
+        Err(store::StoreError::State(state)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                IssueType::Conflict,
+                "SUBMIT-DOCUMENT-STATE",
+                "Bundle.identifier.value",
+                format!("the document with Bundle-ID {} is {state}: the addressee has retrieved it, so it can no longer be changed; send a new document with a new Bundle-ID", sub.bundle_id),
+                format!("Bundle-ID {} の文書は状態「{state}」です（紹介先が取得済み）。変更できないため、新しいBundle-IDで送信してください", sub.bundle_id),
             ))
         }
         Err(e) => return Err(e.into()),
@@ -462,6 +493,21 @@ async fn withdraw(
             "自施設の提出物のみ取り消せます",
         ));
     }
+    let undo = params
+        .get("parameter")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .any(|p| {
+            p.get("name").and_then(Value::as_str) == Some("undo")
+                && p.get("valueBoolean").and_then(Value::as_bool) == Some(true)
+        });
+    if undo {
+        let h = hub.clone();
+        return tokio::task::spawn_blocking(move || undo_cancel(&h, &caller, &bundle_id))
+            .await
+            .map_err(ApiError::internal)?;
+    }
     let now = hub.clock.now();
     let store = hub.store.clone();
     let inst = caller.institution.clone();
@@ -508,6 +554,135 @@ async fn withdraw(
     }
 }
 
+/// 取消UNDO: re-registers a cancelled document from its stored Bundle, with the status it had
+/// before the cancel.
+fn undo_cancel(hub: &Hub, caller: &Caller, bundle_id: &str) -> Result<Response, ApiError> {
+    let doc_id = ingest::document_id(&caller.institution, bundle_id);
+    let (doc, bundle) = hub
+        .store
+        .document(&doc_id)?
+        .ok_or_else(|| ApiError::not_found(&format!("the document with Bundle-ID {bundle_id}")))?;
+    let prev = match (doc.status.as_str(), doc.prev_status.as_deref()) {
+        ("cancelled", Some(p)) if !bundle.is_empty() => p.to_string(),
+        (s, _) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                IssueType::Conflict,
+                "UNDO-STATE",
+                "",
+                format!("only a cancelled document can be restored; this one is {s}"),
+                format!("取り消された文書のみ取消UNDOできます（現在の状態: {s}）"),
+            ))
+        }
+    };
+    let (_, outcome) = submit_inner(hub, Some(caller), &bundle, Some(&prev))?;
+    Ok(fhir(StatusCode::OK, outcome))
+}
+
+/// `POST /fhir/Consent`: the patient (development mode: header `X-Clins-Dev-Patient` with the
+/// insurance member id) releases a held referral (閲覧保留 → 閲覧可). The Consent names the
+/// document in `provision.data.reference` (`DocumentReference/<id>`).
+async fn consent(
+    State(hub): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let patient = http::authenticate_patient(&headers, hub.dev_auth)?;
+    check_content_type(&headers)?;
+    let body = body_or_error(body)?;
+    let c = fhir::json::parse_bytes(&body).map_err(|e| {
+        ApiError::bad_request(
+            "JSON-SYNTAX",
+            "",
+            format!("not valid JSON at line {}, column {}: {}", e.line, e.column, e.en),
+            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+        )
+    })?;
+    if c.get("resourceType").and_then(Value::as_str) != Some("Consent")
+        || c.get("status").and_then(Value::as_str) != Some("active")
+    {
+        return Err(ApiError::bad_request(
+            "CONSENT-FORM",
+            "Consent",
+            "send an active Consent resource",
+            "status が active の Consent リソースを送信してください",
+        ));
+    }
+    let targets: Vec<String> = c
+        .pointer("provision.data")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| d.pointer("reference.reference").and_then(Value::as_str))
+        .filter_map(|r| r.strip_prefix("DocumentReference/"))
+        .map(str::to_string)
+        .collect();
+    if targets.is_empty() {
+        return Err(ApiError::bad_request(
+            "CONSENT-DOCUMENT",
+            "Consent.provision.data",
+            "name the referral in provision.data.reference (DocumentReference/<id>)",
+            "provision.data.reference に対象の文書（DocumentReference/<ID>）を指定してください",
+        ));
+    }
+    let h = hub.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut issues = Vec::new();
+        for id in &targets {
+            let (doc, _) = h
+                .store
+                .document(id)?
+                .filter(|(d, _)| d.member_id == patient)
+                .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
+            match h.store.set_document_status(&doc.doc_id, &["held"], "current", &h.clock.now()) {
+                Ok(_) | Err(store::StoreError::State(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            issues.push(Issue::new(
+                Severity::Information,
+                IssueType::Informational,
+                "CONSENT-RELEASED",
+                "",
+                format!("DocumentReference/{id} may now be retrieved by its addressee"),
+                format!("DocumentReference/{id} は紹介先で閲覧可能になりました"),
+            ));
+        }
+        Ok(fhir(StatusCode::OK, fhir::json::to_string(&operation_outcome(&issues))))
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
+/// What has expired on `now` (UTC instant), from `clins::policy`.
+pub fn purge_plan(now: &str) -> store::PurgePlan {
+    use clins::policy::{document_retention_days, retention_days, Item, RETRIEVED_DAYS};
+    let today = dates::day_number(now).unwrap_or(0);
+    let cutoff = |days: i64| store::format_utc_millis((today - days) * 86_400_000);
+    let mut plan = store::PurgePlan::default();
+    for item in [
+        Item::Condition,
+        Item::DrugContraindication,
+        Item::Allergy,
+        Item::Infection,
+        Item::Lab,
+        Item::Prescription,
+    ] {
+        let days = retention_days(item, 0).unwrap_or(i64::MAX / 4);
+        let lts_spared = retention_days(item, clins::policy::FLAG_LTS).is_none();
+        plan.resources.push((item.code().to_string(), cutoff(days), lts_spared));
+    }
+    for kind in ["eReferral", "eDischargeSummary", "ePCS", "eCheckup"] {
+        plan.documents.push((kind.to_string(), cutoff(document_retention_days(kind))));
+    }
+    plan.retrieved_before = Some(cutoff(RETRIEVED_DAYS));
+    plan
+}
+
+/// Applies the retention rules now (`clins-hub purge` and the hourly task of the server).
+pub fn purge(hub: &Hub) -> Result<store::PurgeReport, store::StoreError> {
+    hub.store.purge(&purge_plan(&hub.clock.now()))
+}
+
 /// Query string pairs, percent-decoded.
 pub(crate) fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
     raw.as_deref()
@@ -523,7 +698,7 @@ pub(crate) fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

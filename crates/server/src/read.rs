@@ -815,18 +815,19 @@ async fn search_documents(
         };
         // "current" means every live status.
         let wanted_status = status.clone().flatten();
-        let docs = hub.store.documents(
-            pk,
-            destination.as_deref(),
-            doc_type.as_deref(),
-            wanted_status.as_deref(),
+        let docs = hub.store.documents(&store::DocumentFilter {
+            patient_key: pk,
+            destination: destination.clone(),
+            doc_type: doc_type.clone(),
+            status: wanted_status,
             limit,
-        )?;
+            ..Default::default()
+        })?;
         let docs = docs
             .into_iter()
             .filter(|d| document_listed(d, &caller))
             .filter(|d| {
-                status.is_none() || matches!(status, Some(Some(_))) || d.status != "cancelled"
+                matches!(status, Some(Some(_))) || !matches!(d.status.as_str(), "cancelled" | "expired")
             })
             .collect();
         Ok(doc_searchset(&hub, &pairs, docs))
@@ -871,15 +872,18 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
     if !document_listed(&doc, caller) {
         return Err(ApiError::not_found(&format!("Bundle/{id}")));
     }
-    if doc.status == "cancelled" {
+    if doc.status == "cancelled" || doc.status == "expired" {
         return Err(gone("Bundle", id));
     }
     let addressee = doc.kind == "eReferral"
         && doc.destination.as_deref() == Some(caller.institution.as_str())
         && doc.institution != caller.institution;
     if addressee {
-        match doc.status.as_str() {
-            "held" => {
+        let today = hub.clock.today();
+        let registered = day_number(&doc.registered_at).unwrap_or(today);
+        let retrieved = doc.retrieved_at.as_deref().and_then(day_number);
+        match policy::referral_retrieval(&doc.status, registered, retrieved, today) {
+            policy::Retrieval::Held => {
                 return Err(ApiError::new(
                     StatusCode::FORBIDDEN,
                     IssueType::Forbidden,
@@ -889,11 +893,15 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
                     "この診療情報提供書は閲覧保留中です。患者の閲覧同意後に取得できます",
                 ))
             }
-            "current" => {
-                hub.store
-                    .set_document_status(id, &["current"], "retrieved", &hub.clock.now())?;
+            policy::Retrieval::Expired | policy::Retrieval::Cancelled => {
+                return Err(gone("Bundle", id))
             }
-            _ => {}
+            policy::Retrieval::Allowed => {
+                if doc.status == "current" {
+                    hub.store
+                        .set_document_status(id, &["current"], "retrieved", &hub.clock.now())?;
+                }
+            }
         }
     }
     Ok(fhir(StatusCode::OK, bundle))

@@ -226,9 +226,13 @@ pub struct StoredDocument {
     pub retrieved_at: Option<String>,
     pub version: i64,
     pub member_id: String,
+    /// The status before a cancel (取消), restored by an undo.
+    pub prev_status: Option<String>,
+    /// 保険者番号 of the patient when the document was registered (健診 go to this insurer).
+    pub insurer: String,
 }
 
-const DOC_COLUMNS: &str = "u.doc_id, u.patient_key, u.institution, u.bundle_id, u.kind, u.doc_type, u.status, u.destination, u.doc_date, u.registered_at, u.retrieved_at, u.version, p.member_id";
+const DOC_COLUMNS: &str = "u.doc_id, u.patient_key, u.institution, u.bundle_id, u.kind, u.doc_type, u.status, u.destination, u.doc_date, u.registered_at, u.retrieved_at, u.version, p.member_id, u.prev_status, u.insurer";
 
 fn document(row: Row) -> StoredDocument {
     let mut it = row.into_iter();
@@ -247,7 +251,39 @@ fn document(row: Row) -> StoredDocument {
         retrieved_at: next().opt_text(),
         version: next().int(),
         member_id: next().text(),
+        prev_status: next().opt_text(),
+        insurer: next().text(),
     }
+}
+
+/// Filters of a document listing (each `None` = any).
+#[derive(Clone, Debug, Default)]
+pub struct DocumentFilter {
+    pub patient_key: Option<i64>,
+    pub destination: Option<String>,
+    pub doc_type: Option<String>,
+    pub status: Option<String>,
+    pub insurer: Option<String>,
+    pub kind: Option<String>,
+    pub limit: i64,
+}
+
+/// What expired: resources of an item registered before a cutoff (LTS ones spared where the
+/// item allows LTS), and documents of a kind registered before a cutoff.
+#[derive(Clone, Debug, Default)]
+pub struct PurgePlan {
+    /// (item, cutoff, spare resources flagged LTS).
+    pub resources: Vec<(String, String, bool)>,
+    /// (document kind, cutoff on registration).
+    pub documents: Vec<(String, String)>,
+    /// Retrieved referrals whose retrieval is before this cutoff.
+    pub retrieved_before: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub resource_versions: u64,
+    pub documents: u64,
 }
 
 /// A token condition: any of the (system, code) pairs; an empty system matches any system.
@@ -550,20 +586,16 @@ impl Store {
     }
 
     /// Documents matching the filters (each `None` = any).
-    pub fn documents(
-        &self,
-        patient_key: Option<i64>,
-        destination: Option<&str>,
-        doc_type: Option<&str>,
-        status: Option<&str>,
-        limit: i64,
-    ) -> Result<Vec<StoredDocument>, StoreError> {
+    pub fn documents(&self, f: &DocumentFilter) -> Result<Vec<StoredDocument>, StoreError> {
         let mut sql = format!("SELECT {DOC_COLUMNS} FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id IS NOT NULL");
         let mut params: Vec<Param> = Vec::new();
+        let (patient_key, limit) = (f.patient_key, f.limit);
         for (col, v) in [
-            ("u.destination", destination.map(str::to_string)),
-            ("u.doc_type", doc_type.map(str::to_string)),
-            ("u.status", status.map(str::to_string)),
+            ("u.destination", f.destination.clone()),
+            ("u.doc_type", f.doc_type.clone()),
+            ("u.status", f.status.clone()),
+            ("u.insurer", f.insurer.clone()),
+            ("u.kind", f.kind.clone()),
         ] {
             if let Some(v) = v {
                 params.push(v.into());
@@ -593,6 +625,39 @@ impl Store {
                 let bundle = r.pop().map(Param::blob).unwrap_or_default();
                 (document(r), bundle)
             }))
+        })
+    }
+
+    /// Deletes what `plan` says has expired: resource versions with their index rows, and the
+    /// stored Bundles of expired documents (their index row stays, with status `expired`).
+    pub fn purge(&self, plan: &PurgePlan) -> Result<PurgeReport, StoreError> {
+        self.write(|c| {
+            let mut report = PurgeReport::default();
+            for (item, cutoff, spare_lts) in &plan.resources {
+                let lts = if *spare_lts { " AND (flags & 1) = 0" } else { "" };
+                let which = format!("item = ?1 AND registered_at < ?2{lts}");
+                let p = [item.clone().into(), cutoff.clone().into()];
+                for table in ["search_token", "search_date"] {
+                    c.execute(
+                        &format!("DELETE FROM {table} WHERE res_id IN (SELECT res_id FROM resources WHERE current = 1 AND {which})"),
+                        &p,
+                    )?;
+                }
+                report.resource_versions += c.execute(&format!("DELETE FROM resources WHERE {which}"), &p)?;
+            }
+            for (kind, cutoff) in &plan.documents {
+                report.documents += c.execute(
+                    "UPDATE units SET status = 'expired', bundle = NULL WHERE kind = ?1 AND doc_id IS NOT NULL AND status <> 'expired' AND registered_at < ?2",
+                    &[kind.clone().into(), cutoff.clone().into()],
+                )?;
+            }
+            if let Some(cutoff) = &plan.retrieved_before {
+                report.documents += c.execute(
+                    "UPDATE units SET status = 'expired', bundle = NULL WHERE status = 'retrieved' AND retrieved_at < ?1",
+                    &[cutoff.clone().into()],
+                )?;
+            }
+            Ok(report)
         })
     }
 
@@ -697,7 +762,11 @@ fn submit_tx(
             if pk != patient_key {
                 return Err(StoreError::OtherPatient);
             }
-            let live = status != "deleted" && status != "cancelled";
+            if status == "retrieved" {
+                // DECISIONS.md "Referral retrievability": no change once the addressee has it.
+                return Err(StoreError::State(status));
+            }
+            let live = status != "deleted" && status != "cancelled" && status != "expired";
             if hash == sub.content_hash && live {
                 let ids = c
                     .query(
@@ -757,7 +826,7 @@ fn submit_tx(
         Some(uk) => {
             retire(c, uk, version, &sub.now)?;
             c.execute(
-                "UPDATE units SET version = ?1, status = ?2, content_hash = ?3, registered_at = ?4, doc_type = ?5, destination = ?6, doc_date = ?7, retrieved_at = NULL, bundle = ?8 WHERE unit_key = ?9",
+                "UPDATE units SET version = ?1, status = ?2, content_hash = ?3, registered_at = ?4, doc_type = ?5, destination = ?6, doc_date = ?7, retrieved_at = NULL, bundle = ?8, insurer = ?10, prev_status = NULL WHERE unit_key = ?9",
                 &[
                     version.into(),
                     status.into(),
@@ -768,13 +837,14 @@ fn submit_tx(
                     doc.map(|d| d.doc_date.clone()).into(),
                     doc.map_or(Param::Null, |d| Param::Blob(d.bundle.clone())),
                     uk.into(),
+                    sub.insurer.clone().into(),
                 ],
             )?;
             uk
         }
         None => c
             .query(
-                "INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, doc_id, doc_type, destination, doc_date, bundle) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING unit_key",
+                "INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, doc_id, doc_type, destination, doc_date, bundle, insurer) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING unit_key",
                 &[
                     patient_key.into(),
                     sub.institution.clone().into(),
@@ -789,6 +859,7 @@ fn submit_tx(
                     doc.and_then(|d| d.destination.clone()).into(),
                     doc.map(|d| d.doc_date.clone()).into(),
                     doc.map_or(Param::Null, |d| Param::Blob(d.bundle.clone())),
+                    sub.insurer.clone().into(),
                 ],
             )?
             .first()
@@ -946,7 +1017,7 @@ fn withdraw_tx(
         row[3].text(),
         row[4].opt_text(),
     );
-    if status == "deleted" || status == "cancelled" {
+    if status == "deleted" || status == "cancelled" || status == "expired" {
         return Ok(SubmitResult {
             action: SubmitAction::NothingToDelete,
             patient_key: pk,

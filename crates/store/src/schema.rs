@@ -32,10 +32,13 @@ CREATE TABLE units (
   destination   TEXT,
   doc_date      TEXT,
   retrieved_at  TEXT,
+  prev_status   TEXT,
+  insurer       TEXT NOT NULL,
   bundle        BLOB,
   UNIQUE (institution, bundle_id)
 );
 CREATE INDEX units_patient ON units (patient_key, kind);
+CREATE INDEX units_insurer ON units (insurer, kind);
 CREATE INDEX units_destination ON units (destination) WHERE destination IS NOT NULL;
 CREATE UNIQUE INDEX units_doc ON units (doc_id) WHERE doc_id IS NOT NULL;
 CREATE TABLE resources (
@@ -104,10 +107,13 @@ CREATE TABLE units (
   destination   TEXT,
   doc_date      TEXT,
   retrieved_at  TEXT,
+  prev_status   TEXT,
+  insurer       TEXT NOT NULL,
   bundle        BYTEA,
   UNIQUE (institution, bundle_id)
 );
 CREATE INDEX units_patient ON units (patient_key, kind);
+CREATE INDEX units_insurer ON units (insurer, kind);
 CREATE INDEX units_destination ON units (destination) WHERE destination IS NOT NULL;
 CREATE UNIQUE INDEX units_doc ON units (doc_id) WHERE doc_id IS NOT NULL;
 CREATE TABLE resources (
