@@ -385,10 +385,13 @@ fn address(inst: &Institution) -> Value {
     ])
 }
 
+/// A hospital stay: admission date, discharge date, length in days.
+type Stay = ((u32, u32, u32), (u32, u32, u32), u32);
+
 /// An Encounter_eCS: an outpatient visit (`AMB`) or a stay (`IMP`, with its length).
 fn visit_encounter(
     id_value: &str,
-    inpatient: Option<((u32, u32, u32), (u32, u32, u32), u32)>,
+    inpatient: Option<Stay>,
     start: (u32, u32, u32),
     reason: Option<&str>,
     updated: &str,
@@ -997,9 +1000,13 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
         rng,
         visit_encounter(
             &format!("{}-enc-{seq}", inst.number),
-            r.discharge
-                .map(|d| (d.admitted, d.discharged, 0))
-                .map(|(a, dd, _)| (a, dd, stay_days(a, dd))),
+            r.discharge.map(|d| {
+                (
+                    d.admitted,
+                    d.discharged,
+                    stay_days(d.admitted, d.discharged),
+                )
+            }),
             r.issued,
             None,
             updated,
