@@ -26,6 +26,7 @@ pub fn write(
         seed: cfg.seed,
         patients: cfg.patients,
         institutions: world.institutions.len() as u64,
+        insurers: world.insurers.len() as u64,
         ..Manifest::default()
     };
     let stream_path = out_dir.join("submissions.ndjson");

@@ -109,7 +109,8 @@ fn every_generated_file_passes_validation_with_the_jp_packages() {
             m.referrals > 0
                 && m.discharge_summaries > 0
                 && m.checkups > 0
-                && m.patient_summaries > 0,
+                && m.patient_summaries > 0
+                && m.prescriptions > 0,
             "{m:?}"
         );
         let files = common::json_files(&dir.join("submissions"));

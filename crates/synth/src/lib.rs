@@ -1339,7 +1339,9 @@ fn lab_observation(
 pub struct Manifest {
     pub seed: u64,
     pub patients: u64,
+    /// Care providers (hospitals, clinics, dental clinics, pharmacies, checkup centres).
     pub institutions: u64,
+    pub insurers: u64,
     pub submissions: u64,
     pub resources: u64,
     pub condition_units: u64,
@@ -1350,6 +1352,8 @@ pub struct Manifest {
     pub discharge_summaries: u64,
     pub checkups: u64,
     pub patient_summaries: u64,
+    /// MedicationRequests (処方) inside the documents.
+    pub prescriptions: u64,
     pub resends: u64,
     pub deletes: u64,
 }
@@ -1357,11 +1361,12 @@ pub struct Manifest {
 impl Manifest {
     pub fn to_json(&self) -> String {
         format!(
-            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}, \"Observation\": {}, \"eReferral\": {}, \"eDischargeSummary\": {}, \"eCheckup\": {}, \"ePCS\": {}}},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
+            "{{\n  \"generator\": \"clins-hub gen {}\",\n  \"seed\": {},\n  \"patients\": {},\n  \"institutions\": {},\n  \"insurers\": {},\n  \"submissions\": {},\n  \"resources\": {},\n  \"kinds\": {{\"Condition\": {}, \"AllergyIntolerance\": {}, \"Observation\": {}, \"eReferral\": {}, \"eDischargeSummary\": {}, \"eCheckup\": {}, \"ePCS\": {}}},\n  \"prescriptions\": {},\n  \"resends\": {},\n  \"deletes\": {}\n}}\n",
             env!("CARGO_PKG_VERSION"),
             self.seed,
             self.patients,
             self.institutions,
+            self.insurers,
             self.submissions,
             self.resources,
             self.condition_units,
@@ -1371,6 +1376,7 @@ impl Manifest {
             self.discharge_summaries,
             self.checkups,
             self.patient_summaries,
+            self.prescriptions,
             self.resends,
             self.deletes
         )
@@ -1724,6 +1730,19 @@ pub fn count(m: &mut Manifest, sub: &Submission) {
             "eCheckup" => m.checkups += 1,
             _ => m.patient_summaries += 1,
         },
+    }
+    if matches!(sub.kind, "eReferral" | "eDischargeSummary") {
+        m.prescriptions += sub
+            .bundle
+            .get("entry")
+            .map(Value::items)
+            .unwrap_or(&[])
+            .iter()
+            .filter(|e| {
+                e.pointer("resource.resourceType").and_then(Value::as_str)
+                    == Some("MedicationRequest")
+            })
+            .count() as u64;
     }
 }
 
