@@ -2,10 +2,11 @@
 //! (the same seed gives the same bytes), streamed patient by patient so that memory stays flat
 //! whatever the number of patients, and valid by construction against the JP-CLINS rules.
 //!
-//! This first version generates institutions, patients and 6情報 units for 傷病名 (Condition),
-//! アレルギー (AllergyIntolerance), 検査 and 感染症 (Observation), including re-sends of a unit and
-//! Patient-only deletes. Prescriptions and the documents (診療情報提供書, 退院時サマリー,
-//! 健診結果報告書, 患者サマリー) are not generated yet.
+//! It generates the actors (hospitals, clinics, dental clinics, pharmacies, checkup centres,
+//! insurers), patients, the 6情報 units for 傷病名 (Condition), アレルギー (AllergyIntolerance),
+//! 検査 and 感染症 (Observation) with re-sends and Patient-only deletes, and the documents
+//! (`documents.rs`): 診療情報提供書 with 処方 (MedicationRequest), 退院時サマリー sent with a
+//! referral, 健診結果報告書 and 患者サマリー. docs/synthetic-data.md describes the distributions.
 
 #![deny(unsafe_code)]
 
@@ -38,7 +39,8 @@ impl Config {
 #[derive(Clone, Debug)]
 pub struct Submission {
     pub file_name: String,
-    /// `Condition`, `AllergyIntolerance` (6情報 units) — the BundleResourceType tag.
+    /// `Condition`, `AllergyIntolerance`, `Observation` (6情報 units: the BundleResourceType
+    /// tag) or the document kind: `eReferral`, `eDischargeSummary`, `eCheckup`, `ePCS`.
     pub kind: &'static str,
     /// Whether this is a re-send of an earlier Bundle-ID or a Patient-only delete.
     pub action: Action,
