@@ -320,17 +320,21 @@ fn main() -> ExitCode {
             now,
         } => {
             let now = match now {
-                Some(t) => match server::dates::utc_range(&t) {
-                    Some((lo, _)) => lo,
-                    None => {
-                        eprintln!("clins-hub purge: --now `{t}` is not a date (YYYY-MM-DD or an instant)");
-                        return ExitCode::from(2);
+                Some(t) => {
+                    match server::dates::utc_range(&t) {
+                        Some((lo, _)) => lo,
+                        None => {
+                            eprintln!("clins-hub purge: --now `{t}` is not a date (YYYY-MM-DD or an instant)");
+                            return ExitCode::from(2);
+                        }
                     }
-                },
+                }
                 None => store::now_utc(),
             };
             let plan = server::purge_plan(&now);
-            match hub::open_store(&StoreArgs { data, database }).and_then(|s| s.purge(&plan).map_err(|e| e.to_string())) {
+            match hub::open_store(&StoreArgs { data, database })
+                .and_then(|s| s.purge(&plan).map_err(|e| e.to_string()))
+            {
                 Ok(r) => {
                     println!(
                         "purged {} resource versions and {} documents (as of {now})",

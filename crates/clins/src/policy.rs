@@ -236,7 +236,12 @@ pub enum Retrieval {
 
 /// Whether the addressee may retrieve a referral in `status` (`held`, `current`, `retrieved`,
 /// `cancelled`, `expired`) registered on day `registered` and retrieved on day `retrieved`.
-pub fn referral_retrieval(status: &str, registered: i64, retrieved: Option<i64>, today: i64) -> Retrieval {
+pub fn referral_retrieval(
+    status: &str,
+    registered: i64,
+    retrieved: Option<i64>,
+    today: i64,
+) -> Retrieval {
     match status {
         "cancelled" => Retrieval::Cancelled,
         "expired" => Retrieval::Expired,
@@ -336,7 +341,11 @@ mod tests {
             ("expired", 0, None, 1, Expired),
         ];
         for &(status, reg, ret, today, want) in table {
-            assert_eq!(referral_retrieval(status, reg, ret, today), want, "{status} {reg} {ret:?} {today}");
+            assert_eq!(
+                referral_retrieval(status, reg, ret, today),
+                want,
+                "{status} {reg} {ret:?} {today}"
+            );
         }
         assert_eq!(document_retention_days("ePCS"), 183);
         assert_eq!(document_retention_days("eCheckup"), 1826);

@@ -159,7 +159,14 @@ pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiEr
 /// the insurance member id), as the normalised member id.
 pub fn authenticate_patient(headers: &HeaderMap, dev_auth: bool) -> Result<String, ApiError> {
     let unauthorized = |en: String, ja: String| {
-        ApiError::new(StatusCode::UNAUTHORIZED, IssueType::Login, "AUTH-REQUIRED", "", en, ja)
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            IssueType::Login,
+            "AUTH-REQUIRED",
+            "",
+            en,
+            ja,
+        )
     };
     if !dev_auth {
         return Err(unauthorized(
@@ -177,8 +184,14 @@ pub fn authenticate_patient(headers: &HeaderMap, dev_auth: bool) -> Result<Strin
         .map(|m| m.normalized())
         .map_err(|e| {
             unauthorized(
-                format!("X-Clins-Dev-Patient (percent-encoded insurance member id): {}", e.en),
-                format!("X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}", e.ja),
+                format!(
+                    "X-Clins-Dev-Patient (percent-encoded insurance member id): {}",
+                    e.en
+                ),
+                format!(
+                    "X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}",
+                    e.ja
+                ),
             )
         })
 }

@@ -594,7 +594,10 @@ async fn consent(
         ApiError::bad_request(
             "JSON-SYNTAX",
             "",
-            format!("not valid JSON at line {}, column {}: {}", e.line, e.column, e.en),
+            format!(
+                "not valid JSON at line {}, column {}: {}",
+                e.line, e.column, e.en
+            ),
             format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
         )
     })?;
@@ -634,7 +637,10 @@ async fn consent(
                 .document(id)?
                 .filter(|(d, _)| d.member_id == patient)
                 .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
-            match h.store.set_document_status(&doc.doc_id, &["held"], "current", &h.clock.now()) {
+            match h
+                .store
+                .set_document_status(&doc.doc_id, &["held"], "current", &h.clock.now())
+            {
                 Ok(_) | Err(store::StoreError::State(_)) => {}
                 Err(e) => return Err(e.into()),
             }
@@ -647,7 +653,10 @@ async fn consent(
                 format!("DocumentReference/{id} は紹介先で閲覧可能になりました"),
             ));
         }
-        Ok(fhir(StatusCode::OK, fhir::json::to_string(&operation_outcome(&issues))))
+        Ok(fhir(
+            StatusCode::OK,
+            fhir::json::to_string(&operation_outcome(&issues)),
+        ))
     })
     .await
     .map_err(ApiError::internal)?
@@ -669,10 +678,12 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
     ] {
         let days = retention_days(item, 0).unwrap_or(i64::MAX / 4);
         let lts_spared = retention_days(item, clins::policy::FLAG_LTS).is_none();
-        plan.resources.push((item.code().to_string(), cutoff(days), lts_spared));
+        plan.resources
+            .push((item.code().to_string(), cutoff(days), lts_spared));
     }
     for kind in ["eReferral", "eDischargeSummary", "ePCS", "eCheckup"] {
-        plan.documents.push((kind.to_string(), cutoff(document_retention_days(kind))));
+        plan.documents
+            .push((kind.to_string(), cutoff(document_retention_days(kind))));
     }
     plan.retrieved_before = Some(cutoff(RETRIEVED_DAYS));
     plan

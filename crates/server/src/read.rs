@@ -827,7 +827,8 @@ async fn search_documents(
             .into_iter()
             .filter(|d| document_listed(d, &caller))
             .filter(|d| {
-                matches!(status, Some(Some(_))) || !matches!(d.status.as_str(), "cancelled" | "expired")
+                matches!(status, Some(Some(_)))
+                    || !matches!(d.status.as_str(), "cancelled" | "expired")
             })
             .collect();
         Ok(doc_searchset(&hub, &pairs, docs))
@@ -898,8 +899,12 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
             }
             policy::Retrieval::Allowed => {
                 if doc.status == "current" {
-                    hub.store
-                        .set_document_status(id, &["current"], "retrieved", &hub.clock.now())?;
+                    hub.store.set_document_status(
+                        id,
+                        &["current"],
+                        "retrieved",
+                        &hub.clock.now(),
+                    )?;
                 }
             }
         }

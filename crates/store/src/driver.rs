@@ -283,12 +283,30 @@ impl Conn for PgConn {
     }
 }
 
+/// SQL NULL of whatever type the statement expects.
+#[derive(Debug)]
+struct AnyNull;
+
+impl postgres::types::ToSql for AnyNull {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        _: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(postgres::types::IsNull::Yes)
+    }
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+    postgres::types::to_sql_checked!();
+}
+
 fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
     params
         .iter()
         .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
             match p {
-                Param::Null => Box::new(Option::<String>::None),
+                Param::Null => Box::new(AnyNull),
                 Param::Int(i) => Box::new(*i),
                 Param::Text(t) => Box::new(t.clone()),
                 Param::Blob(b) => Box::new(b.clone()),

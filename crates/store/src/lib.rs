@@ -696,18 +696,25 @@ fn date_condition(
     from: &str,
     to: &str,
 ) -> String {
-    params.push(from.into());
-    let f = format!("?{}", params.len());
-    params.push(to.into());
-    let t = format!("?{}", params.len());
+    // Only the bounds a prefix uses are bound: PostgreSQL refuses parameters it cannot type.
+    let mut bind = |v: &str| {
+        params.push(v.into());
+        format!("?{}", params.len())
+    };
     match prefix {
-        "ne" => format!("({hi} < {f} OR {lo} > {t})"),
-        "gt" | "sa" => format!("{hi} > {t}"),
-        "lt" | "eb" => format!("{lo} < {f}"),
-        "ge" => format!("{hi} >= {f}"),
-        "le" => format!("{lo} <= {t}"),
+        "ne" => {
+            let (f, t) = (bind(from), bind(to));
+            format!("({hi} < {f} OR {lo} > {t})")
+        }
+        "gt" | "sa" => format!("{hi} > {}", bind(to)),
+        "lt" | "eb" => format!("{lo} < {}", bind(from)),
+        "ge" => format!("{hi} >= {}", bind(from)),
+        "le" => format!("{lo} <= {}", bind(to)),
         // eq: the stored range lies within the value's range.
-        _ => format!("({lo} >= {f} AND {hi} <= {t})"),
+        _ => {
+            let (f, t) = (bind(from), bind(to));
+            format!("({lo} >= {f} AND {hi} <= {t})")
+        }
     }
 }
 
@@ -1032,7 +1039,7 @@ fn withdraw_tx(
     let version = v + 1;
     retire(c, uk, version, now)?;
     c.execute(
-        "UPDATE units SET version = ?1, status = ?2, registered_at = ?3 WHERE unit_key = ?4",
+        "UPDATE units SET version = ?1, status = ?2, registered_at = ?3, prev_status = ?5 WHERE unit_key = ?4",
         &[
             version.into(),
             if doc.is_some() {
@@ -1043,6 +1050,7 @@ fn withdraw_tx(
             .into(),
             now.into(),
             uk.into(),
+            status.clone().into(),
         ],
     )?;
     Ok(SubmitResult {

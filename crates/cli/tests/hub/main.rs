@@ -1,0 +1,1347 @@
+//! The hub's behavioural suite, over HTTP against a real `clins-hub serve` process, run on the
+//! embedded SQLite store and on PostgreSQL (a fresh database per test). Each scenario is one
+//! function taking the backend kind; the `both!` macro makes one test per backend.
+
+#[path = "../common/mod.rs"]
+#[macro_use]
+mod common;
+mod harness;
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use fhir::json::{Object, Value};
+use harness::*;
+
+macro_rules! both {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[test]
+            fn sqlite() {
+                super::$scenario("sqlite");
+            }
+            #[test]
+            fn postgres() {
+                super::$scenario("postgres");
+            }
+        }
+    };
+}
+
+both!(population_is_accepted_and_counted);
+both!(invalid_input_is_refused_and_stores_nothing);
+both!(replace_delete_withdraw_and_idempotency);
+both!(concurrent_replacements_end_as_one_of_them);
+both!(summary_across_institutions_flags_and_retention);
+both!(search_parameters_and_paging);
+both!(referral_lifecycle);
+both!(acknowledged_submissions_survive_sigkill);
+both!(official_fixtures);
+
+/// The JP packages when the shared folder is there (R4 and the service rules only otherwise).
+fn ig() -> Vec<PathBuf> {
+    common::shared()
+        .map(|s| common::ig_dirs(&s))
+        .unwrap_or_default()
+}
+
+fn population(patients: u64, seed: u64) -> Vec<synth::Submission> {
+    let cfg = synth::Config {
+        patients,
+        institutions: None,
+        seed,
+    };
+    let world = synth::World::new(&cfg);
+    let mut out = Vec::new();
+    for n in 0..patients {
+        synth::patient_submissions(&cfg, &world, n, &mut |s| out.push(s));
+    }
+    out
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    fhir::json::to_string(v).into_bytes()
+}
+
+fn bundle_key(v: &Value) -> (String, String) {
+    let bid = v
+        .pointer("identifier.value")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    (bid.split('^').next().unwrap_or_default().to_string(), bid)
+}
+
+/// How many resources the hub indexes from a submission: the entries of a 6情報 unit, the
+/// MedicationRequests of referrals and discharge summaries; `None` = a delete.
+fn indexed(v: &Value) -> Option<i64> {
+    let entries = v.get("entry").map(Value::items).unwrap_or_default();
+    let types: Vec<&str> = entries
+        .iter()
+        .filter_map(|e| e.pointer("resource.resourceType").and_then(Value::as_str))
+        .collect();
+    if v.get("type").and_then(Value::as_str) == Some("collection") {
+        return (types.len() > 1).then(|| types.len() as i64 - 1);
+    }
+    let comp = types.first().copied();
+    let code = entries
+        .first()
+        .and_then(|e| e.pointer("resource.type.coding"))
+        .map(Value::items)
+        .unwrap_or_default()
+        .first()
+        .and_then(|c| c.get("code"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if comp == Some("Composition") && matches!(code, "57133-1" | "18842-5") {
+        Some(types.iter().filter(|t| **t == "MedicationRequest").count() as i64)
+    } else {
+        Some(0)
+    }
+}
+
+/// The ids the hub reports for a submission (`SUBMIT-RESOURCE` issues).
+fn stored_ids(r: &Resp) -> BTreeSet<String> {
+    r.json()
+        .get("issue")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| {
+            i.pointer("details.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some("SUBMIT-RESOURCE"))
+        })
+        .filter_map(|i| i.get("diagnostics").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
+fn entry_ids(r: &Resp) -> BTreeSet<String> {
+    r.entries()
+        .iter()
+        .filter_map(|e| e.get("fullUrl").and_then(Value::as_str))
+        .filter_map(|u| u.split("/fhir/").nth(1))
+        .map(str::to_string)
+        .collect()
+}
+
+fn set(v: &mut Value, key: &str, new: Value) {
+    if let Value::Object(o) = v {
+        o.insert(key, new);
+    }
+}
+
+fn entries_mut(v: &mut Value) -> &mut Vec<Value> {
+    match v {
+        Value::Object(o) => match o.get_mut("entry") {
+            Some(Value::Array(a)) => a,
+            _ => panic!("no entries"),
+        },
+        _ => panic!("not an object"),
+    }
+}
+
+fn resource_mut(entry: &mut Value) -> &mut Object {
+    match entry {
+        Value::Object(o) => match o.get_mut("resource") {
+            Some(Value::Object(r)) => r,
+            _ => panic!("no resource"),
+        },
+        _ => panic!("not an object"),
+    }
+}
+
+fn add_tag(r: &mut Object, code: &str) {
+    let tag = fhir::json::parse(&format!(
+        "{{\"system\":\"http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication\",\"code\":\"{code}\"}}"
+    ))
+    .unwrap();
+    if let Some(Value::Object(m)) = r.get_mut("meta") {
+        match m.get_mut("tag") {
+            Some(Value::Array(a)) => a.push(tag),
+            _ => {
+                m.insert("tag", Value::Array(vec![tag]));
+            }
+        }
+    }
+}
+
+fn with_bundle_id(v: &Value, suffix: &str) -> Value {
+    let mut v = v.clone();
+    let bid = bundle_key(&v).1;
+    let new = format!("{bid}{suffix}");
+    if let Value::Object(o) = &mut v {
+        if let Some(Value::Object(id)) = o.get_mut("identifier") {
+            id.insert("value", Value::string(new));
+        }
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------- scenarios
+
+fn population_is_accepted_and_counted(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    assert_eq!(hub.get("/health/live", "").status, 200);
+    assert_eq!(hub.get("/health/ready", "").status, 200);
+    let meta = hub.get("/fhir/metadata", "");
+    assert_eq!(meta.status, 200);
+    assert_eq!(
+        meta.json().get("resourceType").and_then(Value::as_str),
+        Some("CapabilityStatement")
+    );
+    let subs = population(60, 4);
+    let mut model: HashMap<(String, String), i64> = HashMap::new();
+    let mut kinds: BTreeSet<&str> = BTreeSet::new();
+    for s in &subs {
+        let r = hub.submit(&bytes(&s.bundle));
+        assert!(
+            r.status == 200 || r.status == 201,
+            "{} → {}: {}",
+            s.file_name,
+            r.status,
+            r.body
+        );
+        kinds.insert(s.file_name.rsplit('-').next().unwrap_or_default());
+        model.insert(bundle_key(&s.bundle), indexed(&s.bundle).unwrap_or(0));
+    }
+    assert!(kinds.len() >= 5, "{kinds:?}");
+    let (units, current, _) = hub.counts();
+    assert_eq!(
+        units,
+        model.len() as i64,
+        "one unit row per (institution, Bundle-ID)"
+    );
+    assert_eq!(current, model.values().sum::<i64>(), "current resources");
+    drop(hub);
+    drop_backend(&backend);
+}
+
+fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(20, 9);
+    let unit = subs
+        .iter()
+        .find(|s| s.kind == "Condition" && s.resources >= 2)
+        .expect("a condition unit");
+    let good = bytes(&unit.bundle);
+    let inst = institution_of(&good);
+    assert!(hub.submit(&good).status < 300);
+    let before = hub.counts();
+
+    // Content the validator refuses: 422 with an OperationOutcome that points at the element.
+    let mut no_member = unit.bundle.clone();
+    if let Some(Value::Array(ids)) =
+        resource_mut(&mut entries_mut(&mut no_member)[0]).get_mut("identifier")
+    {
+        ids.retain(|i| i.get("system").and_then(Value::as_str) != Some(MEMBER_SYSTEM));
+    }
+    let mut bad_code = unit.bundle.clone();
+    resource_mut(&mut entries_mut(&mut bad_code)[1]).remove("code");
+    let mut bad_id = unit.bundle.clone();
+    if let Value::Object(o) = &mut bad_id {
+        if let Some(Value::Object(id)) = o.get_mut("identifier") {
+            id.insert("value", Value::string("1311234567-2024-0001"));
+        }
+    }
+    let mut wrong_type = unit.bundle.clone();
+    resource_mut(&mut entries_mut(&mut wrong_type)[1])
+        .insert("resourceType", Value::string("AllergyIntolerance"));
+    for (name, v) in [
+        ("no member id", no_member),
+        ("no code", bad_code),
+        ("old Bundle-ID form", bad_id),
+        ("wrong resource type", wrong_type),
+    ] {
+        let r = hub.post("/fhir/Bundle/$submit", &inst, &bytes(&v));
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        let oo = r.json();
+        assert_eq!(
+            oo.get("resourceType").and_then(Value::as_str),
+            Some("OperationOutcome"),
+            "{name}"
+        );
+        let issues = oo.get("issue").map(Value::items).unwrap_or_default();
+        assert!(
+            issues.iter().any(
+                |i| i.get("severity").and_then(Value::as_str) == Some("error")
+                    && i.get("expression").is_some()
+                    && i.pointer("details.text").is_some()
+                    && i.get("diagnostics").is_some()
+            ),
+            "{name}: an error with location, Japanese and English: {}",
+            r.body
+        );
+    }
+    // Another institution's unit: 403.
+    let r = hub.post("/fhir/Bundle/$submit", "1311234567", &good);
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Malformed requests.
+    let r = hub.post(
+        "/fhir/Bundle/$submit",
+        &inst,
+        b"{\"resourceType\": \"Bundle\", ",
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.details().contains(&"JSON-SYNTAX".to_string()));
+    let r = request(
+        hub.port,
+        "POST",
+        "/fhir/Bundle/$submit",
+        &[
+            ("X-Clins-Dev-Institution", &inst),
+            ("Content-Type", "text/plain"),
+        ],
+        &good,
+    );
+    assert_eq!(r.status, 415, "{}", r.body);
+    let mut big = b"{\"resourceType\":\"Bundle\",\"x\":\"".to_vec();
+    big.resize(11 * 1024 * 1024, b'a');
+    big.extend_from_slice(b"\"}");
+    let r = hub.post("/fhir/Bundle/$submit", &inst, &big);
+    assert_eq!(r.status, 413, "{}", &r.body[..r.body.len().min(300)]);
+    assert!(r.details().contains(&"SIZE-LIMIT".to_string()));
+    let r = request(
+        hub.port,
+        "POST",
+        "/fhir/Bundle/$submit",
+        &[("Content-Type", "application/fhir+json")],
+        &good,
+    );
+    assert_eq!(r.status, 401);
+    // Reads with bad parameters: 4xx with an OperationOutcome, never a 500.
+    for path in [
+        "/fhir/Condition?patient=p1&unknown=1",
+        "/fhir/Condition?code=x",
+        "/fhir/Condition?patient=p1&_count=0",
+        "/fhir/Condition?patient=p1&_count=5000",
+        "/fhir/Condition?patient=p1&date=notadate",
+        "/fhir/Condition?patient=p1&_sort=code",
+        "/fhir/Condition?patient=%27%20OR%201%3D1%20--",
+        "/fhir/Patient/$summary?identifier=%27%3BDROP%20TABLE%20patients%3B--",
+        "/fhir/Patient/$summary",
+        "/fhir/Basic?patient=p1",
+        "/fhir/Condition?patient=p1&_cursor=broken",
+    ] {
+        let r = hub.get(path, &inst);
+        assert!(
+            (400..500).contains(&r.status),
+            "{path} → {}: {}",
+            r.status,
+            r.body
+        );
+        assert_eq!(
+            r.json().get("resourceType").and_then(Value::as_str),
+            Some("OperationOutcome"),
+            "{path}"
+        );
+    }
+    // Injection-shaped token values are values: they match nothing.
+    let r = hub.get(
+        "/fhir/Condition?patient=p1&code=%27%20OR%20%271%27%3D%271",
+        &inst,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.entries().is_empty());
+    assert_eq!(
+        hub.counts(),
+        before,
+        "nothing stored by any refused request"
+    );
+    drop(hub);
+    drop_backend(&backend);
+}
+
+fn replace_delete_withdraw_and_idempotency(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(40, 21);
+    let unit = subs
+        .iter()
+        .find(|s| s.kind == "Condition" && s.resources >= 3 && s.action == synth::Action::Submit)
+        .expect("a unit with two conditions or more");
+    let inst = institution_of(&bytes(&unit.bundle));
+    let first = hub.submit(&bytes(&unit.bundle));
+    assert_eq!(first.status, 201, "{}", first.body);
+    let ids = stored_ids(&first);
+    assert_eq!(ids.len() as i64, unit.resources as i64 - 1);
+    // Idempotent: the same bytes again change nothing.
+    let again = hub.submit(&bytes(&unit.bundle));
+    assert_eq!(again.status, 200);
+    assert!(
+        again.details().contains(&"SUBMIT-UNCHANGED".to_string()),
+        "{}",
+        again.body
+    );
+    assert_eq!(stored_ids(&again), ids);
+    let counts = hub.counts();
+    // Replacement with one condition fewer.
+    let mut smaller = unit.bundle.clone();
+    entries_mut(&mut smaller).pop();
+    let r = hub.submit(&bytes(&smaller));
+    assert!(
+        r.details().contains(&"SUBMIT-REPLACED".to_string()),
+        "{}",
+        r.body
+    );
+    let kept = stored_ids(&r);
+    assert_eq!(kept.len(), ids.len() - 1);
+    assert!(kept.is_subset(&ids), "re-sent resources keep their ids");
+    let dropped = ids.difference(&kept).next().unwrap().clone();
+    assert_eq!(hub.get(&format!("/fhir/{dropped}"), &inst).status, 410);
+    let hist = hub.get(&format!("/fhir/{dropped}/_history"), &inst);
+    assert_eq!(hist.status, 200);
+    assert_eq!(hist.entries().len(), 2, "{}", hist.body);
+    for id in &kept {
+        let r = hub.get(&format!("/fhir/{id}"), &inst);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.json().pointer("meta.versionId").and_then(Value::as_str),
+            Some("2")
+        );
+        assert_eq!(
+            hub.get(&format!("/fhir/{id}/_history/1"), &inst).status,
+            200
+        );
+        assert_eq!(
+            hub.get(&format!("/fhir/{id}/_history/9"), &inst).status,
+            404
+        );
+    }
+    assert_eq!(hub.counts().1, counts.1 - 1);
+    // Patient-only bundle: the unit is deleted.
+    let mut only_patient = unit.bundle.clone();
+    entries_mut(&mut only_patient).truncate(1);
+    let r = hub.submit(&bytes(&only_patient));
+    assert!(
+        r.details().contains(&"SUBMIT-DELETED".to_string()),
+        "{}",
+        r.body
+    );
+    for id in &kept {
+        assert_eq!(hub.get(&format!("/fhir/{id}"), &inst).status, 410);
+    }
+    assert_eq!(hub.counts().1, counts.1 - ids.len() as i64);
+    let r = hub.submit(&bytes(&only_patient));
+    assert!(
+        r.details()
+            .contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
+        "{}",
+        r.body
+    );
+    // Re-registering after the delete brings it back under the same ids.
+    let r = hub.submit(&bytes(&unit.bundle));
+    assert_eq!(stored_ids(&r), ids, "{}", r.body);
+    // $withdraw: by the owner only; twice is harmless; unknown ids are 404.
+    let bid = bundle_key(&unit.bundle).1;
+    let params = |id: &str| {
+        format!("{{\"resourceType\":\"Parameters\",\"parameter\":[{{\"name\":\"identifier\",\"valueString\":\"{id}\"}}]}}")
+    };
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        "1311234567",
+        params(&bid).as_bytes(),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = hub.post("/fhir/Bundle/$withdraw", &inst, params(&bid).as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.details().contains(&"WITHDRAWN".to_string()));
+    for id in &ids {
+        assert_eq!(hub.get(&format!("/fhir/{id}"), &inst).status, 410);
+    }
+    let r = hub.post("/fhir/Bundle/$withdraw", &inst, params(&bid).as_bytes());
+    assert!(
+        r.details().contains(&"ALREADY-WITHDRAWN".to_string()),
+        "{}",
+        r.body
+    );
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &inst,
+        params(&format!("{inst}^2026^NOPE")).as_bytes(),
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    drop(hub);
+    drop_backend(&backend);
+}
+
+fn concurrent_replacements_end_as_one_of_them(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(60, 33);
+    let unit = subs
+        .iter()
+        .filter(|s| s.kind == "Condition" && s.action == synth::Action::Submit)
+        .max_by_key(|s| s.resources)
+        .expect("a unit");
+    let n = unit.resources - 1;
+    assert!(n >= 3, "{n}");
+    // Variants of the same unit with 1..=n conditions.
+    let variants: Vec<Vec<u8>> = (1..=n)
+        .map(|k| {
+            let mut v = unit.bundle.clone();
+            entries_mut(&mut v).truncate(k + 1);
+            bytes(&v)
+        })
+        .collect();
+    let mut expected: Vec<BTreeSet<String>> = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = variants
+            .iter()
+            .map(|v| {
+                let port = hub.port;
+                s.spawn(move || {
+                    let inst = institution_of(v);
+                    let mut ids = BTreeSet::new();
+                    for _ in 0..4 {
+                        let r = request(
+                            port,
+                            "POST",
+                            "/fhir/Bundle/$submit",
+                            &[
+                                ("X-Clins-Dev-Institution", &inst),
+                                ("Content-Type", "application/fhir+json"),
+                            ],
+                            v,
+                        );
+                        assert!(r.status < 300, "{}", r.body);
+                        ids = stored_ids(&r);
+                    }
+                    ids
+                })
+            })
+            .collect();
+        for h in handles {
+            expected.push(h.join().expect("client thread"));
+        }
+    });
+    let member = member_of(&unit.bundle);
+    let inst = institution_of(&variants[0]);
+    let r = hub.get(
+        &format!(
+            "/fhir/Condition?patient.identifier={}&_count=1000",
+            enc(&format!("{MEMBER_SYSTEM}|{member}"))
+        ),
+        &inst,
+    );
+    let all: BTreeSet<String> = expected.iter().flatten().cloned().collect();
+    let now: BTreeSet<String> = entry_ids(&r).intersection(&all).cloned().collect();
+    assert!(
+        expected.contains(&now),
+        "the unit holds exactly one variant's conditions: {now:?}"
+    );
+    let (_, current, _) = hub.counts();
+    assert_eq!(current, now.len() as i64, "no stray current rows");
+    drop(hub);
+    drop_backend(&backend);
+}
+
+const FIXED_NOW: &str = "2026-11-20T03:00:00.000Z";
+
+fn summary_across_institutions_flags_and_retention(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let mut hub = Hub::start(&backend, &ig(), Some(FIXED_NOW));
+    let subs = population(300, 5);
+    // A patient with 傷病名 units from three institutions.
+    let mut by_member: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for s in subs.iter().filter(|s| s.kind == "Condition") {
+        by_member
+            .entry(member_of(&s.bundle))
+            .or_default()
+            .insert(bundle_key(&s.bundle).0);
+    }
+    let (member, insts) = by_member
+        .iter()
+        .filter(|(_, i)| i.len() >= 3)
+        .min_by_key(|(m, _)| (*m).clone())
+        .expect("a patient seen at three institutions");
+    let outsider = subs
+        .iter()
+        .map(|s| bundle_key(&s.bundle).0)
+        .find(|i| !insts.contains(i))
+        .expect("another institution");
+    for s in subs
+        .iter()
+        .filter(|s| member_of(&s.bundle) == *member && s.kind == "Condition")
+    {
+        assert!(hub.submit(&bytes(&s.bundle)).status < 300);
+    }
+    let r = hub.get(&summary_path(member), &outsider);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let entries = r.entries();
+    assert_eq!(
+        entries[0]
+            .pointer("resource.resourceType")
+            .and_then(Value::as_str),
+        Some("Patient")
+    );
+    let sources: BTreeSet<String> = entries[1..]
+        .iter()
+        .filter_map(|e| e.get("extension"))
+        .flat_map(|x| x.items().iter())
+        .filter_map(|x| x.pointer("valueIdentifier.value").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect();
+    assert!(
+        sources.len() >= 3,
+        "entries from three institutions: {sources:?}"
+    );
+    for e in &entries[1..] {
+        let ext = e.get("extension").map(Value::items).unwrap_or_default();
+        assert!(
+            ext.iter().any(|x| x.get("valueInstant").is_some()),
+            "registration time"
+        );
+    }
+
+    // Flags: a unit with three conditions or more, tagged LTS / UNDELIVERED / UNINFORMED.
+    let unit = subs
+        .iter()
+        .find(|s| {
+            s.kind == "Condition"
+                && s.resources >= 4
+                && s.action == synth::Action::Submit
+                && member_of(&s.bundle) != *member
+        })
+        .expect("a unit with three conditions");
+    let mut flagged = unit.bundle.clone();
+    for (i, code) in [(1, "LTS"), (2, "UNDELIVERED"), (3, "UNINFORMED")] {
+        add_tag(resource_mut(&mut entries_mut(&mut flagged)[i]), code);
+    }
+    let r = hub.submit(&bytes(&flagged));
+    assert!(r.status < 300, "{}", r.body);
+    let ids: Vec<String> = {
+        // Ids in entry order: the hub reports them in order.
+        r.json()
+            .get("issue")
+            .map(Value::items)
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| {
+                i.pointer("details.coding")
+                    .map(Value::items)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.get("code").and_then(Value::as_str) == Some("SUBMIT-RESOURCE"))
+            })
+            .filter_map(|i| {
+                i.get("diagnostics")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let suspected: Vec<bool> = entries_mut(&mut flagged)[1..]
+        .iter()
+        .map(|e| {
+            e.pointer("resource.verificationStatus.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some("provisional"))
+        })
+        .collect();
+    let owner = institution_of(&bytes(&flagged));
+    let other_member = member_of(&flagged);
+    let seen_by = |who: &str| -> (BTreeSet<String>, BTreeSet<String>) {
+        let r = hub.get(&summary_path(&other_member), who);
+        assert_eq!(r.status, 200);
+        let mut uninformed = BTreeSet::new();
+        for e in r.entries() {
+            let marked = e
+                .get("extension")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|x| x.get("valueBoolean").and_then(Value::as_bool) == Some(true));
+            if marked {
+                uninformed.insert(
+                    e.get("fullUrl")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .split("/fhir/")
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_string(),
+                );
+            }
+        }
+        (entry_ids(&r), uninformed)
+    };
+    let (mine, _) = seen_by(&owner);
+    assert!(
+        ids.iter().all(|i| mine.contains(i)),
+        "the submitter sees everything it sent"
+    );
+    let (theirs, marked) = seen_by(&outsider);
+    assert!(
+        !theirs.contains(&ids[1]),
+        "UNDELIVERED is hidden from others"
+    );
+    assert!(
+        theirs.contains(&ids[2]) && marked.contains(&ids[2]),
+        "UNINFORMED is shown with its mark"
+    );
+    assert_eq!(
+        theirs.contains(&ids[0]),
+        !suspected[0],
+        "LTS shown unless suspected"
+    );
+    for (i, s) in suspected.iter().enumerate() {
+        if *s {
+            assert!(
+                !theirs.contains(&ids[i]),
+                "suspected diagnoses are hidden from others"
+            );
+        }
+    }
+
+    // 検査: five results of the same items, only the last year or the last three are viewable.
+    let lab = subs
+        .iter()
+        .find(|s| {
+            s.file_name.ends_with("observation.json")
+                && member_of(&s.bundle) != *member
+                && member_of(&s.bundle) != other_member
+        })
+        .expect("a lab unit");
+    let lab_member = member_of(&lab.bundle);
+    let dates = [
+        "2026-10-01",
+        "2026-06-01",
+        "2025-06-01",
+        "2024-06-01",
+        "2023-06-01",
+    ];
+    for (k, d) in dates.iter().enumerate() {
+        let mut v = with_bundle_id(&lab.bundle, &format!("X{k}"));
+        for e in entries_mut(&mut v).iter_mut().skip(1) {
+            let r = resource_mut(e);
+            for key in ["effectiveDateTime", "issued"] {
+                r.insert(key, Value::string(format!("{d}T10:00:00+09:00")));
+            }
+        }
+        let r = hub.submit(&bytes(&v));
+        assert!(r.status < 300, "{}", r.body);
+    }
+    for s in subs
+        .iter()
+        .filter(|s| member_of(&s.bundle) == lab_member && s.file_name.ends_with("observation.json"))
+    {
+        // Its own other lab units are not sent: only the five dated copies count.
+        let _ = s;
+    }
+    let hba1c = lab
+        .bundle
+        .get("entry")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.pointer("resource.code.coding"))
+        .map(|c| c.items().to_vec())
+        .next()
+        .expect("coded result");
+    let code = hba1c
+        .iter()
+        .rev()
+        .find_map(|c| {
+            Some(format!(
+                "{}|{}",
+                c.get("system")?.as_str()?,
+                c.get("code")?.as_str()?
+            ))
+        })
+        .unwrap();
+    let path = format!(
+        "/fhir/Observation?patient.identifier={}&code={}",
+        enc(&format!("{MEMBER_SYSTEM}|{lab_member}")),
+        enc(&code)
+    );
+    let r = hub.get(&path, &outsider);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let effective: BTreeSet<String> = r
+        .entries()
+        .iter()
+        .filter_map(|e| {
+            e.pointer("resource.effectiveDateTime")
+                .and_then(Value::as_str)
+                .map(|d| d[..10].to_string())
+        })
+        .collect();
+    assert_eq!(
+        effective,
+        ["2025-06-01", "2026-06-01", "2026-10-01"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        "last year or last three"
+    );
+
+    // Six years later: 傷病名 without LTS have expired, the LTS one stays until deleted.
+    hub.kill();
+    let hub = Hub::start(&backend, &ig(), Some("2032-12-01T00:00:00.000Z"));
+    let (later, _) = {
+        let r = hub.get(&summary_path(&other_member), &outsider);
+        assert_eq!(r.status, 200);
+        (entry_ids(&r), ())
+    };
+    let conditions: Vec<&String> = later
+        .iter()
+        .filter(|i| i.starts_with("Condition/"))
+        .collect();
+    assert_eq!(
+        conditions.len(),
+        usize::from(!suspected[0]),
+        "only the LTS condition is left: {conditions:?}"
+    );
+    drop(hub);
+    // `clins-hub purge` deletes what expired.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+        .arg("purge")
+        .args(backend_args(&backend))
+        .args(["--now", "2032-12-01"])
+        .output()
+        .expect("purge");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let purged: i64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(purged > 0, "{text}");
+    drop_backend(&backend);
+}
+
+fn search_parameters_and_paging(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(80, 17);
+    for s in &subs {
+        assert!(hub.submit(&bytes(&s.bundle)).status < 300);
+    }
+    // The patient with the most conditions.
+    let mut per_member: HashMap<String, i64> = HashMap::new();
+    for s in subs.iter().filter(|s| s.kind == "Condition") {
+        *per_member.entry(member_of(&s.bundle)).or_default() += 1;
+    }
+    let member = per_member
+        .iter()
+        .max_by_key(|(m, n)| (**n, (*m).clone()))
+        .unwrap()
+        .0
+        .clone();
+    let inst = subs
+        .iter()
+        .find(|s| member_of(&s.bundle) == member)
+        .map(|s| bundle_key(&s.bundle).0)
+        .unwrap();
+    let pid = {
+        let r = hub.get(&summary_path(&member), &inst);
+        r.entries()[0]
+            .pointer("resource.id")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string()
+    };
+    let q = |rest: &str| hub.get(&format!("/fhir/Condition?patient={pid}{rest}"), &inst);
+    let all = q("&_count=1000");
+    assert_eq!(all.status, 200);
+    let all_ids = entry_ids(&all);
+    assert!(all_ids.len() >= 2, "{}", all.body);
+    // The same through patient.identifier and Patient/<id>.
+    let by_ident = hub.get(
+        &format!(
+            "/fhir/Condition?patient.identifier={}&_count=1000",
+            enc(&format!("{MEMBER_SYSTEM}|{member}"))
+        ),
+        &inst,
+    );
+    assert_eq!(entry_ids(&by_ident), all_ids);
+    assert_eq!(
+        entry_ids(&hub.get(
+            &format!("/fhir/Condition?patient=Patient/{pid}&_count=1000"),
+            &inst
+        )),
+        all_ids
+    );
+    // Paging: one per page, following `next` until it ends, gives every result once.
+    let mut seen = Vec::new();
+    let mut path = format!("/fhir/Condition?patient={pid}&_count=1");
+    for _ in 0..100 {
+        let r = hub.get(&path, &inst);
+        assert_eq!(r.status, 200, "{}", r.body);
+        seen.extend(entry_ids(&r));
+        let next = r
+            .json()
+            .get("link")
+            .map(Value::items)
+            .unwrap_or_default()
+            .iter()
+            .find(|l| l.get("relation").and_then(Value::as_str) == Some("next"))
+            .and_then(|l| l.get("url"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        match next {
+            Some(u) => path = format!("/fhir{}", u.split("/fhir").nth(1).unwrap()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), all_ids.len(), "no duplicates across pages");
+    assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), all_ids);
+    let asc = entry_ids(&q("&_sort=_lastUpdated&_count=1000"));
+    assert_eq!(asc, all_ids);
+    // Token: system|code, code alone, several codes, unknown code.
+    let first = all.entries()[0].get("resource").cloned().unwrap();
+    let coding = first.pointer("code.coding").map(Value::items).unwrap()[0].clone();
+    let (sys, code) = (
+        coding.get("system").and_then(Value::as_str).unwrap(),
+        coding.get("code").and_then(Value::as_str).unwrap(),
+    );
+    let with_code = entry_ids(&q(&format!("&code={}", enc(&format!("{sys}|{code}")))));
+    assert!(with_code.contains(&format!(
+        "Condition/{}",
+        first.get("id").and_then(Value::as_str).unwrap()
+    )));
+    for id in &with_code {
+        let r = hub.get(&format!("/fhir/{id}"), &inst).json();
+        assert!(r
+            .pointer("code.coding")
+            .map(Value::items)
+            .unwrap()
+            .iter()
+            .any(|c| c.get("code").and_then(Value::as_str) == Some(code)));
+    }
+    assert_eq!(entry_ids(&q(&format!("&code={code}"))), with_code);
+    assert!(entry_ids(&q(&format!("&code={code},00000000"))).is_superset(&with_code));
+    assert!(entry_ids(&q("&code=00000000")).is_empty());
+    assert_eq!(
+        entry_ids(&q("&category=encounter-diagnosis&_count=1000")),
+        all_ids
+    );
+    let active = entry_ids(&q("&clinical-status=active&_count=1000"));
+    let resolved = entry_ids(&q(
+        "&clinical-status=resolved,remission,inactive&_count=1000",
+    ));
+    assert_eq!(active.len() + resolved.len(), all_ids.len());
+    // Dates with prefixes (onset), and _lastUpdated on the registration time.
+    assert_eq!(entry_ids(&q("&date=ge1900-01-01&_count=1000")), all_ids);
+    assert!(entry_ids(&q("&date=lt1900-01-01")).is_empty());
+    let onset = first.get("onsetDateTime").and_then(Value::as_str).unwrap();
+    assert!(
+        entry_ids(&q(&format!("&date={onset}&_count=1000"))).contains(&format!(
+            "Condition/{}",
+            first.get("id").and_then(Value::as_str).unwrap()
+        ))
+    );
+    assert!(
+        entry_ids(&q(&format!("&date=gt{onset}&_count=1000"))).len() < all_ids.len()
+            || all_ids.len() == 1
+    );
+    assert_eq!(
+        entry_ids(&q("&_lastUpdated=ge2000-01-01&_count=1000")),
+        all_ids
+    );
+    assert!(entry_ids(&q("&_lastUpdated=lt2000-01-01")).is_empty());
+    // The other types.
+    let any_type = |t: &str, rest: &str| hub.get(&format!("/fhir/{t}?patient={pid}{rest}"), &inst);
+    for t in ["AllergyIntolerance", "Observation", "MedicationRequest"] {
+        let r = any_type(t, "&_count=1000");
+        assert_eq!(r.status, 200, "{t}: {}", r.body);
+    }
+    // Some patient with labs: category=laboratory finds them.
+    let lab_member = subs
+        .iter()
+        .find(|s| s.file_name.ends_with("observation.json"))
+        .map(|s| member_of(&s.bundle))
+        .unwrap();
+    let lab_inst = subs
+        .iter()
+        .find(|s| s.file_name.ends_with("observation.json"))
+        .map(|s| bundle_key(&s.bundle).0)
+        .unwrap();
+    let r = hub.get(&format!("/fhir/Observation?patient.identifier={}&category=laboratory&date=ge2020-01-01&_count=1000", enc(&format!("{MEMBER_SYSTEM}|{lab_member}"))), &lab_inst);
+    assert!(!r.entries().is_empty(), "{}", r.body);
+    // Documents of a patient, by type.
+    let doc_member = subs
+        .iter()
+        .find(|s| s.file_name.ends_with("checkup.json") || s.file_name.ends_with("pcs.json"))
+        .map(|s| member_of(&s.bundle));
+    if let Some(m) = doc_member {
+        let r = hub.get(
+            &format!(
+                "/fhir/DocumentReference?patient.identifier={}",
+                enc(&format!("{MEMBER_SYSTEM}|{m}"))
+            ),
+            &inst,
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(!r.entries().is_empty(), "{}", r.body);
+        let doc = r.entries()[0].get("resource").cloned().unwrap();
+        let url = doc.pointer("content").map(Value::items).unwrap()[0]
+            .pointer("attachment.url")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_string();
+        let b = hub.get(
+            &format!("/fhir{}", url.split("/fhir").nth(1).unwrap()),
+            &inst,
+        );
+        assert_eq!(b.status, 200);
+        assert_eq!(
+            b.json().get("type").and_then(Value::as_str),
+            Some("document")
+        );
+    }
+    drop(hub);
+    drop_backend(&backend);
+}
+
+fn referral_lifecycle(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(400, 2);
+    let referral = subs
+        .iter()
+        .find(|s| s.file_name.ends_with("referral.json"))
+        .expect("a referral in the population");
+    // A held referral: registered without consent in the Bundle.
+    let mut doc = referral.bundle.clone();
+    entries_mut(&mut doc)
+        .retain(|e| e.pointer("resource.resourceType").and_then(Value::as_str) != Some("Consent"));
+    let body = bytes(&doc);
+    let sender = institution_of(&body);
+    let dest = referral_destination(&doc);
+    assert_ne!(sender, dest);
+    let r = hub.submit(&body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let doc_id = r
+        .details()
+        .iter()
+        .find(|_| true)
+        .map(|_| ())
+        .and_then(|_| {
+            r.json()
+                .get("issue")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .find_map(|i| {
+                    i.get("diagnostics")
+                        .and_then(Value::as_str)
+                        .and_then(|d| d.strip_prefix("Bundle/"))
+                        .map(|d| d.split(' ').next().unwrap_or_default().to_string())
+                })
+        })
+        .expect("document id");
+    let listed = hub.get(
+        &format!("/fhir/DocumentReference?destination={dest}"),
+        &dest,
+    );
+    assert_eq!(listed.status, 200);
+    assert!(
+        entry_ids(&listed).contains(&format!("DocumentReference/{doc_id}")),
+        "{}",
+        listed.body
+    );
+    assert_eq!(
+        hub.get(
+            &format!("/fhir/DocumentReference?destination={dest}"),
+            &sender
+        )
+        .status,
+        403
+    );
+    let third = "1311234567";
+    assert_eq!(
+        hub.get(&format!("/fhir/Bundle/{doc_id}"), third).status,
+        404,
+        "only sender and addressee"
+    );
+    let held = hub.get(&format!("/fhir/Bundle/{doc_id}"), &dest);
+    assert_eq!(held.status, 403, "{}", held.body);
+    assert!(held.details().contains(&"REFERRAL-HELD".to_string()));
+    // The patient consents; the addressee retrieves the Bundle exactly as submitted.
+    let member = member_of(&doc);
+    let consent = format!("{{\"resourceType\":\"Consent\",\"status\":\"active\",\"provision\":{{\"data\":[{{\"meaning\":\"instance\",\"reference\":{{\"reference\":\"DocumentReference/{doc_id}\"}}}}]}}}}");
+    let r = request(
+        hub.port,
+        "POST",
+        "/fhir/Consent",
+        &[
+            ("X-Clins-Dev-Patient", &enc(&member)),
+            ("Content-Type", "application/fhir+json"),
+        ],
+        consent.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = hub.get(&format!("/fhir/Bundle/{doc_id}"), &dest);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body.as_bytes(), &body[..], "exactly as submitted");
+    let dr = hub
+        .get(&format!("/fhir/DocumentReference/{doc_id}"), &dest)
+        .json();
+    let status = dr.get("extension").map(Value::items).unwrap()[0]
+        .get("valueCode")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    assert_eq!(status.as_deref(), Some("retrieved"));
+    // Retrieved: no more cancel or change.
+    let params = |id: &str, undo: bool| {
+        format!("{{\"resourceType\":\"Parameters\",\"parameter\":[{{\"name\":\"identifier\",\"valueString\":\"{id}\"}}{}]}}", if undo { ",{\"name\":\"undo\",\"valueBoolean\":true}" } else { "" })
+    };
+    let bid = bundle_key(&doc).1;
+    assert_eq!(
+        hub.post(
+            "/fhir/Bundle/$withdraw",
+            &sender,
+            params(&bid, false).as_bytes()
+        )
+        .status,
+        409
+    );
+    let mut changed = doc.clone();
+    set(
+        &mut changed,
+        "timestamp",
+        Value::string("2026-11-21T09:00:00+09:00"),
+    );
+    assert_eq!(hub.submit(&bytes(&changed)).status, 409);
+
+    // A second referral: cancel (取消), undo (取消UNDO), change (取消 + 再登録).
+    let doc2 = with_bundle_id(&doc, "B");
+    let r = hub.submit(&bytes(&doc2));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let bid2 = bundle_key(&doc2).1;
+    let id2 = r
+        .json()
+        .get("issue")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find_map(|i| {
+            i.get("diagnostics")
+                .and_then(Value::as_str)
+                .and_then(|d| d.strip_prefix("Bundle/"))
+                .map(|d| d.split(' ').next().unwrap_or_default().to_string())
+        })
+        .unwrap();
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &sender,
+        params(&bid2, false).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(hub.get(&format!("/fhir/Bundle/{id2}"), &dest).status, 410);
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &sender,
+        params(&bid2, true).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let held = hub.get(&format!("/fhir/Bundle/{id2}"), &dest);
+    assert_eq!(held.status, 403, "restored as held: {}", held.body);
+    let mut doc2b = doc2.clone();
+    set(
+        &mut doc2b,
+        "timestamp",
+        Value::string("2026-11-22T09:00:00+09:00"),
+    );
+    let r = hub.submit(&bytes(&doc2b));
+    assert!(
+        r.details().contains(&"SUBMIT-REPLACED".to_string()),
+        "{}",
+        r.body
+    );
+    let dr = hub
+        .get(&format!("/fhir/DocumentReference/{id2}"), &sender)
+        .json();
+    assert_eq!(
+        dr.pointer("meta.versionId").and_then(Value::as_str),
+        Some("4")
+    );
+    drop(hub);
+    drop_backend(&backend);
+}
+
+/// The addressee of a referral: the Organization of section 910.
+fn referral_destination(doc: &Value) -> String {
+    let entries = doc.get("entry").map(Value::items).unwrap_or_default();
+    let comp = entries[0].get("resource").unwrap();
+    let section = comp
+        .get("section")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|s| {
+            s.pointer("code.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some("910"))
+        })
+        .expect("section 910")
+        .clone();
+    let target = section
+        .get("entry")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.get("reference").and_then(Value::as_str))
+        .find_map(|r| {
+            entries
+                .iter()
+                .find(|e| e.get("fullUrl").and_then(Value::as_str) == Some(r))
+                .and_then(|e| e.get("resource"))
+                .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("Organization"))
+                .cloned()
+        })
+        .expect("addressee organization");
+    target
+        .get("identifier")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find_map(|i| i.get("value").and_then(Value::as_str))
+        .unwrap()
+        .to_string()
+}
+
+fn acknowledged_submissions_survive_sigkill(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let mut hub = Hub::start(&backend, &ig(), None);
+    let subs = population(150, 44);
+    let port = hub.port;
+    let acked = std::sync::Mutex::new(Vec::<usize>::new());
+    let mut inflight: Option<usize> = None;
+    std::thread::scope(|s| {
+        let sender = s.spawn(|| {
+            for (i, sub) in subs.iter().enumerate() {
+                let body = bytes(&sub.bundle);
+                let inst = institution_of(&body);
+                let r = std::panic::catch_unwind(|| {
+                    request(
+                        port,
+                        "POST",
+                        "/fhir/Bundle/$submit",
+                        &[
+                            ("X-Clins-Dev-Institution", &inst),
+                            ("Content-Type", "application/fhir+json"),
+                        ],
+                        &body,
+                    )
+                });
+                match r {
+                    Ok(r) if r.status < 300 => acked.lock().unwrap().push(i),
+                    _ => return Some(i),
+                }
+            }
+            None
+        });
+        while acked.lock().unwrap().len() < 120 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        hub.kill();
+        inflight = sender.join().unwrap();
+    });
+    let acked = acked.into_inner().unwrap();
+    assert!(inflight.is_some(), "the kill interrupted the stream");
+    let hub = Hub::start(&backend, &ig(), None);
+    let mut model: HashMap<(String, String), i64> = HashMap::new();
+    for &i in &acked {
+        model.insert(
+            bundle_key(&subs[i].bundle),
+            indexed(&subs[i].bundle).unwrap_or(0),
+        );
+    }
+    let (units, current, _) = hub.counts();
+    let expected = model.values().sum::<i64>();
+    let f = inflight.unwrap();
+    let key = bundle_key(&subs[f].bundle);
+    let mut with = model.clone();
+    with.insert(key.clone(), indexed(&subs[f].bundle).unwrap_or(0));
+    let expected_with = with.values().sum::<i64>();
+    assert!(
+        (units, current) == (model.len() as i64, expected) || (units, current) == (with.len() as i64, expected_with),
+        "every acknowledged unit complete, the interrupted one all or nothing: ({units}, {current}) vs ({}, {expected}) or ({}, {expected_with})",
+        model.len(),
+        with.len()
+    );
+    // The last acknowledged version of every unit is stored exactly.
+    let mut last: HashMap<(String, String), usize> = HashMap::new();
+    for &i in &acked {
+        last.insert(bundle_key(&subs[i].bundle), i);
+    }
+    for (k, i) in last {
+        if k == key {
+            continue;
+        }
+        let r = hub.submit(&bytes(&subs[i].bundle));
+        let d = r.details();
+        assert!(
+            d.contains(&"SUBMIT-UNCHANGED".to_string())
+                || d.contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
+            "{} was acknowledged but is not stored as sent: {}",
+            subs[i].file_name,
+            r.body
+        );
+    }
+    drop(hub);
+    drop_backend(&backend);
+}
+
+fn official_fixtures(kind: &str) {
+    let shared = shared_or_skip!();
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &common::ig_dirs(&shared), None);
+    let v = common::jp_validator(&shared);
+    let mut accepted = 0;
+    for dir in [
+        "fixtures/jp-clins/clinical-core",
+        "fixtures/jp-clins/eCheckupReport",
+        "fixtures/jp-clins/eReferral",
+    ] {
+        for f in common::json_files(&shared.join(dir)) {
+            let body = common::read(&f);
+            let Ok(value) = fhir::json::parse_bytes(&body) else {
+                continue;
+            };
+            if value.get("resourceType").and_then(Value::as_str) != Some("Bundle") {
+                continue;
+            }
+            let submission = clins::kind::detect(&value).is_clins_submission();
+            let valid = common::errors(&v.validate(&value)).is_empty();
+            let before = hub.counts();
+            let r = hub.submit(&body);
+            if submission && valid {
+                assert!(
+                    r.status < 300,
+                    "{} should be accepted: {}",
+                    f.display(),
+                    r.body
+                );
+                accepted += 1;
+            } else {
+                assert!(
+                    r.status >= 400 && r.status < 500,
+                    "{} should be refused: {}",
+                    f.display(),
+                    r.body
+                );
+                assert_eq!(hub.counts(), before, "{}", f.display());
+            }
+        }
+    }
+    assert!(accepted >= 2, "{accepted}");
+    drop(hub);
+    drop_backend(&backend);
+}
