@@ -152,12 +152,24 @@ impl SearchIndexer {
     /// Index values of `resource`, as (parameter code, value). Parameters whose expression
     /// fails on this resource are skipped and reported in the second list.
     pub fn extract(&self, resource: &Value) -> (Vec<(Arc<SearchParam>, IndexValue)>, Vec<String>) {
+        self.extract_only(resource, None)
+    }
+
+    /// [`SearchIndexer::extract`] for the parameters named in `only` (all when `None`).
+    pub fn extract_only(
+        &self,
+        resource: &Value,
+        only: Option<&[&str]>,
+    ) -> (Vec<(Arc<SearchParam>, IndexValue)>, Vec<String>) {
         let mut out = Vec::new();
         let mut failed = Vec::new();
         let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
             return (out, failed);
         };
         for p in self.params(rt) {
+            if only.is_some_and(|o| !o.contains(&&*p.code)) {
+                continue;
+            }
             let Some(c) = &p.expression else { continue };
             let mut ctx = fhirpath::Context::for_resource(&self.model, resource);
             ctx.lenient_as = true;

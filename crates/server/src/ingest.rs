@@ -59,8 +59,17 @@ pub struct DocumentInfo {
 
 /// Hex SHA-256 of the bytes (the idempotency key of a submission).
 pub fn content_hash(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    d.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    s
 }
 
 fn short_hash(parts: &[&str]) -> String {
@@ -91,9 +100,7 @@ pub fn indexed_params(res_type: &str) -> &'static [(&'static str, &'static str)]
             ("code", "code"),
             ("category", "category"),
             ("clinical-status", "clinical-status"),
-            ("verification-status", "verification-status"),
             ("date", "onset-date"),
-            ("recorded-date", "recorded-date"),
         ],
         "AllergyIntolerance" => &[
             ("code", "code"),
@@ -337,8 +344,9 @@ fn referral_destination(comp: &Value, entries: &[Value]) -> Option<String> {
 fn prepare_resource(r: &Value, rt: &str, local_id: String, indexer: &SearchIndexer) -> Prepared {
     let item = item_of(r);
     let flags = flag_bits(r);
-    let (values, _failed) = indexer.extract(r);
     let params = indexed_params(rt);
+    let codes: Vec<&str> = params.iter().map(|p| p.1).collect();
+    let (values, _failed) = indexer.extract_only(r, Some(&codes));
     let mut tokens = Vec::new();
     let mut dates = Vec::new();
     for (p, v) in values {

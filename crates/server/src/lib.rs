@@ -191,11 +191,38 @@ async fn submit(
     let caller = authenticate(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
+    // Validation and rendering use the CPU: at most four per core at a time, so that many
+    // clients do not mean 16 threads fighting over 2 cores. The write that follows only waits
+    // for the writer (group commit), without holding a core.
+    let permit = cpu_slots().acquire().await.map_err(ApiError::internal)?;
     let h = hub.clone();
-    let r = tokio::task::spawn_blocking(move || submit_bytes(&h, Some(&caller), &body))
+    let ready =
+        tokio::task::spawn_blocking(move || prepare_submission(&h, Some(&caller), &body, None))
+            .await
+            .map_err(ApiError::internal)?;
+    drop(permit);
+    let ready = match ready {
+        Ok(r) => r,
+        Err(e) => {
+            metrics::record_submission("rejected");
+            return Err(e);
+        }
+    };
+    let h = hub.clone();
+    let r = tokio::task::spawn_blocking(move || store_ready(&h, ready))
         .await
         .map_err(ApiError::internal)?;
+    if r.is_err() {
+        metrics::record_submission("rejected");
+    }
     r.map(|(status, body)| fhir(status, body))
+}
+
+fn cpu_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
+    })
 }
 
 /// Validates and stores one submission: the path of `$submit` and of `clins-hub import`.
@@ -221,6 +248,17 @@ fn submit_inner(
     body: &[u8],
     status: Option<&str>,
 ) -> Result<(StatusCode, String), ApiError> {
+    let ready = prepare_submission(hub, caller, body, status)?;
+    store_ready(hub, ready)
+}
+
+/// First half of a submission (CPU only, no write): parse, validate, resolve, render.
+pub fn prepare_submission(
+    hub: &Hub,
+    caller: Option<&Caller>,
+    body: &[u8],
+    status: Option<&str>,
+) -> Result<Ready, ApiError> {
     if body.len() > MAX_BODY {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -254,7 +292,7 @@ fn submit_inner(
             issues,
         });
     }
-    let sub = ingest::prepare(
+    let mut sub = ingest::prepare(
         &value,
         body,
         caller.map(|c| c.institution.as_str()),
@@ -292,31 +330,33 @@ fn submit_inner(
                 None if sub.kind == clins::SubmissionKind::EReferral && !d.consent => "held".into(),
                 None => "current".into(),
             },
-            bundle: body.to_vec(),
+            bundle: store::pack(body),
         }),
         now: now.clone(),
     };
-    let render = |patient_key: i64, version: i64| {
+    let prepared = std::mem::take(&mut sub.resources);
+    let sub_patient = std::mem::replace(&mut sub.patient, Value::Null);
+    let full_url = sub.patient_full_url.clone();
+    let render = move |patient_key: i64, version: i64| {
         let pref = format!("Patient/{}", ingest::patient_id(patient_key));
-        let mut patient = sub.patient.clone();
+        let mut patient = sub_patient.clone();
         if let Value::Object(o) = &mut patient {
             ingest::set_id_and_version(o, &ingest::patient_id(patient_key), None);
         }
         Rendered {
-            patient: fhir::json::to_string(&patient).into_bytes(),
-            resources: sub
-                .resources
+            patient: store::pack(fhir::json::to_string(&patient).as_bytes()),
+            resources: prepared
                 .iter()
                 .map(|p| {
                     let id = ingest::resource_id(patient_key, &p.local_id);
                     NewResource {
-                        body: ingest::render(
+                        body: store::pack(&ingest::render(
                             p.value.clone(),
                             &id,
                             version,
-                            &sub.patient_full_url,
+                            &full_url,
                             &pref,
-                        ),
+                        )),
                         res_type: p.res_type.clone(),
                         res_id: id,
                         item: p.item.code().to_string(),
@@ -330,7 +370,40 @@ fn submit_inner(
                 .collect(),
         }
     };
-    let result = match hub.store.submit(&new, &render) {
+    // Render before the write for the patient key and version the store has now; the writer
+    // re-renders only if a concurrent write changed them.
+    let guess = if new.delete_only {
+        None
+    } else {
+        hub.store
+            .next_version(&new.member_id, &new.institution, &new.bundle_id)?
+            .map(|(k, v)| (k, v, render(k, v)))
+    };
+    Ok(Ready {
+        sub,
+        new,
+        guess,
+        render: Box::new(render),
+    })
+}
+
+/// A validated submission, rendered, waiting for the store.
+pub struct Ready {
+    sub: ingest::Submission,
+    new: NewSubmission,
+    guess: Option<(i64, i64, Rendered)>,
+    render: Box<dyn Fn(i64, i64) -> Rendered + Send>,
+}
+
+/// Second half of a submission: the atomic write and the answer.
+fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError> {
+    let Ready {
+        sub,
+        new,
+        guess,
+        render,
+    } = ready;
+    let result = match hub.store.submit(new, guess, render) {
         Ok(r) => r,
         Err(store::StoreError::OtherPatient) => {
             return Err(ApiError::new(

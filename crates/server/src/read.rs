@@ -354,7 +354,7 @@ pub async fn search(
                 let Some((ours, _)) = params.iter().find(|(p, _)| *p == name) else {
                     return Err(unknown_param(name, &allowed.join(", ")));
                 };
-                if *ours == "date" || *ours == "recorded-date" {
+                if *ours == "date" {
                     query.dates.push(date_filter(ours, v)?);
                 } else {
                     query.tokens.push(token_filter(ours, v)?);
@@ -931,11 +931,7 @@ pub async fn metadata(State(hub): State<AppState>) -> Response {
             out.push_str(",{\"name\":\"");
             out.push_str(p);
             out.push_str("\",\"type\":\"");
-            out.push_str(if *p == "date" || *p == "recorded-date" {
-                "date"
-            } else {
-                "token"
-            });
+            out.push_str(if *p == "date" { "date" } else { "token" });
             out.push_str("\"}");
         }
         out.push_str("]}");

@@ -122,7 +122,7 @@ impl SqliteConn {
         // WAL: readers never block the writer; synchronous=FULL makes every commit durable
         // before it is acknowledged (an acknowledged submission survives a power cut).
         c.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
         )
         .map_err(sqlite_err)?;
         Ok(SqliteConn(c))
@@ -139,13 +139,15 @@ fn sqlite_err(e: rusqlite::Error) -> DbError {
     }
 }
 
-fn to_sqlite(p: &Param) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match p {
-        Param::Null => V::Null,
-        Param::Int(i) => V::Integer(*i),
-        Param::Text(t) => V::Text(t.clone()),
-        Param::Blob(b) => V::Blob(b.clone()),
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value as V, ValueRef};
+        Ok(match self {
+            Param::Null => ToSqlOutput::Owned(V::Null),
+            Param::Int(i) => ToSqlOutput::Owned(V::Integer(*i)),
+            Param::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+            Param::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
     }
 }
 
@@ -156,7 +158,7 @@ impl Conn for SqliteConn {
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
         let n = st
-            .execute(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
+            .execute(rusqlite::params_from_iter(params.iter()))
             .map_err(sqlite_err)?;
         Ok(n as u64)
     }
@@ -164,7 +166,7 @@ impl Conn for SqliteConn {
         let mut st = self.0.prepare_cached(sql).map_err(sqlite_err)?;
         let cols = st.column_count();
         let mut rows = st
-            .query(rusqlite::params_from_iter(params.iter().map(to_sqlite)))
+            .query(rusqlite::params_from_iter(params.iter()))
             .map_err(sqlite_err)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(sqlite_err)? {

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod driver;
+mod group;
 mod schema;
 
 use std::path::Path;
@@ -16,6 +17,28 @@ use std::sync::Arc;
 
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
+
+/// The stored form of a body: LZ4 block (marker byte 1, then the size-prefixed block) when that
+/// is smaller, the bytes as they are otherwise (JSON starts with `{`, never with byte 1).
+pub fn pack(body: &[u8]) -> Vec<u8> {
+    let c = lz4_flex::block::compress_prepend_size(body);
+    if c.len() + 1 < body.len() {
+        let mut out = Vec::with_capacity(c.len() + 1);
+        out.push(1);
+        out.extend_from_slice(&c);
+        out
+    } else {
+        body.to_vec()
+    }
+}
+
+/// The body of a stored form (see [`pack`]). A corrupt block gives an empty body.
+pub fn unpack(stored: Vec<u8>) -> Vec<u8> {
+    match stored.first() {
+        Some(1) => lz4_flex::block::decompress_size_prepended(&stored[1..]).unwrap_or_default(),
+        _ => stored,
+    }
+}
 
 /// The current time in UTC, `YYYY-MM-DDTHH:MM:SS.sssZ`.
 pub fn now_utc() -> String {
@@ -112,11 +135,12 @@ pub struct NewDocument {
     pub doc_date: String,
     /// Initial status (`current`, or `held` for a referral without consent).
     pub status: String,
-    /// The Bundle exactly as submitted.
+    /// The Bundle exactly as submitted, in its stored form ([`pack`]).
     pub bundle: Vec<u8>,
 }
 
-/// What the caller renders once the patient key and version are known.
+/// What the caller renders once the patient key and version are known. Bodies are in their
+/// stored form already ([`pack`]): packing is the caller's work, outside the writer.
 pub struct Rendered {
     pub patient: Vec<u8>,
     pub resources: Vec<NewResource>,
@@ -206,7 +230,7 @@ fn stored(row: Row) -> StoredResource {
         flags: next().int(),
         registered_at: next().text(),
         deleted: next().int() != 0,
-        body: next().blob(),
+        body: unpack(next().blob()),
     }
 }
 
@@ -320,9 +344,14 @@ pub struct Query {
 
 #[derive(Clone)]
 pub struct Store {
+    /// PostgreSQL: a pool of writers, each write its own transaction.
     writer: Arc<Pool>,
+    /// SQLite: the one writer thread with group commit.
+    group: Option<Arc<group::GroupWriter>>,
     reader: Arc<Pool>,
     dialect: Dialect,
+    /// Background threads stop when the last clone of the store is dropped.
+    _alive: Arc<()>,
 }
 
 impl Store {
@@ -333,10 +362,37 @@ impl Store {
         let path = dir.join("clins.sqlite");
         let mut first = SqliteConn::open(&path)?;
         schema::migrate(&mut first)?;
-        let p2 = path.clone();
+        // Checkpoints run beside the writer, not in its commits (PASSIVE: never blocks it).
+        first.batch("PRAGMA wal_autocheckpoint=0")?;
+        let group = Some(Arc::new(group::GroupWriter::start(Box::new(first))));
+        let alive = Arc::new(());
+        let watch = Arc::downgrade(&alive);
+        let cp_path = path.clone();
+        std::thread::Builder::new()
+            .name("clins-store-checkpoint".into())
+            .spawn(move || {
+                let Ok(mut c) = SqliteConn::open(&cp_path) else {
+                    return;
+                };
+                let wal = cp_path.with_extension("sqlite-wal");
+                while watch.upgrade().is_some() {
+                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    // PASSIVE copies what it can without blocking the writer; once the log is
+                    // large, TRUNCATE lets the writer start it over (a short wait: most frames
+                    // are copied already).
+                    let big = std::fs::metadata(&wal).is_ok_and(|m| m.len() > 256 << 20);
+                    let mode = if big { "TRUNCATE" } else { "PASSIVE" };
+                    let _ = c.query(&format!("PRAGMA wal_checkpoint({mode})"), &[]);
+                }
+            })
+            .map_err(|e| DbError::Other(format!("cannot start the checkpoint thread: {e}")))?;
         let writer = Pool::new(
-            Box::new(move || Ok(Box::new(SqliteConn::open(&p2)?) as Box<dyn Conn>)),
-            1,
+            Box::new(|| {
+                Err(DbError::Other(
+                    "SQLite writes go through the writer thread".into(),
+                ))
+            }),
+            0,
         );
         let reader = Pool::new(
             Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
@@ -344,8 +400,10 @@ impl Store {
         );
         Ok(Store {
             writer,
+            group,
             reader,
             dialect: Dialect::Sqlite,
+            _alive: alive,
         })
     }
 
@@ -360,8 +418,10 @@ impl Store {
         );
         Ok(Store {
             writer: pool.clone(),
+            group: None,
             reader: pool,
             dialect: Dialect::Postgres,
+            _alive: Arc::new(()),
         })
     }
 
@@ -370,10 +430,13 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction, retrying it when a concurrent transaction won.
-    fn write<T>(
+    fn write<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError>,
+        mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        if let Some(g) = &self.group {
+            return g.write(f);
+        }
         let begin = match self.dialect {
             Dialect::Sqlite => "BEGIN IMMEDIATE",
             Dialect::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED",
@@ -417,12 +480,33 @@ impl Store {
     /// Stores a submission atomically: resolves the patient, replaces the unit with the same
     /// (institution, Bundle-ID), or deletes it for a Patient-only bundle. `render` is called
     /// with the patient key and the new version, inside the transaction.
+    /// `guess` is a rendering made before the write for (patient key, version) as
+    /// [`Store::next_version`] saw them; it is used when they are still right.
     pub fn submit(
         &self,
-        sub: &NewSubmission,
-        render: &dyn Fn(i64, i64) -> Rendered,
+        sub: NewSubmission,
+        guess: Option<(i64, i64, Rendered)>,
+        render: Box<dyn Fn(i64, i64) -> Rendered + Send>,
     ) -> Result<SubmitResult, StoreError> {
-        self.write(|c| submit_tx(c, sub, render))
+        let mut guess = guess;
+        self.write(move |c| submit_tx(c, &sub, &mut guess, &*render))
+    }
+
+    /// The patient key of a member id and the version the unit (institution, Bundle-ID) would
+    /// get if stored now; `None` for a new patient.
+    pub fn next_version(
+        &self,
+        member_id: &str,
+        institution: &str,
+        bundle_id: &str,
+    ) -> Result<Option<(i64, i64)>, StoreError> {
+        self.read(|c| {
+            let rows = c.query(
+                "SELECT p.patient_key, COALESCE((SELECT u.version FROM units u WHERE u.institution = ?2 AND u.bundle_id = ?3), 0) FROM patients p WHERE p.member_id = ?1",
+                &[member_id.into(), institution.into(), bundle_id.into()],
+            )?;
+            Ok(rows.first().map(|r| (r[0].int(), r[1].int() + 1)))
+        })
     }
 
     /// Withdraws a unit (delete) or cancels a document (取消) of `institution`.
@@ -432,7 +516,12 @@ impl Store {
         bundle_id: &str,
         now: &str,
     ) -> Result<SubmitResult, StoreError> {
-        self.write(|c| withdraw_tx(c, institution, bundle_id, now))
+        let (i, b, n) = (
+            institution.to_string(),
+            bundle_id.to_string(),
+            now.to_string(),
+        );
+        self.write(move |c| withdraw_tx(c, &i, &b, &n))
     }
 
     /// Sets a document's status (`current`, `held`, `retrieved`, `cancelled`), optionally only
@@ -444,7 +533,10 @@ impl Store {
         to: &str,
         now: &str,
     ) -> Result<StoredDocument, StoreError> {
-        self.write(|c| {
+        let (doc_id, to, now) = (doc_id.to_string(), to.to_string(), now.to_string());
+        let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+        self.write(move |c| {
+            let (doc_id, to, now) = (doc_id.as_str(), to.as_str(), now.as_str());
             let rows = c.query(
                 &format!("SELECT {DOC_COLUMNS} FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id = ?1"),
                 &[doc_id.into()],
@@ -452,7 +544,7 @@ impl Store {
             let Some(doc) = rows.into_iter().next().map(document) else {
                 return Err(StoreError::NotFound);
             };
-            if !from.is_empty() && !from.contains(&doc.status.as_str()) {
+            if !from.is_empty() && !from.contains(&doc.status) {
                 return Err(StoreError::State(doc.status));
             }
             let retrieved = if to == "retrieved" { Some(now.to_string()) } else { doc.retrieved_at.clone() };
@@ -474,7 +566,7 @@ impl Store {
             Ok(rows.into_iter().next().map(|r| {
                 let mut it = r.into_iter();
                 let k = it.next().map_or(0, |v| v.int());
-                (k, it.next().map(Param::blob).unwrap_or_default())
+                (k, unpack(it.next().map(Param::blob).unwrap_or_default()))
             }))
         })
     }
@@ -489,7 +581,7 @@ impl Store {
             Ok(rows.into_iter().next().map(|r| {
                 let mut it = r.into_iter();
                 let m = it.next().map(|v| v.text()).unwrap_or_default();
-                (m, it.next().map(Param::blob).unwrap_or_default())
+                (m, unpack(it.next().map(Param::blob).unwrap_or_default()))
             }))
         })
     }
@@ -622,7 +714,7 @@ impl Store {
                 &[doc_id.into()],
             )?;
             Ok(rows.into_iter().next().map(|mut r| {
-                let bundle = r.pop().map(Param::blob).unwrap_or_default();
+                let bundle = unpack(r.pop().map(Param::blob).unwrap_or_default());
                 (document(r), bundle)
             }))
         })
@@ -631,7 +723,8 @@ impl Store {
     /// Deletes what `plan` says has expired: resource versions with their index rows, and the
     /// stored Bundles of expired documents (their index row stays, with status `expired`).
     pub fn purge(&self, plan: &PurgePlan) -> Result<PurgeReport, StoreError> {
-        self.write(|c| {
+        let plan = plan.clone();
+        self.write(move |c| {
             let mut report = PurgeReport::default();
             for (item, cutoff, spare_lts) in &plan.resources {
                 let lts = if *spare_lts { " AND (flags & 1) = 0" } else { "" };
@@ -721,6 +814,7 @@ fn date_condition(
 fn submit_tx(
     c: &mut dyn Conn,
     sub: &NewSubmission,
+    guess: &mut Option<(i64, i64, Rendered)>,
     render: &dyn Fn(i64, i64) -> Rendered,
 ) -> Result<SubmitResult, StoreError> {
     let lock = if c.dialect() == Dialect::Postgres {
@@ -735,28 +829,17 @@ fn submit_tx(
         )?
         .into_iter()
         .next();
-    // The patient: an existing key for the member id, or a new one. The Patient body is
-    // written after rendering.
-    let found = c.query(
-        "SELECT patient_key FROM patients WHERE member_id = ?1",
-        &[sub.member_id.clone().into()],
-    )?;
-    let patient_key = match found.first().and_then(|r| r.first()) {
-        Some(k) => k.int(),
-        None => c
-            .query(
-                "INSERT INTO patients (member_id, insurer, resource, updated_at) VALUES (?1, ?2, ?3, ?4) RETURNING patient_key",
-                &[
-                    sub.member_id.clone().into(),
-                    sub.insurer.clone().into(),
-                    Vec::<u8>::new().into(),
-                    sub.now.clone().into(),
-                ],
-            )?
-            .first()
-            .and_then(|r| r.first())
-            .map_or(0, |v| v.int()),
-    };
+    // The patient: an existing key for the member id, or a new one (created below, after the
+    // checks: a refused write must not have written anything, see group.rs).
+    let found = c
+        .query(
+            "SELECT patient_key FROM patients WHERE member_id = ?1",
+            &[sub.member_id.clone().into()],
+        )?
+        .first()
+        .and_then(|r| r.first())
+        .map(|k| k.int());
+    let patient_key = found.unwrap_or(0);
     let (unit_key, old_version) = match &existing {
         Some(row) => {
             let (uk, pk, v, hash, status) = (
@@ -766,7 +849,7 @@ fn submit_tx(
                 row[3].text(),
                 row[4].text(),
             );
-            if pk != patient_key {
+            if found != Some(pk) {
                 return Err(StoreError::OtherPatient);
             }
             if status == "retrieved" {
@@ -813,8 +896,27 @@ fn submit_tx(
             resources: Vec::new(),
         });
     }
+    let patient_key = match found {
+        Some(k) => k,
+        None => c
+            .query(
+                "INSERT INTO patients (member_id, insurer, resource, updated_at) VALUES (?1, ?2, ?3, ?4) RETURNING patient_key",
+                &[
+                    sub.member_id.clone().into(),
+                    sub.insurer.clone().into(),
+                    Vec::<u8>::new().into(),
+                    sub.now.clone().into(),
+                ],
+            )?
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, |v| v.int()),
+    };
     let version = old_version + 1;
-    let rendered = render(patient_key, version);
+    let rendered = match guess.take() {
+        Some((k, v, r)) if (k, v) == (patient_key, version) => r,
+        _ => render(patient_key, version),
+    };
     c.execute(
         "UPDATE patients SET resource = ?1, updated_at = ?2 WHERE patient_key = ?3",
         &[
@@ -884,6 +986,7 @@ fn submit_tx(
     }
     let mut ids = Vec::with_capacity(rendered.resources.len());
     for r in rendered.resources {
+        ids.push((r.res_type.clone(), r.res_id.clone()));
         insert_resource(
             c,
             patient_key,
@@ -891,9 +994,9 @@ fn submit_tx(
             version,
             &sub.institution,
             &sub.now,
-            &r,
+            r,
+            old_version > 0,
         )?;
-        ids.push((r.res_type, r.res_id));
     }
     Ok(SubmitResult {
         action: if old_version == 0 {
@@ -916,16 +1019,14 @@ fn retire(c: &mut dyn Conn, unit_key: i64, version: i64, now: &str) -> Result<()
         "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) SELECT patient_key, res_type, res_id, ?1, unit_key, institution, item, code_key, effective, flags, ?2, 0, 1, ?3 FROM resources WHERE unit_key = ?4 AND current = 1",
         &[version.into(), now.into(), Vec::<u8>::new().into(), unit_key.into()],
     )?;
+    for table in ["search_token", "search_date"] {
+        c.execute(
+            &format!("DELETE FROM {table} WHERE res_id IN (SELECT res_id FROM resources WHERE unit_key = ?1 AND current = 1)"),
+            &[unit_key.into()],
+        )?;
+    }
     c.execute(
         "UPDATE resources SET current = 0 WHERE unit_key = ?1 AND current = 1",
-        &[unit_key.into()],
-    )?;
-    c.execute(
-        "DELETE FROM search_token WHERE unit_key = ?1",
-        &[unit_key.into()],
-    )?;
-    c.execute(
-        "DELETE FROM search_date WHERE unit_key = ?1",
         &[unit_key.into()],
     )?;
     Ok(())
@@ -939,17 +1040,20 @@ fn insert_resource(
     version: i64,
     institution: &str,
     now: &str,
-    r: &NewResource,
+    r: NewResource,
+    replacing: bool,
 ) -> Result<(), DbError> {
     // A tombstone of this version written by `retire` is replaced by the live row.
-    c.execute(
-        "DELETE FROM resources WHERE res_type = ?1 AND res_id = ?2 AND version = ?3",
-        &[
-            r.res_type.clone().into(),
-            r.res_id.clone().into(),
-            version.into(),
-        ],
-    )?;
+    if replacing {
+        c.execute(
+            "DELETE FROM resources WHERE res_type = ?1 AND res_id = ?2 AND version = ?3",
+            &[
+                r.res_type.clone().into(),
+                r.res_id.clone().into(),
+                version.into(),
+            ],
+        )?;
+    }
     c.execute(
         "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, 0, ?12)",
         &[
@@ -959,36 +1063,37 @@ fn insert_resource(
             version.into(),
             unit_key.into(),
             institution.into(),
-            r.item.clone().into(),
-            r.code_key.clone().into(),
-            r.effective.clone().into(),
+            r.item.into(),
+            r.code_key.into(),
+            r.effective.into(),
             r.flags.into(),
             now.into(),
-            r.body.clone().into(),
+            r.body.into(),
         ],
     )?;
-    for (param, system, code) in &r.tokens {
+    let (rt, id): (Param, Param) = (r.res_type.into(), r.res_id.into());
+    for (param, system, code) in r.tokens {
         c.execute(
             "INSERT INTO search_token (patient_key, unit_key, res_type, res_id, param, system, code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             &[
                 patient_key.into(),
                 unit_key.into(),
-                r.res_type.clone().into(),
-                r.res_id.clone().into(),
+                rt.clone(),
+                id.clone(),
                 param.into(),
                 system.into(),
                 code.into(),
             ],
         )?;
     }
-    for (param, lo, hi) in &r.dates {
+    for (param, lo, hi) in r.dates {
         c.execute(
             "INSERT INTO search_date (patient_key, unit_key, res_type, res_id, param, lo, hi) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             &[
                 patient_key.into(),
                 unit_key.into(),
-                r.res_type.clone().into(),
-                r.res_id.clone().into(),
+                rt.clone(),
+                id.clone(),
                 param.into(),
                 lo.into(),
                 hi.into(),

@@ -69,8 +69,7 @@ CREATE TABLE search_token (
   system      TEXT NOT NULL,
   code        TEXT NOT NULL
 );
-CREATE INDEX search_token_lookup ON search_token (patient_key, res_type, param, code);
-CREATE INDEX search_token_unit ON search_token (unit_key);
+CREATE INDEX search_token_lookup ON search_token (res_id, param, code);
 CREATE TABLE search_date (
   patient_key INTEGER NOT NULL,
   unit_key    INTEGER NOT NULL,
@@ -80,8 +79,7 @@ CREATE TABLE search_date (
   lo          TEXT NOT NULL,
   hi          TEXT NOT NULL
 );
-CREATE INDEX search_date_lookup ON search_date (patient_key, res_type, param, lo);
-CREATE INDEX search_date_unit ON search_date (unit_key);
+CREATE INDEX search_date_lookup ON search_date (res_id, param);
 ";
 
 const V1_POSTGRES: &str = "
@@ -144,8 +142,7 @@ CREATE TABLE search_token (
   system      TEXT NOT NULL,
   code        TEXT NOT NULL
 );
-CREATE INDEX search_token_lookup ON search_token (patient_key, res_type, param, code);
-CREATE INDEX search_token_unit ON search_token (unit_key);
+CREATE INDEX search_token_lookup ON search_token (res_id, param, code);
 CREATE TABLE search_date (
   patient_key BIGINT NOT NULL,
   unit_key    BIGINT NOT NULL,
@@ -155,8 +152,7 @@ CREATE TABLE search_date (
   lo          TEXT NOT NULL,
   hi          TEXT NOT NULL
 );
-CREATE INDEX search_date_lookup ON search_date (patient_key, res_type, param, lo);
-CREATE INDEX search_date_unit ON search_date (unit_key);
+CREATE INDEX search_date_lookup ON search_date (res_id, param);
 ";
 
 /// Applies the migrations this binary knows and the database does not have yet. Refuses a

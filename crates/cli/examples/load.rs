@@ -1,0 +1,335 @@
+//! Load generator for the hub (bench/hub.sh drives it). Targets a server on 127.0.0.1 only and
+//! stops by itself after `--seconds`.
+//!
+//! ```text
+//! load submit  --port P [--clients 16] [--seconds 30] [--conditions 10] [--seed 1] [--offset 0]
+//! load summary --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
+//! ```
+//! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
+//! every request stores a unit); `summary` asks `Patient/$summary` for random patients of a
+//! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use fhir::json::Value;
+
+struct Args {
+    mode: String,
+    port: u16,
+    clients: usize,
+    seconds: u64,
+    conditions: usize,
+    seed: u64,
+    patients: u64,
+    offset: u64,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        mode: String::new(),
+        port: 8080,
+        clients: 16,
+        seconds: 30,
+        conditions: 10,
+        seed: 1,
+        patients: 0,
+        offset: 0,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    a.mode = v.first().cloned().unwrap_or_default();
+    let mut i = 1;
+    while i + 1 < v.len() + 1 && i < v.len() {
+        let val = v.get(i + 1).cloned().unwrap_or_default();
+        let n = || {
+            val.parse::<u64>()
+                .unwrap_or_else(|_| panic!("{} needs a number", v[i]))
+        };
+        match v[i].as_str() {
+            "--port" => a.port = n() as u16,
+            "--clients" => a.clients = n() as usize,
+            "--seconds" => a.seconds = n(),
+            "--conditions" => a.conditions = n() as usize,
+            "--seed" => a.seed = n(),
+            "--patients" => a.patients = n(),
+            "--offset" => a.offset = n(),
+            other => panic!("unknown option {other}"),
+        }
+        i += 2;
+    }
+    a
+}
+
+/// One keep-alive HTTP/1.1 connection.
+struct Conn {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    fn open(port: u16) -> Conn {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_nodelay(true).ok();
+        Conn { s, buf: Vec::new() }
+    }
+
+    /// Sends a request and reads the response; returns the status and the body length.
+    fn call(&mut self, head: &str, body: &[u8]) -> (u16, usize) {
+        self.s.write_all(head.as_bytes()).expect("write");
+        self.s.write_all(body).expect("write body");
+        self.buf.clear();
+        let mut chunk = [0u8; 65536];
+        let head_end = loop {
+            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break p + 4;
+            }
+            let n = self.s.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        };
+        let head_text = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        let status = head_text
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let len: usize = head_text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("content-length");
+        while self.buf.len() < head_end + len {
+            let n = self.s.read(&mut chunk).expect("read body");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        (status, len)
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// A Condition unit of patient `n` with exactly `k` Conditions (the generated ones repeated
+/// under new fullUrls and identifiers), and a Bundle-ID unique to (`n`, `round`).
+fn condition_unit(
+    cfg: &synth::Config,
+    world: &synth::World,
+    n: u64,
+    k: usize,
+    round: u64,
+) -> Option<(String, Vec<u8>)> {
+    let mut unit = None;
+    synth::patient_submissions(cfg, world, n, &mut |s| {
+        if unit.is_none() && s.kind == "Condition" && s.action == synth::Action::Submit {
+            unit = Some(s.bundle);
+        }
+    });
+    let mut b = unit?;
+    let bid = b.pointer("identifier.value")?.as_str()?.to_string();
+    let inst = bid.split('^').next()?.to_string();
+    let Value::Object(o) = &mut b else {
+        return None;
+    };
+    if let Some(Value::Object(id)) = o.get_mut("identifier") {
+        id.insert("value", Value::string(format!("{bid}-R{round:08}")));
+    }
+    let Some(Value::Array(entries)) = o.get_mut("entry") else {
+        return None;
+    };
+    let conditions: Vec<Value> = entries.drain(1..).collect();
+    for i in 0..k {
+        let mut e = conditions[i % conditions.len()].clone();
+        if let Value::Object(eo) = &mut e {
+            eo.insert(
+                "fullUrl",
+                Value::string(format!(
+                    "urn:uuid:{:08x}-0000-4000-8000-{:012x}",
+                    n as u32,
+                    (round << 8) + i as u64
+                )),
+            );
+            if let Some(Value::Object(r)) = eo.get_mut("resource") {
+                if i >= conditions.len() {
+                    // Only the first copy is the 主病名.
+                    if let Some(Value::Array(ext)) = r.get_mut("extension") {
+                        ext.retain(|x| {
+                            !x.get("url")
+                                .and_then(Value::as_str)
+                                .is_some_and(|u| u.ends_with("JP_eCS_DiagnosisType"))
+                        });
+                    }
+                }
+                if let Some(Value::Array(ids)) = r.get_mut("identifier") {
+                    if let Some(Value::Object(id)) = ids.first_mut() {
+                        let v = id
+                            .get("value")
+                            .and_then(Value::as_str)
+                            .unwrap_or("x")
+                            .to_string();
+                        id.insert("value", Value::string(format!("{v}-{round}-{i}")));
+                    }
+                }
+            }
+        }
+        entries.push(e);
+    }
+    Some((inst, fhir::json::to_string(&b).into_bytes()))
+}
+
+/// Request templates: (method line and headers without Content-Length, body, offset of the
+/// 8-digit Bundle-ID counter in the body or usize::MAX).
+type Template = (String, Vec<u8>, usize);
+
+fn templates(a: &Args, cfg: &synth::Config) -> Vec<Template> {
+    let world = synth::World::new(cfg);
+    let mut out = Vec::new();
+    if a.mode == "submit" {
+        let mut n = a.offset;
+        while out.len() < 500 {
+            if let Some((inst, body)) = condition_unit(cfg, &world, n, a.conditions, 0) {
+                let at = body
+                    .windows(10)
+                    .position(|w| w == b"-R00000000")
+                    .map_or(usize::MAX, |p| p + 2);
+                out.push((
+                    format!("POST /fhir/Bundle/$submit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\nX-Clins-Dev-Institution: {inst}\r\n"),
+                    body,
+                    at,
+                ));
+            }
+            n += 1;
+        }
+    } else {
+        for n in 0..a.patients {
+            let mut first = None;
+            synth::patient_submissions(cfg, &world, n, &mut |s| {
+                if first.is_none() {
+                    first = Some(s.bundle);
+                }
+            });
+            let Some(b) = first else { continue };
+            let inst = b
+                .pointer("identifier.value")
+                .and_then(Value::as_str)
+                .and_then(|v| v.split('^').next())
+                .unwrap_or_default()
+                .to_string();
+            let member = b
+                .get("entry")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|e| e.pointer("resource.identifier"))
+                .flat_map(|i| i.items().iter())
+                .find_map(|i| {
+                    i.get("value")
+                        .and_then(Value::as_str)
+                        .filter(|v| v.matches(':').count() == 3)
+                })
+                .unwrap_or_default()
+                .to_string();
+            let enc: String = member
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            out.push((
+                format!("GET /fhir/Patient/$summary?identifier={enc} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\n"),
+                Vec::new(),
+                usize::MAX,
+            ));
+        }
+    }
+    out
+}
+
+fn main() {
+    let a = args();
+    let cfg = synth::Config {
+        patients: a.patients.max(1),
+        institutions: None,
+        seed: a.seed,
+    };
+    let t0 = Instant::now();
+    let templates = templates(&a, &cfg);
+    eprintln!(
+        "{} request templates in {:.1}s",
+        templates.len(),
+        t0.elapsed().as_secs_f64()
+    );
+    let deadline = Instant::now() + Duration::from_secs(a.seconds);
+    let started = Instant::now();
+    let results: Vec<(Vec<u32>, usize)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..a.clients)
+            .map(|c| {
+                let (a, templates) = (&a, &templates);
+                s.spawn(move || {
+                    let mut conn = Conn::open(a.port);
+                    let mut lat = Vec::new();
+                    let mut errors = 0usize;
+                    let mut k = 0u64;
+                    let mut rng = c as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+                    let mut body = Vec::new();
+                    while Instant::now() < deadline {
+                        k += 1;
+                        rng ^= rng << 13;
+                        rng ^= rng >> 7;
+                        rng ^= rng << 17;
+                        let (head, template, at) =
+                            &templates[(rng % templates.len() as u64) as usize];
+                        body.clear();
+                        body.extend_from_slice(template);
+                        if *at != usize::MAX {
+                            // A new Bundle-ID for every request: client, then a running number.
+                            let id = format!("{:02}{:06}", c % 100, (k + a.offset) % 1_000_000);
+                            body[*at..*at + 8].copy_from_slice(id.as_bytes());
+                        }
+                        let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
+                        let t = Instant::now();
+                        let (status, _) = conn.call(&head, &body);
+                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        if status >= 300 {
+                            errors += 1;
+                            if errors <= 3 {
+                                eprintln!("status {status}");
+                            }
+                        }
+                    }
+                    (lat, errors)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("client"))
+            .collect()
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut all: Vec<u32> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
+    let errors: usize = results.iter().map(|r| r.1).sum();
+    all.sort_unstable();
+    println!(
+        "mode={} clients={} requests={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p99={:.2}ms max={:.2}ms",
+        a.mode,
+        a.clients,
+        all.len(),
+        errors,
+        elapsed,
+        all.len() as f64 / elapsed,
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        percentile(&all, 1.0)
+    );
+}
