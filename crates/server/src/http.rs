@@ -244,6 +244,21 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let mut res = next.run(req).await;
+    // Errors raised by layers (the timeout) come without a body: every error is an
+    // OperationOutcome.
+    if res.status().as_u16() >= 400 && !res.headers().contains_key(header::CONTENT_TYPE) {
+        let status = res.status();
+        let (en, ja) = if status == StatusCode::SERVICE_UNAVAILABLE {
+            (
+                "the request took longer than 60 s and was stopped; retry later (a submission may or may not have been stored: re-send it, re-sending is idempotent)",
+                "処理が60秒を超えたため中断しました。時間をおいて再送してください（提出は再送しても重複しません）",
+            )
+        } else {
+            ("the request failed", "リクエストを処理できませんでした")
+        };
+        res = ApiError::new(status, IssueType::Transient, "REQUEST-FAILED", "", en, ja)
+            .into_response();
+    }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }

@@ -90,12 +90,22 @@ pub fn app(hub: AppState) -> Router {
                 "該当するエンドポイントがありません。GET /fhir/metadata を参照してください",
             )
         })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                IssueType::NotSupported,
+                "METHOD-NOT-ALLOWED",
+                "",
+                "this endpoint does not support the HTTP method; see GET /fhir/metadata",
+                "このエンドポイントはこのHTTPメソッドに対応していません。GET /fhir/metadata を参照してください",
+            )
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(http::request_context))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(60),
         ))
+        .layer(axum::middleware::from_fn(http::request_context))
         .with_state(hub)
 }
 
@@ -117,7 +127,8 @@ pub async fn serve(
     // Retention: purge what has expired once an hour.
     let h = hub.clone();
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        let hour = Duration::from_secs(3600);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
         loop {
             tick.tick().await;
             let h = h.clone();
@@ -145,12 +156,21 @@ async fn ready(State(hub): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(hub): State<AppState>) -> Response {
-    let store = hub.store.clone();
-    let counts = tokio::task::spawn_blocking(move || store.counts().ok())
-        .await
-        .ok()
-        .flatten();
+/// `/metrics`; `/metrics?store=true` adds the store's row counts (a full count: for tests and
+/// small installations, not for a scrape interval at national scale).
+async fn metrics_text(
+    State(hub): State<AppState>,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let counts = if q.as_deref() == Some("store=true") {
+        let store = hub.store.clone();
+        tokio::task::spawn_blocking(move || store.counts().ok())
+            .await
+            .ok()
+            .flatten()
+    } else {
+        None
+    };
     let mut r = metrics::render(counts).into_response();
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
@@ -497,11 +517,8 @@ fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError
             format!("{t}/{id}"),
         ));
     }
-    let status = if result.action == SubmitAction::Created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    // API.md: 200 with the OperationOutcome for every accepted submission.
+    let status = StatusCode::OK;
     Ok((status, fhir::json::to_string(&operation_outcome(&issues))))
 }
 
@@ -591,12 +608,12 @@ async fn withdraw(
     match r {
         Ok(res) => {
             let (detail, en, ja) = if res.action == SubmitAction::Deleted {
-                ("WITHDRAWN", "withdrawn", "取り消しました")
+                ("WITHDRAWN", "withdrawn", "を取り消しました")
             } else {
                 (
                     "ALREADY-WITHDRAWN",
                     "was already withdrawn",
-                    "既に取り消されています",
+                    "は既に取り消されています",
                 )
             };
             let issue = Issue::new(
@@ -605,7 +622,7 @@ async fn withdraw(
                 detail,
                 "",
                 format!("Bundle-ID {bundle_id} {en}"),
-                format!("Bundle-ID {bundle_id} を{ja}"),
+                format!("Bundle-ID {bundle_id} {ja}"),
             );
             Ok(fhir(
                 StatusCode::OK,

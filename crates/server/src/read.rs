@@ -66,7 +66,12 @@ pub fn viewable(
         } else {
             Viewer::OtherInstitution
         };
-        let vis = policy::visibility(viewer, item, r.flags);
+        let mut vis = policy::visibility(viewer, item, r.flags);
+        // Prescriptions of a referral held for the patient's consent (閲覧保留) stay with the
+        // sender until it is released.
+        if r.unit_status == "held" && viewer != Viewer::Submitter {
+            vis = Visibility::Hidden;
+        }
         if vis == Visibility::Hidden {
             continue;
         }
@@ -231,7 +236,9 @@ pub async fn summary(
             let ib = Item::from_code(&b.0.item);
             let oa = ITEM_ORDER.iter().position(|x| *x == ia).unwrap_or(99);
             let ob = ITEM_ORDER.iter().position(|x| *x == ib).unwrap_or(99);
+            // DECISIONS.md "Merging": grouped by item and code, newest first.
             oa.cmp(&ob)
+                .then_with(|| a.0.code_key.cmp(&b.0.code_key))
                 .then_with(|| b.0.registered_at.cmp(&a.0.registered_at))
                 .then_with(|| a.0.res_id.cmp(&b.0.res_id))
         });
@@ -351,6 +358,11 @@ pub async fn search(
             }
             "_lastUpdated" => query.registered.push(date_filter("_lastUpdated", v)?),
             name => {
+                // The R4 names of the date parameters are accepted too.
+                let name = match (rtype.as_str(), name) {
+                    ("Condition", "onset-date") | ("MedicationRequest", "authoredon") => "date",
+                    (_, n) => n,
+                };
                 let Some((ours, _)) = params.iter().find(|(p, _)| *p == name) else {
                     return Err(unknown_param(name, &allowed.join(", ")));
                 };
@@ -593,11 +605,21 @@ fn visible_versions(
         return Ok(Vec::new());
     };
     if first.deleted {
-        // A withdrawn resource: its earlier content stays visible only to its submitter.
+        // A withdrawn resource: its earlier content stays visible only to its submitter; others
+        // learn that it was deleted only if they could see it before.
         if first.institution == caller.institution {
             return Ok(versions);
         }
-        return Ok(vec![first.clone()]);
+        let seen = versions.iter().find(|v| !v.deleted).is_some_and(|v| {
+            policy::visibility(Viewer::OtherInstitution, Item::from_code(&v.item), v.flags)
+                != Visibility::Hidden
+                && v.unit_status != "held"
+        });
+        return Ok(if seen {
+            vec![first.clone()]
+        } else {
+            Vec::new()
+        });
     }
     let current = viewable(hub, caller, hub.store.current_resources(first.patient_key)?);
     if current.iter().any(|(r, _)| r.res_id == id) {
@@ -899,12 +921,16 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
             }
             policy::Retrieval::Allowed => {
                 if doc.status == "current" {
-                    hub.store.set_document_status(
+                    // A concurrent first retrieval may have marked it already: that is fine.
+                    match hub.store.set_document_status(
                         id,
                         &["current"],
                         "retrieved",
                         &hub.clock.now(),
-                    )?;
+                    ) {
+                        Ok(_) | Err(store::StoreError::State(_)) => {}
+                        Err(e) => return Err(e.into()),
+                    }
                 }
             }
         }

@@ -211,9 +211,11 @@ pub struct StoredResource {
     pub registered_at: String,
     pub deleted: bool,
     pub body: Vec<u8>,
+    /// Status of the unit or document the resource came with (`current`, `held`, …).
+    pub unit_status: String,
 }
 
-const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body";
+const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body, (SELECT u.status FROM units u WHERE u.patient_key = r.patient_key AND u.unit_key = r.unit_key)";
 
 fn stored(row: Row) -> StoredResource {
     let mut it = row.into_iter();
@@ -231,6 +233,7 @@ fn stored(row: Row) -> StoredResource {
         registered_at: next().text(),
         deleted: next().int() != 0,
         body: unpack(next().blob()),
+        unit_status: next().text(),
     }
 }
 
@@ -933,7 +936,7 @@ fn submit_tx(
     };
     let unit_key = match unit_key {
         Some(uk) => {
-            retire(c, uk, version, &sub.now)?;
+            retire(c, patient_key, uk, version, &sub.now)?;
             c.execute(
                 "UPDATE units SET version = ?1, status = ?2, content_hash = ?3, registered_at = ?4, doc_type = ?5, destination = ?6, doc_date = ?7, retrieved_at = NULL, bundle = ?8, insurer = ?10, prev_status = NULL WHERE unit_key = ?9",
                 &[
@@ -1014,20 +1017,26 @@ fn submit_tx(
 /// Retires the current resources of a unit: they stop being current, their index rows go, and
 /// each gets a deleted version `version` in its history (unless the new version re-inserts it,
 /// which replaces the tombstone below).
-fn retire(c: &mut dyn Conn, unit_key: i64, version: i64, now: &str) -> Result<(), DbError> {
+fn retire(
+    c: &mut dyn Conn,
+    patient_key: i64,
+    unit_key: i64,
+    version: i64,
+    now: &str,
+) -> Result<(), DbError> {
     c.execute(
-        "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) SELECT patient_key, res_type, res_id, ?1, unit_key, institution, item, code_key, effective, flags, ?2, 0, 1, ?3 FROM resources WHERE unit_key = ?4 AND current = 1",
-        &[version.into(), now.into(), Vec::<u8>::new().into(), unit_key.into()],
+        "INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) SELECT patient_key, res_type, res_id, ?1, unit_key, institution, item, code_key, effective, flags, ?2, 0, 1, ?3 FROM resources WHERE patient_key = ?5 AND unit_key = ?4 AND current = 1",
+        &[version.into(), now.into(), Vec::<u8>::new().into(), unit_key.into(), patient_key.into()],
     )?;
     for table in ["search_token", "search_date"] {
         c.execute(
-            &format!("DELETE FROM {table} WHERE res_id IN (SELECT res_id FROM resources WHERE unit_key = ?1 AND current = 1)"),
-            &[unit_key.into()],
+            &format!("DELETE FROM {table} WHERE patient_key = ?2 AND res_id IN (SELECT res_id FROM resources WHERE patient_key = ?2 AND unit_key = ?1 AND current = 1)"),
+            &[unit_key.into(), patient_key.into()],
         )?;
     }
     c.execute(
-        "UPDATE resources SET current = 0 WHERE unit_key = ?1 AND current = 1",
-        &[unit_key.into()],
+        "UPDATE resources SET current = 0 WHERE patient_key = ?2 AND unit_key = ?1 AND current = 1",
+        &[unit_key.into(), patient_key.into()],
     )?;
     Ok(())
 }
@@ -1142,7 +1151,7 @@ fn withdraw_tx(
         return Err(StoreError::State(status));
     }
     let version = v + 1;
-    retire(c, uk, version, now)?;
+    retire(c, pk, uk, version, now)?;
     c.execute(
         "UPDATE units SET version = ?1, status = ?2, registered_at = ?3, prev_status = ?5 WHERE unit_key = ?4",
         &[

@@ -177,7 +177,7 @@ impl Hub {
 
     /// The store's row counts from /metrics: (units, current resources, resource versions).
     pub fn counts(&self) -> (i64, i64, i64) {
-        let m = request(self.port, "GET", "/metrics", &[], b"");
+        let m = request(self.port, "GET", "/metrics?store=true", &[], b"");
         let get = |name: &str| {
             m.body
                 .lines()

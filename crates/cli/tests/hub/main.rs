@@ -341,6 +341,19 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
             "{path}"
         );
     }
+    let r = request(
+        hub.port,
+        "DELETE",
+        "/fhir/Bundle/$submit",
+        &[("X-Clins-Dev-Institution", &inst)],
+        b"",
+    );
+    assert_eq!(r.status, 405);
+    assert!(
+        r.details().contains(&"METHOD-NOT-ALLOWED".to_string()),
+        "{}",
+        r.body
+    );
     // Injection-shaped token values are values: they match nothing.
     let r = hub.get(
         "/fhir/Condition?patient=p1&code=%27%20OR%20%271%27%3D%271",
@@ -367,7 +380,7 @@ fn replace_delete_withdraw_and_idempotency(kind: &str) {
         .expect("a unit with two conditions or more");
     let inst = institution_of(&bytes(&unit.bundle));
     let first = hub.submit(&bytes(&unit.bundle));
-    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.status, 200, "{}", first.body);
     let ids = stored_ids(&first);
     assert_eq!(ids.len() as i64, unit.resources as i64 - 1);
     // Idempotent: the same bytes again change nothing.
@@ -1012,8 +1025,8 @@ fn referral_lifecycle(kind: &str) {
     let subs = population(400, 2);
     let referral = subs
         .iter()
-        .find(|s| s.file_name.ends_with("referral.json"))
-        .expect("a referral in the population");
+        .find(|s| s.file_name.ends_with("referral.json") && indexed(&s.bundle).unwrap_or(0) > 0)
+        .expect("a referral with prescriptions in the population");
     // A held referral: registered without consent in the Bundle.
     let mut doc = referral.bundle.clone();
     entries_mut(&mut doc)
@@ -1023,7 +1036,7 @@ fn referral_lifecycle(kind: &str) {
     let dest = referral_destination(&doc);
     assert_ne!(sender, dest);
     let r = hub.submit(&body);
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
     let doc_id = r
         .details()
         .iter()
@@ -1067,6 +1080,26 @@ fn referral_lifecycle(kind: &str) {
         404,
         "only sender and addressee"
     );
+    // Its prescriptions are not shared while it is held.
+    let prescriptions = stored_ids(&r);
+    assert!(!prescriptions.is_empty());
+    let meds = |who: &str| {
+        entry_ids(&hub.get(
+            &format!(
+                "/fhir/MedicationRequest?patient.identifier={}&_count=1000",
+                enc(&format!("{MEMBER_SYSTEM}|{}", member_of(&doc)))
+            ),
+            who,
+        ))
+    };
+    assert!(
+        meds(third).is_disjoint(&prescriptions),
+        "held: hidden from others"
+    );
+    assert!(
+        meds(&sender).is_superset(&prescriptions),
+        "the sender sees its own"
+    );
     let held = hub.get(&format!("/fhir/Bundle/{doc_id}"), &dest);
     assert_eq!(held.status, 403, "{}", held.body);
     assert!(held.details().contains(&"REFERRAL-HELD".to_string()));
@@ -1084,6 +1117,7 @@ fn referral_lifecycle(kind: &str) {
         consent.as_bytes(),
     );
     assert_eq!(r.status, 200, "{}", r.body);
+    assert!(meds(third).is_superset(&prescriptions), "released: shared");
     let got = hub.get(&format!("/fhir/Bundle/{doc_id}"), &dest);
     assert_eq!(got.status, 200);
     assert_eq!(got.body.as_bytes(), &body[..], "exactly as submitted");
@@ -1120,7 +1154,7 @@ fn referral_lifecycle(kind: &str) {
     // A second referral: cancel (取消), undo (取消UNDO), change (取消 + 再登録).
     let doc2 = with_bundle_id(&doc, "B");
     let r = hub.submit(&bytes(&doc2));
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 200, "{}", r.body);
     let bid2 = bundle_key(&doc2).1;
     let id2 = r
         .json()
