@@ -149,55 +149,88 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// Submits every item of `files` through [`server::submit_bytes`], in order for each file and
-/// with `jobs` workers over files. `tick` is called after each file.
+/// The key that orders submissions: the Bundle-ID's text (found without parsing; the whole
+/// line when absent). Submissions with the same key go to the same worker, in order, so a
+/// re-send or delete is applied after the submission it replaces.
+fn order_key(bytes: &[u8]) -> u64 {
+    const MARK: &[u8] = b"bundle-identifier\",\"value\":\"";
+    let key = bytes
+        .windows(MARK.len())
+        .position(|w| w == MARK)
+        .map(|p| {
+            let rest = &bytes[p + MARK.len()..];
+            let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
+            &rest[..end]
+        })
+        .unwrap_or(bytes);
+    // FNV-1a
+    key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Submits every bundle of `files` (each `.json` file, each line of `.ndjson` files) through
+/// [`server::submit_bytes`] with `jobs` workers. Submissions of the same unit keep their order.
+/// `tick` is called after each file has been read.
 pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync)) -> ImportReport {
-    let next = AtomicUsize::new(0);
     let report = Mutex::new(ImportReport::default());
-    let one = |origin: String, bytes: &[u8]| {
-        let r = server::submit_bytes(hub, None, bytes);
-        if let Ok(mut rep) = report.lock() {
-            match r {
-                Ok(_) => rep.accepted += 1,
-                Err(e) => {
-                    let msg = e
-                        .issues
-                        .iter()
-                        .filter(|i| i.severity.is_error())
-                        .take(3)
-                        .map(|i| format!("{} [{}] {}", i.expression, i.detail, i.en))
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    rep.rejected.push((origin, format!("{}: {msg}", e.status)));
-                }
-            }
-        }
-    };
+    let jobs = jobs.max(1);
     std::thread::scope(|s| {
-        for _ in 0..jobs.max(1) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(f) = files.get(i) else { break };
-                let origin = f.display().to_string();
-                match std::fs::read(f) {
-                    Ok(bytes) if f.extension().and_then(|e| e.to_str()) == Some("ndjson") => {
-                        for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                            if line.iter().all(u8::is_ascii_whitespace) {
-                                continue;
-                            }
-                            one(format!("{origin}:{}", n + 1), line);
-                        }
-                    }
-                    Ok(bytes) => one(origin, &bytes),
-                    Err(e) => {
-                        if let Ok(mut rep) = report.lock() {
-                            rep.rejected.push((origin, format!("cannot read: {e}")));
+        let mut queues = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Item>(64);
+            queues.push(tx);
+            let report = &report;
+            s.spawn(move || {
+                for item in rx {
+                    let r = server::submit_bytes(hub, None, &item.bytes);
+                    let Ok(mut rep) = report.lock() else { return };
+                    match r {
+                        Ok(_) => rep.accepted += 1,
+                        Err(e) => {
+                            let msg = e
+                                .issues
+                                .iter()
+                                .filter(|i| i.severity.is_error())
+                                .take(3)
+                                .map(|i| format!("{} [{}] {}", i.expression, i.detail, i.en))
+                                .collect::<Vec<_>>()
+                                .join("; ");
+                            rep.rejected
+                                .push((item.origin, format!("{}: {msg}", e.status)));
                         }
                     }
                 }
-                tick();
             });
         }
+        let send = |item: Item| {
+            let q = (order_key(&item.bytes) % jobs as u64) as usize;
+            let _ = queues[q].send(item);
+        };
+        for f in files {
+            let origin = f.display().to_string();
+            match std::fs::read(f) {
+                Ok(bytes) if f.extension().and_then(|e| e.to_str()) == Some("ndjson") => {
+                    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                        if line.iter().all(u8::is_ascii_whitespace) {
+                            continue;
+                        }
+                        send(Item {
+                            origin: format!("{origin}:{}", n + 1),
+                            bytes: line.to_vec(),
+                        });
+                    }
+                }
+                Ok(bytes) => send(Item { origin, bytes }),
+                Err(e) => {
+                    if let Ok(mut rep) = report.lock() {
+                        rep.rejected.push((origin, format!("cannot read: {e}")));
+                    }
+                }
+            }
+            tick();
+        }
+        drop(queues);
     });
     report.into_inner().unwrap_or_default()
 }

@@ -132,7 +132,7 @@ enum Command {
         /// IG package folder (repeatable); also read from CLINS_IG_PATH.
         #[arg(long = "ig", value_name = "DIR")]
         ig: Vec<PathBuf>,
-        /// Worker threads (default: all cores).
+        /// Worker threads (default: eight per core).
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
         /// Files or folders.
@@ -295,8 +295,10 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            // Several workers per core: validation uses the cores while others wait for the
+            // group commit.
+            let jobs = jobs
+                .unwrap_or_else(|| 8 * std::thread::available_parallelism().map_or(1, |n| n.get()));
             let bar = progress::Progress::new(files.len(), "files");
             let report = hub::import(&h, &files, jobs, &|| bar.inc());
             bar.finish();

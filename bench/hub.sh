@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Load scenarios of the hub (docs/benchmarks.md, "Server"). Everything runs on 127.0.0.1 and
+# stops by itself.
+#
+#   bench/hub.sh submit  [sqlite|postgres] [SECONDS]     # $submit, 16 clients, 10-Condition units
+#   bench/hub.sh summary PATIENTS [sqlite|postgres] [SECONDS]
+#                                                        # load PATIENTS via import, then
+#                                                        # Patient/$summary with 16 clients
+#
+# The IG packages are used when CLINS_IG_PATH names them (as in production); PostgreSQL runs
+# at 127.0.0.1:5432 (user postgres); each run uses a fresh database or folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:?submit or summary}
+shift
+if [ "$mode" = summary ]; then
+  patients=${1:?number of patients}
+  shift
+fi
+backend=${1:-sqlite}
+seconds=${2:-30}
+port=18700
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release -q -p clins-hub --example load
+bin=target/release/clins-hub
+load=target/release/examples/load
+
+if [ "$backend" = postgres ]; then
+  db="clins_bench_$$"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+  store=(--database "postgres://postgres@127.0.0.1:5432/$db")
+else
+  store=(--data "$work/data")
+fi
+
+if [ "$mode" = summary ]; then
+  echo "== generating $patients patients"
+  "$bin" gen --patients "$patients" --ndjson "$work/gen" >/dev/null
+  json_bytes=$(stat -c %s "$work/gen/submissions.ndjson")
+  echo "== importing ($(numfmt --to=iec "$json_bytes") of NDJSON)"
+  start=$(date +%s.%N)
+  "$bin" import "${store[@]}" "$work/gen/submissions.ndjson" | tail -n 1
+  end=$(date +%s.%N)
+  echo "import took $(echo "$end - $start" | bc) s"
+  rm -rf "$work/gen"
+fi
+
+CLINS_QUIET=1 "$bin" serve "${store[@]}" --insecure-dev-auth --listen "127.0.0.1:$port" 2>"$work/serve.log" &
+server=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break
+  sleep 0.1
+done
+
+if [ "$mode" = submit ]; then
+  "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10
+else
+  # Warm-up, then the measured run.
+  "$load" summary --port "$port" --clients 16 --seconds 5 --patients "$patients" >/dev/null
+  "$load" summary --port "$port" --clients 16 --seconds "$seconds" --patients "$patients"
+fi
+
+counts=$(curl -s "http://127.0.0.1:$port/metrics?store=true" | grep -E '^clins_store_(units|resources|resource_versions) ')
+echo "$counts"
+resources=$(echo "$counts" | awk '/^clins_store_resource_versions /{print $2}')
+if [ "$backend" = postgres ]; then
+  bytes=$(psql -h 127.0.0.1 -U postgres -d "$db" -Atc "SELECT pg_database_size(current_database())")
+else
+  bytes=$(du -cb "$work/data"/clins.sqlite* | tail -n 1 | cut -f1)
+fi
+echo "store bytes: $bytes ($(numfmt --to=iec "$bytes")), per resource version: $((bytes / (resources > 0 ? resources : 1)))"
+if [ "$mode" = summary ]; then
+  echo "submitted JSON per resource version: $((json_bytes / (resources > 0 ? resources : 1)))"
+fi
+kill "$server"
+wait "$server" 2>/dev/null || true
+if [ "$backend" = postgres ]; then
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+fi
