@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use conformance::{Definitions, SearchIndexer};
@@ -153,14 +152,16 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
 /// line when absent). Submissions with the same key go to the same worker, in order, so a
 /// re-send or delete is applied after the submission it replaces.
 fn order_key(bytes: &[u8]) -> u64 {
-    const MARK: &[u8] = b"bundle-identifier\",\"value\":\"";
-    let key = bytes
-        .windows(MARK.len())
-        .position(|w| w == MARK)
-        .map(|p| {
-            let rest = &bytes[p + MARK.len()..];
-            let end = rest.iter().position(|b| *b == b'"').unwrap_or(rest.len());
-            &rest[..end]
+    // `"…/bundle-identifier"`, then the next `"value"`, `:`, and the string after it; any
+    // whitespace between (pretty-printed files).
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let key = find(bytes, b"bundle-identifier\"")
+        .map(|p| &bytes[p..])
+        .and_then(|rest| find(rest, b"\"value\"").map(|v| &rest[v + 7..]))
+        .and_then(|rest| {
+            let start = rest.iter().position(|b| *b == b'"')? + 1;
+            let end = rest[start..].iter().position(|b| *b == b'"')?;
+            Some(&rest[start..start + end])
         })
         .unwrap_or(bytes);
     // FNV-1a
@@ -209,19 +210,48 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
         };
         for f in files {
             let origin = f.display().to_string();
-            match std::fs::read(f) {
-                Ok(bytes) if f.extension().and_then(|e| e.to_str()) == Some("ndjson") => {
-                    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+            let ndjson = f.extension().and_then(|e| e.to_str()) == Some("ndjson");
+            let read = if ndjson {
+                // Streamed line by line: an NDJSON stream may be larger than memory.
+                std::fs::File::open(f).map(|file| {
+                    use std::io::BufRead;
+                    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+                    let mut n = 0;
+                    loop {
+                        let mut line = Vec::new();
+                        match reader.read_until(b'\n', &mut line) {
+                            Ok(0) => break,
+                            Ok(_) => {}
+                            Err(e) => {
+                                if let Ok(mut rep) = report.lock() {
+                                    rep.rejected.push((
+                                        format!("{origin}:{}", n + 1),
+                                        format!("cannot read: {e}"),
+                                    ));
+                                }
+                                break;
+                            }
+                        }
+                        n += 1;
                         if line.iter().all(u8::is_ascii_whitespace) {
                             continue;
                         }
                         send(Item {
-                            origin: format!("{origin}:{}", n + 1),
-                            bytes: line.to_vec(),
+                            origin: format!("{origin}:{n}"),
+                            bytes: line,
                         });
                     }
-                }
-                Ok(bytes) => send(Item { origin, bytes }),
+                })
+            } else {
+                std::fs::read(f).map(|bytes| {
+                    send(Item {
+                        origin: origin.clone(),
+                        bytes,
+                    })
+                })
+            };
+            match read {
+                Ok(()) => {}
                 Err(e) => {
                     if let Ok(mut rep) = report.lock() {
                         rep.rejected.push((origin, format!("cannot read: {e}")));
@@ -233,4 +263,18 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
         drop(queues);
     });
     report.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_key;
+
+    #[test]
+    fn order_key_reads_the_bundle_id_compact_or_pretty() {
+        let compact = br#"{"identifier":{"system":"http://jpfhir.jp/fhir/clins/bundle-identifier","value":"1311234567^2026^A1"},"x":1}"#;
+        let pretty = b"{\n  \"identifier\": {\n    \"system\": \"http://jpfhir.jp/fhir/clins/bundle-identifier\",\n    \"value\" : \"1311234567^2026^A1\"\n  }\n}";
+        let other = br#"{"identifier":{"system":"http://jpfhir.jp/fhir/clins/bundle-identifier","value":"1311234567^2026^A2"}}"#;
+        assert_eq!(order_key(compact), order_key(pretty));
+        assert_ne!(order_key(compact), order_key(other));
+    }
 }

@@ -246,18 +246,39 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
     // Errors raised by layers (the timeout) come without a body: every error is an
     // OperationOutcome.
-    if res.status().as_u16() >= 400 && !res.headers().contains_key(header::CONTENT_TYPE) {
+    let is_fhir = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/fhir+json"));
+    if res.status().as_u16() >= 400 && !is_fhir {
         let status = res.status();
-        let (en, ja) = if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Keep the framework's own explanation (e.g. a path that is not UTF-8).
+        let said = axum::body::to_bytes(std::mem::take(res.body_mut()), 4096)
+            .await
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+            .unwrap_or_default();
+        let (en, ja) = if status == StatusCode::SERVICE_UNAVAILABLE && said.is_empty() {
             (
-                "the request took longer than 60 s and was stopped; retry later (a submission may or may not have been stored: re-send it, re-sending is idempotent)",
-                "処理が60秒を超えたため中断しました。時間をおいて再送してください（提出は再送しても重複しません）",
+                "the request took longer than 60 s and was stopped; retry later (a submission may or may not have been stored: re-send it, re-sending is idempotent)".to_string(),
+                "処理が60秒を超えたため中断しました。時間をおいて再送してください（提出は再送しても重複しません）".to_string(),
+            )
+        } else if said.is_empty() {
+            (
+                "the request failed".to_string(),
+                "リクエストを処理できませんでした".to_string(),
             )
         } else {
-            ("the request failed", "リクエストを処理できませんでした")
+            (
+                format!("the request was refused: {said}"),
+                format!("リクエストを処理できませんでした: {said}"),
+            )
         };
-        res = ApiError::new(status, IssueType::Transient, "REQUEST-FAILED", "", en, ja)
-            .into_response();
+        let kind = if status.is_server_error() {
+            IssueType::Transient
+        } else {
+            IssueType::Invalid
+        };
+        res = ApiError::new(status, kind, "REQUEST-FAILED", "", en, ja).into_response();
     }
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);

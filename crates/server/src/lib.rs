@@ -727,21 +727,31 @@ async fn consent(
                 .document(id)?
                 .filter(|(d, _)| d.member_id == patient)
                 .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
-            match h
-                .store
-                .set_document_status(&doc.doc_id, &["held"], "current", &h.clock.now())
-            {
-                Ok(_) | Err(store::StoreError::State(_)) => {}
+            let released = h.store.set_document_status(
+                &doc.doc_id,
+                &["held"],
+                "current",
+                &h.clock.now(),
+            );
+            issues.push(match released {
+                Ok(_) => Issue::new(
+                    Severity::Information,
+                    IssueType::Informational,
+                    "CONSENT-RELEASED",
+                    "",
+                    format!("DocumentReference/{id} may now be retrieved by its addressee"),
+                    format!("DocumentReference/{id} は紹介先で閲覧可能になりました"),
+                ),
+                Err(store::StoreError::State(state)) => Issue::new(
+                    Severity::Information,
+                    IssueType::Informational,
+                    "CONSENT-NOT-HELD",
+                    "",
+                    format!("DocumentReference/{id} is not held (status {state}); nothing was released"),
+                    format!("DocumentReference/{id} は閲覧保留ではありません（状態: {state}）。変更はありません"),
+                ),
                 Err(e) => return Err(e.into()),
-            }
-            issues.push(Issue::new(
-                Severity::Information,
-                IssueType::Informational,
-                "CONSENT-RELEASED",
-                "",
-                format!("DocumentReference/{id} may now be retrieved by its addressee"),
-                format!("DocumentReference/{id} は紹介先で閲覧可能になりました"),
-            ));
+            });
         }
         Ok(fhir(
             StatusCode::OK,

@@ -318,6 +318,7 @@ pub async fn search(
             "_sort",
             "_cursor",
             "_format",
+            "_include",
         ];
         a.extend(params.iter().map(|p| p.0));
         a
@@ -328,11 +329,26 @@ pub async fn search(
         ..Default::default()
     };
     let (mut reference, mut identifier) = (None, None);
+    let mut include_patient = false;
     for (k, v) in &pairs {
         match k.as_str() {
             "patient" | "subject" => reference = Some(v.clone()),
             "patient.identifier" => identifier = Some(v.clone()),
             "_format" => {}
+            "_include" => {
+                // The patient of the results; the source institution is in each entry's
+                // extension (the 6情報 resources reference no Organization).
+                let ok = [format!("{rtype}:patient"), format!("{rtype}:subject"), "*".to_string()];
+                if !ok.contains(v) {
+                    return Err(ApiError::bad_request(
+                        "SEARCH-INCLUDE",
+                        "_include",
+                        format!("_include `{v}` is not supported; use {rtype}:patient (or *)"),
+                        format!("_include「{v}」には対応していません。{rtype}:patient（または *）を指定してください"),
+                    ));
+                }
+                include_patient = true;
+            }
             "_count" => {
                 query.limit = v
                     .parse::<i64>()
@@ -389,7 +405,7 @@ pub async fn search(
         .collect();
     blocking(move || {
         let Some(pk) = patient_key(&hub, reference.as_deref(), identifier.as_deref())? else {
-            return Ok(searchset(&hub, &rtype, &self_query, Vec::new(), None));
+            return Ok(searchset(&hub, &rtype, &self_query, Vec::new(), None, None));
         };
         query.patient_key = pk;
         let allowed: HashMap<String, Visibility> =
@@ -408,11 +424,23 @@ pub async fn search(
         } else {
             None
         };
-        let shown = rows
+        let shown: Vec<(StoredResource, Visibility)> = rows
             .into_iter()
             .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
             .collect();
-        Ok(searchset(&hub, &rtype, &self_query, shown, cursor))
+        let included = if include_patient && !shown.is_empty() {
+            hub.store.patient(pk)?.map(|(_, body)| (pk, body))
+        } else {
+            None
+        };
+        Ok(searchset(
+            &hub,
+            &rtype,
+            &self_query,
+            shown,
+            cursor,
+            included,
+        ))
     })
     .await
 }
@@ -443,6 +471,7 @@ fn searchset(
     query: &[(String, String)],
     shown: Vec<(StoredResource, Visibility)>,
     cursor: Option<String>,
+    included_patient: Option<(i64, Vec<u8>)>,
 ) -> Response {
     let now = hub.clock.now();
     let mut out =
@@ -477,6 +506,19 @@ fn searchset(
         out.push_str("\"resource\":");
         out.push_str(&String::from_utf8_lossy(&r.body));
         out.push_str(",\"search\":{\"mode\":\"match\"}}");
+    }
+    if let Some((pk, body)) = included_patient {
+        if !shown.is_empty() {
+            out.push(',');
+        }
+        out.push_str("{\"fullUrl\":");
+        write_str(
+            &mut out,
+            &format!("{}/Patient/{}", hub.base, patient_id(pk)),
+        );
+        out.push_str(",\"resource\":");
+        out.push_str(&String::from_utf8_lossy(&body));
+        out.push_str(",\"search\":{\"mode\":\"include\"}}");
     }
     out.push_str("]}");
     fhir(StatusCode::OK, out)
@@ -613,7 +655,7 @@ fn visible_versions(
         let seen = versions.iter().find(|v| !v.deleted).is_some_and(|v| {
             policy::visibility(Viewer::OtherInstitution, Item::from_code(&v.item), v.flags)
                 != Visibility::Hidden
-                && v.unit_status != "held"
+                && !matches!(v.unit_status.as_str(), "held" | "cancelled")
         });
         return Ok(if seen {
             vec![first.clone()]

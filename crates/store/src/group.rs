@@ -1,7 +1,8 @@
 //! Group commit for the embedded store: one writer thread owns the only write connection;
-//! concurrent writes queue up and are committed together, each inside its own savepoint, with
-//! one fsync per group. A write is acknowledged only after the group's COMMIT returned, and a
-//! write that fails rolls back to its savepoint without touching the others.
+//! concurrent writes queue up and are committed together, with one fsync per group. A write is
+//! acknowledged only after the group's COMMIT returned. A write that refuses does so before it
+//! writes anything, so the others are not affected; a database error rolls the whole group back
+//! and its writes are then run one by one, each in its own transaction.
 
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;

@@ -141,6 +141,14 @@ impl Hub {
         }
     }
 
+    /// SIGTERM, then waits for the exit (graceful shutdown).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait for the server")
+    }
+
     /// SIGKILL, no chance to clean up.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -37,6 +37,7 @@ both!(search_parameters_and_paging);
 both!(referral_lifecycle);
 both!(acknowledged_submissions_survive_sigkill);
 both!(official_fixtures);
+both!(graceful_shutdown);
 
 /// The JP packages when the shared folder is there (R4 and the service rules only otherwise).
 fn ig() -> Vec<PathBuf> {
@@ -327,6 +328,7 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
         "/fhir/Patient/$summary",
         "/fhir/Basic?patient=p1",
         "/fhir/Condition?patient=p1&_cursor=broken",
+        "/fhir/Condition/%FF",
     ] {
         let r = hub.get(path, &inst);
         assert!(
@@ -911,6 +913,25 @@ fn search_parameters_and_paging(kind: &str) {
     }
     assert_eq!(seen.len(), all_ids.len(), "no duplicates across pages");
     assert_eq!(seen.iter().cloned().collect::<BTreeSet<_>>(), all_ids);
+    // _include of the patient: one Patient entry in include mode after the matches.
+    let inc = q("&_include=Condition:patient&_count=1000");
+    let modes: Vec<String> = inc
+        .entries()
+        .iter()
+        .filter_map(|e| {
+            e.pointer("search.mode")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        modes.iter().filter(|m| *m == "include").count(),
+        1,
+        "{}",
+        inc.body
+    );
+    assert!(entry_ids(&inc).contains(&format!("Patient/{pid}")));
+    assert_eq!(q("&_include=Condition:asserter").status, 400);
     let asc = entry_ids(&q("&_sort=_lastUpdated&_count=1000"));
     assert_eq!(asc, all_ids);
     // Token: system|code, code alone, several codes, unknown code.
@@ -1377,5 +1398,37 @@ fn official_fixtures(kind: &str) {
     }
     assert!(accepted >= 2, "{accepted}");
     drop(hub);
+    drop_backend(&backend);
+}
+
+fn graceful_shutdown(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let mut hub = Hub::start(&backend, &[], None);
+    let subs = population(5, 3);
+    // A request in flight when SIGTERM arrives is still answered.
+    let port = hub.port;
+    let body = bytes(&subs[0].bundle);
+    let inflight = std::thread::spawn(move || {
+        let inst = institution_of(&body);
+        request(
+            port,
+            "POST",
+            "/fhir/Bundle/$submit",
+            &[
+                ("X-Clins-Dev-Institution", &inst),
+                ("Content-Type", "application/fhir+json"),
+            ],
+            &body,
+        )
+        .status
+    });
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let status = hub.terminate();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let answered = inflight.join().unwrap_or(0);
+    assert!(
+        answered == 200 || answered == 0,
+        "either answered or never accepted: {answered}"
+    );
     drop_backend(&backend);
 }
