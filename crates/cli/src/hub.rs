@@ -75,11 +75,17 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
+    // The last reference to the hub is dropped here, after the runtime: the PostgreSQL client
+    // closes its connections with a runtime of its own, which must not run inside ours.
+    let keep = hub.clone();
+    let r = rt.block_on(async move {
         server::serve(hub, listen, shutdown_signal(), banner)
             .await
             .map_err(|e| format!("cannot serve on {listen}: {e}"))
-    })
+    });
+    drop(rt);
+    drop(keep);
+    r
 }
 
 async fn shutdown_signal() {

@@ -192,12 +192,31 @@ impl Conn for SqliteConn {
 
 // ------------------------------------------------------------------------------- PostgreSQL
 
-pub struct PgConn(postgres::Client);
+pub struct PgConn {
+    client: postgres::Client,
+    /// Prepared statements by their SQL: each is parsed once per connection.
+    statements: std::collections::HashMap<String, postgres::Statement>,
+}
 
 impl PgConn {
     pub fn connect(url: &str) -> Result<Self, DbError> {
-        let c = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
-        Ok(PgConn(c))
+        let client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
+        Ok(PgConn {
+            client,
+            statements: std::collections::HashMap::new(),
+        })
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
+        if let Some(st) = self.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(&pg_sql(sql)).map_err(pg_err)?;
+        if self.statements.len() > 512 {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
     }
 }
 
@@ -239,21 +258,19 @@ impl Conn for PgConn {
         Dialect::Postgres
     }
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
-        let sql = pg_sql(sql);
-        let st = self.0.prepare(&sql).map_err(pg_err)?;
+        let st = self.statement(sql)?;
         let values = pg_params(params);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             values.iter().map(|v| v.as_ref()).collect();
-        self.0.execute(&st, &refs).map_err(pg_err)
+        self.client.execute(&st, &refs).map_err(pg_err)
     }
     fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, DbError> {
         use postgres::types::Type;
-        let sql = pg_sql(sql);
-        let st = self.0.prepare(&sql).map_err(pg_err)?;
+        let st = self.statement(sql)?;
         let values = pg_params(params);
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
             values.iter().map(|v| v.as_ref()).collect();
-        let rows = self.0.query(&st, &refs).map_err(pg_err)?;
+        let rows = self.client.query(&st, &refs).map_err(pg_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut row = Vec::with_capacity(r.len());
@@ -281,7 +298,7 @@ impl Conn for PgConn {
         Ok(out)
     }
     fn batch(&mut self, sql: &str) -> Result<(), DbError> {
-        self.0.batch_execute(sql).map_err(pg_err)
+        self.client.batch_execute(sql).map_err(pg_err)
     }
 }
 
