@@ -812,16 +812,35 @@ pub(crate) fn condition(
                 ),
             ),
         ]));
-        if c.lts {
-            if let Value::Object(o) = &mut m {
-                o.insert(
-                    "tag",
-                    arr(vec![coding(
-                        "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication",
-                        "LTS",
-                    )]),
-                );
-            }
+    }
+    // Flags (service-rules.md §2.3): LTS on some chronic 主病名; 未告知 and 未提供 set by the
+    // doctor case by case, about 2 % and 1 % of diagnoses. They come from a stream of their own,
+    // so a re-send of the unit carries the same flags and the other draws are unchanged.
+    let mut flags_rng = Rng::derive(seq ^ 0x5EED_F1A6, i as u64);
+    let mut tags = Vec::new();
+    if i == 0 && c.lts {
+        tags.push("LTS");
+    }
+    if flags_rng.chance(0.02) {
+        tags.push("UNINFORMED");
+    }
+    if flags_rng.chance(0.01) {
+        tags.push("UNDELIVERED");
+    }
+    if !tags.is_empty() {
+        if let Value::Object(o) = &mut m {
+            o.insert(
+                "tag",
+                arr(tags
+                    .into_iter()
+                    .map(|t| {
+                        coding(
+                            "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication",
+                            t,
+                        )
+                    })
+                    .collect()),
+            );
         }
     }
     let enc = format!("enc{i}");
@@ -1783,6 +1802,65 @@ mod tests {
             people.len(),
         );
         assert!((28.0..32.0).contains(&empty_branch), "{empty_branch}");
+    }
+
+    #[test]
+    fn uninformed_and_undelivered_flags_have_their_shares_and_survive_resends() {
+        let cfg = Config {
+            patients: 4_000,
+            institutions: Some(80),
+            seed: 6,
+        };
+        let world = World::new(&cfg);
+        let (mut conditions, mut uninformed, mut undelivered) = (0usize, 0usize, 0usize);
+        let mut by_unit: std::collections::HashMap<String, Vec<Vec<String>>> =
+            std::collections::HashMap::new();
+        let mut resends_checked = 0;
+        for n in 0..cfg.patients {
+            patient_submissions(&cfg, &world, n, &mut |sub| {
+                if sub.kind != "Condition" || sub.action == Action::Delete {
+                    return;
+                }
+                let tags: Vec<Vec<String>> = sub
+                    .bundle
+                    .get("entry")
+                    .map(Value::items)
+                    .unwrap_or(&[])
+                    .iter()
+                    .skip(1)
+                    .map(|e| {
+                        e.pointer("resource.meta.tag")
+                            .map(Value::items)
+                            .unwrap_or(&[])
+                            .iter()
+                            .filter_map(|t| t.get("code").and_then(Value::as_str))
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .collect();
+                let bid = sub
+                    .bundle
+                    .pointer("identifier.value")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                if sub.action == Action::Resend {
+                    assert_eq!(by_unit.get(&bid), Some(&tags), "a re-send keeps its flags");
+                    resends_checked += 1;
+                    return;
+                }
+                for t in &tags {
+                    conditions += 1;
+                    uninformed += usize::from(t.iter().any(|c| c == "UNINFORMED"));
+                    undelivered += usize::from(t.iter().any(|c| c == "UNDELIVERED"));
+                }
+                by_unit.insert(bid, tags);
+            });
+        }
+        assert!(resends_checked > 50, "{resends_checked}");
+        let (u, d) = (pct(uninformed, conditions), pct(undelivered, conditions));
+        assert!((1.4..2.6).contains(&u), "UNINFORMED {u}%");
+        assert!((0.5..1.5).contains(&d), "UNDELIVERED {d}%");
     }
 
     #[test]
