@@ -141,14 +141,7 @@ fn section(
     o.insert("title", s(title));
     o.insert(
         "code",
-        obj([(
-            "coding",
-            arr(vec![obj([
-                ("system", s(SECTION_CODES)),
-                ("code", s(code)),
-                ("display", s(section_display(code))),
-            ])]),
-        )]),
+        codeable_with_display(SECTION_CODES, code, section_display(code)),
     );
     if let Some(t) = text {
         o.insert("text", section_text(t));
@@ -193,25 +186,15 @@ fn composition(h: CompositionHead<'_>, updated: &str) -> Object {
     o.insert("status", s("final"));
     o.insert(
         "type",
-        obj([(
-            "coding",
-            arr(vec![obj([
-                ("system", s(DOC_TYPES)),
-                ("code", s(h.type_code.0)),
-                ("display", s(h.type_code.1)),
-            ])]),
-        )]),
+        codeable_with_display(DOC_TYPES, h.type_code.0, h.type_code.1),
     );
     o.insert(
         "category",
-        arr(vec![obj([(
-            "coding",
-            arr(vec![obj([
-                ("system", s(DOC_SUBTYPES)),
-                ("code", s(h.category.0)),
-                ("display", s(h.category.1)),
-            ])]),
-        )])]),
+        arr(vec![codeable_with_display(
+            DOC_SUBTYPES,
+            h.category.0,
+            h.category.1,
+        )]),
     );
     o.insert("subject", reference(h.patient, "Patient"));
     o.insert("encounter", reference(h.encounter, "Encounter"));
@@ -360,12 +343,9 @@ fn organization(
         ),
         (
             "type",
-            arr(vec![concept(
-                vec![coding(
-                    "http://terminology.hl7.org/CodeSystem/organization-type",
-                    "prov",
-                )],
-                None,
+            arr(vec![codeable(
+                "http://terminology.hl7.org/CodeSystem/organization-type",
+                "prov",
             )]),
         ),
         ("name", s(&inst.name)),
@@ -416,14 +396,11 @@ fn visit_encounter(
     o.insert("status", s("finished"));
     o.insert(
         "class",
-        obj([
-            (
-                "system",
-                s("http://terminology.hl7.org/CodeSystem/v3-ActCode"),
-            ),
-            ("code", s(code)),
-            ("display", s(display)),
-        ]),
+        coding_with_display(
+            "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+            code,
+            display,
+        ),
     );
     match inpatient {
         Some((a, d, days)) => {
@@ -451,30 +428,18 @@ fn visit_encounter(
             obj([
                 (
                     "admitSource",
-                    concept(
-                        vec![obj([
-                            (
-                                "system",
-                                s("http://jpfhir.jp/fhir/Common/CodeSystem/admit-Source"),
-                            ),
-                            ("code", s("1")),
-                            ("display", s("家庭からの入院")),
-                        ])],
-                        None,
+                    codeable_with_display(
+                        "http://jpfhir.jp/fhir/Common/CodeSystem/admit-Source",
+                        "1",
+                        "家庭からの入院",
                     ),
                 ),
                 (
                     "dischargeDisposition",
-                    concept(
-                        vec![obj([
-                            (
-                                "system",
-                                s("http://jpfhir.jp/fhir/Common/CodeSystem/discharge-disposition"),
-                            ),
-                            ("code", s("1")),
-                            ("display", s("治癒・軽快")),
-                        ])],
-                        None,
+                    codeable_with_display(
+                        "http://jpfhir.jp/fhir/Common/CodeSystem/discharge-disposition",
+                        "1",
+                        "治癒・軽快",
                     ),
                 ),
             ]),
@@ -567,28 +532,22 @@ pub(crate) fn medication_request(
     };
     let mut timing_codes = Vec::new();
     if dummy_usage {
-        timing_codes.push(obj([
-            (
-                "system",
-                s("http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_MedicationUsage_Uncoded_CS"),
-            ),
-            ("code", s("0X0XXXXXXXXX0000")),
-            ("display", s("ダミー用法コード")),
-        ]));
+        timing_codes.push(coding_with_display(
+            "http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_MedicationUsage_Uncoded_CS",
+            "0X0XXXXXXXXX0000",
+            "ダミー用法コード",
+        ));
     } else {
-        timing_codes.push(obj([
-            ("system", s("http://jami.jp/CodeSystem/MedicationUsage")),
-            ("code", s(usage_code)),
-            ("display", s(usage_text)),
-        ]));
-        timing_codes.push(obj([
-            (
-                "system",
-                s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUsage_ePrescription"),
-            ),
-            ("code", s(usage_code)),
-            ("display", s(usage_text)),
-        ]));
+        timing_codes.push(coding_with_display(
+            "http://jami.jp/CodeSystem/MedicationUsage",
+            usage_code,
+            usage_text,
+        ));
+        timing_codes.push(coding_with_display(
+            "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUsage_ePrescription",
+            usage_code,
+            usage_text,
+        ));
     }
     let mut timing = Object::new();
     timing.insert("code", concept(timing_codes, Some(usage_text)));
@@ -614,16 +573,10 @@ pub(crate) fn medication_request(
     let mut dose = Object::new();
     dose.insert(
         "type",
-        concept(
-            vec![obj([
-                (
-                    "system",
-                    s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationIngredientStrengthStrengthType"),
-                ),
-                ("code", s("1")),
-                ("display", s("製剤量")),
-            ])],
-            None,
+        codeable_with_display(
+            "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationIngredientStrengthStrengthType",
+            "1",
+            "製剤量",
         ),
     );
     dose.insert("doseQuantity", merit9(d.dose, d.unit));
@@ -663,29 +616,20 @@ pub(crate) fn medication_request(
     dosage.insert(
         "route",
         concept(
-            vec![obj([
-                (
-                    "system",
-                    s("http://jpfhir.jp/fhir/core/CodeSystem/route-codes"),
-                ),
-                ("code", s("PO")),
-                ("display", s("口")),
-            ])],
+            vec![coding_with_display(
+                "http://jpfhir.jp/fhir/core/CodeSystem/route-codes",
+                "PO",
+                "口",
+            )],
             Some("経口"),
         ),
     );
     dosage.insert(
         "method",
-        concept(
-            vec![obj([
-                (
-                    "system",
-                    s("http://jami.jp/CodeSystem/MedicationMethodBasicUsage"),
-                ),
-                ("code", s("1")),
-                ("display", s("内服")),
-            ])],
-            None,
+        codeable_with_display(
+            "http://jami.jp/CodeSystem/MedicationMethodBasicUsage",
+            "1",
+            "内服",
         ),
     );
     dosage.insert("doseAndRate", arr(vec![Value::Object(dose)]));
@@ -762,25 +706,18 @@ pub(crate) fn medication_request(
     o.insert(
         "category",
         arr(vec![concept(
-            vec![obj([
-                (
-                    "system",
-                    s("http://jpfhir.jp/fhir/core/CodeSystem/JP_MedicationCategoryMERIT9_CS"),
-                ),
-                ("code", s(cat)),
-                ("display", s(cat_name)),
-            ])],
+            vec![coding_with_display(
+                "http://jpfhir.jp/fhir/core/CodeSystem/JP_MedicationCategoryMERIT9_CS",
+                cat,
+                cat_name,
+            )],
             Some(cat_name),
         )]),
     );
     o.insert(
         "medicationCodeableConcept",
         concept(
-            vec![obj([
-                ("system", s(code_system)),
-                ("code", s(code)),
-                ("display", s(display)),
-            ])],
+            vec![coding_with_display(code_system, code, display)],
             Some(display),
         ),
     );
@@ -911,14 +848,7 @@ fn document_reference(d: DocRef<'_>, id: &str, patient_url: &str, updated: &str)
     o.insert("status", s("current"));
     o.insert(
         "type",
-        concept(
-            vec![obj([
-                ("system", s(DOCUMENT_CODES)),
-                ("code", s(d.type_code.0)),
-                ("display", s(d.type_code.1)),
-            ])],
-            None,
-        ),
+        codeable_with_display(DOCUMENT_CODES, d.type_code.0, d.type_code.1),
     );
     o.insert("subject", obj([("reference", s(patient_url))]));
     o.insert("date", s(d.date));
@@ -1481,16 +1411,10 @@ pub(crate) fn discharge_summary(
             ("intent", s("plan")),
             (
                 "category",
-                arr(vec![concept(
-                    vec![obj([
-                        (
-                            "system",
-                            s("http://jpfhir.jp/fhir/CarePlan/CodeSystem/category"),
-                        ),
-                        ("code", s("discharge-plan")),
-                        ("display", s("退院時プラン")),
-                    ])],
-                    None,
+                arr(vec![codeable_with_display(
+                    "http://jpfhir.jp/fhir/CarePlan/CodeSystem/category",
+                    "discharge-plan",
+                    "退院時プラン",
                 )]),
             ),
             ("title", s("退院時方針")),
@@ -1596,12 +1520,9 @@ pub(crate) fn discharge_summary(
         if drug_text.is_empty() {
             o.insert(
                 "emptyReason",
-                concept(
-                    vec![coding(
-                        "http://terminology.hl7.org/CodeSystem/list-empty-reason",
-                        "nilknown",
-                    )],
-                    None,
+                codeable(
+                    "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+                    "nilknown",
                 ),
             );
         } else {
@@ -1729,16 +1650,10 @@ pub(crate) fn patient_summary(
             ("intent", s("plan")),
             (
                 "category",
-                arr(vec![concept(
-                    vec![obj([
-                        (
-                            "system",
-                            s("http://jpfhir.jp/fhir/CarePlan/CodeSystem/category"),
-                        ),
-                        ("code", s("followup-plan")),
-                        ("display", s("外来診療経過中プラン")),
-                    ])],
-                    None,
+                arr(vec![codeable_with_display(
+                    "http://jpfhir.jp/fhir/CarePlan/CodeSystem/category",
+                    "followup-plan",
+                    "外来診療経過中プラン",
                 )]),
             ),
             ("title", s("療養計画")),
@@ -1952,13 +1867,8 @@ pub(crate) fn checkup(
             ),
             (
                 "type",
-                arr(vec![concept(
-                    vec![coding(
-                        "http://terminology.hl7.org/CodeSystem/organization-type",
-                        "ins",
-                    )],
-                    None,
-                )]),
+                arr(vec![codeable("http://terminology.hl7.org/CodeSystem/organization-type",
+                        "ins")]),
             ),
             ("name", s(&insurer.name)),
         ]),
@@ -1978,14 +1888,7 @@ pub(crate) fn checkup(
             ("status", s("finished")),
             (
                 "class",
-                obj([
-                    (
-                        "system",
-                        s("http://jpfhir.jp/fhir/eCheckup/CodeSystem/encounter-category"),
-                    ),
-                    ("code", s("checkup")),
-                    ("display", s("健診")),
-                ]),
+                coding_with_display("http://jpfhir.jp/fhir/eCheckup/CodeSystem/encounter-category", "checkup", "健診"),
             ),
             (
                 "period",
@@ -2012,7 +1915,7 @@ pub(crate) fn checkup(
             ("status", s("active")),
             (
                 "type",
-                concept(vec![coding("urn:oid:1.2.392.200119.6.208", "1")], None),
+                codeable("urn:oid:1.2.392.200119.6.208", "1"),
             ),
             (
                 "subscriberId",
@@ -2077,10 +1980,7 @@ pub(crate) fn checkup(
     cov.insert("status", s("active"));
     cov.insert(
         "type",
-        concept(
-            vec![coding("urn:oid:1.2.392.100495.20.2.61", kind_code)],
-            None,
-        ),
+        codeable("urn:oid:1.2.392.100495.20.2.61", kind_code),
     );
     cov.insert("beneficiary", reference(&patient_url, "Patient"));
     if !parts[3].is_empty() {
@@ -2088,14 +1988,7 @@ pub(crate) fn checkup(
     }
     cov.insert(
         "relationship",
-        concept(
-            vec![obj([
-                ("system", s("urn:oid:1.2.392.100495.20.2.62")),
-                ("code", s("1")),
-                ("display", s("被保険者")),
-            ])],
-            None,
-        ),
+        codeable_with_display("urn:oid:1.2.392.100495.20.2.62", "1", "被保険者"),
     );
     cov.insert("payor", arr(vec![reference(&insurer_url, "Organization")]));
     let cov_url = e.add(rng, Value::Object(cov));
@@ -2474,17 +2367,11 @@ pub(crate) fn checkup(
                 ("title", s(title)),
                 (
                     "code",
-                    obj([(
-                        "coding",
-                        arr(vec![obj([
-                            (
-                                "system",
-                                s("http://jpfhir.jp/fhir/eCheckup/CodeSystem/section-code"),
-                            ),
-                            ("code", s(code)),
-                            ("display", s(display)),
-                        ])]),
-                    )]),
+                    codeable_with_display(
+                        "http://jpfhir.jp/fhir/eCheckup/CodeSystem/section-code",
+                        code,
+                        display,
+                    ),
                 ),
                 ("text", narrative(&lines.join("、"))),
                 ("entry", arr(entry)),
@@ -2518,25 +2405,15 @@ pub(crate) fn checkup(
     c.insert("status", s("final"));
     c.insert(
         "type",
-        obj([(
-            "coding",
-            arr(vec![obj([
-                ("system", s(DOC_TYPES)),
-                ("code", s("53576-5")),
-                ("display", s("検診・健診報告書")),
-            ])]),
-        )]),
+        codeable_with_display(DOC_TYPES, "53576-5", "検診・健診報告書"),
     );
     c.insert(
         "category",
-        arr(vec![obj([(
-            "coding",
-            arr(vec![obj([
-                ("system", s("urn:oid:2.16.840.1.113883.2.2.1.6.1001")),
-                ("code", s("10")),
-                ("display", s("特定健診")),
-            ])]),
-        )])]),
+        arr(vec![codeable_with_display(
+            "urn:oid:2.16.840.1.113883.2.2.1.6.1001",
+            "10",
+            "特定健診",
+        )]),
     );
     c.insert("subject", reference(&patient_url, "Patient"));
     c.insert("encounter", reference(&enc_url, "Encounter"));
@@ -2555,13 +2432,10 @@ pub(crate) fn checkup(
         arr(vec![obj([
             (
                 "code",
-                arr(vec![concept(
-                    vec![obj([
-                        ("system", s("urn:oid:1.2.392.200119.6.1002")),
-                        ("code", s("010")),
-                        ("display", s("特定健診")),
-                    ])],
-                    None,
+                arr(vec![codeable_with_display(
+                    "urn:oid:1.2.392.200119.6.1002",
+                    "010",
+                    "特定健診",
                 )]),
             ),
             (
@@ -2622,21 +2496,8 @@ fn checkup_observation(
     o.insert("text", narrative(&line));
     o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id)]));
     o.insert("status", s("final"));
-    o.insert(
-        "category",
-        arr(vec![concept(vec![coding(OBS_CATEGORY, category)], None)]),
-    );
-    o.insert(
-        "code",
-        concept(
-            vec![obj([
-                ("system", s(CHECKUP_ITEMS)),
-                ("code", s(code)),
-                ("display", s(name)),
-            ])],
-            None,
-        ),
-    );
+    o.insert("category", arr(vec![codeable(OBS_CATEGORY, category)]));
+    o.insert("code", codeable_with_display(CHECKUP_ITEMS, code, name));
     o.insert("subject", reference(patient_url, "Patient"));
     o.insert("effectiveDateTime", s(effective));
     o.insert("performer", arr(vec![reference(org_url, "Organization")]));
@@ -2662,12 +2523,9 @@ fn checkup_observation(
                 };
                 o.insert(
                     "interpretation",
-                    arr(vec![concept(
-                        vec![coding(
-                            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
-                            flag,
-                        )],
-                        None,
+                    arr(vec![codeable(
+                        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                        flag,
                     )]),
                 );
                 o.insert(
@@ -2679,14 +2537,7 @@ fn checkup_observation(
         Answer::Code(system, code, display) => {
             o.insert(
                 "valueCodeableConcept",
-                concept(
-                    vec![obj([
-                        ("system", s(system)),
-                        ("code", s(code)),
-                        ("display", s(display)),
-                    ])],
-                    None,
-                ),
+                codeable_with_display(system, code, display),
             );
         }
         Answer::Text(t) => {

@@ -463,6 +463,25 @@ fn coding(system: &str, code: &str) -> Value {
     obj([("system", s(system)), ("code", s(code))])
 }
 
+/// A Coding with its display.
+fn coding_with_display(system: &str, code: &str, display: &str) -> Value {
+    obj([
+        ("system", s(system)),
+        ("code", s(code)),
+        ("display", s(display)),
+    ])
+}
+
+/// A CodeableConcept of one Coding (system and code), without text.
+fn codeable(system: &str, code: &str) -> Value {
+    concept(vec![coding(system, code)], None)
+}
+
+/// A CodeableConcept of one Coding with its display, without text.
+fn codeable_with_display(system: &str, code: &str, display: &str) -> Value {
+    concept(vec![coding_with_display(system, code, display)], None)
+}
+
 fn concept(codings: Vec<Value>, text: Option<&str>) -> Value {
     let mut o = obj([("coding", arr(codings))]);
     if let (Some(t), Value::Object(m)) = (text, &mut o) {
@@ -556,17 +575,11 @@ fn department_ext(code: &str, name: &str) -> Value {
         ),
         (
             "valueCodeableConcept",
-            obj([(
-                "coding",
-                arr(vec![obj([
-                    (
-                        "system",
-                        s("http://jami.jp/SS-MIX2/CodeSystem/ClinicalDepartment"),
-                    ),
-                    ("code", s(code)),
-                    ("display", s(name)),
-                ])]),
-            )]),
+            codeable_with_display(
+                "http://jami.jp/SS-MIX2/CodeSystem/ClinicalDepartment",
+                code,
+                name,
+            ),
         ),
     ])
 }
@@ -677,14 +690,11 @@ fn encounter(id: &str) -> Value {
         ("status", s("finished")),
         (
             "class",
-            obj([
-                (
-                    "system",
-                    s("http://terminology.hl7.org/CodeSystem/v3-ActCode"),
-                ),
-                ("code", s("AMB")),
-                ("display", s("外来")),
-            ]),
+            coding_with_display(
+                "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "AMB",
+                "外来",
+            ),
         ),
     ])
 }
@@ -803,12 +813,9 @@ pub(crate) fn condition(
             ),
             (
                 "valueCodeableConcept",
-                concept(
-                    vec![coding(
-                        "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
-                        "principal",
-                    )],
-                    None,
+                codeable(
+                    "http://terminology.hl7.org/CodeSystem/ex-diagnosistype",
+                    "principal",
                 ),
             ),
         ]));
@@ -870,40 +877,28 @@ pub(crate) fn condition(
     );
     o.insert(
         "clinicalStatus",
-        concept(
-            vec![coding(
-                "http://terminology.hl7.org/CodeSystem/condition-clinical",
-                status,
-            )],
-            None,
+        codeable(
+            "http://terminology.hl7.org/CodeSystem/condition-clinical",
+            status,
         ),
     );
     o.insert(
         "verificationStatus",
-        concept(
-            vec![coding(
-                "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-                if suspected {
-                    "provisional"
-                } else {
-                    "confirmed"
-                },
-            )],
-            None,
+        codeable(
+            "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+            if suspected {
+                "provisional"
+            } else {
+                "confirmed"
+            },
         ),
     );
     o.insert(
         "category",
-        arr(vec![concept(
-            vec![obj([
-                (
-                    "system",
-                    s("http://terminology.hl7.org/CodeSystem/condition-category"),
-                ),
-                ("code", s("encounter-diagnosis")),
-                ("display", s("Encounter Diagnosis")),
-            ])],
-            None,
+        arr(vec![codeable_with_display(
+            "http://terminology.hl7.org/CodeSystem/condition-category",
+            "encounter-diagnosis",
+            "Encounter Diagnosis",
         )]),
     );
     let text = if suspected {
@@ -915,22 +910,16 @@ pub(crate) fn condition(
         "code",
         concept(
             vec![
-                obj([
-                    (
-                        "system",
-                        s("http://medis.or.jp/CodeSystem/master-disease-keyNumber"),
-                    ),
-                    ("code", s(code)),
-                    ("display", s(name)),
-                ]),
-                obj([
-                    (
-                        "system",
-                        s("http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full"),
-                    ),
-                    ("code", s(icd)),
-                    ("display", s(name)),
-                ]),
+                coding_with_display(
+                    "http://medis.or.jp/CodeSystem/master-disease-keyNumber",
+                    code,
+                    name,
+                ),
+                coding_with_display(
+                    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/ICD10-2013-full",
+                    icd,
+                    name,
+                ),
             ],
             Some(&text),
         ),
@@ -998,22 +987,16 @@ pub(crate) fn allergy(
     );
     o.insert(
         "clinicalStatus",
-        concept(
-            vec![coding(
-                "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
-                "active",
-            )],
-            None,
+        codeable(
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical",
+            "active",
         ),
     );
     o.insert(
         "verificationStatus",
-        concept(
-            vec![coding(
-                "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
-                "confirmed",
-            )],
-            None,
+        codeable(
+            "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification",
+            "confirmed",
         ),
     );
     o.insert("category", arr(vec![s(category)]));
@@ -1022,14 +1005,7 @@ pub(crate) fn allergy(
     }
     o.insert(
         "code",
-        concept(
-            vec![obj([
-                ("system", s(system)),
-                ("code", s(code)),
-                ("display", s(name)),
-            ])],
-            Some(name),
-        ),
+        concept(vec![coding_with_display(system, code, name)], Some(name)),
     );
     o.insert("patient", obj([("reference", s(patient_url))]));
     o.insert("recordedDate", s(date(a.1)));
@@ -1219,19 +1195,8 @@ fn lab_observation(
                     "type",
                     concept(
                         vec![
-                            obj([
-                                (
-                                    "system",
-                                    s("http://jpfhir.jp/fhir/core/CodeSystem/JP_ObservationSampleMaterialCode_CS"),
-                                ),
-                                ("code", s("023")),
-                                ("display", s("血清")),
-                            ]),
-                            obj([
-                                ("system", s("http://terminology.hl7.org/CodeSystem/v2-0487")),
-                                ("code", s("SER")),
-                                ("display", s("Serum")),
-                            ]),
+                            coding_with_display("http://jpfhir.jp/fhir/core/CodeSystem/JP_ObservationSampleMaterialCode_CS", "023", "血清"),
+                            coding_with_display("http://terminology.hl7.org/CodeSystem/v2-0487", "SER", "Serum"),
                         ],
                         Some("血清"),
                     ),
@@ -1293,31 +1258,21 @@ fn lab_observation(
     o.insert("status", s("final"));
     o.insert(
         "category",
-        arr(vec![concept(
-            vec![coding(
-                "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS",
-                "laboratory",
-            )],
-            None,
+        arr(vec![codeable(
+            "http://jpfhir.jp/fhir/core/CodeSystem/JP_SimpleObservationCategory_CS",
+            "laboratory",
         )]),
     );
     o.insert(
         "code",
         concept(
             vec![
-                obj([
-                    (
-                        "system",
-                        s("http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_ObsLabResult_LocalCode_CS"),
-                    ),
-                    ("code", s(item.local_code)),
-                    ("display", s(item.name)),
-                ]),
-                obj([
-                    ("system", s(item.system)),
-                    ("code", s(item.code)),
-                    ("display", s(item.display)),
-                ]),
+                coding_with_display(
+                    "http://jpfhir.jp/fhir/clins/CodeSystem/JP_CLINS_ObsLabResult_LocalCode_CS",
+                    item.local_code,
+                    item.name,
+                ),
+                coding_with_display(item.system, item.code, item.display),
             ],
             Some(item.name),
         ),
@@ -1334,12 +1289,9 @@ fn lab_observation(
     }
     o.insert(
         "interpretation",
-        arr(vec![concept(
-            vec![coding(
-                "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
-                flag,
-            )],
-            None,
+        arr(vec![codeable(
+            "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+            flag,
         )]),
     );
     if !qualitative {
