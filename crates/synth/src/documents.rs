@@ -8,7 +8,6 @@ use super::*;
 const DOC_TYPES: &str = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes";
 const DOC_SUBTYPES: &str = "http://jpfhir.jp/fhir/Common/CodeSystem/doc-subtypecodes";
 const SECTION_CODES: &str = "http://jpfhir.jp/fhir/clins/CodeSystem/document-section";
-const RESOURCE_ID: &str = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
 const MERIT9_UNIT: &str = "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationUnitMERIT9Code";
 const UCUM: &str = "http://unitsofmeasure.org";
 const DOCUMENT_CODES: &str = "http://jpfhir.jp/fhir/core/CodeSystem/JP_DocumentCodes_CS";
@@ -62,13 +61,7 @@ impl Entries {
                     ("profile", arr(vec![s(profile)])),
                 ]),
             ),
-            (
-                "identifier",
-                obj([
-                    ("system", s("http://jpfhir.jp/fhir/clins/bundle-identifier")),
-                    ("value", s(bundle_id)),
-                ]),
-            ),
+            ("identifier", bundle_identifier(bundle_id)),
             ("type", s("document")),
             ("timestamp", s(updated)),
             ("entry", arr(entries)),
@@ -83,10 +76,6 @@ fn reference(url: &str, ty: &str) -> Value {
 
 fn refs(urls: &[String], ty: &str) -> Vec<Value> {
     urls.iter().map(|u| reference(u, ty)).collect()
-}
-
-fn identifier(system: &str, value: impl Into<String>) -> Value {
-    obj([("system", s(system)), ("value", s(value))])
 }
 
 /// Section text (status `additional`, as the JP-CLINS documents ask).
@@ -647,12 +636,7 @@ pub(crate) fn medication_request(
                 ("id", s("req")),
                 (
                     "meta",
-                    obj([(
-                        "profile",
-                        arr(vec![s(
-                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner",
-                        )]),
-                    )]),
+                    profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"),
                 ),
                 ("text", narrative(&format!("{} 医師", doctor.name()))),
                 (
@@ -721,8 +705,8 @@ pub(crate) fn medication_request(
             Some(display),
         ),
     );
-    o.insert("subject", obj([("reference", s(patient_url))]));
-    o.insert("encounter", obj([("reference", s("#enc"))]));
+    o.insert("subject", untyped_reference(patient_url));
+    o.insert("encounter", untyped_reference("#enc"));
     o.insert(
         "authoredOn",
         s(format!("{}T10:00:00+09:00", date(rx.start))),
@@ -839,10 +823,7 @@ fn document_reference(d: DocRef<'_>, id: &str, patient_url: &str, updated: &str)
         narrative(&format!("{}（{}）", d.description, d.title)),
     );
     if let Some(m) = d.master {
-        o.insert(
-            "masterIdentifier",
-            identifier("http://jpfhir.jp/fhir/clins/bundle-identifier", m),
-        );
+        o.insert("masterIdentifier", bundle_identifier(m));
     }
     o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id)]));
     o.insert("status", s("current"));
@@ -850,7 +831,7 @@ fn document_reference(d: DocRef<'_>, id: &str, patient_url: &str, updated: &str)
         "type",
         codeable_with_display(DOCUMENT_CODES, d.type_code.0, d.type_code.1),
     );
-    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("subject", untyped_reference(patient_url));
     o.insert("date", s(d.date));
     o.insert("description", s(d.description));
     o.insert(
@@ -1419,7 +1400,7 @@ pub(crate) fn discharge_summary(
             ),
             ("title", s("退院時方針")),
             ("description", s(&plan)),
-            ("subject", obj([("reference", s(&patient_url))])),
+            ("subject", untyped_reference(&patient_url)),
             ("period", obj([("start", s(date(link.discharged)))])),
             ("created", s(date(link.discharged))),
         ]),
@@ -1658,7 +1639,7 @@ pub(crate) fn patient_summary(
             ),
             ("title", s("療養計画")),
             ("description", s(&description)),
-            ("subject", obj([("reference", s(&patient_url))])),
+            ("subject", untyped_reference(&patient_url)),
             ("period", obj([("start", s(date(TODAY)))])),
             ("created", s(date(TODAY))),
         ]),

@@ -463,6 +463,27 @@ fn coding(system: &str, code: &str) -> Value {
     obj([("system", s(system)), ("code", s(code))])
 }
 
+const RESOURCE_ID: &str = "http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier";
+
+fn identifier(system: &str, value: impl Into<String>) -> Value {
+    obj([("system", s(system)), ("value", s(value))])
+}
+
+/// The Bundle-ID of a JP-CLINS Bundle (a unit or a document).
+fn bundle_identifier(bundle_id: &str) -> Value {
+    identifier("http://jpfhir.jp/fhir/clins/bundle-identifier", bundle_id)
+}
+
+/// A reference by URL alone (no `type`), as to the patient or a contained resource.
+fn untyped_reference(url: &str) -> Value {
+    obj([("reference", s(url))])
+}
+
+/// The `meta` of a contained resource: its profile alone.
+fn profile_meta(profile: &str) -> Value {
+    obj([("profile", arr(vec![s(profile)]))])
+}
+
 /// A Coding with its display.
 fn coding_with_display(system: &str, code: &str, display: &str) -> Value {
     obj([
@@ -556,13 +577,7 @@ fn institution_ext(inst: &Institution) -> Value {
         ),
         (
             "valueIdentifier",
-            obj([
-                (
-                    "system",
-                    s("http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"),
-                ),
-                ("value", s(&inst.number)),
-            ]),
+            identifier("http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no", &inst.number),
         ),
     ])
 }
@@ -634,20 +649,14 @@ fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Valu
         (
             "identifier",
             arr(vec![
-                obj([
-                    (
-                        "system",
-                        s(format!("urn:oid:1.2.392.100495.20.3.51.1{}", inst.number)),
-                    ),
-                    ("value", s(format!("{local_no:08}"))),
-                ]),
-                obj([
-                    (
-                        "system",
-                        s("http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"),
-                    ),
-                    ("value", s(&p.member_id)),
-                ]),
+                identifier(
+                    &format!("urn:oid:1.2.392.100495.20.3.51.1{}", inst.number),
+                    format!("{local_no:08}"),
+                ),
+                identifier(
+                    "http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID",
+                    &p.member_id,
+                ),
             ]),
         ),
         (
@@ -679,12 +688,7 @@ fn encounter(id: &str) -> Value {
         ("id", s(id)),
         (
             "meta",
-            obj([(
-                "profile",
-                arr(vec![s(
-                    "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter",
-                )]),
-            )]),
+            profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Encounter"),
         ),
         ("text", narrative("外来受診")),
         ("status", s("finished")),
@@ -867,13 +871,10 @@ pub(crate) fn condition(
     o.insert("extension", arr(ext));
     o.insert(
         "identifier",
-        arr(vec![obj([
-            (
-                "system",
-                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
-            ),
-            ("value", s(format!("{}-cond-{seq}-{i}", inst.number))),
-        ])]),
+        arr(vec![identifier(
+            RESOURCE_ID,
+            format!("{}-cond-{seq}-{i}", inst.number),
+        )]),
     );
     o.insert(
         "clinicalStatus",
@@ -924,8 +925,8 @@ pub(crate) fn condition(
             Some(&text),
         ),
     );
-    o.insert("subject", obj([("reference", s(patient_url))]));
-    o.insert("encounter", obj([("reference", s(format!("#{enc}")))]));
+    o.insert("subject", untyped_reference(patient_url));
+    o.insert("encounter", untyped_reference(&format!("#{enc}")));
     o.insert("onsetDateTime", s(date(c.onset)));
     o.insert("recordedDate", s(date(TODAY)));
     if let Some(a) = c.abatement {
@@ -977,13 +978,10 @@ pub(crate) fn allergy(
     o.insert("extension", arr(vec![institution_ext(inst)]));
     o.insert(
         "identifier",
-        arr(vec![obj([
-            (
-                "system",
-                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
-            ),
-            ("value", s(format!("{}-alg-{seq}-{i}", inst.number))),
-        ])]),
+        arr(vec![identifier(
+            RESOURCE_ID,
+            format!("{}-alg-{seq}-{i}", inst.number),
+        )]),
     );
     o.insert(
         "clinicalStatus",
@@ -1007,7 +1005,7 @@ pub(crate) fn allergy(
         "code",
         concept(vec![coding_with_display(system, code, name)], Some(name)),
     );
-    o.insert("patient", obj([("reference", s(patient_url))]));
+    o.insert("patient", untyped_reference(patient_url));
     o.insert("recordedDate", s(date(a.1)));
     Value::Object(o)
 }
@@ -1049,13 +1047,7 @@ fn bundle(
                 ),
             ]),
         ),
-        (
-            "identifier",
-            obj([
-                ("system", s("http://jpfhir.jp/fhir/clins/bundle-identifier")),
-                ("value", s(bundle_id)),
-            ]),
-        ),
+        ("identifier", bundle_identifier(bundle_id)),
         ("type", s("collection")),
         ("timestamp", s(updated)),
         ("entry", arr(entries)),
@@ -1183,12 +1175,7 @@ fn lab_observation(
                 ("id", s("spc")),
                 (
                     "meta",
-                    obj([(
-                        "profile",
-                        arr(vec![s(
-                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Specimen",
-                        )]),
-                    )]),
+                    profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Specimen"),
                 ),
                 ("text", narrative("血清")),
                 (
@@ -1207,23 +1194,12 @@ fn lab_observation(
                 ("id", s("orderer")),
                 (
                     "meta",
-                    obj([(
-                        "profile",
-                        arr(vec![s(
-                            "http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner",
-                        )]),
-                    )]),
+                    profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"),
                 ),
                 ("text", narrative(&format!("{} 医師", doctor.0))),
                 (
                     "identifier",
-                    arr(vec![obj([
-                        (
-                            "system",
-                            s(format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number)),
-                        ),
-                        ("value", s(format!("D{:03}", rng.range(1, 300)))),
-                    ])]),
+                    arr(vec![identifier(&format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number), format!("D{:03}", rng.range(1, 300)))]),
                 ),
                 (
                     "name",
@@ -1245,16 +1221,7 @@ fn lab_observation(
         "extension",
         arr(vec![institution_ext(inst), department_ext("01", "内科")]),
     );
-    o.insert(
-        "identifier",
-        arr(vec![obj([
-            (
-                "system",
-                s("http://jpfhir.jp/fhir/core/IdSystem/resourceInstance-identifier"),
-            ),
-            ("value", s(id)),
-        ])]),
-    );
+    o.insert("identifier", arr(vec![identifier(RESOURCE_ID, id)]));
     o.insert("status", s("final"));
     o.insert(
         "category",
@@ -1277,11 +1244,11 @@ fn lab_observation(
             Some(item.name),
         ),
     );
-    o.insert("subject", obj([("reference", s(patient_url))]));
+    o.insert("subject", untyped_reference(patient_url));
     o.insert("effectiveDateTime", s(when));
-    o.insert("encounter", obj([("reference", s("#enc"))]));
+    o.insert("encounter", untyped_reference("#enc"));
     o.insert("issued", s(when));
-    o.insert("performer", arr(vec![obj([("reference", s("#orderer"))])]));
+    o.insert("performer", arr(vec![untyped_reference("#orderer")]));
     if qualitative {
         o.insert("valueString", s(if positive { "陽性" } else { "陰性" }));
     } else {
@@ -1303,7 +1270,7 @@ fn lab_observation(
             ])]),
         );
     }
-    o.insert("specimen", obj([("reference", s("#spc"))]));
+    o.insert("specimen", untyped_reference("#spc"));
     Value::Object(o)
 }
 
