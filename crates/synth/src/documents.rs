@@ -224,21 +224,6 @@ impl Doctor {
 /// A Practitioner (JP_Practitioner_eCS or a checkup profile) with the 施設医師ID and the kanji
 /// and kana names.
 fn practitioner(d: &Doctor, inst: &Institution, profile: &str, updated: &str) -> Value {
-    let name = |repr: &str, fam: &str, giv: &str| {
-        obj([
-            (
-                "extension",
-                arr(vec![obj([
-                    ("url", s(REPRESENTATION)),
-                    ("valueCode", s(repr)),
-                ])]),
-            ),
-            ("use", s("official")),
-            ("text", s(format!("{fam} {giv}"))),
-            ("family", s(fam)),
-            ("given", arr(vec![s(giv)])),
-        ])
-    };
     obj([
         ("resourceType", s("Practitioner")),
         ("meta", meta(profile, updated)),
@@ -246,18 +231,12 @@ fn practitioner(d: &Doctor, inst: &Institution, profile: &str, updated: &str) ->
             "text",
             narrative(&format!("{} 医師（{}）", d.name(), inst.name)),
         ),
-        (
-            "identifier",
-            arr(vec![identifier(
-                &format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number),
-                &d.id,
-            )]),
-        ),
+        ("identifier", arr(vec![doctor_identifier(inst, &d.id)])),
         (
             "name",
             arr(vec![
-                name("IDE", d.family.0, d.given.0),
-                name("SYL", d.family.1, d.given.1),
+                official_name("IDE", d.family.0, d.given.0),
+                official_name("SYL", d.family.1, d.given.1),
             ]),
         ),
     ])
@@ -631,35 +610,7 @@ pub(crate) fn medication_request(
         "contained",
         arr(vec![
             encounter("enc"),
-            obj([
-                ("resourceType", s("Practitioner")),
-                ("id", s("req")),
-                (
-                    "meta",
-                    profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"),
-                ),
-                ("text", narrative(&format!("{} 医師", doctor.name()))),
-                (
-                    "identifier",
-                    arr(vec![identifier(
-                        &format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number),
-                        &doctor.id,
-                    )]),
-                ),
-                (
-                    "name",
-                    arr(vec![obj([
-                        (
-                            "extension",
-                            arr(vec![obj([
-                                ("url", s(REPRESENTATION)),
-                                ("valueCode", s("IDE")),
-                            ])]),
-                        ),
-                        ("text", s(doctor.name())),
-                    ])]),
-                ),
-            ]),
+            contained_practitioner("req", inst, &doctor.id, &doctor.name(), &doctor.name()),
         ]),
     );
     o.insert(

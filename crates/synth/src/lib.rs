@@ -567,6 +567,58 @@ fn narrative(text: &str) -> Value {
     obj([("status", s("generated")), ("div", s(div))])
 }
 
+/// An official HumanName in one representation (`IDE` kanji, `SYL` kana).
+fn official_name(repr: &str, family: &str, given: &str) -> Value {
+    obj([
+        ("extension", arr(vec![representation_ext(repr)])),
+        ("use", s("official")),
+        ("text", s(format!("{family} {given}"))),
+        ("family", s(family)),
+        ("given", arr(vec![s(given)])),
+    ])
+}
+
+/// The ISO 21090 name representation extension.
+fn representation_ext(repr: &str) -> Value {
+    obj([("url", s(REPRESENTATION)), ("valueCode", s(repr))])
+}
+
+/// A doctor's 施設医師ID at an institution.
+fn doctor_identifier(inst: &Institution, doctor_id: impl Into<String>) -> Value {
+    identifier(
+        &format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number),
+        doctor_id,
+    )
+}
+
+/// A contained JP_Practitioner (the requester or orderer of a resource): the narrative
+/// `{doctor_name} 医師`, the 施設医師ID and the kanji name as `name_text`.
+fn contained_practitioner(
+    id: &str,
+    inst: &Institution,
+    doctor_id: impl Into<String>,
+    doctor_name: &str,
+    name_text: &str,
+) -> Value {
+    obj([
+        ("resourceType", s("Practitioner")),
+        ("id", s(id)),
+        (
+            "meta",
+            profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"),
+        ),
+        ("text", narrative(&format!("{doctor_name} 医師"))),
+        ("identifier", arr(vec![doctor_identifier(inst, doctor_id)])),
+        (
+            "name",
+            arr(vec![obj([
+                ("extension", arr(vec![representation_ext("IDE")])),
+                ("text", s(name_text)),
+            ])]),
+        ),
+    ])
+}
+
 const REPRESENTATION: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-representation";
 
 fn institution_ext(inst: &Institution) -> Value {
@@ -607,21 +659,6 @@ fn meta(profile: &str, updated: &str) -> Value {
 }
 
 fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Value {
-    let name = |repr: &str, fam: &str, giv: &str| {
-        obj([
-            (
-                "extension",
-                arr(vec![obj([
-                    ("url", s(REPRESENTATION)),
-                    ("valueCode", s(repr)),
-                ])]),
-            ),
-            ("use", s("official")),
-            ("text", s(format!("{fam} {giv}"))),
-            ("family", s(fam)),
-            ("given", arr(vec![s(giv)])),
-        ])
-    };
     let pref = PREFECTURES[usize::from(p.prefecture - 1)].0;
     let city = CITIES[usize::from(p.prefecture - 1)].0;
     obj([
@@ -662,8 +699,8 @@ fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Valu
         (
             "name",
             arr(vec![
-                name("IDE", p.family.0, p.given.0),
-                name("SYL", p.family.1, p.given.1),
+                official_name("IDE", p.family.0, p.given.0),
+                official_name("SYL", p.family.1, p.given.1),
             ]),
         ),
         ("gender", s(if p.male { "male" } else { "female" })),
@@ -1166,6 +1203,7 @@ fn lab_observation(
             )
         }),
     );
+    let doctor_id = format!("D{:03}", rng.range(1, 300));
     o.insert(
         "contained",
         arr(vec![
@@ -1189,32 +1227,13 @@ fn lab_observation(
                     ),
                 ),
             ]),
-            obj([
-                ("resourceType", s("Practitioner")),
-                ("id", s("orderer")),
-                (
-                    "meta",
-                    profile_meta("http://jpfhir.jp/fhir/core/StructureDefinition/JP_Practitioner"),
-                ),
-                ("text", narrative(&format!("{} 医師", doctor.0))),
-                (
-                    "identifier",
-                    arr(vec![identifier(&format!("urn:oid:1.2.392.100495.20.3.41.1{}", inst.number), format!("D{:03}", rng.range(1, 300)))]),
-                ),
-                (
-                    "name",
-                    arr(vec![obj([
-                        (
-                            "extension",
-                            arr(vec![obj([
-                                ("url", s(REPRESENTATION)),
-                                ("valueCode", s("IDE")),
-                            ])]),
-                        ),
-                        ("text", s(format!("{} 医師", doctor.0))),
-                    ])]),
-                ),
-            ]),
+            contained_practitioner(
+                "orderer",
+                inst,
+                doctor_id,
+                doctor.0,
+                &format!("{} 医師", doctor.0),
+            ),
         ]),
     );
     o.insert(
