@@ -1322,39 +1322,16 @@ pub(crate) fn discharge_summary(
     let plan = format!("{principal}について外来で経過観察を継続する。内服を継続し、症状の増悪時は早めに受診すること。");
     let plan_url = e.add(
         rng,
-        obj([
-            ("resourceType", s("CarePlan")),
-            (
-                "meta",
-                meta(
-                    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_eCS|1",
-                    updated,
-                ),
-            ),
-            ("text", narrative(&plan)),
-            (
-                "identifier",
-                arr(vec![identifier(
-                    RESOURCE_ID,
-                    format!("{}-dcplan-{seq}", inst.number),
-                )]),
-            ),
-            ("status", s("active")),
-            ("intent", s("plan")),
-            (
-                "category",
-                arr(vec![codeable_with_display(
-                    "http://jpfhir.jp/fhir/CarePlan/CodeSystem/category",
-                    "discharge-plan",
-                    "退院時プラン",
-                )]),
-            ),
-            ("title", s("退院時方針")),
-            ("description", s(&plan)),
-            ("subject", untyped_reference(&patient_url)),
-            ("period", obj([("start", s(date(link.discharged)))])),
-            ("created", s(date(link.discharged))),
-        ]),
+        care_plan(
+            "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_eCS|1",
+            &format!("{}-dcplan-{seq}", inst.number),
+            ("discharge-plan", "退院時プラン"),
+            "退院時方針",
+            &plan,
+            &patient_url,
+            link.discharged,
+            updated,
+        ),
     );
     let mut subs = vec![
         section(
@@ -1516,6 +1493,42 @@ pub(crate) fn discharge_summary(
     (b, n, "eDischargeSummary")
 }
 
+/// A CarePlan (JP_CarePlan_eCS or _ePCS): `description` as narrative and description, one
+/// category of the CarePlan category code system, and `start` as period start and creation date.
+#[allow(clippy::too_many_arguments)]
+fn care_plan(
+    profile: &str,
+    id_value: &str,
+    category: (&str, &str),
+    title: &str,
+    description: &str,
+    patient_url: &str,
+    start: (u32, u32, u32),
+    updated: &str,
+) -> Value {
+    obj([
+        ("resourceType", s("CarePlan")),
+        ("meta", meta(profile, updated)),
+        ("text", narrative(description)),
+        ("identifier", arr(vec![identifier(RESOURCE_ID, id_value)])),
+        ("status", s("active")),
+        ("intent", s("plan")),
+        (
+            "category",
+            arr(vec![codeable_with_display(
+                "http://jpfhir.jp/fhir/CarePlan/CodeSystem/category",
+                category.0,
+                category.1,
+            )]),
+        ),
+        ("title", s(title)),
+        ("description", s(description)),
+        ("subject", untyped_reference(patient_url)),
+        ("period", obj([("start", s(date(start)))])),
+        ("created", s(date(start))),
+    ])
+}
+
 // ------------------------------------------------------------------------------ 患者サマリー
 
 /// A 患者サマリー (JP_Bundle_ePCS) for the chronic, active conditions of a visit: care plan and
@@ -1561,39 +1574,16 @@ pub(crate) fn patient_summary(
     let description = format!("{}について治療を継続します。{advice}", names.join("、"));
     let plan_url = e.add(
         rng,
-        obj([
-            ("resourceType", s("CarePlan")),
-            (
-                "meta",
-                meta(
-                    "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_ePCS|1",
-                    updated,
-                ),
-            ),
-            ("text", narrative(&description)),
-            (
-                "identifier",
-                arr(vec![identifier(
-                    RESOURCE_ID,
-                    format!("{}-plan-{seq}", inst.number),
-                )]),
-            ),
-            ("status", s("active")),
-            ("intent", s("plan")),
-            (
-                "category",
-                arr(vec![codeable_with_display(
-                    "http://jpfhir.jp/fhir/CarePlan/CodeSystem/category",
-                    "followup-plan",
-                    "外来診療経過中プラン",
-                )]),
-            ),
-            ("title", s("療養計画")),
-            ("description", s(&description)),
-            ("subject", untyped_reference(&patient_url)),
-            ("period", obj([("start", s(date(TODAY)))])),
-            ("created", s(date(TODAY))),
-        ]),
+        care_plan(
+            "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_CarePlan_ePCS|1",
+            &format!("{}-plan-{seq}", inst.number),
+            ("followup-plan", "外来診療経過中プラン"),
+            "療養計画",
+            &description,
+            &patient_url,
+            TODAY,
+            updated,
+        ),
     );
     // The conditions keep their place in the unit, so the 主病名 flag stays on the first one.
     let cond_urls: Vec<String> = chronic
