@@ -144,6 +144,16 @@ fn section(
     Value::Object(o)
 }
 
+/// A section with text and entries, no sub-sections.
+fn entry_section(code: &str, title: &str, text: &str, entry: Vec<Value>) -> Value {
+    section(code, title, Some(text), entry, Vec::new())
+}
+
+/// A section with text alone.
+fn text_section(code: &str, title: &str, text: &str) -> Value {
+    section(code, title, Some(text), Vec::new(), Vec::new())
+}
+
 /// A Composition's common part: meta, narrative, version, identifier, status, type, category,
 /// title, subject, encounter, date and authors. The caller adds custodian, event and sections.
 struct CompositionHead<'a> {
@@ -957,26 +967,23 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
                 .enumerate()
                 .map(|(i, c)| e.add(rng, condition(c, inst, i, seq, &patient_url, updated)))
                 .collect();
-            subs.push(section(
+            subs.push(entry_section(
                 "950",
                 "紹介目的",
-                Some(&purpose),
+                &purpose,
                 vec![reference(&purpose_enc, "Encounter")],
-                Vec::new(),
             ));
-            subs.push(section(
+            subs.push(entry_section(
                 "340",
                 "傷病名・主訴",
-                Some(&cond_names.join("、")),
+                &cond_names.join("、"),
                 refs(&cond_urls, "Condition"),
-                Vec::new(),
             ));
-            subs.push(section(
+            subs.push(entry_section(
                 "360",
                 "現病歴",
-                Some(&history),
+                &history,
                 refs(&cond_urls[..cond_urls.len().min(1)], "Condition"),
-                Vec::new(),
             ));
             if !v.allergies.is_empty() {
                 let urls: Vec<String> = v
@@ -985,12 +992,11 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
                     .enumerate()
                     .map(|(i, a)| e.add(rng, allergy(a, inst, i, seq, &patient_url, updated)))
                     .collect();
-                subs.push(section(
+                subs.push(entry_section(
                     "510",
                     "アレルギー・不耐性反応",
-                    Some(&allergy_text),
+                    &allergy_text,
                     refs(&urls, "AllergyIntolerance"),
-                    Vec::new(),
                 ));
             }
             if !drugs.is_empty() {
@@ -1019,12 +1025,11 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
                         e.add(rng, mr)
                     })
                     .collect();
-                subs.push(section(
+                subs.push(entry_section(
                     "430",
                     "投薬指示",
-                    Some(&drug_text),
+                    &drug_text,
                     refs(&urls, "MedicationRequest"),
-                    Vec::new(),
                 ));
             }
             if let (Some((when, vals)), Some(text)) = (v.labs, &lab_text) {
@@ -1046,87 +1051,48 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
                         e.add(rng, obs)
                     })
                     .collect();
-                subs.push(section(
+                subs.push(entry_section(
                     "620",
                     "検査結果",
-                    Some(text),
+                    text,
                     refs(&urls, "Observation"),
-                    Vec::new(),
                 ));
             }
         }
         Body::TextOnly => {
-            subs.push(section(
-                "950",
-                "紹介目的",
-                Some(&purpose),
-                Vec::new(),
-                Vec::new(),
-            ));
-            subs.push(section(
-                "340",
-                "傷病名・主訴",
-                Some(&cond_names.join("、")),
-                Vec::new(),
-                Vec::new(),
-            ));
-            subs.push(section(
-                "360",
-                "現病歴",
-                Some(&history),
-                Vec::new(),
-                Vec::new(),
-            ));
-            subs.push(section(
-                "510",
-                "アレルギー・不耐性反応",
-                Some(&allergy_text),
-                Vec::new(),
-                Vec::new(),
-            ));
+            subs.push(text_section("950", "紹介目的", &purpose));
+            subs.push(text_section("340", "傷病名・主訴", &cond_names.join("、")));
+            subs.push(text_section("360", "現病歴", &history));
+            subs.push(text_section("510", "アレルギー・不耐性反応", &allergy_text));
             if !drugs.is_empty() {
-                subs.push(section(
-                    "430",
-                    "投薬指示",
-                    Some(&drug_text),
-                    Vec::new(),
-                    Vec::new(),
-                ));
+                subs.push(text_section("430", "投薬指示", &drug_text));
             }
             if let Some(text) = &lab_text {
-                subs.push(section(
-                    "620",
-                    "検査結果",
-                    Some(text),
-                    Vec::new(),
-                    Vec::new(),
-                ));
+                subs.push(text_section("620", "検査結果", text));
             }
         }
     }
 
     let mut sections = vec![
-        section(
+        entry_section(
             "920",
             "紹介元情報",
-            Some(&format!("{} {} {}", inst.name, dept.1, from_doc.name())),
+            &format!("{} {} {}", inst.name, dept.1, from_doc.name()),
             vec![
                 reference(&from_org, "Organization"),
                 reference(&from_doc_url, "Practitioner"),
             ],
-            Vec::new(),
         ),
-        section(
+        entry_section(
             "910",
             "紹介先情報",
-            Some(&match &to_doc_url {
+            &match &to_doc_url {
                 Some(_) => format!("{} {} {} 先生", r.to.name, to_dept.1, to_doc.name()),
                 None => format!("{} {} 御担当医 先生", r.to.name, to_dept.1),
-            }),
+            },
             std::iter::once(reference(&to_org, "Organization"))
                 .chain(to_doc_url.iter().map(|u| reference(u, "Practitioner")))
                 .collect(),
-            Vec::new(),
         ),
         section("300", "構造情報", None, Vec::new(), subs),
     ];
@@ -1146,16 +1112,15 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
             updated,
         );
         let url = e.add(rng, docref);
-        sections.push(section(
+        sections.push(entry_section(
             "210",
             "添付情報",
-            Some(&format!(
+            &format!(
                 "退院時サマリー（入院期間 {}〜{}）",
                 date(d.admitted),
                 date(d.discharged)
-            )),
+            ),
             vec![reference(&url, "DocumentReference")],
-            Vec::new(),
         ));
     }
     if r.pdf {
@@ -1334,38 +1299,24 @@ pub(crate) fn discharge_summary(
         ),
     );
     let mut subs = vec![
-        section(
+        entry_section(
             "322",
             "入院時詳細",
-            Some(&format!("{} 入院（{}）", date(link.admitted), dept.1)),
+            &format!("{} 入院（{}）", date(link.admitted), dept.1),
             vec![reference(&stay_url, "Encounter")],
-            Vec::new(),
         ),
-        section(
+        entry_section(
             "342",
             "入院時診断",
-            Some(&names.join("、")),
+            &names.join("、"),
             refs(&cond_urls, "Condition"),
-            Vec::new(),
         ),
-        section(
-            "352",
-            "主訴",
-            Some(&format!("{principal}による症状の増悪")),
-            Vec::new(),
-            Vec::new(),
-        ),
-        section(
-            "312",
-            "入院理由",
-            Some(&format!("{principal}の加療目的")),
-            Vec::new(),
-            Vec::new(),
-        ),
-        section(
+        text_section("352", "主訴", &format!("{principal}による症状の増悪")),
+        text_section("312", "入院理由", &format!("{principal}の加療目的")),
+        text_section(
             "362",
             "現病歴",
-            Some(&v.conds.first().map_or_else(
+            &v.conds.first().map_or_else(
                 || "特記事項なし。".to_string(),
                 |c| {
                     format!(
@@ -1375,9 +1326,7 @@ pub(crate) fn discharge_summary(
                         c.name()
                     )
                 },
-            )),
-            Vec::new(),
-            Vec::new(),
+            ),
         ),
     ];
     if !v.allergies.is_empty() {
@@ -1388,42 +1337,37 @@ pub(crate) fn discharge_summary(
             .map(|(i, a)| e.add(rng, allergy(a, inst, i, seq, &patient_url, updated)))
             .collect();
         let text: Vec<&str> = v.allergies.iter().map(|a| ALLERGIES[a.0].2).collect();
-        subs.push(section(
+        subs.push(entry_section(
             "510",
             "アレルギー・不耐性反応",
-            Some(&text.join("、")),
+            &text.join("、"),
             refs(&urls, "AllergyIntolerance"),
-            Vec::new(),
         ));
     }
-    subs.push(section(
+    subs.push(entry_section(
         "333",
         "入院中経過",
-        Some(&course),
+        &course,
         vec![reference(&course_url, "DocumentReference")],
-        Vec::new(),
     ));
-    subs.push(section(
+    subs.push(entry_section(
         "324",
         "退院時詳細",
-        Some(&format!("{} 退院（治癒・軽快）", date(link.discharged))),
+        &format!("{} 退院（治癒・軽快）", date(link.discharged)),
         vec![reference(&stay_url, "Encounter")],
-        Vec::new(),
     ));
-    subs.push(section(
+    subs.push(entry_section(
         "344",
         "退院時診断",
-        Some(&names.join("、")),
+        &names.join("、"),
         refs(&cond_urls, "Condition"),
-        Vec::new(),
     ));
     let drug_text: Vec<&str> = drugs.iter().map(|d| d.general_name).collect();
-    let mut meds = section(
+    let mut meds = entry_section(
         "444",
         "退院時投薬指示",
-        Some(if drug_text.is_empty() { "なし" } else { "" }),
+        if drug_text.is_empty() { "なし" } else { "" },
         refs(&rx_urls, "MedicationRequest"),
-        Vec::new(),
     );
     if let Value::Object(o) = &mut meds {
         if drug_text.is_empty() {
@@ -1439,12 +1383,11 @@ pub(crate) fn discharge_summary(
         }
     }
     subs.push(meds);
-    subs.push(section(
+    subs.push(entry_section(
         "424",
         "退院時方針指示",
-        Some(&plan),
+        &plan,
         vec![reference(&plan_url, "CarePlan")],
-        Vec::new(),
     ));
     let mut c = composition(
         CompositionHead {
@@ -1616,12 +1559,11 @@ pub(crate) fn patient_summary(
     );
     c.insert(
         "section",
-        arr(vec![section(
+        arr(vec![entry_section(
             "422",
             "計画サマリー",
-            Some(&description),
+            &description,
             entries,
-            Vec::new(),
         )]),
     );
     let (b, n) = e.bundle(
