@@ -159,7 +159,8 @@ fn text_section(code: &str, title: &str, text: &str) -> Value {
 struct CompositionHead<'a> {
     profile: &'a str,
     type_code: (&'a str, &'a str),
-    category: (&'a str, &'a str),
+    /// The category: code system, code and display.
+    category: (&'a str, &'a str, &'a str),
     title: &'a str,
     id_value: &'a str,
     patient: &'a str,
@@ -190,9 +191,9 @@ fn composition(h: CompositionHead<'_>, updated: &str) -> Object {
     o.insert(
         "category",
         arr(vec![codeable_with_display(
-            DOC_SUBTYPES,
             h.category.0,
             h.category.1,
+            h.category.2,
         )]),
     );
     o.insert("subject", reference(h.patient, "Patient"));
@@ -1164,9 +1165,9 @@ pub(crate) fn referral(rng: &mut Rng, r: &Referral<'_>) -> (Value, usize, &'stat
                 "http://jpfhir.jp/fhir/eReferral/StructureDefinition/JP_Composition_eReferral|1",
             type_code: ("57133-1", "診療情報提供書"),
             category: if r.discharge.is_some() {
-                ("DISCHARGE", "退院時文書")
+                (DOC_SUBTYPES, "DISCHARGE", "退院時文書")
             } else {
-                ("OUTPATIENT", "外来文書")
+                (DOC_SUBTYPES, "OUTPATIENT", "外来文書")
             },
             title: "診療情報提供書",
             id_value: &r.bundle_id,
@@ -1393,7 +1394,7 @@ pub(crate) fn discharge_summary(
         CompositionHead {
             profile: "http://jpfhir.jp/fhir/eDischargeSummary/StructureDefinition/JP_Composition_eDischargeSummary|1",
             type_code: ("18842-5", "退院時サマリー"),
-            category: ("DISCHARGE", "退院時文書"),
+            category: (DOC_SUBTYPES, "DISCHARGE", "退院時文書"),
             title: "退院時サマリー",
             id_value: &link.bundle_id,
             patient: &patient_url,
@@ -1539,7 +1540,7 @@ pub(crate) fn patient_summary(
         CompositionHead {
             profile: "http://jpfhir.jp/fhir/ePCS/StructureDefinition/JP_Composition_ePCS|1",
             type_code: ("56447-6", "計画書"),
-            category: ("OUTPATIENT", "外来文書"),
+            category: (DOC_SUBTYPES, "OUTPATIENT", "外来文書"),
             title: "患者サマリー（療養計画書）",
             id_value: bundle_id,
             patient: &patient_url,
@@ -2241,55 +2242,25 @@ pub(crate) fn checkup(
                 ("entry", arr(entry)),
             ])
         };
-    let mut c = Object::new();
-    c.insert("resourceType", s("Composition"));
-    c.insert(
-        "meta",
-        meta(
-            "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Composition_eCheckupGeneral",
-            updated,
-        ),
+    let mut c = composition(
+        CompositionHead {
+            profile:
+                "http://jpfhir.jp/fhir/eCheckup/StructureDefinition/JP_Composition_eCheckupGeneral",
+            type_code: ("53576-5", "検診・健診報告書"),
+            category: ("urn:oid:2.16.840.1.113883.2.2.1.6.1001", "10", "特定健診"),
+            title: "特定健康診査結果報告書",
+            id_value: bundle_id,
+            patient: &patient_url,
+            encounter: &enc_url,
+            date: updated,
+            authors: vec![
+                reference(&doc_url, "Practitioner"),
+                reference(&org_url, "Organization"),
+            ],
+            summary: format!("特定健康診査結果報告書 {} {}", date(when), centre.name),
+        },
+        updated,
     );
-    c.insert(
-        "text",
-        narrative(&format!(
-            "特定健康診査結果報告書 {} {}",
-            date(when),
-            centre.name
-        )),
-    );
-    c.insert(
-        "extension",
-        arr(vec![obj([
-            ("url", s(VERSION_NUMBER)),
-            ("valueString", s("1")),
-        ])]),
-    );
-    c.insert("identifier", identifier(RESOURCE_ID, bundle_id));
-    c.insert("status", s("final"));
-    c.insert(
-        "type",
-        codeable_with_display(DOC_TYPES, "53576-5", "検診・健診報告書"),
-    );
-    c.insert(
-        "category",
-        arr(vec![codeable_with_display(
-            "urn:oid:2.16.840.1.113883.2.2.1.6.1001",
-            "10",
-            "特定健診",
-        )]),
-    );
-    c.insert("subject", reference(&patient_url, "Patient"));
-    c.insert("encounter", reference(&enc_url, "Encounter"));
-    c.insert("date", s(updated));
-    c.insert(
-        "author",
-        arr(vec![
-            reference(&doc_url, "Practitioner"),
-            reference(&org_url, "Organization"),
-        ]),
-    );
-    c.insert("title", s("特定健康診査結果報告書"));
     c.insert("custodian", reference(&org_url, "Organization"));
     c.insert(
         "event",
