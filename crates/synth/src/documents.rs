@@ -382,17 +382,9 @@ fn visit_encounter(
         ),
     );
     match inpatient {
-        Some((a, d, days)) => {
-            o.insert("period", obj([("start", s(date(a))), ("end", s(date(d)))]));
-            o.insert(
-                "length",
-                obj([
-                    ("value", Value::Number(days.to_string().into())),
-                    ("unit", s("日")),
-                    ("system", s(UCUM)),
-                    ("code", s("d")),
-                ]),
-            );
+        Some((a, d, length)) => {
+            o.insert("period", period(a, d));
+            o.insert("length", days(length));
         }
         None => {
             o.insert("period", obj([("start", s(date(start)))]));
@@ -461,6 +453,12 @@ fn merit9(value: u32, unit: (&str, &str)) -> Value {
     ])
 }
 
+/// A Period from `start` to `end` (dates).
+fn period(start: (u32, u32, u32), end: (u32, u32, u32)) -> Value {
+    obj([("start", s(date(start))), ("end", s(date(end)))])
+}
+
+/// A duration in days (UCUM `d`).
 fn days(value: u32) -> Value {
     obj([
         ("value", Value::Number(value.to_string().into())),
@@ -564,15 +562,7 @@ pub(crate) fn medication_request(
             "rateRatio",
             obj([
                 ("numerator", merit9(daily, d.unit)),
-                (
-                    "denominator",
-                    obj([
-                        ("value", Value::Number("1".into())),
-                        ("unit", s("日")),
-                        ("system", s(UCUM)),
-                        ("code", s("d")),
-                    ]),
-                ),
+                ("denominator", days(1)),
             ]),
         );
     }
@@ -1418,10 +1408,7 @@ pub(crate) fn discharge_summary(
         "event",
         arr(vec![obj([(
             "period",
-            obj([
-                ("start", s(date(link.admitted))),
-                ("end", s(date(link.discharged))),
-            ]),
+            period(link.admitted, link.discharged),
         )])]),
     );
     c.insert(
@@ -1757,7 +1744,7 @@ pub(crate) fn checkup(
             ),
             (
                 "period",
-                obj([("start", s(date(when))), ("end", s(date(when)))]),
+                period(when, when),
             ),
             ("serviceProvider", reference(&org_url, "Organization")),
         ]),
@@ -2273,10 +2260,7 @@ pub(crate) fn checkup(
                     "特定健診",
                 )]),
             ),
-            (
-                "period",
-                obj([("start", s(date(when))), ("end", s(date(when)))]),
-            ),
+            ("period", period(when, when)),
         ])]),
     );
     c.insert(
