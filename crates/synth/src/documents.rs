@@ -261,46 +261,43 @@ fn organization(
     profile: &str,
     updated: &str,
 ) -> Value {
+    // The JP Core extensions that split the 医療機関番号.
+    let split = |name: &str, key: &str, value: Value| {
+        obj([
+            (
+                "url",
+                s(format!(
+                    "http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_{name}"
+                )),
+            ),
+            (key, value),
+        ])
+    };
     let mut ext = vec![
-        obj([
-            (
-                "url",
-                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_PrefectureNo"),
+        split(
+            "PrefectureNo",
+            "valueCoding",
+            coding(
+                "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/PrefectureNo-2digits",
+                &inst.number[0..2],
             ),
-            (
-                "valueCoding",
-                coding(
-                    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/PrefectureNo-2digits",
-                    &inst.number[0..2],
-                ),
+        ),
+        split(
+            "InsuranceOrganizationCategory",
+            "valueCoding",
+            coding(
+                "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationFeeScoreType",
+                &inst.number[2..3],
             ),
-        ]),
-        obj([
-            (
-                "url",
-                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationCategory"),
+        ),
+        split(
+            "InsuranceOrganizationNo",
+            "valueIdentifier",
+            identifier(
+                "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicalOrganizationID",
+                &inst.number[3..],
             ),
-            (
-                "valueCoding",
-                coding(
-                    "http://jpfhir.jp/fhir/core/mhlw/CodeSystem/MedicationFeeScoreType",
-                    &inst.number[2..3],
-                ),
-            ),
-        ]),
-        obj([
-            (
-                "url",
-                s("http://jpfhir.jp/fhir/core/Extension/StructureDefinition/JP_Organization_InsuranceOrganizationNo"),
-            ),
-            (
-                "valueIdentifier",
-                identifier(
-                    "http://jpfhir.jp/fhir/core/mhlw/IdSystem/MedicalOrganizationID",
-                    &inst.number[3..],
-                ),
-            ),
-        ]),
+        ),
     ];
     if let Some((code, name)) = dept {
         ext.push(department_ext(code, name));
