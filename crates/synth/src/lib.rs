@@ -972,6 +972,35 @@ pub(crate) fn condition(
     Value::Object(o)
 }
 
+/// A 傷病名 unit (JP_Bundle_CLINS of kind Condition) of `conds`: the first send or a re-send,
+/// with the same Bundle-ID and conditions.
+#[allow(clippy::too_many_arguments)]
+fn condition_unit(
+    rng: &mut Rng,
+    p: &Person,
+    inst: &Institution,
+    local_no: u64,
+    seq: u64,
+    conds: &[CondSpec],
+    bundle_id: &str,
+    updated: &str,
+) -> (Value, usize, &'static str) {
+    bundle(
+        rng,
+        "Condition",
+        bundle_id,
+        updated,
+        patient(p, inst, local_no, updated),
+        &mut |_, url| {
+            conds
+                .iter()
+                .enumerate()
+                .map(|(i, c)| condition(c, inst, i, seq, url, updated))
+                .collect()
+        },
+    )
+}
+
 /// An allergy as recorded: index into `ALLERGIES` and the date recorded.
 pub(crate) type AllergySpec = (usize, (u32, u32, u32));
 
@@ -1391,19 +1420,8 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
         emit(
             "condition",
             Action::Submit,
-            bundle(
-                &mut rng,
-                "Condition",
-                &bundle_id,
-                &updated,
-                patient(&p, inst, local_no, &updated),
-                &mut |_, url| {
-                    conds
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| condition(c, inst, i, seq, url, &updated))
-                        .collect()
-                },
+            condition_unit(
+                &mut rng, &p, inst, local_no, seq, &conds, &bundle_id, &updated,
             ),
         );
         // A later re-send of the same unit (an update), or a Patient-only delete.
@@ -1412,19 +1430,8 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
             emit(
                 "condition-resend",
                 Action::Resend,
-                bundle(
-                    &mut rng,
-                    "Condition",
-                    &bundle_id,
-                    &later,
-                    patient(&p, inst, local_no, &later),
-                    &mut |_, url| {
-                        conds
-                            .iter()
-                            .enumerate()
-                            .map(|(i, c)| condition(c, inst, i, seq, url, &later))
-                            .collect()
-                    },
+                condition_unit(
+                    &mut rng, &p, inst, local_no, seq, &conds, &bundle_id, &later,
                 ),
             );
         } else if rng.chance(0.01) {
