@@ -49,23 +49,16 @@ impl Entries {
     ) -> (Value, usize) {
         let mut entries = Vec::with_capacity(self.items.len() + 1);
         for (url, r) in std::iter::once(composition).chain(self.items) {
-            entries.push(obj([("fullUrl", s(url)), ("resource", r)]));
+            entries.push(bundle_entry(&url, r));
         }
         let n = entries.len();
-        let b = obj([
-            ("resourceType", s("Bundle")),
-            (
-                "meta",
-                obj([
-                    ("lastUpdated", s(updated)),
-                    ("profile", arr(vec![s(profile)])),
-                ]),
-            ),
-            ("identifier", bundle_identifier(bundle_id)),
-            ("type", s("document")),
-            ("timestamp", s(updated)),
-            ("entry", arr(entries)),
-        ]);
+        let b = bundle_resource(
+            meta(profile, updated),
+            bundle_id,
+            "document",
+            updated,
+            entries,
+        );
         (b, n)
     }
 }

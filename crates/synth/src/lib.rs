@@ -1087,38 +1087,49 @@ fn bundle(
     build: &mut dyn FnMut(&mut Rng, &str) -> Vec<Value>,
 ) -> (Value, usize, &'static str) {
     let p_url = urn(rng);
-    let mut entries = vec![obj([("fullUrl", s(&p_url)), ("resource", patient)])];
+    let mut entries = vec![bundle_entry(&p_url, patient)];
     for r in build(rng, &p_url) {
-        entries.push(obj([("fullUrl", s(urn(rng))), ("resource", r)]));
+        entries.push(bundle_entry(&urn(rng), r));
     }
     let n = entries.len();
-    let b = obj([
+    let mut m = meta(
+        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_CLINS|1",
+        updated,
+    );
+    if let Value::Object(o) = &mut m {
+        o.insert(
+            "tag",
+            arr(vec![coding(
+                "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
+                kind,
+            )]),
+        );
+    }
+    let b = bundle_resource(m, bundle_id, "collection", updated, entries);
+    (b, n, kind)
+}
+
+/// A Bundle (a unit or a document): `meta`, the Bundle-ID, `type`, the timestamp and entries.
+fn bundle_resource(
+    meta: Value,
+    bundle_id: &str,
+    ty: &str,
+    updated: &str,
+    entries: Vec<Value>,
+) -> Value {
+    obj([
         ("resourceType", s("Bundle")),
-        (
-            "meta",
-            obj([
-                ("lastUpdated", s(updated)),
-                (
-                    "profile",
-                    arr(vec![s(
-                        "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_CLINS|1",
-                    )]),
-                ),
-                (
-                    "tag",
-                    arr(vec![coding(
-                        "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
-                        kind,
-                    )]),
-                ),
-            ]),
-        ),
+        ("meta", meta),
         ("identifier", bundle_identifier(bundle_id)),
-        ("type", s("collection")),
+        ("type", s(ty)),
         ("timestamp", s(updated)),
         ("entry", arr(entries)),
-    ]);
-    (b, n, kind)
+    ])
+}
+
+/// A Bundle entry: full URL and resource.
+fn bundle_entry(url: &str, resource: Value) -> Value {
+    obj([("fullUrl", s(url)), ("resource", resource)])
 }
 
 fn number(v: f64, decimals: usize) -> Value {
