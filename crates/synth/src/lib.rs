@@ -658,6 +658,15 @@ fn meta(profile: &str, updated: &str) -> Value {
     ])
 }
 
+/// `meta` with tags (Codings) after the profile; no `tag` when there are none.
+fn tagged_meta(profile: &str, updated: &str, tags: Vec<Value>) -> Value {
+    let mut m = meta(profile, updated);
+    if let (false, Value::Object(o)) = (tags.is_empty(), &mut m) {
+        o.insert("tag", arr(tags));
+    }
+    m
+}
+
 fn patient(p: &Person, inst: &Institution, local_no: u64, updated: &str) -> Value {
     let pref = PREFECTURES[usize::from(p.prefecture - 1)].0;
     let city = CITIES[usize::from(p.prefecture - 1)].0;
@@ -842,10 +851,6 @@ pub(crate) fn condition(
     let (code, name, icd, _, _, _) = CONDITIONS[c.idx];
     let (status, suspected, dept) = (c.status, c.suspected, c.dept);
     let mut ext = vec![institution_ext(inst), department_ext(dept.0, dept.1)];
-    let mut m = meta(
-        "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS|1",
-        updated,
-    );
     if i == 0 {
         ext.push(obj([
             (
@@ -875,22 +880,18 @@ pub(crate) fn condition(
     if flags_rng.chance(0.01) {
         tags.push("UNDELIVERED");
     }
-    if !tags.is_empty() {
-        if let Value::Object(o) = &mut m {
-            o.insert(
-                "tag",
-                arr(tags
-                    .into_iter()
-                    .map(|t| {
-                        coding(
-                            "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication",
-                            t,
-                        )
-                    })
-                    .collect()),
-            );
-        }
-    }
+    let m = tagged_meta(
+        "http://jpfhir.jp/fhir/eCS/StructureDefinition/JP_Condition_eCS|1",
+        updated,
+        tags.into_iter()
+            .map(|t| {
+                coding(
+                    "http://jpfhir.jp/fhir/clins/CodeSystem/JP_ehrshrs_indication",
+                    t,
+                )
+            })
+            .collect(),
+    );
     let enc = format!("enc{i}");
     let mut o = Object::new();
     o.insert("resourceType", s("Condition"));
@@ -1092,19 +1093,14 @@ fn bundle(
         entries.push(bundle_entry(&urn(rng), r));
     }
     let n = entries.len();
-    let mut m = meta(
+    let m = tagged_meta(
         "http://jpfhir.jp/fhir/clins/StructureDefinition/JP_Bundle_CLINS|1",
         updated,
+        vec![coding(
+            "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
+            kind,
+        )],
     );
-    if let Value::Object(o) = &mut m {
-        o.insert(
-            "tag",
-            arr(vec![coding(
-                "http://jpfhir.jp/fhir/clins/CodeSystem/BundleResourceType_CS",
-                kind,
-            )]),
-        );
-    }
     let b = bundle_resource(m, bundle_id, "collection", updated, entries);
     (b, n, kind)
 }
