@@ -1582,6 +1582,19 @@ fn yes_no(yes: bool) -> Answer {
     }
 }
 
+/// A 特定健診 item: JLAC10 code, name, observation category and the answer.
+type CheckupItem = (&'static str, &'static str, &'static str, Answer);
+
+/// A laboratory result of a 特定健診.
+fn laboratory(code: &'static str, name: &'static str, answer: Answer) -> CheckupItem {
+    (code, name, "laboratory", answer)
+}
+
+/// A question of the 特定健診 questionnaire (social history).
+fn question(code: &'static str, name: &'static str, answer: Answer) -> CheckupItem {
+    (code, name, "social-history", answer)
+}
+
 /// One patient's physique and habits, drawn once: each yearly checkup adds measurement noise
 /// and a slow drift (weight and blood pressure rise with the years).
 pub(crate) struct Physique {
@@ -1885,7 +1898,7 @@ pub(crate) fn checkup(
         _ if sbp >= 140.0 || ldl >= 140.0 || a1c >= 6.5 => "要医療。医療機関を受診してください。",
         _ => "異常所見はありません。",
     };
-    let exam: Vec<(&str, &str, &str, Answer)> = vec![
+    let exam: Vec<CheckupItem> = vec![
         (
             "9N001000000000001",
             "身長",
@@ -1925,74 +1938,63 @@ pub(crate) fn checkup(
             "vital-signs",
             Answer::Qty(dbp, "mm[Hg]", 0, Some((50.0, 84.0))),
         ),
-        (
+        laboratory(
             "9N141000000000011",
             "採血時間(食後)",
-            "laboratory",
             Answer::Code("urn:oid:1.2.392.200119.6.2202", "2", "食後10時間以上"),
         ),
-        (
+        laboratory(
             "3F015000002327101",
             "空腹時中性脂肪(トリグリセリド)",
-            "laboratory",
             Answer::Qty(tg, "mg/dL", 0, Some((30.0, 149.0))),
         ),
-        (
+        laboratory(
             "3F070000002327101",
             "HDLコレステロール",
-            "laboratory",
             Answer::Qty(hdl, "mg/dL", 0, Some((40.0, 119.0))),
         ),
-        (
+        laboratory(
             "3F077000002327101",
             "LDLコレステロール",
-            "laboratory",
             Answer::Qty(ldl, "mg/dL", 0, Some((60.0, 119.0))),
         ),
-        (
+        laboratory(
             "3B035000002327201",
             "AST(GOT)",
-            "laboratory",
             Answer::Qty(ast, "U/L", 0, Some((0.0, 30.0))),
         ),
-        (
+        laboratory(
             "3B045000002327201",
             "ALT(GPT)",
-            "laboratory",
             Answer::Qty(alt, "U/L", 0, Some((0.0, 30.0))),
         ),
-        (
+        laboratory(
             "3B090000002327101",
             "γ-GT(γ-GTP)",
-            "laboratory",
             Answer::Qty(ggt, "U/L", 0, Some((0.0, 50.0))),
         ),
-        (
+        laboratory(
             "3D010000001926101",
             "空腹時血糖",
-            "laboratory",
             Answer::Qty(fbg, "mg/dL", 0, Some((70.0, 99.0))),
         ),
-        (
+        laboratory(
             "3D046000001906202",
             "HbA1c(NGSP値)",
-            "laboratory",
             Answer::Qty(a1c, "%", 1, Some((4.6, 5.5))),
         ),
-        (
+        laboratory(
             "1A020000000191111",
             "尿糖",
-            "laboratory",
             Answer::Code(
                 URINE,
                 glucosuria,
                 if glucosuria == "1" { "－" } else { "＋" },
             ),
         ),
-        (
+        laboratory(
             "1A010000000191111",
             "尿蛋白",
-            "laboratory",
             Answer::Code(
                 URINE,
                 proteinuria,
@@ -2028,117 +2030,71 @@ pub(crate) fn checkup(
         ("7", "やめた"),
         ("8", "飲まない(飲めない)"),
     ];
-    let mut questions: Vec<(&str, &str, &str, Answer)> = vec![
-        (
-            "9N701000000000011",
-            "服薬1(血圧)",
-            "social-history",
-            yes_no(phys.bp_med),
-        ),
-        (
-            "9N706000000000011",
-            "服薬2(血糖)",
-            "social-history",
-            yes_no(p.diabetic),
-        ),
-        (
-            "9N711000000000011",
-            "服薬3(脂質)",
-            "social-history",
-            yes_no(phys.lipid_med),
-        ),
-        (
-            "9N716000000000011",
-            "既往歴1(脳血管)",
-            "social-history",
-            yes_no(false),
-        ),
-        (
-            "9N721000000000011",
-            "既往歴2(心血管)",
-            "social-history",
-            yes_no(false),
-        ),
-        (
+    let mut questions: Vec<CheckupItem> = vec![
+        question("9N701000000000011", "服薬1(血圧)", yes_no(phys.bp_med)),
+        question("9N706000000000011", "服薬2(血糖)", yes_no(p.diabetic)),
+        question("9N711000000000011", "服薬3(脂質)", yes_no(phys.lipid_med)),
+        question("9N716000000000011", "既往歴1(脳血管)", yes_no(false)),
+        question("9N721000000000011", "既往歴2(心血管)", yes_no(false)),
+        question(
             "9N726000000000011",
             "既往歴3(腎不全･人工透析)",
-            "social-history",
             yes_no(p.ckd && rng.chance(0.1)),
         ),
-        (
+        question(
             "9N731000000000011",
             "貧血",
-            "social-history",
             yes_no(!p.male && rng.chance(0.1)),
         ),
-        (
+        question(
             "9N736000000000011",
             "喫煙",
-            "social-history",
             if phys.smoker {
                 Answer::Code("urn:oid:1.2.392.200119.6.24060", "1", "はい")
             } else {
                 Answer::Code("urn:oid:1.2.392.200119.6.24060", "3", "いいえ")
             },
         ),
-        (
+        question(
             "9N741000000000011",
             "20歳からの体重変化",
-            "social-history",
             yes_no(bmi >= 25.0),
         ),
-        (
+        question(
             "9N746000000000011",
             "30分以上の運動習慣",
-            "social-history",
             yes_no(phys.exercise),
         ),
-        (
+        question(
             "9N751000000000011",
             "歩行又は身体活動",
-            "social-history",
             yes_no(phys.exercise || rng.chance(0.4)),
         ),
-        (
-            "9N756000000000011",
-            "歩行速度",
-            "social-history",
-            yes_no(rng.chance(0.5)),
-        ),
-        (
+        question("9N756000000000011", "歩行速度", yes_no(rng.chance(0.5))),
+        question(
             "9N872000000000011",
             "咀嚼",
-            "social-history",
             Answer::Code("urn:oid:1.2.392.200119.6.18030", "1", "何でも"),
         ),
-        (
+        question(
             "9N766000000000011",
             "食べ方1(早食い等)",
-            "social-history",
             Answer::Code("urn:oid:1.2.392.200119.6.2004", "2", "ふつう"),
         ),
-        (
+        question(
             "9N771000000000011",
             "食べ方2(就寝前)",
-            "social-history",
             yes_no(rng.chance(0.2)),
         ),
-        (
+        question(
             "9N782000000000011",
             "食べ方3(間食)",
-            "social-history",
             Answer::Code("urn:oid:1.2.392.200119.6.18040", "2", "時々"),
         ),
-        (
-            "9N781000000000011",
-            "食習慣",
-            "social-history",
-            yes_no(rng.chance(0.15)),
-        ),
-        (
+        question("9N781000000000011", "食習慣", yes_no(rng.chance(0.15))),
+        question(
             "9N786000000000011",
             "飲酒",
-            "social-history",
             Answer::Code(
                 "urn:oid:1.2.392.200119.6.24040",
                 DRINKS[phys.drinks].0,
@@ -2147,56 +2103,50 @@ pub(crate) fn checkup(
         ),
     ];
     if phys.drinks < 6 {
-        questions.push((
+        questions.push(question(
             "9N791000000000011",
             "飲酒量",
-            "social-history",
             Answer::Code("urn:oid:1.2.392.200119.6.24050", "2", "1～2合未満"),
         ));
     }
-    questions.push((
+    questions.push(question(
         "9N796000000000011",
         "睡眠",
-        "social-history",
         yes_no(rng.chance(0.7)),
     ));
-    questions.push((
+    questions.push(question(
         "9N801000000000011",
         "生活習慣の改善",
-        "social-history",
         Answer::Code("urn:oid:1.2.392.200119.6.2007", "2", "意志あり(6か月以内)"),
     ));
-    questions.push((
+    questions.push(question(
         "9N808000000000011",
         "特定保健指導の受診歴",
-        "social-history",
         yes_no(false),
     ));
 
     let effective = format!("{}T09:30:00+09:00", date(when));
-    let mut add_obs = |rng: &mut Rng,
-                       list: Vec<(&str, &str, &str, Answer)>,
-                       tag: &str|
-     -> (Vec<String>, Vec<String>) {
-        let mut urls = Vec::new();
-        let mut lines = Vec::new();
-        for (i, (code, name, cat, answer)) in list.into_iter().enumerate() {
-            let (obs, line) = checkup_observation(
-                code,
-                name,
-                cat,
-                answer,
-                &format!("{}-{tag}-{i}", bundle_id.replace('^', "-")),
-                &effective,
-                &patient_url,
-                &org_url,
-                updated,
-            );
-            urls.push(e.add(rng, obs));
-            lines.push(line);
-        }
-        (urls, lines)
-    };
+    let mut add_obs =
+        |rng: &mut Rng, list: Vec<CheckupItem>, tag: &str| -> (Vec<String>, Vec<String>) {
+            let mut urls = Vec::new();
+            let mut lines = Vec::new();
+            for (i, (code, name, cat, answer)) in list.into_iter().enumerate() {
+                let (obs, line) = checkup_observation(
+                    code,
+                    name,
+                    cat,
+                    answer,
+                    &format!("{}-{tag}-{i}", bundle_id.replace('^', "-")),
+                    &effective,
+                    &patient_url,
+                    &org_url,
+                    updated,
+                );
+                urls.push(e.add(rng, obs));
+                lines.push(line);
+            }
+            (urls, lines)
+        };
     let (exam_urls, exam_lines) = add_obs(rng, exam, "x");
     let (q_urls, q_lines) = add_obs(rng, questions, "q");
 
