@@ -120,23 +120,47 @@ pub struct Caller {
     pub institution: String,
 }
 
-pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiError> {
-    let unauthorized = |en: String, ja: String| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            IssueType::Login,
-            "AUTH-REQUIRED",
-            "",
-            en,
-            ja,
-        )
-    };
-    if !dev_auth {
-        return Err(unauthorized(
-            "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
-            "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
-        ));
+fn unauthorized(en: String, ja: String) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        IssueType::Login,
+        "AUTH-REQUIRED",
+        "",
+        en,
+        ja,
+    )
+}
+
+/// Development authentication must be switched on: there is no other yet.
+fn dev_mode(dev_auth: bool) -> Result<(), ApiError> {
+    if dev_auth {
+        return Ok(());
     }
+    Err(unauthorized(
+        "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
+        "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
+    ))
+}
+
+/// A request body as JSON, or a 400 that says where it breaks.
+pub fn parse_json(body: &[u8]) -> Result<fhir::json::Value, ApiError> {
+    fhir::json::parse_bytes(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            IssueType::Structure,
+            "JSON-SYNTAX",
+            &format!("line {}, column {}", e.line, e.column),
+            format!(
+                "not valid JSON at line {}, column {}: {}",
+                e.line, e.column, e.en
+            ),
+            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+        )
+    })
+}
+
+pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiError> {
+    dev_mode(dev_auth)?;
     let Some(v) = headers.get(DEV_INSTITUTION_HEADER) else {
         return Err(unauthorized(
             "send the header X-Clins-Dev-Institution: <10-digit institution number> (development mode)".into(),
@@ -158,22 +182,7 @@ pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiEr
 /// The patient of a portal request (development mode: the header `X-Clins-Dev-Patient` with
 /// the insurance member id), as the normalised member id.
 pub fn authenticate_patient(headers: &HeaderMap, dev_auth: bool) -> Result<String, ApiError> {
-    let unauthorized = |en: String, ja: String| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            IssueType::Login,
-            "AUTH-REQUIRED",
-            "",
-            en,
-            ja,
-        )
-    };
-    if !dev_auth {
-        return Err(unauthorized(
-            "authentication is required; token authentication is not available yet".into(),
-            "認証が必要です。トークン認証はまだ提供されていません".into(),
-        ));
-    }
+    dev_mode(dev_auth)?;
     let text = headers
         .get("x-clins-dev-patient")
         .and_then(|v| v.to_str().ok())

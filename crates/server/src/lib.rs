@@ -289,22 +289,7 @@ pub fn prepare_submission(
             "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
         ));
     }
-    let value = match fhir::json::parse_bytes(body) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                IssueType::Structure,
-                "JSON-SYNTAX",
-                &format!("line {}, column {}", e.line, e.column),
-                format!(
-                    "not valid JSON at line {}, column {}: {}",
-                    e.line, e.column, e.en
-                ),
-                format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
-            ))
-        }
-    };
+    let value = http::parse_json(body)?;
     let issues = hub.validator.validate(&value);
     if issues.iter().any(|i| i.severity.is_error()) {
         return Err(ApiError {
@@ -531,17 +516,7 @@ async fn withdraw(
     let caller = authenticate(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
-    let params = fhir::json::parse_bytes(&body).map_err(|e| {
-        ApiError::bad_request(
-            "JSON-SYNTAX",
-            "",
-            format!(
-                "not valid JSON at line {}, column {}: {}",
-                e.line, e.column, e.en
-            ),
-            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
-        )
-    })?;
+    let params = http::parse_json(&body)?;
     if params.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
         return Err(ApiError::bad_request(
             "WITHDRAW-PARAMETERS",
@@ -680,17 +655,7 @@ async fn consent(
     let patient = http::authenticate_patient(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
-    let c = fhir::json::parse_bytes(&body).map_err(|e| {
-        ApiError::bad_request(
-            "JSON-SYNTAX",
-            "",
-            format!(
-                "not valid JSON at line {}, column {}: {}",
-                e.line, e.column, e.en
-            ),
-            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
-        )
-    })?;
+    let c = http::parse_json(&body)?;
     if c.get("resourceType").and_then(Value::as_str) != Some("Consent")
         || c.get("status").and_then(Value::as_str) != Some("active")
     {

@@ -255,21 +255,50 @@ pub async fn summary(
         out.push_str(&String::from_utf8_lossy(&patient_body));
         out.push('}');
         for (r, vis) in &shown {
-            out.push_str(",{\"fullUrl\":");
-            write_str(
-                &mut out,
-                &format!("{}/{}/{}", hub.base, r.res_type, r.res_id),
-            );
             out.push(',');
-            entry_extensions(&mut out, r, *vis);
-            out.push_str("\"resource\":");
-            out.push_str(&String::from_utf8_lossy(&r.body));
-            out.push('}');
+            write_entry(&mut out, &hub, r, *vis, None);
         }
         out.push_str("]}");
         Ok(fhir(StatusCode::OK, out))
     })
     .await
+}
+
+/// `_count`: 1 to 1000.
+fn page_size(v: &str) -> Result<i64, ApiError> {
+    v.parse::<i64>()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "SEARCH-COUNT",
+                "_count",
+                format!("_count must be 1–1000, not `{v}`"),
+                format!("_count は1〜1000で指定してください（「{v}」）"),
+            )
+        })
+}
+
+/// One Bundle entry of a stored resource, with its source and registration extensions.
+fn write_entry(
+    out: &mut String,
+    hub: &Hub,
+    r: &StoredResource,
+    vis: Visibility,
+    mode: Option<&str>,
+) {
+    out.push_str("{\"fullUrl\":");
+    write_str(out, &format!("{}/{}/{}", hub.base, r.res_type, r.res_id));
+    out.push(',');
+    entry_extensions(out, r, vis);
+    out.push_str("\"resource\":");
+    out.push_str(&String::from_utf8_lossy(&r.body));
+    if let Some(m) = mode {
+        out.push_str(",\"search\":{\"mode\":\"");
+        out.push_str(m);
+        out.push_str("\"}");
+    }
+    out.push('}');
 }
 
 fn unknown_param(name: &str, allowed: &str) -> ApiError {
@@ -350,11 +379,7 @@ pub async fn search(
                 include_patient = true;
             }
             "_count" => {
-                query.limit = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| ApiError::bad_request("SEARCH-COUNT", "_count", format!("_count must be 1–1000, not `{v}`"), format!("_count は1〜1000で指定してください（「{v}」）")))?
+                query.limit = page_size(v)?
             }
             "_sort" => match v.as_str() {
                 "_lastUpdated" => query.ascending = true,
@@ -496,16 +521,7 @@ fn searchset(
         if i > 0 {
             out.push(',');
         }
-        out.push_str("{\"fullUrl\":");
-        write_str(
-            &mut out,
-            &format!("{}/{}/{}", hub.base, r.res_type, r.res_id),
-        );
-        out.push(',');
-        entry_extensions(&mut out, r, *vis);
-        out.push_str("\"resource\":");
-        out.push_str(&String::from_utf8_lossy(&r.body));
-        out.push_str(",\"search\":{\"mode\":\"match\"}}");
+        write_entry(&mut out, hub, r, *vis, Some("match"));
     }
     if let Some((pk, body)) = included_patient {
         if !shown.is_empty() {
@@ -841,9 +857,7 @@ async fn search_documents(
                 })
             }
             "_count" => {
-                limit = v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
-                    ApiError::bad_request("SEARCH-COUNT", "_count", format!("_count must be 1–1000, not `{v}`"), format!("_count は1〜1000で指定してください（「{v}」）"))
-                })?
+                limit = page_size(v)?
             }
             "_format" => {}
             other => return Err(unknown_param(other, "patient, patient.identifier, destination, type, status, _count")),

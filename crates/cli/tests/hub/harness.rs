@@ -142,11 +142,23 @@ impl Hub {
     }
 
     /// SIGTERM, then waits for the exit (graceful shutdown).
+    /// SIGTERM, then waits for the exit (graceful shutdown); a server still running after 30 s
+    /// is killed and the test fails.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        self.child.wait().expect("wait for the server")
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("the server did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGKILL, no chance to clean up.
@@ -269,7 +281,7 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], bo
             Err(e) => panic!("connect: {e}"),
         }
     };
-    stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).ok();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
     for (k, v) in headers {
         head.push_str(&format!("{k}: {v}\r\n"));

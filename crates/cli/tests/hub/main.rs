@@ -103,6 +103,11 @@ fn indexed(v: &Value) -> Option<i64> {
 
 /// The ids the hub reports for a submission (`SUBMIT-RESOURCE` issues).
 fn stored_ids(r: &Resp) -> BTreeSet<String> {
+    stored_ids_in_order(r).into_iter().collect()
+}
+
+/// The ids in the order the hub reports them (the order of the Bundle's entries).
+fn stored_ids_in_order(r: &Resp) -> Vec<String> {
     r.json()
         .get("issue")
         .map(Value::items)
@@ -636,27 +641,7 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
     }
     let r = hub.submit(&bytes(&flagged));
     assert!(r.status < 300, "{}", r.body);
-    let ids: Vec<String> = {
-        // Ids in entry order: the hub reports them in order.
-        r.json()
-            .get("issue")
-            .map(Value::items)
-            .unwrap_or_default()
-            .iter()
-            .filter(|i| {
-                i.pointer("details.coding")
-                    .map(Value::items)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.get("code").and_then(Value::as_str) == Some("SUBMIT-RESOURCE"))
-            })
-            .filter_map(|i| {
-                i.get("diagnostics")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .collect()
-    };
+    let ids: Vec<String> = stored_ids_in_order(&r);
     let suspected: Vec<bool> = entries_mut(&mut flagged)[1..]
         .iter()
         .map(|e| {
@@ -1308,7 +1293,13 @@ fn acknowledged_submissions_survive_sigkill(kind: &str) {
             }
             None
         });
-        while acked.lock().unwrap().len() < 120 {
+        // Kill after 120 acknowledgements (or when the sender stopped on its own, which the
+        // assertions below then report); never wait more than a minute.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while acked.lock().unwrap().len() < 120
+            && !sender.is_finished()
+            && std::time::Instant::now() < deadline
+        {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         hub.kill();
