@@ -235,16 +235,7 @@ fn templates(a: &Args, cfg: &synth::Config) -> Vec<Template> {
                 })
                 .unwrap_or_default()
                 .to_string();
-            let enc: String = member
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
+            let enc = server::percent_encode(&member);
             out.push((
                 format!("GET /fhir/Patient/$summary?identifier={enc} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\n"),
                 Vec::new(),

@@ -424,16 +424,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     }
     bar.finish();
     let (member, inst) = example.unwrap_or_default();
-    let enc: String = member
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
+    let enc = server::percent_encode(&member);
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
     println!("store: {}", dir.display());
     println!("FHIR base: {base}");

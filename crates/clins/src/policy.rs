@@ -35,6 +35,16 @@ pub enum Item {
 }
 
 impl Item {
+    /// The shared items, in the order the summary shows them.
+    pub const SHARED: [Item; 6] = [
+        Item::Condition,
+        Item::DrugContraindication,
+        Item::Allergy,
+        Item::Infection,
+        Item::Lab,
+        Item::Prescription,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Item::Condition => "condition",

@@ -525,12 +525,7 @@ async fn withdraw(
             "Parameters リソースで identifier（Bundle-ID）を指定してください",
         ));
     }
-    let bundle_id = params
-        .get("parameter")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .find(|p| p.get("name").and_then(Value::as_str) == Some("identifier"))
+    let bundle_id = parameter(&params, "identifier")
         .and_then(|p| {
             p.get("valueString")
                 .or_else(|| p.pointer("valueIdentifier.value"))
@@ -558,15 +553,10 @@ async fn withdraw(
             "自施設の提出物のみ取り消せます",
         ));
     }
-    let undo = params
-        .get("parameter")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .any(|p| {
-            p.get("name").and_then(Value::as_str) == Some("undo")
-                && p.get("valueBoolean").and_then(Value::as_bool) == Some(true)
-        });
+    let undo = parameter(&params, "undo")
+        .and_then(|p| p.get("valueBoolean"))
+        .and_then(Value::as_bool)
+        == Some(true);
     if undo {
         let h = hub.clone();
         return tokio::task::spawn_blocking(move || undo_cancel(&h, &caller, &bundle_id))
@@ -617,6 +607,29 @@ async fn withdraw(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The first parameter called `name` of a Parameters resource.
+fn parameter<'a>(params: &'a Value, name: &str) -> Option<&'a Value> {
+    params
+        .get("parameter")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for query values.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// 取消UNDO: re-registers a cancelled document from its stored Bundle, with the status it had
@@ -733,14 +746,7 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
     let today = dates::day_number(now).unwrap_or(0);
     let cutoff = |days: i64| store::format_utc_millis((today - days) * 86_400_000);
     let mut plan = store::PurgePlan::default();
-    for item in [
-        Item::Condition,
-        Item::DrugContraindication,
-        Item::Allergy,
-        Item::Infection,
-        Item::Lab,
-        Item::Prescription,
-    ] {
+    for item in Item::SHARED {
         let days = retention_days(item, 0).unwrap_or(i64::MAX / 4);
         let lts_spared = retention_days(item, clins::policy::FLAG_LTS).is_none();
         plan.resources

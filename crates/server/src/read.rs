@@ -33,14 +33,7 @@ const CLINICAL: &[&str] = &[
 ];
 
 /// Summary order of the items.
-const ITEM_ORDER: &[Item] = &[
-    Item::Condition,
-    Item::DrugContraindication,
-    Item::Allergy,
-    Item::Infection,
-    Item::Lab,
-    Item::Prescription,
-];
+const ITEM_ORDER: &[Item] = &Item::SHARED;
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
@@ -153,13 +146,13 @@ fn bundle_head(out: &mut String, kind: &str, now: &str) {
     write_str(out, now);
 }
 
-/// Resolves the patient of a request: `identifier=system|member-id` (summary) or a `patient`
+/// Resolves the patient of a request (its key and current Patient resource): `identifier=system|member-id` (summary) or a `patient`
 /// reference (`Patient/p1`, `p1`) or `patient.identifier` (search).
 fn patient_key(
     hub: &Hub,
     reference: Option<&str>,
     identifier: Option<&str>,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<(i64, Vec<u8>)>, ApiError> {
     if let Some(ident) = identifier {
         let (system, value) = ident.split_once('|').unwrap_or(("", ident));
         if !system.is_empty() && system != MEMBER_ID_SYSTEM {
@@ -172,10 +165,7 @@ fn patient_key(
         }
         let id = clins::InsuranceMemberId::parse(value)
             .map_err(|e| ApiError::bad_request("CLINS-MEMBER-ID", "identifier", e.en, e.ja))?;
-        return Ok(hub
-            .store
-            .patient_by_member(&id.normalized())?
-            .map(|(k, _)| k));
+        return Ok(hub.store.patient_by_member(&id.normalized())?);
     }
     let Some(r) = reference else { return Ok(None) };
     let id = r.rsplit('/').next().unwrap_or(r);
@@ -184,7 +174,7 @@ fn patient_key(
         .and_then(|k| k.parse::<i64>().ok())
         .filter(|k| *k > 0);
     match key {
-        Some(k) => Ok(hub.store.patient(k)?.map(|_| k)),
+        Some(k) => Ok(hub.store.patient(k)?.map(|(_, body)| (k, body))),
         None => Err(ApiError::bad_request(
             "PATIENT-REFERENCE",
             "patient",
@@ -223,13 +213,11 @@ pub async fn summary(
         ));
     }
     blocking(move || {
-        let Some(pk) = patient_key(&hub, patient.as_deref(), identifier.as_deref())? else {
+        let Some((pk, patient_body)) =
+            patient_key(&hub, patient.as_deref(), identifier.as_deref())?
+        else {
             return Err(ApiError::not_found("the patient"));
         };
-        let (_, patient_body) = hub
-            .store
-            .patient(pk)?
-            .ok_or_else(|| ApiError::not_found("the patient"))?;
         let mut shown = viewable(&hub, &caller, hub.store.current_resources(pk)?);
         shown.sort_by(|a, b| {
             let ia = Item::from_code(&a.0.item);
@@ -246,14 +234,8 @@ pub async fn summary(
         let mut out =
             String::with_capacity(4096 + shown.iter().map(|s| s.0.body.len() + 400).sum::<usize>());
         bundle_head(&mut out, "collection", &now);
-        out.push_str(",\"entry\":[{\"fullUrl\":");
-        write_str(
-            &mut out,
-            &format!("{}/Patient/{}", hub.base, patient_id(pk)),
-        );
-        out.push_str(",\"resource\":");
-        out.push_str(&String::from_utf8_lossy(&patient_body));
-        out.push('}');
+        out.push_str(",\"entry\":[");
+        write_patient_entry(&mut out, &hub, pk, &patient_body, None);
         for (r, vis) in &shown {
             out.push(',');
             write_entry(&mut out, &hub, r, *vis, None);
@@ -279,6 +261,24 @@ fn page_size(v: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// The Bundle entry of the hub's Patient resource.
+fn write_patient_entry(out: &mut String, hub: &Hub, pk: i64, body: &[u8], mode: Option<&str>) {
+    out.push_str("{\"fullUrl\":");
+    write_str(out, &format!("{}/Patient/{}", hub.base, patient_id(pk)));
+    out.push_str(",\"resource\":");
+    out.push_str(&String::from_utf8_lossy(body));
+    write_search_mode(out, mode);
+    out.push('}');
+}
+
+fn write_search_mode(out: &mut String, mode: Option<&str>) {
+    if let Some(m) = mode {
+        out.push_str(",\"search\":{\"mode\":\"");
+        out.push_str(m);
+        out.push_str("\"}");
+    }
+}
+
 /// One Bundle entry of a stored resource, with its source and registration extensions.
 fn write_entry(
     out: &mut String,
@@ -293,11 +293,7 @@ fn write_entry(
     entry_extensions(out, r, vis);
     out.push_str("\"resource\":");
     out.push_str(&String::from_utf8_lossy(&r.body));
-    if let Some(m) = mode {
-        out.push_str(",\"search\":{\"mode\":\"");
-        out.push_str(m);
-        out.push_str("\"}");
-    }
+    write_search_mode(out, mode);
     out.push('}');
 }
 
@@ -429,7 +425,9 @@ pub async fn search(
         .cloned()
         .collect();
     blocking(move || {
-        let Some(pk) = patient_key(&hub, reference.as_deref(), identifier.as_deref())? else {
+        let Some((pk, patient_body)) =
+            patient_key(&hub, reference.as_deref(), identifier.as_deref())?
+        else {
             return Ok(searchset(&hub, &rtype, &self_query, Vec::new(), None, None));
         };
         query.patient_key = pk;
@@ -453,11 +451,7 @@ pub async fn search(
             .into_iter()
             .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
             .collect();
-        let included = if include_patient && !shown.is_empty() {
-            hub.store.patient(pk)?.map(|(_, body)| (pk, body))
-        } else {
-            None
-        };
+        let included = (include_patient && !shown.is_empty()).then_some((pk, patient_body));
         Ok(searchset(
             &hub,
             &rtype,
@@ -470,22 +464,10 @@ pub async fn search(
     .await
 }
 
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 fn link_query(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .map(|(k, v)| format!("{}={}", crate::percent_encode(k), crate::percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -527,14 +509,7 @@ fn searchset(
         if !shown.is_empty() {
             out.push(',');
         }
-        out.push_str("{\"fullUrl\":");
-        write_str(
-            &mut out,
-            &format!("{}/Patient/{}", hub.base, patient_id(pk)),
-        );
-        out.push_str(",\"resource\":");
-        out.push_str(&String::from_utf8_lossy(&body));
-        out.push_str(",\"search\":{\"mode\":\"include\"}}");
+        write_patient_entry(&mut out, hub, pk, &body, Some("include"));
     }
     out.push_str("]}");
     fhir(StatusCode::OK, out)
@@ -887,7 +862,7 @@ async fn search_documents(
         let pk = match (&reference, &identifier) {
             (None, None) => None,
             _ => match patient_key(&hub, reference.as_deref(), identifier.as_deref())? {
-                Some(k) => Some(k),
+                Some((k, _)) => Some(k),
                 None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
             },
         };
