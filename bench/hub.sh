@@ -2,7 +2,9 @@
 # Load scenarios of the hub (docs/benchmarks.md, "Server"). Everything runs on 127.0.0.1 and
 # stops by itself.
 #
-#   bench/hub.sh submit  [sqlite|postgres] [SECONDS]     # $submit, 16 clients, 10-Condition units
+#   bench/hub.sh submit  [sqlite|postgres] [SECONDS] [PATIENTS]
+#                                                        # $submit, 16 clients, 10-Condition units
+#                                                        # for PATIENTS patients (default 500)
 #   bench/hub.sh summary PATIENTS [sqlite|postgres] [SECONDS]
 #                                                        # load PATIENTS via import, then
 #                                                        # Patient/$summary with 16 clients
@@ -20,6 +22,7 @@ if [ "$mode" = summary ]; then
 fi
 backend=${1:-sqlite}
 seconds=${2:-30}
+submit_patients=${3:-500}
 port=18700
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -57,7 +60,10 @@ for _ in $(seq 100); do
 done
 
 if [ "$mode" = submit ]; then
-  "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10
+  "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10 \
+    --patients "$submit_patients"
+  curl -s "http://127.0.0.1:$port/metrics" | grep -E '^clins_store_group_(commits|writes)_total '
+
 else
   # Warm-up (the embedded store's file read once into the page cache, then 5 s of requests),
   # then the measured run.

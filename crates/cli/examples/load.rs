@@ -3,10 +3,11 @@
 //!
 //! ```text
 //! load submit  --port P [--clients 16] [--seconds 30] [--conditions 10] [--seed 1] [--offset 0]
+//!                      [--patients 500]
 //! load summary --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
 //! ```
 //! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
-//! every request stores a unit); `summary` asks `Patient/$summary` for random patients of a
+//! every request stores a unit) for `--patients` patients in turn; `summary` asks `Patient/$summary` for random patients of a
 //! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99.
 
 use std::io::{Read, Write};
@@ -192,7 +193,9 @@ fn templates(a: &Args, cfg: &synth::Config) -> Vec<Template> {
     let mut out = Vec::new();
     if a.mode == "submit" {
         let mut n = a.offset;
-        while out.len() < 500 {
+        // One template per patient (default 500): requests go round the patients.
+        let patients = if a.patients == 0 { 500 } else { a.patients };
+        while (out.len() as u64) < patients {
             if let Some((inst, body)) = condition_unit(cfg, &world, n, a.conditions, 0) {
                 let at = body
                     .windows(10)

@@ -16,12 +16,14 @@ use crate::pipeline::{ig_dirs, validator_for};
 pub struct StoreArgs {
     pub data: PathBuf,
     pub database: Option<String>,
+    /// Most PostgreSQL connections open at a time.
+    pub connections: usize,
 }
 
 pub fn open_store(a: &StoreArgs) -> Result<Store, String> {
     match &a.database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            Store::open_postgres(url).map_err(|e| format!("cannot open {}: {e}", redact(url)))
+            Store::open_postgres(url, a.connections).map_err(|e| format!("cannot open {}: {e}", redact(url)))
         }
         Some(other) => Err(format!(
             "--database must be a postgres:// URL (got `{}`); without it the embedded store in --data is used",

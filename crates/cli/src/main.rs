@@ -90,6 +90,9 @@ enum Command {
         /// PostgreSQL URL (postgres://user@host/db) instead of the embedded store.
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// Most PostgreSQL connections open at a time (requests beyond wait for one).
+        #[arg(long, value_name = "N", default_value_t = store::DEFAULT_PG_CONNECTIONS)]
+        db_connections: usize,
         /// Address to listen on.
         #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
@@ -129,6 +132,9 @@ enum Command {
         /// PostgreSQL URL instead of the embedded store.
         #[arg(long, value_name = "URL")]
         database: Option<String>,
+        /// Most PostgreSQL connections open at a time (requests beyond wait for one).
+        #[arg(long, value_name = "N", default_value_t = store::DEFAULT_PG_CONNECTIONS)]
+        db_connections: usize,
         /// IG package folder (repeatable); also read from CLINS_IG_PATH.
         #[arg(long = "ig", value_name = "DIR")]
         ig: Vec<PathBuf>,
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
         Command::Serve {
             data,
             database,
+            db_connections,
             listen,
             ig,
             insecure_dev_auth,
@@ -237,7 +244,11 @@ fn main() -> ExitCode {
             };
             let base = base_url.unwrap_or_else(|| format!("http://{listen}/fhir"));
             let run = || -> Result<(), String> {
-                let store = hub::open_store(&StoreArgs { data, database })?;
+                let store = hub::open_store(&StoreArgs {
+                    data,
+                    database,
+                    connections: db_connections,
+                })?;
                 let h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 hub::serve(h, listen, |addr| {
                     eprintln!("level=info msg=\"clins-hub listening\" addr={addr}");
@@ -265,6 +276,7 @@ fn main() -> ExitCode {
         Command::Import {
             data,
             database,
+            db_connections,
             ig,
             jobs,
             paths,
@@ -280,7 +292,12 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let h = match hub::open_store(&StoreArgs { data, database }).and_then(|s| {
+            let h = match hub::open_store(&StoreArgs {
+                data,
+                database,
+                connections: db_connections,
+            })
+            .and_then(|s| {
                 hub::build_hub(
                     s,
                     &ig,
@@ -334,8 +351,12 @@ fn main() -> ExitCode {
                 None => store::now_utc(),
             };
             let plan = server::purge_plan(&now);
-            match hub::open_store(&StoreArgs { data, database })
-                .and_then(|s| s.purge(&plan).map_err(|e| e.to_string()))
+            match hub::open_store(&StoreArgs {
+                data,
+                database,
+                connections: store::DEFAULT_PG_CONNECTIONS,
+            })
+            .and_then(|s| s.purge(&plan).map_err(|e| e.to_string()))
             {
                 Ok(r) => {
                     println!(
@@ -365,6 +386,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     let store = hub::open_store(&StoreArgs {
         data: dir.clone(),
         database: None,
+        connections: store::DEFAULT_PG_CONNECTIONS,
     })?;
     let base = format!("http://{listen}/fhir");
     let h = hub::build_hub(store, ig, server::Clock::System, true, base.clone())?;

@@ -8,7 +8,7 @@ use clins::kind::{detect, is_patient_only, SubmissionKind};
 use clins::policy::{flag_bits, item_of, Item};
 use clins::{BundleId, InsuranceMemberId};
 use conformance::{IndexValue, SearchIndexer};
-use fhir::json::{Object, Value};
+use fhir::json::Value;
 use fhir::outcome::{Issue, IssueType};
 use sha2::{Digest, Sha256};
 
@@ -125,13 +125,15 @@ pub fn indexed_params(res_type: &str) -> &'static [(&'static str, &'static str)]
     }
 }
 
-/// Prepares a Bundle the validator accepted. `caller` is the submitting institution.
+/// Prepares a Bundle the validator accepted. `caller` is the submitting institution. The
+/// resources to store are moved out of the Bundle, not copied.
 pub fn prepare(
-    bundle: &Value,
+    owned: Value,
     raw: &[u8],
     caller: Option<&str>,
     indexer: &SearchIndexer,
 ) -> Result<Submission, Vec<Issue>> {
+    let bundle = &owned;
     let kind = detect(bundle);
     let kind_code = match kind {
         SubmissionKind::Clins6 { item: Some(i) } => i.resource_type(),
@@ -184,10 +186,7 @@ pub fn prepare(
             "BundleにPatientリソースがありません".into(),
         )]);
     };
-    let patient = patient_entry
-        .get("resource")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let patient = patient_entry.get("resource").unwrap_or(&Value::Null);
     let patient_full_url = patient_entry
         .get("fullUrl")
         .and_then(Value::as_str)
@@ -243,6 +242,7 @@ pub fn prepare(
     // Resources to index: the 6情報 entries of a unit; the prescriptions of referrals and
     // discharge summaries (処方 is shared only from those documents).
     let mut resources = Vec::new();
+    let mut positions = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, e) in entries.iter().enumerate() {
         if i == patient_index {
@@ -281,16 +281,38 @@ pub fn prepare(
         *n += 1;
         let local_id = short_hash(&[&institution, bundle_id, rt, &business, &n.to_string()]);
         resources.push(prepare_resource(r, rt, local_id, indexer));
+        positions.push(i);
+    }
+    let delete_only = matches!(kind, SubmissionKind::Clins6 { .. }) && is_patient_only(bundle);
+    let bundle_id = bundle_id.to_string();
+    // The Bundle is not needed any more: its Patient and resources move to the submission.
+    let mut entries = match owned {
+        Value::Object(mut o) => match o.remove("entry") {
+            Some(Value::Array(a)) => a,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let mut take = |i: usize| {
+        entries
+            .get_mut(i)
+            .and_then(|e| e.as_object_mut())
+            .and_then(|e| e.remove("resource"))
+            .unwrap_or(Value::Null)
+    };
+    let patient = take(patient_index);
+    for (p, i) in resources.iter_mut().zip(positions) {
+        p.value = take(i);
     }
     Ok(Submission {
         kind,
         kind_code,
-        bundle_id: bundle_id.to_string(),
+        bundle_id,
         institution,
         member_id,
         patient_full_url,
         patient,
-        delete_only: matches!(kind, SubmissionKind::Clins6 { .. }) && is_patient_only(bundle),
+        delete_only,
         resources,
         content_hash: content_hash(raw),
         document,
@@ -408,7 +430,7 @@ fn prepare_resource(r: &Value, rt: &str, local_id: String, indexer: &SearchIndex
         flags,
         tokens,
         dates,
-        value: r.clone(),
+        value: Value::Null,
     }
 }
 
@@ -422,67 +444,118 @@ pub fn patient_id(patient_key: i64) -> String {
     format!("p{patient_key}")
 }
 
-/// The stored form of a resource: its server id and version set, references to the Bundle's
-/// Patient entry rewritten to the hub's Patient.
+/// The stored form of a resource: its server id after `resourceType`, `meta.versionId` first
+/// in meta (when `version` is given), and references to the Bundle's Patient entry
+/// (`patient_url`) rewritten to the hub's Patient (`patient_ref`). Written straight from the
+/// submitted tree, which is not copied.
 pub fn render(
-    mut value: Value,
+    value: &Value,
     id: &str,
-    version: i64,
+    version: Option<i64>,
     patient_url: &str,
     patient_ref: &str,
 ) -> Vec<u8> {
-    if let Value::Object(o) = &mut value {
-        set_id_and_version(o, id, Some(version));
-    }
-    rewrite_refs(&mut value, patient_url, patient_ref);
-    fhir::json::to_string(&value).into_bytes()
-}
-
-/// Puts `id` right after `resourceType` and `meta.versionId` first in meta.
-pub fn set_id_and_version(o: &mut Object, id: &str, version: Option<i64>) {
-    let mut out = Object::with_capacity(o.len() + 1);
-    let old = std::mem::take(o);
-    for (k, v) in old.iter() {
-        if k == "id" {
-            continue;
+    let mut out = String::with_capacity(512);
+    let refs = (patient_url, patient_ref);
+    let Value::Object(o) = value else {
+        write_value(&mut out, value, refs);
+        return out.into_bytes();
+    };
+    out.push('{');
+    let mut first = true;
+    let mut key = |out: &mut String, k: &str| {
+        if !first {
+            out.push(',');
         }
-        if k == "meta" {
-            if let (Some(ver), Value::Object(m)) = (version, v) {
-                let mut meta = Object::with_capacity(m.len() + 1);
-                meta.insert("versionId", Value::string(ver.to_string()));
-                for (mk, mv) in m.iter() {
-                    if mk != "versionId" {
-                        meta.insert(mk, mv.clone());
-                    }
+        first = false;
+        fhir::json::write_str(out, k);
+        out.push(':');
+    };
+    for (k, v) in o.iter() {
+        match (k, v, version) {
+            ("id", _, _) => {}
+            ("meta", Value::Object(m), Some(version)) => {
+                key(&mut out, k);
+                out.push_str("{\"versionId\":");
+                fhir::json::write_str(&mut out, &version.to_string());
+                for (mk, mv) in m.iter().filter(|(mk, _)| *mk != "versionId") {
+                    out.push(',');
+                    fhir::json::write_str(&mut out, mk);
+                    out.push(':');
+                    write_value(&mut out, mv, refs);
                 }
-                out.insert("meta", Value::Object(meta));
-                continue;
+                out.push('}');
+            }
+            _ => {
+                key(&mut out, k);
+                write_value(&mut out, v, refs);
+                if k == "resourceType" {
+                    key(&mut out, "id");
+                    fhir::json::write_str(&mut out, id);
+                }
             }
         }
-        out.insert(k, v.clone());
-        if k == "resourceType" {
-            out.insert("id", Value::string(id));
-        }
     }
-    *o = out;
+    out.push('}');
+    out.into_bytes()
 }
 
-fn rewrite_refs(v: &mut Value, from: &str, to: &str) {
+/// Compact JSON of `v` with `reference` values equal to `refs.0` written as `refs.1`.
+fn write_value(out: &mut String, v: &Value, refs: (&str, &str)) {
     match v {
         Value::Object(o) => {
-            for (k, child) in o.iter_mut() {
-                if k == "reference" {
-                    if let Value::String(s) = child {
-                        if s.as_str() == from {
-                            *child = Value::string(to);
-                        }
+            out.push('{');
+            for (i, (k, child)) in o.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                fhir::json::write_str(out, k);
+                out.push(':');
+                match child {
+                    Value::String(s) if k == "reference" && s.as_str() == refs.0 => {
+                        fhir::json::write_str(out, refs.1)
                     }
-                } else {
-                    rewrite_refs(child, from, to);
+                    _ => write_value(out, child, refs),
                 }
             }
+            out.push('}');
         }
-        Value::Array(a) => a.iter_mut().for_each(|c| rewrite_refs(c, from, to)),
-        _ => {}
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, x, refs);
+            }
+            out.push(']');
+        }
+        Value::String(s) => fhir::json::write_str(out, s),
+        Value::Number(n) => out.push_str(n),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Null => out.push_str("null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_sets_id_and_version_and_rewrites_the_patient_reference() {
+        let v = fhir::json::parse(
+            r#"{"resourceType":"Condition","id":"local","meta":{"versionId":"9","profile":["p"]},"subject":{"reference":"urn:uuid:pat"},"note":[{"text":"urn:uuid:pat"}],"evidence":[{"detail":[{"reference":"urn:uuid:other"},{"reference":"urn:uuid:pat"}]}],"onsetAge":{"value":1.50,"unit":"a"},"x":[true,null]}"#,
+        )
+        .unwrap();
+        let out = render(&v, "12-abc", Some(3), "urn:uuid:pat", "Patient/p12");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"resourceType":"Condition","id":"12-abc","meta":{"versionId":"3","profile":["p"]},"subject":{"reference":"Patient/p12"},"note":[{"text":"urn:uuid:pat"}],"evidence":[{"detail":[{"reference":"urn:uuid:other"},{"reference":"Patient/p12"}]}],"onsetAge":{"value":1.50,"unit":"a"},"x":[true,null]}"#
+        );
+        // Without a version the meta is kept as it is.
+        let out = render(&v, "p12", None, "", "");
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .starts_with(r#"{"resourceType":"Condition","id":"p12","meta":{"versionId":"9","profile":["p"]},"subject":{"reference":"urn:uuid:pat"}"#));
     }
 }

@@ -298,7 +298,7 @@ pub fn prepare_submission(
         });
     }
     let mut sub = ingest::prepare(
-        &value,
+        value,
         body,
         caller.map(|c| c.institution.as_str()),
         &hub.indexer,
@@ -343,22 +343,19 @@ pub fn prepare_submission(
     let sub_patient = std::mem::replace(&mut sub.patient, Value::Null);
     let full_url = sub.patient_full_url.clone();
     let render = move |patient_key: i64, version: i64| {
-        let pref = format!("Patient/{}", ingest::patient_id(patient_key));
-        let mut patient = sub_patient.clone();
-        if let Value::Object(o) = &mut patient {
-            ingest::set_id_and_version(o, &ingest::patient_id(patient_key), None);
-        }
+        let patient_id = ingest::patient_id(patient_key);
+        let pref = format!("Patient/{patient_id}");
         Rendered {
-            patient: store::pack(fhir::json::to_string(&patient).as_bytes()),
+            patient: store::pack(&ingest::render(&sub_patient, &patient_id, None, "", "")),
             resources: prepared
                 .iter()
                 .map(|p| {
                     let id = ingest::resource_id(patient_key, &p.local_id);
                     NewResource {
                         body: store::pack(&ingest::render(
-                            p.value.clone(),
+                            &p.value,
                             &id,
-                            version,
+                            Some(version),
                             &full_url,
                             &pref,
                         )),
@@ -377,7 +374,7 @@ pub fn prepare_submission(
     };
     // Render before the write for the patient key and version the store has now; the writer
     // re-renders only if a concurrent write changed them.
-    let guess = if new.delete_only {
+    let guess = if new.delete_only || !hub.store.wants_guess() {
         None
     } else {
         hub.store

@@ -2,7 +2,7 @@
 //! [`crate::logic`] is written once. SQL is written with `?N` placeholders (SQLite's form);
 //! the PostgreSQL driver rewrites them to `$N`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A bound parameter or a column value.
 #[derive(Clone, Debug, PartialEq)]
@@ -11,6 +11,10 @@ pub enum Param {
     Int(i64),
     Text(String),
     Blob(Vec<u8>),
+    /// Arrays, for PostgreSQL's `UNNEST` bulk inserts only.
+    Ints(Vec<i64>),
+    Texts(Vec<String>),
+    Blobs(Vec<Vec<u8>>),
 }
 
 impl Param {
@@ -26,7 +30,7 @@ impl Param {
             Param::Text(t) => t.clone(),
             Param::Int(i) => i.to_string(),
             Param::Blob(b) => String::from_utf8_lossy(b).into_owned(),
-            Param::Null => String::new(),
+            Param::Null | Param::Ints(_) | Param::Texts(_) | Param::Blobs(_) => String::new(),
         }
     }
     pub fn opt_text(&self) -> Option<String> {
@@ -147,6 +151,11 @@ impl rusqlite::ToSql for Param {
             Param::Int(i) => ToSqlOutput::Owned(V::Integer(*i)),
             Param::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
             Param::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Param::Ints(_) | Param::Texts(_) | Param::Blobs(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "array parameters are for PostgreSQL only".into(),
+                ))
+            }
         })
     }
 }
@@ -259,18 +268,12 @@ impl Conn for PgConn {
     }
     fn execute(&mut self, sql: &str, params: &[Param]) -> Result<u64, DbError> {
         let st = self.statement(sql)?;
-        let values = pg_params(params);
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            values.iter().map(|v| v.as_ref()).collect();
-        self.client.execute(&st, &refs).map_err(pg_err)
+        self.client.execute(&st, &pg_params(params)).map_err(pg_err)
     }
     fn query(&mut self, sql: &str, params: &[Param]) -> Result<Vec<Row>, DbError> {
         use postgres::types::Type;
         let st = self.statement(sql)?;
-        let values = pg_params(params);
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            values.iter().map(|v| v.as_ref()).collect();
-        let rows = self.client.query(&st, &refs).map_err(pg_err)?;
+        let rows = self.client.query(&st, &pg_params(params)).map_err(pg_err)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut row = Vec::with_capacity(r.len());
@@ -320,15 +323,18 @@ impl postgres::types::ToSql for AnyNull {
     postgres::types::to_sql_checked!();
 }
 
-fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
+fn pg_params(params: &[Param]) -> Vec<&(dyn postgres::types::ToSql + Sync)> {
     params
         .iter()
-        .map(|p| -> Box<dyn postgres::types::ToSql + Sync> {
+        .map(|p| -> &(dyn postgres::types::ToSql + Sync) {
             match p {
-                Param::Null => Box::new(AnyNull),
-                Param::Int(i) => Box::new(*i),
-                Param::Text(t) => Box::new(t.clone()),
-                Param::Blob(b) => Box::new(b.clone()),
+                Param::Null => &AnyNull,
+                Param::Int(i) => i,
+                Param::Text(t) => t,
+                Param::Blob(b) => b,
+                Param::Ints(v) => v,
+                Param::Texts(v) => v,
+                Param::Blobs(v) => v,
             }
         })
         .collect()
@@ -338,19 +344,34 @@ fn pg_params(params: &[Param]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
 
 type Factory = Box<dyn Fn() -> Result<Box<dyn Conn>, DbError> + Send + Sync>;
 
-/// A few connections, opened on demand and reused.
+/// Connections opened on demand and reused, at most `max_open` at a time: a caller waits for
+/// a free one rather than opening more (a database serves a few busy connections better than
+/// many).
 pub struct Pool {
-    idle: Mutex<Vec<Box<dyn Conn>>>,
+    state: Mutex<PoolState>,
+    freed: Condvar,
     factory: Factory,
     max_idle: usize,
+    max_open: usize,
+}
+
+struct PoolState {
+    idle: Vec<Box<dyn Conn>>,
+    /// Connections open now: idle ones and those in use.
+    open: usize,
 }
 
 impl Pool {
-    pub fn new(factory: Factory, max_idle: usize) -> Arc<Self> {
+    pub fn new(factory: Factory, max_idle: usize, max_open: usize) -> Arc<Self> {
         Arc::new(Pool {
-            idle: Mutex::new(Vec::new()),
+            state: Mutex::new(PoolState {
+                idle: Vec::new(),
+                open: 0,
+            }),
+            freed: Condvar::new(),
             factory,
             max_idle,
+            max_open: max_open.max(1),
         })
     }
 
@@ -360,25 +381,109 @@ impl Pool {
         &self,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let taken = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+        let poisoned = |_| DbError::Other("connection pool poisoned".into());
+        let taken = {
+            let mut st = self.state.lock().map_err(poisoned)?;
+            loop {
+                if let Some(c) = st.idle.pop() {
+                    break Some(c);
+                }
+                if st.open < self.max_open {
+                    st.open += 1;
+                    break None;
+                }
+                st = self.freed.wait(st).map_err(poisoned)?;
+            }
+        };
         let mut conn = match taken {
             Some(c) => c,
-            None => (self.factory)()?,
+            None => match (self.factory)() {
+                Ok(c) => c,
+                Err(e) => {
+                    self.release(None);
+                    return Err(e);
+                }
+            },
         };
         let r = f(conn.as_mut());
-        if !matches!(r, Err(DbError::Other(_))) {
-            if let Ok(mut idle) = self.idle.lock() {
-                if idle.len() < self.max_idle {
-                    idle.push(conn);
-                }
+        let keep = !matches!(r, Err(DbError::Other(_)));
+        self.release(keep.then_some(conn));
+        r
+    }
+
+    /// Gives a connection back (`None`: it was closed).
+    fn release(&self, conn: Option<Box<dyn Conn>>) {
+        if let Ok(mut st) = self.state.lock() {
+            match conn {
+                Some(c) if st.idle.len() < self.max_idle => st.idle.push(c),
+                _ => st.open -= 1,
             }
         }
-        r
+        self.freed.notify_one();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Fake;
+    impl Conn for Fake {
+        fn dialect(&self) -> Dialect {
+            Dialect::Sqlite
+        }
+        fn execute(&mut self, _: &str, _: &[Param]) -> Result<u64, DbError> {
+            Ok(0)
+        }
+        fn query(&mut self, _: &str, _: &[Param]) -> Result<Vec<Row>, DbError> {
+            Ok(Vec::new())
+        }
+        fn batch(&mut self, _: &str) -> Result<(), DbError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn pool_never_opens_more_than_its_bound() {
+        static OPENED: AtomicUsize = AtomicUsize::new(0);
+        static BUSY: AtomicUsize = AtomicUsize::new(0);
+        static MOST: AtomicUsize = AtomicUsize::new(0);
+        let pool = Pool::new(
+            Box::new(|| {
+                OPENED.fetch_add(1, Ordering::SeqCst);
+                Ok(Box::new(Fake) as Box<dyn Conn>)
+            }),
+            2,
+            3,
+        );
+        std::thread::scope(|s| {
+            for _ in 0..12 {
+                s.spawn(|| {
+                    for _ in 0..20 {
+                        pool.with(|_| {
+                            let now = BUSY.fetch_add(1, Ordering::SeqCst) + 1;
+                            MOST.fetch_max(now, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                            BUSY.fetch_sub(1, Ordering::SeqCst);
+                            Ok(())
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(MOST.load(Ordering::SeqCst), 3, "at most 3 in use, and all 3 used");
+        // A failed statement closes its connection; the slot is freed for a new one.
+        let before = OPENED.load(Ordering::SeqCst);
+        for _ in 0..5 {
+            let r: Result<(), DbError> = pool.with(|_| Err(DbError::Other("broken".into())));
+            assert!(r.is_err());
+        }
+        pool.with(|_| Ok(())).unwrap();
+        assert!(OPENED.load(Ordering::SeqCst) > before);
+    }
+
     #[test]
     fn placeholders_become_dollar_outside_literals() {
         assert_eq!(

@@ -4,6 +4,7 @@
 //! writes anything, so the others are not affected; a database error rolls the whole group back
 //! and its writes are then run one by one, each in its own transaction.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 
@@ -12,6 +13,18 @@ use crate::StoreError;
 
 /// Largest number of writes committed together.
 const MAX_GROUP: usize = 64;
+
+static COMMITS: AtomicU64 = AtomicU64::new(0);
+static GROUPED_WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// (group commits, writes in them) since the process started: their ratio is the mean group
+/// size, which says how well concurrent writes share a commit (`/metrics`).
+pub fn commit_stats() -> (u64, u64) {
+    (
+        COMMITS.load(Ordering::Relaxed),
+        GROUPED_WRITES.load(Ordering::Relaxed),
+    )
+}
 
 /// How a queued write went.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -131,6 +144,8 @@ fn writer_loop(mut conn: Box<dyn Conn>, rx: Receiver<Box<dyn Job>>) {
             Ok(true)
         })();
         if let Ok(true) = together {
+            COMMITS.fetch_add(1, Ordering::Relaxed);
+            GROUPED_WRITES.fetch_add(group.len() as u64, Ordering::Relaxed);
             for job in group {
                 job.deliver(Ok(()));
             }

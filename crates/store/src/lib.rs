@@ -17,6 +17,12 @@ use std::sync::Arc;
 
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
+pub use group::commit_stats;
+
+/// Default most PostgreSQL connections open at a time (`--db-connections`).
+pub const DEFAULT_PG_CONNECTIONS: usize = 16;
+/// Most SQLite reader connections open at a time (reads beyond wait for one).
+const SQLITE_READERS: usize = 32;
 
 /// The stored form of a body: LZ4 block (marker byte 1, then the size-prefixed block) when that
 /// is smaller, the bytes as they are otherwise (JSON starts with `{`, never with byte 1).
@@ -366,7 +372,10 @@ impl Store {
         let mut first = SqliteConn::open(&path)?;
         schema::migrate(&mut first)?;
         // Checkpoints run beside the writer, not in its commits (PASSIVE: never blocks it).
-        first.batch("PRAGMA wal_autocheckpoint=0")?;
+        // The writer keeps a small page cache: every commit walks it (SQLite truncates the
+        // cache at the end of a write transaction), and the hot pages of its appends fit in
+        // 8 MB; the readers keep the large one.
+        first.batch("PRAGMA wal_autocheckpoint=0; PRAGMA cache_size=-8192")?;
         let group = Some(Arc::new(group::GroupWriter::start(Box::new(first))));
         let alive = Arc::new(());
         let watch = Arc::downgrade(&alive);
@@ -396,10 +405,12 @@ impl Store {
                 ))
             }),
             0,
+            1,
         );
         let reader = Pool::new(
             Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
             16,
+            SQLITE_READERS,
         );
         Ok(Store {
             writer,
@@ -410,14 +421,15 @@ impl Store {
         })
     }
 
-    /// Connects to (and migrates) PostgreSQL.
-    pub fn open_postgres(url: &str) -> Result<Store, StoreError> {
+    /// Connects to (and migrates) PostgreSQL, with at most `connections` connections open.
+    pub fn open_postgres(url: &str, connections: usize) -> Result<Store, StoreError> {
         let mut first = PgConn::connect(url)?;
         schema::migrate(&mut first)?;
         let u = url.to_string();
         let pool = Pool::new(
             Box::new(move || Ok(Box::new(PgConn::connect(&u)?) as Box<dyn Conn>)),
-            32,
+            connections,
+            connections,
         );
         Ok(Store {
             writer: pool.clone(),
@@ -430,6 +442,13 @@ impl Store {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// Whether [`Store::submit`] gains from a rendering made before the write: the embedded
+    /// store has one writer, which should not spend its time rendering; PostgreSQL writes in
+    /// parallel, and the guess would cost a round trip.
+    pub fn wants_guess(&self) -> bool {
+        self.dialect == Dialect::Sqlite
     }
 
     /// Runs `f` in a write transaction, retrying it when a concurrent transaction won.
@@ -735,7 +754,7 @@ impl Store {
                 let p = [item.clone().into(), cutoff.clone().into()];
                 for table in ["search_token", "search_date"] {
                     c.execute(
-                        &format!("DELETE FROM {table} WHERE res_id IN (SELECT res_id FROM resources WHERE current = 1 AND {which})"),
+                        &format!("DELETE FROM {table} WHERE (patient_key, res_id) IN (SELECT patient_key, res_id FROM resources WHERE current = 1 AND {which})"),
                         &p,
                     )?;
                 }
@@ -834,14 +853,19 @@ fn submit_tx(
         .next();
     // The patient: an existing key for the member id, or a new one (created below, after the
     // checks: a refused write must not have written anything, see group.rs).
-    let found = c
+    let (found, stored_patient) = match c
         .query(
-            "SELECT patient_key FROM patients WHERE member_id = ?1",
+            "SELECT patient_key, resource FROM patients WHERE member_id = ?1",
             &[sub.member_id.clone().into()],
         )?
-        .first()
-        .and_then(|r| r.first())
-        .map(|k| k.int());
+        .pop()
+    {
+        Some(mut r) if r.len() == 2 => {
+            let body = r.pop().map(Param::blob);
+            (Some(r[0].int()), body)
+        }
+        _ => (None, None),
+    };
     let patient_key = found.unwrap_or(0);
     let (unit_key, old_version) = match &existing {
         Some(row) => {
@@ -863,8 +887,8 @@ fn submit_tx(
             if hash == sub.content_hash && live {
                 let ids = c
                     .query(
-                        "SELECT res_type, res_id FROM resources WHERE unit_key = ?1 AND current = 1",
-                        &[uk.into()],
+                        "SELECT res_type, res_id FROM resources WHERE patient_key = ?2 AND unit_key = ?1 AND current = 1",
+                        &[uk.into(), pk.into()],
                     )?
                     .into_iter()
                     .map(|r| (r[0].text(), r[1].text()))
@@ -920,14 +944,17 @@ fn submit_tx(
         Some((k, v, r)) if (k, v) == (patient_key, version) => r,
         _ => render(patient_key, version),
     };
-    c.execute(
-        "UPDATE patients SET resource = ?1, updated_at = ?2 WHERE patient_key = ?3",
-        &[
-            rendered.patient.into(),
-            sub.now.clone().into(),
-            patient_key.into(),
-        ],
-    )?;
+    // The patient's latest Patient resource (most submissions repeat the stored one).
+    if stored_patient.as_ref() != Some(&rendered.patient) {
+        c.execute(
+            "UPDATE patients SET resource = ?1, updated_at = ?2 WHERE patient_key = ?3",
+            &[
+                rendered.patient.into(),
+                sub.now.clone().into(),
+                patient_key.into(),
+            ],
+        )?;
+    }
     let doc = sub.document.as_ref();
     let status = if sub.delete_only {
         "deleted".to_string()
@@ -1055,6 +1082,18 @@ fn insert_resources(
     resources: Vec<NewResource>,
     replacing: bool,
 ) -> Result<(), DbError> {
+    if c.dialect() == Dialect::Postgres {
+        return insert_resources_unnest(
+            c,
+            patient_key,
+            unit_key,
+            version,
+            institution,
+            now,
+            resources,
+            replacing,
+        );
+    }
     let mut rows = Vec::with_capacity(resources.len());
     let mut tokens = Vec::new();
     let mut dates = Vec::new();
@@ -1067,19 +1106,22 @@ fn insert_resources(
             )?;
         }
         let (rt, id): (Param, Param) = (r.res_type.into(), r.res_id.into());
-        let index_row = |param: String, a: String, b: String| {
-            vec![
-                Param::Int(patient_key),
-                Param::Int(unit_key),
-                rt.clone(),
-                id.clone(),
-                param.into(),
-                a.into(),
-                b.into(),
-            ]
+        let index_rows = |values: Vec<(String, String, String)>| {
+            unique(values).into_iter().map(|(param, a, b)| {
+                vec![
+                    Param::Int(patient_key),
+                    id.clone(),
+                    param.into(),
+                    a.into(),
+                    b.into(),
+                ]
+            })
         };
-        tokens.extend(r.tokens.into_iter().map(|(p, s, c)| index_row(p, s, c)));
-        dates.extend(r.dates.into_iter().map(|(p, l, h)| index_row(p, l, h)));
+        // Tokens are stored (param, code, system): the lookup is by code.
+        tokens.extend(index_rows(
+            r.tokens.into_iter().map(|(p, s, c)| (p, c, s)).collect(),
+        ));
+        dates.extend(index_rows(r.dates));
         rows.push(vec![
             Param::Int(patient_key),
             rt,
@@ -1104,14 +1146,111 @@ fn insert_resources(
     )?;
     insert_rows(
         c,
-        "search_token (patient_key, unit_key, res_type, res_id, param, system, code)",
+        "search_token (patient_key, res_id, param, code, system)",
         tokens,
     )?;
-    insert_rows(
-        c,
-        "search_date (patient_key, unit_key, res_type, res_id, param, lo, hi)",
-        dates,
-    )
+    insert_rows(c, "search_date (patient_key, res_id, param, lo, hi)", dates)
+}
+
+/// The values of a resource's index rows, each once: (param, value, value).
+fn unique(mut values: Vec<(String, String, String)>) -> Vec<(String, String, String)> {
+    values.sort_unstable();
+    values.dedup();
+    values
+}
+
+/// [`insert_resources`] on PostgreSQL: one statement for the resources and their index rows,
+/// with the values as arrays (`UNNEST`), so the statement text is the same for every unit
+/// (prepared once per connection) and a unit costs one round trip.
+#[allow(clippy::too_many_arguments)]
+fn insert_resources_unnest(
+    c: &mut dyn Conn,
+    patient_key: i64,
+    unit_key: i64,
+    version: i64,
+    institution: &str,
+    now: &str,
+    resources: Vec<NewResource>,
+    replacing: bool,
+) -> Result<(), DbError> {
+    let n = resources.len();
+    let (mut types, mut ids, mut items, mut codes, mut effective, mut flags, mut bodies) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut tokens: [Vec<String>; 4] = Default::default();
+    let mut dates: [Vec<String>; 4] = Default::default();
+    for r in resources {
+        // Tokens are stored (param, code, system): the lookup is by code.
+        for (p, code, system) in unique(r.tokens.into_iter().map(|(p, s, c)| (p, c, s)).collect()) {
+            for (col, v) in tokens.iter_mut().zip([r.res_id.clone(), p, code, system]) {
+                col.push(v);
+            }
+        }
+        for (p, lo, hi) in unique(r.dates) {
+            for (col, v) in dates.iter_mut().zip([r.res_id.clone(), p, lo, hi]) {
+                col.push(v);
+            }
+        }
+        types.push(r.res_type);
+        ids.push(r.res_id);
+        items.push(r.item);
+        codes.push(r.code_key);
+        effective.push(r.effective);
+        flags.push(r.flags);
+        bodies.push(r.body);
+    }
+    if replacing {
+        // Tombstones of this version written by `retire` are replaced by the live rows.
+        c.execute(
+            "DELETE FROM resources WHERE patient_key = ?1 AND version = ?2 AND (res_type, res_id) IN (SELECT * FROM UNNEST(?3::text[], ?4::text[]))",
+            &[
+                patient_key.into(),
+                version.into(),
+                Param::Texts(types.clone()),
+                Param::Texts(ids.clone()),
+            ],
+        )?;
+    }
+    let [t_ids, t_params, t_codes, t_systems] = tokens;
+    let [d_ids, d_params, d_lo, d_hi] = dates;
+    c.execute(
+        "WITH r AS (INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) \
+           SELECT ?1::bigint, t, i, ?2::bigint, ?3::bigint, ?4::text, it, ck, ef, fl, ?5::text, 1, 0, b \
+           FROM UNNEST(?6::text[], ?7::text[], ?8::text[], ?9::text[], ?10::text[], ?11::bigint[], ?12::bytea[]) AS x(t, i, it, ck, ef, fl, b)), \
+         tk AS (INSERT INTO search_token (patient_key, res_id, param, code, system) \
+           SELECT ?1::bigint, i, p, c, s FROM UNNEST(?13::text[], ?14::text[], ?15::text[], ?16::text[]) AS y(i, p, c, s)) \
+         INSERT INTO search_date (patient_key, res_id, param, lo, hi) \
+           SELECT ?1::bigint, i, p, l, h FROM UNNEST(?17::text[], ?18::text[], ?19::text[], ?20::text[]) AS z(i, p, l, h)",
+        &[
+            patient_key.into(),
+            version.into(),
+            unit_key.into(),
+            institution.into(),
+            now.into(),
+            Param::Texts(types),
+            Param::Texts(ids),
+            Param::Texts(items),
+            Param::Texts(codes),
+            Param::Texts(effective),
+            Param::Ints(flags),
+            Param::Blobs(bodies),
+            Param::Texts(t_ids),
+            Param::Texts(t_params),
+            Param::Texts(t_codes),
+            Param::Texts(t_systems),
+            Param::Texts(d_ids),
+            Param::Texts(d_params),
+            Param::Texts(d_lo),
+            Param::Texts(d_hi),
+        ],
+    )?;
+    Ok(())
 }
 
 /// Multi-row INSERT of equally long rows, 64 rows per statement.
