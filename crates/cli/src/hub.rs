@@ -109,7 +109,29 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    eprintln!("level=info msg=\"shutting down: draining in-flight requests\"");
+    tracing::info!("shutting down: draining in-flight requests");
+}
+
+/// Sends the traces of the hub to stderr, one line per event with its span's fields (the
+/// request id, method and path of requests). The level comes from `CLINS_LOG` (error, warn,
+/// info, debug or trace; default `default`); `CLINS_QUIET` means warn.
+pub fn init_logging(default: tracing_subscriber::filter::LevelFilter) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = match std::env::var("CLINS_LOG").ok().as_deref().map(str::trim) {
+        Some("error") => LevelFilter::ERROR,
+        Some("warn") => LevelFilter::WARN,
+        Some("debug") => LevelFilter::DEBUG,
+        Some("trace") => LevelFilter::TRACE,
+        Some("off") => LevelFilter::OFF,
+        _ if std::env::var_os("CLINS_QUIET").is_some() => LevelFilter::WARN,
+        Some("info") => LevelFilter::INFO,
+        _ => default,
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .try_init();
 }
 
 /// The result of an import.

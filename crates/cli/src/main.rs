@@ -243,6 +243,7 @@ fn main() -> ExitCode {
                 None => server::Clock::System,
             };
             let base = base_url.unwrap_or_else(|| format!("http://{listen}/fhir"));
+            hub::init_logging(tracing_subscriber::filter::LevelFilter::INFO);
             let run = || -> Result<(), String> {
                 let store = hub::open_store(&StoreArgs {
                     data,
@@ -251,7 +252,7 @@ fn main() -> ExitCode {
                 })?;
                 let h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 hub::serve(h, listen, |addr| {
-                    eprintln!("level=info msg=\"clins-hub listening\" addr={addr}");
+                    tracing::info!(%addr, "clins-hub listening");
                 })
             };
             match run() {
@@ -266,13 +267,16 @@ fn main() -> ExitCode {
             patients,
             listen,
             ig,
-        } => match demo(patients, listen, &ig) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("clins-hub demo: {e}");
-                ExitCode::from(1)
+        } => {
+            hub::init_logging(tracing_subscriber::filter::LevelFilter::INFO);
+            match demo(patients, listen, &ig) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("clins-hub demo: {e}");
+                    ExitCode::from(1)
+                }
             }
-        },
+        }
         Command::Import {
             data,
             database,
@@ -281,6 +285,8 @@ fn main() -> ExitCode {
             jobs,
             paths,
         } => {
+            // Refusals are listed in the import's own report; traces only for warnings.
+            hub::init_logging(tracing_subscriber::filter::LevelFilter::WARN);
             let files = match hub::collect(&paths) {
                 Ok(f) if !f.is_empty() => f,
                 Ok(_) => {

@@ -234,7 +234,8 @@ pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Gives every request an id (the client's `X-Request-Id`, or a new one), echoes it in the
-/// response, counts the request and writes one log line per request to stderr.
+/// response, counts the request, and traces it: a `request` span with the id, method and path
+/// (events inside the handler carry them) and one `request` event with the status and duration.
 pub async fn request_context(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = req
@@ -250,9 +251,13 @@ pub async fn request_context(req: Request, next: Next) -> Response {
                 REQUEST_SEQ.fetch_add(1, Ordering::Relaxed)
             )
         });
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let mut res = next.run(req).await;
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
     // Errors raised by layers (the timeout) come without a body: every error is an
     // OperationOutcome.
     let is_fhir = res
@@ -294,11 +299,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
     }
     let status = res.status().as_u16();
     crate::metrics::record_request(status, start.elapsed());
-    if std::env::var_os("CLINS_QUIET").is_none() {
-        eprintln!(
-            "level=info request_id={id} method={method} path={path} status={status} ms={:.2}",
-            start.elapsed().as_secs_f64() * 1000.0
-        );
-    }
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            ms = %format_args!("{:.2}", start.elapsed().as_secs_f64() * 1000.0),
+            "request"
+        )
+    });
     res
 }

@@ -133,11 +133,12 @@ pub async fn serve(
             tick.tick().await;
             let h = h.clone();
             match tokio::task::spawn_blocking(move || purge(&h)).await {
-                Ok(Ok(r)) if r.resource_versions + r.documents > 0 => eprintln!(
-                    "level=info msg=\"purged expired data\" resource_versions={} documents={}",
-                    r.resource_versions, r.documents
+                Ok(Ok(r)) if r.resource_versions + r.documents > 0 => tracing::info!(
+                    resource_versions = r.resource_versions,
+                    documents = r.documents,
+                    "purged expired data"
                 ),
-                Ok(Err(e)) => eprintln!("level=warn msg=\"purge failed\" error=\"{e}\""),
+                Ok(Err(e)) => tracing::warn!(error = %e, "purge failed"),
                 _ => {}
             }
         }
@@ -216,26 +217,42 @@ async fn submit(
     // for the writer (group commit), without holding a core.
     let permit = cpu_slots().acquire().await.map_err(ApiError::internal)?;
     let h = hub.clone();
-    let ready =
-        tokio::task::spawn_blocking(move || prepare_submission(&h, Some(&caller), &body, None))
-            .await
-            .map_err(ApiError::internal)?;
+    let span = tracing::Span::current();
+    let ready = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| prepare_submission(&h, Some(&caller), &body, None))
+    })
+    .await
+    .map_err(ApiError::internal)?;
     drop(permit);
     let ready = match ready {
         Ok(r) => r,
         Err(e) => {
-            metrics::record_submission("rejected");
+            refused(&e);
             return Err(e);
         }
     };
     let h = hub.clone();
-    let r = tokio::task::spawn_blocking(move || store_ready(&h, ready))
+    let span = tracing::Span::current();
+    let r = tokio::task::spawn_blocking(move || span.in_scope(|| store_ready(&h, ready)))
         .await
         .map_err(ApiError::internal)?;
-    if r.is_err() {
-        metrics::record_submission("rejected");
+    if let Err(e) = &r {
+        refused(e);
     }
     r.map(|(status, body)| fhir(status, body))
+}
+
+/// Counts and traces a refused submission (the first error's code says why).
+fn refused(e: &ApiError) {
+    metrics::record_submission("rejected");
+    let first = e.issues.iter().find(|i| i.severity.is_error());
+    tracing::info!(
+        status = e.status.as_u16(),
+        code = first.map_or("", |i| i.detail),
+        at = first.map_or("", |i| i.expression.as_str()),
+        errors = e.issues.iter().filter(|i| i.severity.is_error()).count(),
+        "submission refused"
+    );
 }
 
 fn cpu_slots() -> &'static tokio::sync::Semaphore {
@@ -254,8 +271,8 @@ pub fn submit_bytes(
     body: &[u8],
 ) -> Result<(StatusCode, String), ApiError> {
     let r = submit_inner(hub, caller, body, None);
-    if r.is_err() {
-        metrics::record_submission("rejected");
+    if let Err(e) = &r {
+        refused(e);
     }
     r
 }
@@ -453,6 +470,14 @@ fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError
         ),
     };
     metrics::record_submission(label);
+    tracing::debug!(
+        outcome = label,
+        kind = sub.kind_code,
+        bundle_id = %sub.bundle_id,
+        patient = result.patient_key,
+        version = result.version,
+        "submission stored"
+    );
     let mut issues = vec![Issue::new(
         Severity::Information,
         IssueType::Informational,

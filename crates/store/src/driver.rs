@@ -473,7 +473,11 @@ mod tests {
                 });
             }
         });
-        assert_eq!(MOST.load(Ordering::SeqCst), 3, "at most 3 in use, and all 3 used");
+        assert_eq!(
+            MOST.load(Ordering::SeqCst),
+            3,
+            "at most 3 in use, and all 3 used"
+        );
         // A failed statement closes its connection; the slot is freed for a new one.
         let before = OPENED.load(Ordering::SeqCst);
         for _ in 0..5 {
