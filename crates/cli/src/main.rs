@@ -252,7 +252,9 @@ fn main() -> ExitCode {
                 })?;
                 let h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 hub::serve(h, listen, |addr| {
-                    tracing::info!(%addr, "clins-hub listening");
+                    // Always printed, whatever the log level: with `--listen 127.0.0.1:0` this
+                    // line is how a supervisor (or the test suite) learns the port.
+                    eprintln!("clins-hub listening addr={addr}");
                 })
             };
             match run() {

@@ -262,6 +262,27 @@ pub fn referral_retrieval(
     }
 }
 
+/// Who may have a document that travels attached to referrals (a 退院時サマリー, service rules
+/// §1.3: "only as an attachment to a referral"): its author always; another institution only
+/// as the addressee of a referral that carries it, and then as that referral allows
+/// ([`referral_retrieval`]; the most permissive of several). `None`: the caller is neither,
+/// and the document does not exist for it.
+pub fn attachment_access(
+    author: bool,
+    addressed_referrals: impl IntoIterator<Item = Retrieval>,
+) -> Option<Retrieval> {
+    if author {
+        return Some(Retrieval::Allowed);
+    }
+    let rank = |r: &Retrieval| match r {
+        Retrieval::Allowed => 0,
+        Retrieval::Held => 1,
+        Retrieval::Expired => 2,
+        Retrieval::Cancelled => 3,
+    };
+    addressed_referrals.into_iter().min_by_key(rank)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +379,24 @@ mod tests {
             );
         }
         assert_eq!(document_retention_days("ePCS"), 183);
+        // Attachments: (author, retrievals of the referrals addressed to the caller, expected).
+        let table: &[(bool, &[Retrieval], Option<Retrieval>)] = &[
+            (true, &[], Some(Allowed)),
+            (true, &[Cancelled], Some(Allowed)),
+            (false, &[], None),
+            (false, &[Held], Some(Held)),
+            (false, &[Cancelled, Held], Some(Held)),
+            (false, &[Expired, Allowed, Held], Some(Allowed)),
+            (false, &[Cancelled, Expired], Some(Expired)),
+            (false, &[Cancelled], Some(Cancelled)),
+        ];
+        for &(author, via, want) in table {
+            assert_eq!(
+                attachment_access(author, via.iter().copied()),
+                want,
+                "{author} {via:?}"
+            );
+        }
         assert_eq!(document_retention_days("eCheckup"), 1826);
     }
 

@@ -55,6 +55,8 @@ pub struct DocumentInfo {
     pub destination: Option<String>,
     pub date: String,
     pub consent: bool,
+    /// Bundle-IDs of this institution's documents the referral carries (添付情報).
+    pub attachments: Vec<String>,
 }
 
 /// Hex SHA-256 of the bytes (the idempotency key of a submission).
@@ -230,12 +232,18 @@ pub fn prepare(
         let consent = entries
             .iter()
             .any(|e| e.pointer("resource.resourceType").and_then(Value::as_str) == Some("Consent"));
+        let attachments = if kind == SubmissionKind::EReferral {
+            attached_documents(comp, entries, &institution, bundle_id)
+        } else {
+            Vec::new()
+        };
         DocumentInfo {
             doc_id: document_id(&institution, bundle_id),
             doc_type,
             destination,
             date,
             consent,
+            attachments,
         }
     });
 
@@ -317,6 +325,63 @@ pub fn prepare(
         content_hash: content_hash(raw),
         document,
     })
+}
+
+/// The documents a referral carries: the DocumentReferences of its 添付情報 section (code 210,
+/// at any depth) whose `masterIdentifier` is the Bundle-ID of another document of the same
+/// institution (a 退院時サマリー sent beside it). Attachments carried inline (a PDF) have none.
+fn attached_documents(
+    comp: &Value,
+    entries: &[Value],
+    institution: &str,
+    own_bundle_id: &str,
+) -> Vec<String> {
+    fn sections<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+        for s in v.get("section").map(Value::items).unwrap_or_default() {
+            let attachment = s
+                .pointer("code.coding")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some("210"));
+            if attachment {
+                out.push(s);
+            }
+            sections(s, out);
+        }
+    }
+    let mut found = Vec::new();
+    sections(comp, &mut found);
+    let mut out = Vec::new();
+    for s in found {
+        for r in s.get("entry").map(Value::items).unwrap_or_default() {
+            let Some(target) = r.get("reference").and_then(Value::as_str) else {
+                continue;
+            };
+            let Some(doc) = entries
+                .iter()
+                .find(|e| e.get("fullUrl").and_then(Value::as_str) == Some(target))
+                .and_then(|e| e.get("resource"))
+                .filter(|d| {
+                    d.get("resourceType").and_then(Value::as_str) == Some("DocumentReference")
+                })
+            else {
+                continue;
+            };
+            let Some(id) = doc
+                .pointer("masterIdentifier.value")
+                .and_then(Value::as_str)
+            else {
+                continue;
+            };
+            let same_institution =
+                BundleId::parse(id).is_ok_and(|b| b.institution().as_str() == institution);
+            if same_institution && id != own_bundle_id && !out.iter().any(|o| o == id) {
+                out.push(id.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// The addressee of a referral: the Organization of section 910 (紹介先情報), by its

@@ -353,6 +353,7 @@ pub fn prepare_submission(
                 None => "current".into(),
             },
             bundle: store::pack(body),
+            attachments: d.attachments.clone(),
         }),
         now: now.clone(),
     };

@@ -593,10 +593,14 @@ pub async fn read(
                 .store
                 .document(&id)?
                 .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
-            if !document_listed(&doc, &caller) {
+            let carriers = carriers_for(&hub, &doc, &caller)?;
+            if !document_listed(&doc, &caller, &carriers) {
                 return Err(ApiError::not_found(&format!("DocumentReference/{id}")));
             }
-            Ok(fhir(StatusCode::OK, document_reference(&hub, &doc)))
+            Ok(fhir(
+                StatusCode::OK,
+                document_reference(&hub, &doc, &carriers),
+            ))
         }
         t if CLINICAL.contains(&t) => {
             let versions = visible_versions(&hub, &caller, &rtype, &id)?;
@@ -737,13 +741,53 @@ pub async fn vread(
 
 /// Referrals are listed to their author and their addressee only; other documents to every
 /// institution (consent arrives with the access-control issue).
-fn document_listed(doc: &StoredDocument, caller: &Caller) -> bool {
-    doc.kind != "eReferral"
-        || doc.institution == caller.institution
-        || doc.destination.as_deref() == Some(caller.institution.as_str())
+/// Whether a document exists for the caller: a referral for its author and addressee; a
+/// 退院時サマリー for its author and the addressees of the referrals that carry it
+/// (`carriers`, see [`carriers_for`]); other documents for every viewer.
+fn document_listed(doc: &StoredDocument, caller: &Caller, carriers: &[StoredDocument]) -> bool {
+    match doc.kind.as_str() {
+        "eReferral" => {
+            doc.institution == caller.institution
+                || doc.destination.as_deref() == Some(caller.institution.as_str())
+        }
+        "eDischargeSummary" => doc.institution == caller.institution || !carriers.is_empty(),
+        _ => true,
+    }
 }
 
-fn document_reference(hub: &Hub, doc: &StoredDocument) -> String {
+/// The referrals carrying a 退院時サマリー that the caller may know of: all of them for the
+/// author, those addressed to the caller otherwise. Empty for other documents.
+fn carriers_for(
+    hub: &Hub,
+    doc: &StoredDocument,
+    caller: &Caller,
+) -> Result<Vec<StoredDocument>, ApiError> {
+    if doc.kind != "eDischargeSummary" {
+        return Ok(Vec::new());
+    }
+    let all = hub
+        .store
+        .carriers(doc.patient_key, &doc.institution, &doc.bundle_id)?;
+    Ok(all
+        .into_iter()
+        .filter(|r| {
+            doc.institution == caller.institution
+                || r.destination.as_deref() == Some(caller.institution.as_str())
+        })
+        .collect())
+}
+
+/// What the addressee may do with a referral now (DECISIONS.md "Referral retrievability").
+fn retrieval(hub: &Hub, referral: &StoredDocument) -> policy::Retrieval {
+    let today = hub.clock.today();
+    let registered = day_number(&referral.registered_at).unwrap_or(today);
+    let retrieved = referral.retrieved_at.as_deref().and_then(day_number);
+    policy::referral_retrieval(&referral.status, registered, retrieved, today)
+}
+
+/// The DocumentReference of a stored document; `carriers`: the referrals that carry it, as
+/// `relatesTo` (`appends`).
+fn document_reference(hub: &Hub, doc: &StoredDocument, carriers: &[StoredDocument]) -> String {
     let mut out = String::with_capacity(1024);
     out.push_str("{\"resourceType\":\"DocumentReference\",\"id\":");
     write_str(&mut out, &doc.doc_id);
@@ -778,7 +822,20 @@ fn document_reference(hub: &Hub, doc: &StoredDocument) -> String {
     );
     out.push_str(",\"docStatus\":\"final\",\"type\":{\"coding\":[{\"system\":\"http://jpfhir.jp/fhir/Common/CodeSystem/doc-typecodes\",\"code\":");
     write_str(&mut out, &doc.doc_type);
-    out.push_str("}]},\"subject\":{\"reference\":");
+    out.push_str("}]}");
+    if !carriers.is_empty() {
+        out.push_str(",\"relatesTo\":[");
+        for (i, r) in carriers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"code\":\"appends\",\"target\":{\"reference\":");
+            write_str(&mut out, &format!("DocumentReference/{}", r.doc_id));
+            out.push_str("}}");
+        }
+        out.push(']');
+    }
+    out.push_str(",\"subject\":{\"reference\":");
     write_str(
         &mut out,
         &format!("Patient/{}", patient_id(doc.patient_key)),
@@ -876,20 +933,25 @@ async fn search_documents(
             limit,
             ..Default::default()
         })?;
-        let docs = docs
-            .into_iter()
-            .filter(|d| document_listed(d, &caller))
-            .filter(|d| {
-                matches!(status, Some(Some(_)))
-                    || !matches!(d.status.as_str(), "cancelled" | "expired")
-            })
-            .collect();
-        Ok(doc_searchset(&hub, &pairs, docs))
+        let mut listed = Vec::new();
+        for d in docs {
+            let carriers = carriers_for(&hub, &d, &caller)?;
+            let live = matches!(status, Some(Some(_)))
+                || !matches!(d.status.as_str(), "cancelled" | "expired");
+            if live && document_listed(&d, &caller, &carriers) {
+                listed.push((d, carriers));
+            }
+        }
+        Ok(doc_searchset(&hub, &pairs, listed))
     })
     .await
 }
 
-fn doc_searchset(hub: &Hub, query: &[(String, String)], docs: Vec<StoredDocument>) -> Response {
+fn doc_searchset(
+    hub: &Hub,
+    query: &[(String, String)],
+    docs: Vec<(StoredDocument, Vec<StoredDocument>)>,
+) -> Response {
     let now = hub.clock.now();
     let mut out = String::new();
     bundle_head(&mut out, "searchset", &now);
@@ -899,7 +961,7 @@ fn doc_searchset(hub: &Hub, query: &[(String, String)], docs: Vec<StoredDocument
         &format!("{}/DocumentReference?{}", hub.base, link_query(query)),
     );
     out.push_str("}],\"entry\":[");
-    for (i, d) in docs.iter().enumerate() {
+    for (i, (d, carriers)) in docs.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
@@ -909,7 +971,7 @@ fn doc_searchset(hub: &Hub, query: &[(String, String)], docs: Vec<StoredDocument
             &format!("{}/DocumentReference/{}", hub.base, d.doc_id),
         );
         out.push_str(",\"resource\":");
-        out.push_str(&document_reference(hub, d));
+        out.push_str(&document_reference(hub, d, carriers));
         out.push_str(",\"search\":{\"mode\":\"match\"}}");
     }
     out.push_str("]}");
@@ -923,30 +985,31 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
         .store
         .document(id)?
         .ok_or_else(|| ApiError::not_found(&format!("Bundle/{id}")))?;
-    if !document_listed(&doc, caller) {
+    let carriers = carriers_for(hub, &doc, caller)?;
+    if !document_listed(&doc, caller, &carriers) {
         return Err(ApiError::not_found(&format!("Bundle/{id}")));
     }
     if doc.status == "cancelled" || doc.status == "expired" {
         return Err(gone("Bundle", id));
     }
+    if doc.kind == "eDischargeSummary" && doc.institution != caller.institution {
+        // An attachment goes as the referrals that carry it allow.
+        let access = policy::attachment_access(false, carriers.iter().map(|r| retrieval(hub, r)));
+        match access {
+            None => return Err(ApiError::not_found(&format!("Bundle/{id}"))),
+            Some(policy::Retrieval::Held) => return Err(held()),
+            Some(policy::Retrieval::Expired | policy::Retrieval::Cancelled) => {
+                return Err(gone("Bundle", id))
+            }
+            Some(policy::Retrieval::Allowed) => {}
+        }
+    }
     let addressee = doc.kind == "eReferral"
         && doc.destination.as_deref() == Some(caller.institution.as_str())
         && doc.institution != caller.institution;
     if addressee {
-        let today = hub.clock.today();
-        let registered = day_number(&doc.registered_at).unwrap_or(today);
-        let retrieved = doc.retrieved_at.as_deref().and_then(day_number);
-        match policy::referral_retrieval(&doc.status, registered, retrieved, today) {
-            policy::Retrieval::Held => {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    IssueType::Forbidden,
-                    "REFERRAL-HELD",
-                    "",
-                    "the referral is held (閲覧保留) until the patient consents to viewing",
-                    "この診療情報提供書は閲覧保留中です。患者の閲覧同意後に取得できます",
-                ))
-            }
+        match retrieval(hub, &doc) {
+            policy::Retrieval::Held => return Err(held()),
             policy::Retrieval::Expired | policy::Retrieval::Cancelled => {
                 return Err(gone("Bundle", id))
             }
@@ -967,6 +1030,17 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
         }
     }
     Ok(fhir(StatusCode::OK, bundle))
+}
+
+fn held() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        IssueType::Forbidden,
+        "REFERRAL-HELD",
+        "",
+        "the referral (or the referral this document is attached to) is held (閲覧保留) until the patient consents to viewing",
+        "この診療情報提供書（またはこの文書を添付した診療情報提供書）は閲覧保留中です。患者の閲覧同意後に取得できます",
+    )
 }
 
 /// `GET /fhir/metadata`.

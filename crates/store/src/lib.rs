@@ -141,6 +141,9 @@ pub struct NewDocument {
     pub doc_date: String,
     /// Initial status (`current`, or `held` for a referral without consent).
     pub status: String,
+    /// Bundle-IDs of the documents of the same institution this one carries as attachments
+    /// (a referral's 退院時サマリー).
+    pub attachments: Vec<String>,
     /// The Bundle exactly as submitted, in its stored form ([`pack`]).
     pub bundle: Vec<u8>,
 }
@@ -699,6 +702,25 @@ impl Store {
         })
     }
 
+    /// The documents (referrals) that carry the document `bundle_id` of `institution` as an
+    /// attachment.
+    pub fn carriers(
+        &self,
+        patient_key: i64,
+        institution: &str,
+        bundle_id: &str,
+    ) -> Result<Vec<StoredDocument>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {DOC_COLUMNS} FROM doc_links l JOIN units u ON u.unit_key = l.unit_key JOIN patients p ON p.patient_key = u.patient_key WHERE l.patient_key = ?1 AND l.institution = ?2 AND l.attached = ?3 ORDER BY u.registered_at DESC"),
+                &[patient_key.into(), institution.into(), bundle_id.into()],
+            )?
+            .into_iter()
+            .map(document)
+            .collect())
+        })
+    }
+
     /// Documents matching the filters (each `None` = any).
     pub fn documents(&self, f: &DocumentFilter) -> Result<Vec<StoredDocument>, StoreError> {
         let mut sql = format!("SELECT {DOC_COLUMNS} FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.doc_id IS NOT NULL");
@@ -1005,6 +1027,28 @@ fn submit_tx(
             .and_then(|r| r.first())
             .map_or(0, |v| v.int()),
     };
+    if let Some(d) = doc {
+        if old_version > 0 {
+            c.execute(
+                "DELETE FROM doc_links WHERE patient_key = ?1 AND unit_key = ?2",
+                &[patient_key.into(), unit_key.into()],
+            )?;
+        }
+        let mut attached: Vec<&String> = d.attachments.iter().collect();
+        attached.sort();
+        attached.dedup();
+        for a in attached {
+            c.execute(
+                "INSERT INTO doc_links (patient_key, institution, attached, unit_key) VALUES (?1, ?2, ?3, ?4)",
+                &[
+                    patient_key.into(),
+                    sub.institution.clone().into(),
+                    a.clone().into(),
+                    unit_key.into(),
+                ],
+            )?;
+        }
+    }
     if sub.delete_only {
         return Ok(SubmitResult {
             action: SubmitAction::Deleted,

@@ -9,7 +9,7 @@ use crate::driver::{Conn, DbError, Dialect};
 /// (version, DDL). The DDL is written once with placeholders that each dialect fills
 /// ([`ddl`]): `{KEY}` an auto-numbered primary key, `{INT}` a 64-bit integer, `{BLOB}` bytes,
 /// `{CLUSTERED}` after a table whose primary key should hold the rows (SQLite's WITHOUT ROWID).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3)];
 
 const V1: &str = "
 CREATE TABLE patients (
@@ -117,6 +117,18 @@ ALTER TABLE search_date_v2 RENAME TO search_date;
 DROP INDEX resources_unit;
 ";
 
+/// Attachments: a referral names the documents it carries (a 退院時サマリー, by its Bundle-ID,
+/// from the same institution); an attached document is shown to whom the referral is.
+const V3: &str = "
+CREATE TABLE doc_links (
+  patient_key {INT} NOT NULL,
+  institution TEXT NOT NULL,
+  attached    TEXT NOT NULL,
+  unit_key    {INT} NOT NULL,
+  PRIMARY KEY (patient_key, institution, attached, unit_key)
+){CLUSTERED};
+";
+
 /// The DDL of a migration for one dialect.
 fn ddl(template: &str, dialect: Dialect) -> String {
     let (key, int, blob, clustered) = match dialect {
@@ -212,7 +224,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, 3, 'Condition', '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 2);
+        assert_eq!(migrate_to(&mut c, 2).unwrap(), 2);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(&mut c, "SELECT COUNT(*) FROM search_token WHERE patient_key = 2 AND res_id = '2-b' AND param = 'category' AND code = 'encounter-diagnosis' AND system = 'urn:c'"),
@@ -230,8 +242,10 @@ mod tests {
             0
         );
         // Applied once: a second run changes nothing and keeps the version.
-        assert_eq!(migrate(&mut c).unwrap(), 2);
+        assert_eq!(migrate_to(&mut c, 2).unwrap(), 2);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM schema_migrations"), 2);
+        assert_eq!(migrate(&mut c).unwrap(), 3);
+        assert_eq!(count(&mut c, "SELECT COUNT(*) FROM doc_links"), 0);
         std::fs::remove_dir_all(dir).unwrap();
     }
 

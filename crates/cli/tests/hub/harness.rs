@@ -111,11 +111,20 @@ impl Hub {
         }
         let mut child = cmd.spawn().expect("start clins-hub serve");
         let stderr = child.stderr.take().expect("stderr");
-        let mut reader = BufReader::new(stderr);
+        // A reader thread passes stderr lines on, then keeps draining it so the server never
+        // blocks on a full pipe; the wait for the banner is bounded.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = tx.send(std::mem::take(&mut line));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut port = 0;
         let mut seen = String::new();
-        let mut line = String::new();
-        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             seen.push_str(&line);
             if let Some(addr) = line.split("addr=").nth(1) {
                 port = addr
@@ -126,14 +135,11 @@ impl Hub {
                     .unwrap_or(0);
                 break;
             }
-            line.clear();
         }
-        assert!(port > 0, "the server did not start:\n{seen}");
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = reader.read_to_end(&mut sink);
-        });
+        if port == 0 {
+            let _ = child.kill();
+            panic!("the server did not print its address within 60 s:\n{seen}");
+        }
         Hub {
             child,
             port,

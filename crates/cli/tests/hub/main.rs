@@ -35,6 +35,7 @@ both!(concurrent_replacements_end_as_one_of_them);
 both!(summary_across_institutions_flags_and_retention);
 both!(search_parameters_and_paging);
 both!(referral_lifecycle);
+both!(discharge_summary_travels_with_its_referral);
 both!(acknowledged_submissions_survive_sigkill);
 both!(official_fixtures);
 both!(graceful_shutdown);
@@ -1214,6 +1215,155 @@ fn referral_lifecycle(kind: &str) {
     assert_eq!(
         dr.pointer("meta.versionId").and_then(Value::as_str),
         Some("4")
+    );
+    drop(hub);
+    drop_backend(&backend);
+}
+
+/// The document id a `$submit` answer names (`Bundle/<id> DocumentReference/<id>`).
+fn document_of(r: &Resp) -> String {
+    r.json()
+        .get("issue")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .find_map(|i| {
+            i.get("diagnostics")
+                .and_then(Value::as_str)
+                .and_then(|d| d.strip_prefix("Bundle/"))
+                .map(|d| d.split(' ').next().unwrap_or_default().to_string())
+        })
+        .unwrap_or_else(|| panic!("no document id in {}", r.body))
+}
+
+/// A 退院時サマリー exists only for its author and the addressee of a referral that carries it,
+/// and goes as that referral goes: held, released, cancelled.
+fn discharge_summary_travels_with_its_referral(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start(&backend, &ig(), None);
+    let subs = population(400, 2);
+    let at = (0..subs.len() - 1)
+        .find(|&i| {
+            subs[i].file_name.ends_with("-referral.json")
+                && subs[i + 1].file_name.ends_with("-discharge.json")
+                && subs[i].file_name[..8] == subs[i + 1].file_name[..8]
+        })
+        .expect("a referral carrying a discharge summary in the population");
+    // The referral without its recorded consent: held.
+    let mut referral = subs[at].bundle.clone();
+    entries_mut(&mut referral)
+        .retain(|e| e.pointer("resource.resourceType").and_then(Value::as_str) != Some("Consent"));
+    let summary = subs[at + 1].bundle.clone();
+    let sender = institution_of(&bytes(&referral));
+    let dest = referral_destination(&referral);
+    let third_owned = subs
+        .iter()
+        .map(|s| institution_of(&bytes(&s.bundle)))
+        .find(|i| *i != sender && *i != dest)
+        .expect("a third institution");
+    let third = third_owned.as_str();
+    let r = hub.submit(&bytes(&referral));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let referral_id = document_of(&r);
+    let summary_bytes = bytes(&summary);
+    let r = hub.submit(&summary_bytes);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let summary_id = document_of(&r);
+    // A second summary that no referral carries.
+    let alone = with_bundle_id(&summary, "ALONE");
+    let r = hub.submit(&bytes(&alone));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let alone_id = document_of(&r);
+
+    let listed = |who: &str| {
+        entry_ids(&hub.get(
+            &format!(
+                "/fhir/DocumentReference?patient.identifier={}",
+                enc(&format!("{MEMBER_SYSTEM}|{}", member_of(&summary)))
+            ),
+            who,
+        ))
+    };
+    let summary_ref = format!("DocumentReference/{summary_id}");
+    let alone_ref = format!("DocumentReference/{alone_id}");
+    assert!(listed(&sender).contains(&summary_ref) && listed(&sender).contains(&alone_ref));
+    let for_dest = listed(&dest);
+    assert!(for_dest.contains(&summary_ref), "the addressee lists it");
+    assert!(!for_dest.contains(&alone_ref), "not carried: not listed");
+    let for_third = listed(third);
+    assert!(!for_third.contains(&summary_ref) && !for_third.contains(&alone_ref));
+    let dr = hub.get(
+        &summary_ref.replace("DocumentReference", "/fhir/DocumentReference"),
+        &dest,
+    );
+    assert_eq!(dr.status, 200, "{}", dr.body);
+    assert_eq!(
+        dr.json()
+            .pointer("relatesTo")
+            .map(Value::items)
+            .unwrap_or_default()[0]
+            .pointer("target.reference")
+            .and_then(Value::as_str),
+        Some(format!("DocumentReference/{referral_id}").as_str()),
+        "{}",
+        dr.body
+    );
+    for (who, id, want) in [
+        (sender.as_str(), &summary_id, 200),
+        (sender.as_str(), &alone_id, 200),
+        (third, &summary_id, 404),
+        (dest.as_str(), &alone_id, 404),
+    ] {
+        assert_eq!(
+            hub.get(&format!("/fhir/Bundle/{id}"), who).status,
+            want,
+            "{who} {id}"
+        );
+    }
+    let held = hub.get(&format!("/fhir/Bundle/{summary_id}"), &dest);
+    assert_eq!(held.status, 403, "{}", held.body);
+    assert!(held.details().contains(&"REFERRAL-HELD".to_string()));
+
+    // The patient consents to the referral: the addressee gets the summary as submitted.
+    let consent = format!("{{\"resourceType\":\"Consent\",\"status\":\"active\",\"provision\":{{\"data\":[{{\"meaning\":\"instance\",\"reference\":{{\"reference\":\"DocumentReference/{referral_id}\"}}}}]}}}}");
+    let r = request(
+        hub.port,
+        "POST",
+        "/fhir/Consent",
+        &[
+            ("X-Clins-Dev-Patient", &enc(&member_of(&referral))),
+            ("Content-Type", "application/fhir+json"),
+        ],
+        consent.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let got = hub.get(&format!("/fhir/Bundle/{summary_id}"), &dest);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(
+        got.body.as_bytes(),
+        &summary_bytes[..],
+        "exactly as submitted"
+    );
+    assert_eq!(
+        hub.get(&format!("/fhir/Bundle/{summary_id}"), third).status,
+        404
+    );
+
+    // The sender cancels the referral: the summary goes with it.
+    let withdraw = format!(
+        "{{\"resourceType\":\"Parameters\",\"parameter\":[{{\"name\":\"identifier\",\"valueString\":\"{}\"}}]}}",
+        bundle_key(&referral).1
+    );
+    let r = hub.post("/fhir/Bundle/$withdraw", &sender, withdraw.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        hub.get(&format!("/fhir/Bundle/{summary_id}"), &dest).status,
+        410
+    );
+    assert_eq!(
+        hub.get(&format!("/fhir/Bundle/{summary_id}"), &sender)
+            .status,
+        200
     );
     drop(hub);
     drop_backend(&backend);
