@@ -42,6 +42,10 @@ pub struct Submission {
     pub member_id: InsuranceMemberId,
     pub patient_full_url: String,
     pub patient: Value,
+    /// The submitting institution's Organization entry (the one with its 医療機関番号), as
+    /// (fullUrl, resource): stored as `Organization/o<number>`, and references to it are
+    /// rewritten to that.
+    pub organization: Option<(String, Value)>,
     pub delete_only: bool,
     pub resources: Vec<Prepared>,
     pub content_hash: String,
@@ -293,6 +297,24 @@ pub fn prepare(
     }
     let delete_only = matches!(kind, SubmissionKind::Clins6 { .. }) && is_patient_only(bundle);
     let bundle_id = bundle_id.to_string();
+    let own_org = entries.iter().position(|e| {
+        let r = e.get("resource").unwrap_or(&Value::Null);
+        r.get("resourceType").and_then(Value::as_str) == Some("Organization")
+            && r.get("identifier")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .any(|i| {
+                    i.get("system").and_then(Value::as_str) == Some(INSTITUTION_SYSTEM)
+                        && i.get("value").and_then(Value::as_str) == Some(institution.as_str())
+                })
+    });
+    let org_url = own_org.and_then(|i| {
+        entries[i]
+            .get("fullUrl")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     // The Bundle is not needed any more: its Patient and resources move to the submission.
     let mut entries = match owned {
         Value::Object(mut o) => match o.remove("entry") {
@@ -312,6 +334,10 @@ pub fn prepare(
     for (p, i) in resources.iter_mut().zip(positions) {
         p.value = take(i);
     }
+    let organization = match (own_org, org_url) {
+        (Some(i), Some(url)) => Some((url, take(i))),
+        _ => None,
+    };
     Ok(Submission {
         kind,
         kind_code,
@@ -320,6 +346,7 @@ pub fn prepare(
         member_id,
         patient_full_url,
         patient,
+        organization,
         delete_only,
         resources,
         content_hash: content_hash(raw),
@@ -509,19 +536,17 @@ pub fn patient_id(patient_key: i64) -> String {
     format!("p{patient_key}")
 }
 
+/// The server id of an institution's Organization: `o` and its 医療機関番号.
+pub fn organization_id(institution: &str) -> String {
+    format!("o{institution}")
+}
+
 /// The stored form of a resource: its server id after `resourceType`, `meta.versionId` first
-/// in meta (when `version` is given), and references to the Bundle's Patient entry
-/// (`patient_url`) rewritten to the hub's Patient (`patient_ref`). Written straight from the
-/// submitted tree, which is not copied.
-pub fn render(
-    value: &Value,
-    id: &str,
-    version: Option<i64>,
-    patient_url: &str,
-    patient_ref: &str,
-) -> Vec<u8> {
+/// in meta (when `version` is given), and references to Bundle entries the hub stores (the
+/// Patient, the institution's Organization) rewritten as `refs` says: (fullUrl, reference).
+/// Written straight from the submitted tree, which is not copied.
+pub fn render(value: &Value, id: &str, version: Option<i64>, refs: &[(&str, &str)]) -> Vec<u8> {
     let mut out = String::with_capacity(512);
-    let refs = (patient_url, patient_ref);
     let Value::Object(o) = value else {
         write_value(&mut out, value, refs);
         return out.into_bytes();
@@ -565,8 +590,8 @@ pub fn render(
     out.into_bytes()
 }
 
-/// Compact JSON of `v` with `reference` values equal to `refs.0` written as `refs.1`.
-fn write_value(out: &mut String, v: &Value, refs: (&str, &str)) {
+/// Compact JSON of `v` with `reference` values equal to a `refs.0` written as its `refs.1`.
+fn write_value(out: &mut String, v: &Value, refs: &[(&str, &str)]) {
     match v {
         Value::Object(o) => {
             out.push('{');
@@ -576,11 +601,15 @@ fn write_value(out: &mut String, v: &Value, refs: (&str, &str)) {
                 }
                 fhir::json::write_str(out, k);
                 out.push(':');
-                match child {
-                    Value::String(s) if k == "reference" && s.as_str() == refs.0 => {
-                        fhir::json::write_str(out, refs.1)
+                let rewritten = match child {
+                    Value::String(s) if k == "reference" => {
+                        refs.iter().find(|(from, _)| *from == s.as_str())
                     }
-                    _ => write_value(out, child, refs),
+                    _ => None,
+                };
+                match rewritten {
+                    Some((_, to)) => fhir::json::write_str(out, to),
+                    None => write_value(out, child, refs),
                 }
             }
             out.push('}');
@@ -612,13 +641,21 @@ mod tests {
             r#"{"resourceType":"Condition","id":"local","meta":{"versionId":"9","profile":["p"]},"subject":{"reference":"urn:uuid:pat"},"note":[{"text":"urn:uuid:pat"}],"evidence":[{"detail":[{"reference":"urn:uuid:other"},{"reference":"urn:uuid:pat"}]}],"onsetAge":{"value":1.50,"unit":"a"},"x":[true,null]}"#,
         )
         .unwrap();
-        let out = render(&v, "12-abc", Some(3), "urn:uuid:pat", "Patient/p12");
+        let out = render(
+            &v,
+            "12-abc",
+            Some(3),
+            &[
+                ("urn:uuid:org", "Organization/o1"),
+                ("urn:uuid:pat", "Patient/p12"),
+            ],
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"resourceType":"Condition","id":"12-abc","meta":{"versionId":"3","profile":["p"]},"subject":{"reference":"Patient/p12"},"note":[{"text":"urn:uuid:pat"}],"evidence":[{"detail":[{"reference":"urn:uuid:other"},{"reference":"Patient/p12"}]}],"onsetAge":{"value":1.50,"unit":"a"},"x":[true,null]}"#
         );
         // Without a version the meta is kept as it is.
-        let out = render(&v, "p12", None, "", "");
+        let out = render(&v, "p12", None, &[]);
         assert!(String::from_utf8(out)
             .unwrap()
             .starts_with(r#"{"resourceType":"Condition","id":"p12","meta":{"versionId":"9","profile":["p"]},"subject":{"reference":"urn:uuid:pat"}"#));

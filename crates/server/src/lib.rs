@@ -27,7 +27,9 @@ use axum::Router;
 use conformance::{SearchIndexer, Validator};
 use fhir::json::Value;
 use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
-use store::{NewDocument, NewResource, NewSubmission, Rendered, Store, SubmitAction};
+use store::{
+    NewDocument, NewOrganization, NewResource, NewSubmission, Rendered, Store, SubmitAction,
+};
 
 use crate::http::{authenticate, check_content_type, fhir, ApiError, Caller};
 
@@ -332,7 +334,8 @@ pub fn prepare_submission(
         }
     })?;
     let now = hub.clock.now();
-    let new = NewSubmission {
+    let mut new = NewSubmission {
+        organization: None,
         member_id: sub.member_id.normalized(),
         insurer: sub.member_id.insurer_number().to_string(),
         institution: sub.institution.clone(),
@@ -360,23 +363,34 @@ pub fn prepare_submission(
     let prepared = std::mem::take(&mut sub.resources);
     let sub_patient = std::mem::replace(&mut sub.patient, Value::Null);
     let full_url = sub.patient_full_url.clone();
+    let org = sub.organization.take();
+    let org_ref = format!("Organization/{}", ingest::organization_id(&sub.institution));
+    let organization = org.as_ref().map(|(_, o)| NewOrganization {
+        org_id: ingest::organization_id(&sub.institution),
+        body: store::pack(&ingest::render(
+            o,
+            &ingest::organization_id(&sub.institution),
+            None,
+            &[],
+        )),
+    });
+    let org_url = org.map(|(url, _)| url).unwrap_or_default();
+    new.organization = organization;
     let render = move |patient_key: i64, version: i64| {
         let patient_id = ingest::patient_id(patient_key);
         let pref = format!("Patient/{patient_id}");
+        let mut refs = vec![(full_url.as_str(), pref.as_str())];
+        if !org_url.is_empty() {
+            refs.push((org_url.as_str(), org_ref.as_str()));
+        }
         Rendered {
-            patient: store::pack(&ingest::render(&sub_patient, &patient_id, None, "", "")),
+            patient: store::pack(&ingest::render(&sub_patient, &patient_id, None, &[])),
             resources: prepared
                 .iter()
                 .map(|p| {
                     let id = ingest::resource_id(patient_key, &p.local_id);
                     NewResource {
-                        body: store::pack(&ingest::render(
-                            &p.value,
-                            &id,
-                            Some(version),
-                            &full_url,
-                            &pref,
-                        )),
+                        body: store::pack(&ingest::render(&p.value, &id, Some(version), &refs)),
                         res_type: p.res_type.clone(),
                         res_id: id,
                         item: p.item.code().to_string(),

@@ -13,7 +13,7 @@ use store::{DateFilter, Query, StoredDocument, StoredResource, TokenFilter};
 
 use crate::dates::{day_number, utc_range};
 use crate::http::{authenticate, fhir, ApiError, Caller};
-use crate::ingest::{indexed_params, patient_id, MEMBER_ID_SYSTEM};
+use crate::ingest::{indexed_params, organization_id, patient_id, MEMBER_ID_SYSTEM};
 use crate::{query_pairs, AppState, Hub};
 
 const EXT_SOURCE: &str = "https://clins-hub.org/fhir/StructureDefinition/source-institution";
@@ -354,25 +354,30 @@ pub async fn search(
         ..Default::default()
     };
     let (mut reference, mut identifier) = (None, None);
-    let mut include_patient = false;
+    let (mut include_patient, mut include_orgs) = (false, false);
     for (k, v) in &pairs {
         match k.as_str() {
             "patient" | "subject" => reference = Some(v.clone()),
             "patient.identifier" => identifier = Some(v.clone()),
             "_format" => {}
             "_include" => {
-                // The patient of the results; the source institution is in each entry's
-                // extension (the 6情報 resources reference no Organization).
-                let ok = [format!("{rtype}:patient"), format!("{rtype}:subject"), "*".to_string()];
-                if !ok.contains(v) {
+                // The patient of the results, and the Organizations of their source
+                // institutions (the `source-institution` extension of each entry).
+                let (patient, org) = (v == "*", v == "*");
+                let patient = patient
+                    || *v == format!("{rtype}:patient")
+                    || *v == format!("{rtype}:subject");
+                let org = org || *v == format!("{rtype}:source-institution");
+                if !patient && !org {
                     return Err(ApiError::bad_request(
                         "SEARCH-INCLUDE",
                         "_include",
-                        format!("_include `{v}` is not supported; use {rtype}:patient (or *)"),
-                        format!("_include「{v}」には対応していません。{rtype}:patient（または *）を指定してください"),
+                        format!("_include `{v}` is not supported; use {rtype}:patient, {rtype}:source-institution or *"),
+                        format!("_include「{v}」には対応していません。{rtype}:patient、{rtype}:source-institution または * を指定してください"),
                     ));
                 }
-                include_patient = true;
+                include_patient |= patient;
+                include_orgs |= org;
             }
             "_count" => {
                 query.limit = page_size(v)?
@@ -428,7 +433,15 @@ pub async fn search(
         let Some((pk, patient_body)) =
             patient_key(&hub, reference.as_deref(), identifier.as_deref())?
         else {
-            return Ok(searchset(&hub, &rtype, &self_query, Vec::new(), None, None));
+            return Ok(searchset(
+                &hub,
+                &rtype,
+                &self_query,
+                Vec::new(),
+                None,
+                None,
+                Vec::new(),
+            ));
         };
         query.patient_key = pk;
         let allowed: HashMap<String, Visibility> =
@@ -452,6 +465,17 @@ pub async fn search(
             .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
             .collect();
         let included = (include_patient && !shown.is_empty()).then_some((pk, patient_body));
+        let orgs = if include_orgs {
+            let mut ids: Vec<String> = shown
+                .iter()
+                .map(|(r, _)| organization_id(&r.institution))
+                .collect();
+            ids.sort();
+            ids.dedup();
+            hub.store.organizations(&ids)?
+        } else {
+            Vec::new()
+        };
         Ok(searchset(
             &hub,
             &rtype,
@@ -459,6 +483,7 @@ pub async fn search(
             shown,
             cursor,
             included,
+            orgs,
         ))
     })
     .await
@@ -479,6 +504,7 @@ fn searchset(
     shown: Vec<(StoredResource, Visibility)>,
     cursor: Option<String>,
     included_patient: Option<(i64, Vec<u8>)>,
+    included_orgs: Vec<(String, Vec<u8>)>,
 ) -> Response {
     let now = hub.clock.now();
     let mut out =
@@ -510,6 +536,14 @@ fn searchset(
             out.push(',');
         }
         write_patient_entry(&mut out, hub, pk, &body, Some("include"));
+    }
+    for (id, body) in included_orgs {
+        out.push_str(",{\"fullUrl\":");
+        write_str(&mut out, &format!("{}/Organization/{id}", hub.base));
+        out.push_str(",\"resource\":");
+        out.push_str(&String::from_utf8_lossy(&body));
+        write_search_mode(&mut out, Some("include"));
+        out.push('}');
     }
     out.push_str("]}");
     fhir(StatusCode::OK, out)
@@ -576,6 +610,15 @@ pub async fn read(
 ) -> Result<Response, ApiError> {
     let caller = authenticate(&headers, hub.dev_auth)?;
     blocking(move || match rtype.as_str() {
+        // Directory data: any authenticated caller.
+        "Organization" => {
+            let (_, body) = hub
+                .store
+                .organizations(std::slice::from_ref(&id))?
+                .pop()
+                .ok_or_else(|| ApiError::not_found(&format!("Organization/{id}")))?;
+            Ok(fhir(StatusCode::OK, body))
+        }
         "Patient" => {
             let pk = id
                 .strip_prefix('p')
@@ -1065,8 +1108,13 @@ pub async fn metadata(State(hub): State<AppState>) -> Response {
             out.push_str(if *p == "date" { "date" } else { "token" });
             out.push_str("\"}");
         }
-        out.push_str("]}");
+        out.push_str("],\"searchInclude\":[\"");
+        out.push_str(t);
+        out.push_str(":patient\",\"");
+        out.push_str(t);
+        out.push_str(":source-institution\",\"*\"]}");
     }
+    out.push_str(",{\"type\":\"Organization\",\"interaction\":[{\"code\":\"read\"}]}");
     out.push_str(",{\"type\":\"DocumentReference\",\"interaction\":[{\"code\":\"read\"},{\"code\":\"search-type\"}],\"searchParam\":[{\"name\":\"patient\",\"type\":\"reference\"},{\"name\":\"type\",\"type\":\"token\"},{\"name\":\"status\",\"type\":\"token\"},{\"name\":\"destination\",\"type\":\"token\"}]}");
     out.push_str(",{\"type\":\"Patient\",\"interaction\":[{\"code\":\"read\"}],\"operation\":[{\"name\":\"summary\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Patient-summary\"}]}");
     out.push_str(",{\"type\":\"Bundle\",\"interaction\":[{\"code\":\"read\"}],\"operation\":[{\"name\":\"submit\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Bundle-submit\"},{\"name\":\"withdraw\",\"definition\":\"https://clins-hub.org/fhir/OperationDefinition/Bundle-withdraw\"}]}");

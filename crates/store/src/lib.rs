@@ -13,7 +13,7 @@ mod group;
 mod schema;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
@@ -129,8 +129,18 @@ pub struct NewSubmission {
     /// A 6情報 bundle that holds only the Patient: deletes the unit (JP-CLINS 4.2).
     pub delete_only: bool,
     pub document: Option<NewDocument>,
+    /// The submitting institution's Organization, stored as its latest.
+    pub organization: Option<NewOrganization>,
     /// Registration time (UTC).
     pub now: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewOrganization {
+    /// `o<医療機関番号>`.
+    pub org_id: String,
+    /// The resource in its stored form ([`pack`]).
+    pub body: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
@@ -364,6 +374,8 @@ pub struct Store {
     dialect: Dialect,
     /// Background threads stop when the last clone of the store is dropped.
     _alive: Arc<()>,
+    /// Organizations this process wrote, by id: a hash of the body (see [`Store::submit`]).
+    orgs_written: Arc<Mutex<std::collections::HashMap<String, u64>>>,
 }
 
 impl Store {
@@ -421,6 +433,7 @@ impl Store {
             reader,
             dialect: Dialect::Sqlite,
             _alive: alive,
+            orgs_written: Arc::default(),
         })
     }
 
@@ -440,6 +453,7 @@ impl Store {
             reader: pool,
             dialect: Dialect::Postgres,
             _alive: Arc::new(()),
+            orgs_written: Arc::default(),
         })
     }
 
@@ -509,12 +523,34 @@ impl Store {
     /// [`Store::next_version`] saw them; it is used when they are still right.
     pub fn submit(
         &self,
-        sub: NewSubmission,
+        mut sub: NewSubmission,
         guess: Option<(i64, i64, Rendered)>,
         render: Box<dyn Fn(i64, i64) -> Rendered + Send>,
     ) -> Result<SubmitResult, StoreError> {
+        // An institution's Organization is written when it differs from what this process
+        // wrote last (most submissions repeat it; the row would be a hot spot).
+        let org = sub.organization.take().map(|o| {
+            let h = org_hash(&o.body);
+            (o, h)
+        });
+        let known = org.as_ref().is_some_and(|(o, h)| {
+            self.orgs_written
+                .lock()
+                .is_ok_and(|m| m.get(&o.org_id) == Some(h))
+        });
+        if !known {
+            sub.organization = org.as_ref().map(|(o, _)| o.clone());
+        }
         let mut guess = guess;
-        self.write(move |c| submit_tx(c, &sub, &mut guess, &*render))
+        let r = self.write(move |c| submit_tx(c, &sub, &mut guess, &*render))?;
+        if let (Some((o, h)), false) = (org, known) {
+            if matches!(r.action, SubmitAction::Created | SubmitAction::Replaced) {
+                if let Ok(mut m) = self.orgs_written.lock() {
+                    m.insert(o.org_id, h);
+                }
+            }
+        }
+        Ok(r)
     }
 
     /// The patient key of a member id and the version the unit (institution, Bundle-ID) would
@@ -699,6 +735,28 @@ impl Store {
             .into_iter()
             .map(stored)
             .collect())
+        })
+    }
+
+    /// Stored Organizations by id (those that exist), as JSON.
+    pub fn organizations(&self, ids: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.read(|c| {
+            let mut out = Vec::new();
+            for id in ids {
+                if let Some(mut r) = c
+                    .query(
+                        "SELECT body FROM organizations WHERE org_id = ?1",
+                        &[id.clone().into()],
+                    )?
+                    .pop()
+                {
+                    out.push((
+                        id.clone(),
+                        unpack(r.pop().map(Param::blob).unwrap_or_default()),
+                    ));
+                }
+            }
+            Ok(out)
         })
     }
 
@@ -1027,6 +1085,12 @@ fn submit_tx(
             .and_then(|r| r.first())
             .map_or(0, |v| v.int()),
     };
+    if let Some(o) = &sub.organization {
+        c.execute(
+            "INSERT INTO organizations (org_id, body, updated_at) VALUES (?1, ?2, ?3) ON CONFLICT (org_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            &[o.org_id.clone().into(), o.body.clone().into(), sub.now.clone().into()],
+        )?;
+    }
     if let Some(d) = doc {
         if old_version > 0 {
             c.execute(
@@ -1084,6 +1148,13 @@ fn submit_tx(
         version,
         resources: ids,
     })
+}
+
+fn org_hash(body: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    body.hash(&mut h);
+    h.finish()
 }
 
 /// Retires the current resources of a unit: they stop being current, their index rows go, and

@@ -119,7 +119,14 @@ DROP INDEX resources_unit;
 
 /// Attachments: a referral names the documents it carries (a 退院時サマリー, by its Bundle-ID,
 /// from the same institution); an attached document is shown to whom the referral is.
+/// Organizations: each institution's latest Organization resource (directory data, not
+/// patient data: a reference table on Citus).
 const V3: &str = "
+CREATE TABLE organizations (
+  org_id     TEXT NOT NULL PRIMARY KEY,
+  body       {BLOB} NOT NULL,
+  updated_at TEXT NOT NULL
+);
 CREATE TABLE doc_links (
   patient_key {INT} NOT NULL,
   institution TEXT NOT NULL,

@@ -924,6 +924,80 @@ fn search_parameters_and_paging(kind: &str) {
     );
     assert!(entry_ids(&inc).contains(&format!("Patient/{pid}")));
     assert_eq!(q("&_include=Condition:asserter").status, 400);
+    // Organizations: an institution's is known from the documents it sent (6情報 units carry
+    // none), readable by id, and `_include=…:source-institution` adds exactly the known ones
+    // among the matches' source institutions.
+    let doc_sender = subs
+        .iter()
+        .find(|s| s.file_name.ends_with("-referral.json"))
+        .map(|s| institution_of(&bytes(&s.bundle)))
+        .expect("a referral in the population");
+    let org = hub.get(&format!("/fhir/Organization/o{doc_sender}"), &inst);
+    assert_eq!(org.status, 200, "{}", org.body);
+    assert!(
+        org.body.contains(&format!("\"value\":\"{doc_sender}\"")),
+        "{}",
+        org.body
+    );
+    assert_eq!(hub.get("/fhir/Organization/o0000000000", &inst).status, 404);
+    let inc = q("&_include=Condition:source-institution&_count=1000");
+    assert_eq!(inc.status, 200, "{}", inc.body);
+    let sources: BTreeSet<String> = inc
+        .entries()
+        .iter()
+        .filter(|e| e.pointer("search.mode").and_then(Value::as_str) == Some("match"))
+        .filter_map(|e| {
+            e.get("extension")
+                .map(Value::items)
+                .unwrap_or_default()
+                .iter()
+                .find(|x| {
+                    x.get("url")
+                        .and_then(Value::as_str)
+                        .is_some_and(|u| u.ends_with("/source-institution"))
+                })
+                .and_then(|x| x.pointer("valueIdentifier.value"))
+                .and_then(Value::as_str)
+                .map(|n| format!("Organization/o{n}"))
+        })
+        .collect();
+    assert!(!sources.is_empty());
+    let known: BTreeSet<String> = sources
+        .iter()
+        .filter(|o| hub.get(&format!("/fhir/{o}"), &inst).status == 200)
+        .cloned()
+        .collect();
+    let included: BTreeSet<String> = entry_ids(&inc)
+        .into_iter()
+        .filter(|i| i.starts_with("Organization/"))
+        .collect();
+    assert_eq!(included, known, "{}", inc.body);
+    // And for a patient with Conditions from the document sender, its Organization is in.
+    let with_sender = subs
+        .iter()
+        .find(|s| s.kind == "Condition" && institution_of(&bytes(&s.bundle)) == doc_sender)
+        .map(|s| member_of(&s.bundle))
+        .expect("Conditions from the referral's sender");
+    let sender_inc = hub.get(
+        &format!(
+            "/fhir/Condition?patient.identifier={}&_include=Condition:source-institution&_count=1000",
+            enc(&format!("{MEMBER_SYSTEM}|{with_sender}"))
+        ),
+        &inst,
+    );
+    assert!(
+        entry_ids(&sender_inc).contains(&format!("Organization/o{doc_sender}")),
+        "{}",
+        sender_inc.body
+    );
+    let both = q("&_include=*&_count=1000");
+    assert_eq!(
+        entry_ids(&both),
+        entry_ids(&inc)
+            .union(&BTreeSet::from([format!("Patient/{pid}")]))
+            .cloned()
+            .collect()
+    );
     let asc = entry_ids(&q("&_sort=_lastUpdated&_count=1000"));
     assert_eq!(asc, all_ids);
     // Token: system|code, code alone, several codes, unknown code.
