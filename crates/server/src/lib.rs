@@ -590,6 +590,36 @@ async fn withdraw(
             "自施設の提出物のみ取り消せます",
         ));
     }
+    // `patient` (optional): the 被保険者個人識別子 the institution believes the unit is for; a
+    // unit of another patient is not touched.
+    if let Some(p) = parameter(&params, "patient") {
+        let text = p
+            .pointer("valueIdentifier.value")
+            .or_else(|| p.get("valueString"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let member = clins::InsuranceMemberId::parse(text).map_err(|e| {
+            ApiError::bad_request("CLINS-MEMBER-ID", "Parameters.parameter", e.en, e.ja)
+        })?;
+        let (store, inst, bid) = (
+            hub.store.clone(),
+            caller.institution.clone(),
+            bundle_id.clone(),
+        );
+        let stored = tokio::task::spawn_blocking(move || store.unit_member(&inst, &bid))
+            .await
+            .map_err(ApiError::internal)??;
+        if stored.is_some_and(|m| m != member.normalized()) {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                IssueType::Conflict,
+                "WITHDRAW-OTHER-PATIENT",
+                "Parameters.parameter",
+                format!("Bundle-ID {bundle_id} is not a submission for the patient given in `patient`; nothing was withdrawn"),
+                format!("Bundle-ID {bundle_id} は patient で指定された患者の提出物ではありません。取り消していません"),
+            ));
+        }
+    }
     let undo = parameter(&params, "undo")
         .and_then(|p| p.get("valueBoolean"))
         .and_then(Value::as_bool)

@@ -738,6 +738,23 @@ impl Store {
         })
     }
 
+    /// The normalised member id of the patient of the unit (institution, Bundle-ID), if stored.
+    pub fn unit_member(
+        &self,
+        institution: &str,
+        bundle_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT p.member_id FROM units u JOIN patients p ON p.patient_key = u.patient_key WHERE u.institution = ?1 AND u.bundle_id = ?2",
+                &[institution.into(), bundle_id.into()],
+            )?
+            .pop()
+            .and_then(|mut r| r.pop())
+            .map(|v| v.text()))
+        })
+    }
+
     /// Stored Organizations by id (those that exist), as JSON.
     pub fn organizations(&self, ids: &[String]) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
         self.read(|c| {

@@ -469,7 +469,40 @@ fn replace_delete_withdraw_and_idempotency(kind: &str) {
         params(&bid).as_bytes(),
     );
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = hub.post("/fhir/Bundle/$withdraw", &inst, params(&bid).as_bytes());
+    // `patient` names who the unit is for: another patient's id withdraws nothing (409).
+    let with_patient = |id: &str, member: &str| {
+        format!("{{\"resourceType\":\"Parameters\",\"parameter\":[{{\"name\":\"identifier\",\"valueString\":\"{id}\"}},{{\"name\":\"patient\",\"valueIdentifier\":{{\"system\":\"{MEMBER_SYSTEM}\",\"value\":\"{member}\"}}}}]}}")
+    };
+    let other_member = subs
+        .iter()
+        .map(|s| member_of(&s.bundle))
+        .find(|m| *m != member_of(&unit.bundle))
+        .expect("another patient");
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &inst,
+        with_patient(&bid, &other_member).as_bytes(),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.details().contains(&"WITHDRAW-OTHER-PATIENT".to_string()));
+    for id in &ids {
+        assert_eq!(
+            hub.get(&format!("/fhir/{id}"), &inst).status,
+            200,
+            "untouched"
+        );
+    }
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &inst,
+        with_patient(&bid, "not a member id").as_bytes(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = hub.post(
+        "/fhir/Bundle/$withdraw",
+        &inst,
+        with_patient(&bid, &member_of(&unit.bundle)).as_bytes(),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.details().contains(&"WITHDRAWN".to_string()));
     for id in &ids {
