@@ -1144,16 +1144,15 @@ fn submit_tx(
         .iter()
         .map(|r| (r.res_type.clone(), r.res_id.clone()))
         .collect();
-    insert_resources(
-        c,
+    let unit = UnitVersion {
         patient_key,
         unit_key,
         version,
-        &sub.institution,
-        &sub.now,
-        rendered.resources,
-        old_version > 0,
-    )?;
+        institution: &sub.institution,
+        now: &sub.now,
+        replacing: old_version > 0,
+    };
+    insert_resources(c, &unit, rendered.resources)?;
     Ok(SubmitResult {
         action: if old_version == 0 {
             SubmitAction::Created
@@ -1201,31 +1200,36 @@ fn retire(
     Ok(())
 }
 
-/// Inserts the resources of a unit and their index rows, a few statements for the whole unit
-/// (multi-row INSERTs: one round trip per 64 rows on PostgreSQL).
-#[allow(clippy::too_many_arguments)]
-fn insert_resources(
-    c: &mut dyn Conn,
+/// The version of a unit being written: where its resources go.
+struct UnitVersion<'a> {
     patient_key: i64,
     unit_key: i64,
     version: i64,
-    institution: &str,
-    now: &str,
-    resources: Vec<NewResource>,
+    institution: &'a str,
+    /// Registration time.
+    now: &'a str,
+    /// An earlier version exists (its tombstones of this version are replaced).
     replacing: bool,
+}
+
+/// Inserts the resources of a unit and their index rows, a few statements for the whole unit
+/// (SQLite: multi-row INSERTs of up to 64 rows; PostgreSQL: [`insert_resources_unnest`]).
+fn insert_resources(
+    c: &mut dyn Conn,
+    unit: &UnitVersion<'_>,
+    resources: Vec<NewResource>,
 ) -> Result<(), DbError> {
     if c.dialect() == Dialect::Postgres {
-        return insert_resources_unnest(
-            c,
-            patient_key,
-            unit_key,
-            version,
-            institution,
-            now,
-            resources,
-            replacing,
-        );
+        return insert_resources_unnest(c, unit, resources);
     }
+    let UnitVersion {
+        patient_key,
+        unit_key,
+        version,
+        institution,
+        now,
+        replacing,
+    } = *unit;
     let mut rows = Vec::with_capacity(resources.len());
     let mut tokens = Vec::new();
     let mut dates = Vec::new();
@@ -1294,17 +1298,19 @@ fn unique(mut values: Vec<(String, String, String)>) -> Vec<(String, String, Str
 /// [`insert_resources`] on PostgreSQL: one statement for the resources and their index rows,
 /// with the values as arrays (`UNNEST`), so the statement text is the same for every unit
 /// (prepared once per connection) and a unit costs one round trip.
-#[allow(clippy::too_many_arguments)]
 fn insert_resources_unnest(
     c: &mut dyn Conn,
-    patient_key: i64,
-    unit_key: i64,
-    version: i64,
-    institution: &str,
-    now: &str,
+    unit: &UnitVersion<'_>,
     resources: Vec<NewResource>,
-    replacing: bool,
 ) -> Result<(), DbError> {
+    let UnitVersion {
+        patient_key,
+        unit_key,
+        version,
+        institution,
+        now,
+        replacing,
+    } = *unit;
     let n = resources.len();
     let (mut types, mut ids, mut items, mut codes, mut effective, mut flags, mut bodies) = (
         Vec::with_capacity(n),

@@ -1157,25 +1157,7 @@ fn referral_lifecycle(kind: &str) {
     assert_ne!(sender, dest);
     let r = hub.submit(&body);
     assert_eq!(r.status, 200, "{}", r.body);
-    let doc_id = r
-        .details()
-        .iter()
-        .find(|_| true)
-        .map(|_| ())
-        .and_then(|_| {
-            r.json()
-                .get("issue")
-                .map(Value::items)
-                .unwrap_or_default()
-                .iter()
-                .find_map(|i| {
-                    i.get("diagnostics")
-                        .and_then(Value::as_str)
-                        .and_then(|d| d.strip_prefix("Bundle/"))
-                        .map(|d| d.split(' ').next().unwrap_or_default().to_string())
-                })
-        })
-        .expect("document id");
+    let doc_id = document_of(&r);
     let listed = hub.get(
         &format!("/fhir/DocumentReference?destination={dest}"),
         &dest,
@@ -1276,19 +1258,7 @@ fn referral_lifecycle(kind: &str) {
     let r = hub.submit(&bytes(&doc2));
     assert_eq!(r.status, 200, "{}", r.body);
     let bid2 = bundle_key(&doc2).1;
-    let id2 = r
-        .json()
-        .get("issue")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .find_map(|i| {
-            i.get("diagnostics")
-                .and_then(Value::as_str)
-                .and_then(|d| d.strip_prefix("Bundle/"))
-                .map(|d| d.split(' ').next().unwrap_or_default().to_string())
-        })
-        .unwrap();
+    let id2 = document_of(&r);
     let r = hub.post(
         "/fhir/Bundle/$withdraw",
         &sender,
