@@ -60,8 +60,8 @@ pub fn viewable(
             Viewer::OtherInstitution
         };
         let mut vis = policy::visibility(viewer, item, r.flags);
-        // Prescriptions of a referral held for the patient's consent (閲覧保留) stay with the
-        // sender until it is released.
+        // Prescriptions of a referral held for the patient's consent (閲覧保留), and of a
+        // 退院時サマリー until a referral carrying it is released, stay with the sender.
         if r.unit_status == "held" && viewer != Viewer::Submitter {
             vis = Visibility::Hidden;
         }

@@ -355,6 +355,19 @@ pub struct Pool {
     max_open: usize,
 }
 
+/// A checked-out slot of the pool: dropping it returns the connection (or frees the slot).
+struct Slot<'a> {
+    pool: &'a Pool,
+    conn: Option<Box<dyn Conn>>,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let conn = self.conn.take();
+        self.pool.release(conn);
+    }
+}
+
 struct PoolState {
     idle: Vec<Box<dyn Conn>>,
     /// Connections open now: idle ones and those in use.
@@ -395,24 +408,30 @@ impl Pool {
                 st = self.freed.wait(st).map_err(poisoned)?;
             }
         };
-        let mut conn = match taken {
-            Some(c) => c,
-            None => match (self.factory)() {
-                Ok(c) => c,
-                Err(e) => {
-                    self.release(None);
-                    return Err(e);
-                }
-            },
+        // The slot is given back however `f` ends, a panic included.
+        let mut slot = Slot {
+            pool: self,
+            conn: None,
         };
-        let r = f(conn.as_mut());
-        let keep = !matches!(r, Err(DbError::Other(_)));
-        self.release(keep.then_some(conn));
+        slot.conn = Some(match taken {
+            Some(c) => c,
+            None => (self.factory)()?,
+        });
+        let conn = slot.conn.as_mut().map(|c| c.as_mut());
+        let r = match conn {
+            Some(c) => f(c),
+            None => Err(DbError::Other("no connection".into())),
+        };
+        if matches!(r, Err(DbError::Other(_))) {
+            // A connection whose statement failed for another reason than a conflict is closed.
+            slot.conn = None;
+        }
         r
     }
 
     /// Gives a connection back (`None`: it was closed).
     fn release(&self, conn: Option<Box<dyn Conn>>) {
+        // Nothing to release after a poisoned lock: the pool is broken anyway.
         if let Ok(mut st) = self.state.lock() {
             match conn {
                 Some(c) if st.idle.len() < self.max_idle => st.idle.push(c),
@@ -486,6 +505,16 @@ mod tests {
         }
         pool.with(|_| Ok(())).unwrap();
         assert!(OPENED.load(Ordering::SeqCst) > before);
+        // A panic inside `f` gives its slot back.
+        for _ in 0..5 {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _: Result<(), DbError> = pool.with(|_| panic!("render failed"));
+            }));
+            assert!(r.is_err());
+        }
+        // Nothing is in use now: every open connection is idle.
+        let st = pool.state.lock().unwrap();
+        assert_eq!(st.open, st.idle.len(), "no slot lost to the panics");
     }
 
     #[test]

@@ -230,11 +230,21 @@ pub struct StoredResource {
     pub registered_at: String,
     pub deleted: bool,
     pub body: Vec<u8>,
-    /// Status of the unit or document the resource came with (`current`, `held`, …).
+    /// Status of the unit or document the resource came with (`current`, `held`, …); a
+    /// 退院時サマリー's is `held` until a referral carrying it is released.
     pub unit_status: String,
 }
 
-const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body, (SELECT u.status FROM units u WHERE u.patient_key = r.patient_key AND u.unit_key = r.unit_key)";
+/// The last column is the status the resource goes by: its unit's, except that a 退院時サマリー
+/// counts as `held` until a referral carrying it is released (neither held nor cancelled), as
+/// it travels only attached to a referral.
+const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body, \
+  (SELECT CASE WHEN u.kind = 'eDischargeSummary' AND NOT EXISTS ( \
+     SELECT 1 FROM doc_links l JOIN units c ON c.patient_key = l.patient_key AND c.unit_key = l.unit_key \
+     WHERE l.patient_key = u.patient_key AND l.institution = u.institution AND l.attached = u.bundle_id \
+       AND c.status NOT IN ('held', 'cancelled')) \
+   THEN 'held' ELSE u.status END \
+   FROM units u WHERE u.patient_key = r.patient_key AND u.unit_key = r.unit_key)";
 
 fn stored(row: Row) -> StoredResource {
     let mut it = row.into_iter();
@@ -374,8 +384,8 @@ pub struct Store {
     dialect: Dialect,
     /// Background threads stop when the last clone of the store is dropped.
     _alive: Arc<()>,
-    /// Organizations this process wrote, by id: a hash of the body (see [`Store::submit`]).
-    orgs_written: Arc<Mutex<std::collections::HashMap<String, u64>>>,
+    /// Organizations this process wrote, by id (see [`Store::submit`]).
+    orgs_written: Arc<Mutex<std::collections::HashMap<String, OrgWrites>>>,
 }
 
 impl Store {
@@ -442,6 +452,7 @@ impl Store {
         let mut first = PgConn::connect(url)?;
         schema::migrate(&mut first)?;
         let u = url.to_string();
+        let connections = connections.max(1);
         let pool = Pool::new(
             Box::new(move || Ok(Box::new(PgConn::connect(&u)?) as Box<dyn Conn>)),
             connections,
@@ -527,30 +538,39 @@ impl Store {
         guess: Option<(i64, i64, Rendered)>,
         render: Box<dyn Fn(i64, i64) -> Rendered + Send>,
     ) -> Result<SubmitResult, StoreError> {
-        // An institution's Organization is written when it differs from what this process
-        // wrote last (most submissions repeat it; the row would be a hot spot).
+        // An institution's Organization is written unless this process knows the row holds
+        // this very body (most submissions repeat it; the row would be a hot spot). It knows
+        // that only from a committed write of its own that no other write of the same
+        // Organization overlapped, so the order of concurrent commits cannot fool it.
         let org = sub.organization.take().map(|o| {
             let h = org_hash(&o.body);
             (o, h)
         });
-        let known = org.as_ref().is_some_and(|(o, h)| {
-            self.orgs_written
-                .lock()
-                .is_ok_and(|m| m.get(&o.org_id) == Some(h))
-        });
-        if !known {
-            sub.organization = org.as_ref().map(|(o, _)| o.clone());
-        }
-        let mut guess = guess;
-        let r = self.write(move |c| submit_tx(c, &sub, &mut guess, &*render))?;
-        if let (Some((o, h)), false) = (org, known) {
-            if matches!(r.action, SubmitAction::Created | SubmitAction::Replaced) {
-                if let Ok(mut m) = self.orgs_written.lock() {
-                    m.insert(o.org_id, h);
-                }
+        let mut ticket = None;
+        if let (Some((o, h)), Ok(mut m)) = (&org, self.orgs_written.lock()) {
+            let e = m.entry(o.org_id.clone()).or_default();
+            if e.body != Some(*h) || e.writing > 0 {
+                let alone = e.writing == 0;
+                e.writing += 1;
+                e.started += 1;
+                ticket = Some((e.started, alone));
+                sub.organization = Some(o.clone());
             }
         }
-        Ok(r)
+        let mut guess = guess;
+        let r = self.write(move |c| submit_tx(c, &sub, &mut guess, &*render));
+        if let (Some((o, h)), Some((t, alone)), Ok(mut m)) = (org, ticket, self.orgs_written.lock())
+        {
+            let e = m.entry(o.org_id).or_default();
+            e.writing = e.writing.saturating_sub(1);
+            let written = r
+                .as_ref()
+                .is_ok_and(|r| matches!(r.action, SubmitAction::Created | SubmitAction::Replaced));
+            // Known only after a write that overlapped no other: none in flight when it
+            // started, none started since.
+            e.body = (written && alone && e.writing == 0 && e.started == t).then_some(h);
+        }
+        r
     }
 
     /// The patient key of a member id and the version the unit (institution, Bundle-ID) would
@@ -787,7 +807,7 @@ impl Store {
     ) -> Result<Vec<StoredDocument>, StoreError> {
         self.read(|c| {
             Ok(c.query(
-                &format!("SELECT {DOC_COLUMNS} FROM doc_links l JOIN units u ON u.unit_key = l.unit_key JOIN patients p ON p.patient_key = u.patient_key WHERE l.patient_key = ?1 AND l.institution = ?2 AND l.attached = ?3 ORDER BY u.registered_at DESC"),
+                &format!("SELECT {DOC_COLUMNS} FROM doc_links l JOIN units u ON u.patient_key = l.patient_key AND u.unit_key = l.unit_key JOIN patients p ON p.patient_key = u.patient_key WHERE l.patient_key = ?1 AND l.institution = ?2 AND l.attached = ?3 ORDER BY u.registered_at DESC"),
                 &[patient_key.into(), institution.into(), bundle_id.into()],
             )?
             .into_iter()
@@ -1164,6 +1184,17 @@ fn submit_tx(
         version,
         resources: ids,
     })
+}
+
+/// What a process knows of an Organization row.
+#[derive(Default)]
+struct OrgWrites {
+    /// Hash of the body the row holds, when known for sure.
+    body: Option<u64>,
+    /// Writes of it in flight.
+    writing: u32,
+    /// Writes of it started so far (tells whether another one overlapped).
+    started: u64,
 }
 
 fn org_hash(body: &[u8]) -> u64 {

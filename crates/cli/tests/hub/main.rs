@@ -1324,8 +1324,9 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
             subs[i].file_name.ends_with("-referral.json")
                 && subs[i + 1].file_name.ends_with("-discharge.json")
                 && subs[i].file_name[..8] == subs[i + 1].file_name[..8]
+                && indexed(&subs[i + 1].bundle).unwrap_or(0) > 0
         })
-        .expect("a referral carrying a discharge summary in the population");
+        .expect("a referral carrying a discharge summary with prescriptions");
     // The referral without its recorded consent: held.
     let mut referral = subs[at].bundle.clone();
     entries_mut(&mut referral)
@@ -1346,6 +1347,8 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
     let r = hub.submit(&summary_bytes);
     assert_eq!(r.status, 200, "{}", r.body);
     let summary_id = document_of(&r);
+    let summary_meds = stored_ids(&r);
+    assert!(!summary_meds.is_empty(), "the summary has prescriptions");
     // A second summary that no referral carries.
     let alone = with_bundle_id(&summary, "ALONE");
     let r = hub.submit(&bytes(&alone));
@@ -1400,6 +1403,25 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
     let held = hub.get(&format!("/fhir/Bundle/{summary_id}"), &dest);
     assert_eq!(held.status, 403, "{}", held.body);
     assert!(held.details().contains(&"REFERRAL-HELD".to_string()));
+    // Its prescriptions are held with it: only the sender sees them.
+    let meds = |who: &str| {
+        entry_ids(&hub.get(
+            &format!(
+                "/fhir/MedicationRequest?patient.identifier={}&_count=1000",
+                enc(&format!("{MEMBER_SYSTEM}|{}", member_of(&summary)))
+            ),
+            who,
+        ))
+    };
+    assert!(meds(&sender).is_superset(&summary_meds));
+    assert!(
+        meds(third).is_disjoint(&summary_meds),
+        "held with the referral"
+    );
+    assert!(
+        meds(&dest).is_disjoint(&summary_meds),
+        "held with the referral"
+    );
 
     // The patient consents to the referral: the addressee gets the summary as submitted.
     let consent = format!("{{\"resourceType\":\"Consent\",\"status\":\"active\",\"provision\":{{\"data\":[{{\"meaning\":\"instance\",\"reference\":{{\"reference\":\"DocumentReference/{referral_id}\"}}}}]}}}}");
@@ -1425,6 +1447,8 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
         hub.get(&format!("/fhir/Bundle/{summary_id}"), third).status,
         404
     );
+    // Released with the referral, its prescriptions are shared like the referral's.
+    assert!(meds(third).is_superset(&summary_meds), "released: shared");
 
     // The sender cancels the referral: the summary goes with it.
     let withdraw = format!(
