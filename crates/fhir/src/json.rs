@@ -772,6 +772,15 @@ pub fn to_string_pretty(v: &Value) -> String {
 }
 
 fn write_value(out: &mut String, v: &Value) {
+    write_value_with(out, v, &|_, _| None);
+}
+
+/// Compact serialization of `v` into `out`, where `rewrite(key, value)` may replace the string
+/// value of an object member (e.g. a `reference` to be written differently); `None` keeps it.
+pub fn write_value_with<'a, F>(out: &mut String, v: &Value, rewrite: &F)
+where
+    F: Fn(&str, &str) -> Option<&'a str>,
+{
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -783,7 +792,7 @@ fn write_value(out: &mut String, v: &Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_value(out, x);
+                write_value_with(out, x, rewrite);
             }
             out.push(']');
         }
@@ -795,7 +804,10 @@ fn write_value(out: &mut String, v: &Value) {
                 }
                 write_str(out, k);
                 out.push(':');
-                write_value(out, x);
+                match x {
+                    Value::String(s) => write_str(out, rewrite(k, s).unwrap_or(s)),
+                    _ => write_value_with(out, x, rewrite),
+                }
             }
             out.push('}');
         }

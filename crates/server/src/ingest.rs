@@ -592,43 +592,15 @@ pub fn render(value: &Value, id: &str, version: Option<i64>, refs: &[(&str, &str
 
 /// Compact JSON of `v` with `reference` values equal to a `refs.0` written as its `refs.1`.
 fn write_value(out: &mut String, v: &Value, refs: &[(&str, &str)]) {
-    match v {
-        Value::Object(o) => {
-            out.push('{');
-            for (i, (k, child)) in o.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                fhir::json::write_str(out, k);
-                out.push(':');
-                let rewritten = match child {
-                    Value::String(s) if k == "reference" => {
-                        refs.iter().find(|(from, _)| *from == s.as_str())
-                    }
-                    _ => None,
-                };
-                match rewritten {
-                    Some((_, to)) => fhir::json::write_str(out, to),
-                    None => write_value(out, child, refs),
-                }
-            }
-            out.push('}');
-        }
-        Value::Array(a) => {
-            out.push('[');
-            for (i, x) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(out, x, refs);
-            }
-            out.push(']');
-        }
-        Value::String(s) => fhir::json::write_str(out, s),
-        Value::Number(n) => out.push_str(n),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Null => out.push_str("null"),
-    }
+    fhir::json::write_value_with(out, v, &|key, value| {
+        (key == "reference")
+            .then(|| {
+                refs.iter()
+                    .find(|(from, _)| *from == value)
+                    .map(|(_, to)| *to)
+            })
+            .flatten()
+    });
 }
 
 #[cfg(test)]

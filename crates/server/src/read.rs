@@ -263,8 +263,14 @@ fn page_size(v: &str) -> Result<i64, ApiError> {
 
 /// The Bundle entry of the hub's Patient resource.
 fn write_patient_entry(out: &mut String, hub: &Hub, pk: i64, body: &[u8], mode: Option<&str>) {
+    let url = format!("{}/Patient/{}", hub.base, patient_id(pk));
+    write_stored_entry(out, &url, body, mode);
+}
+
+/// One Bundle entry of a stored resource body (a Patient, an Organization), as it is stored.
+fn write_stored_entry(out: &mut String, full_url: &str, body: &[u8], mode: Option<&str>) {
     out.push_str("{\"fullUrl\":");
-    write_str(out, &format!("{}/Patient/{}", hub.base, patient_id(pk)));
+    write_str(out, full_url);
     out.push_str(",\"resource\":");
     out.push_str(&String::from_utf8_lossy(body));
     write_search_mode(out, mode);
@@ -363,11 +369,11 @@ pub async fn search(
             "_include" => {
                 // The patient of the results, and the Organizations of their source
                 // institutions (the `source-institution` extension of each entry).
-                let (patient, org) = (v == "*", v == "*");
-                let patient = patient
+                let all = v == "*";
+                let patient = all
                     || *v == format!("{rtype}:patient")
                     || *v == format!("{rtype}:subject");
-                let org = org || *v == format!("{rtype}:source-institution");
+                let org = all || *v == format!("{rtype}:source-institution");
                 if !patient && !org {
                     return Err(ApiError::bad_request(
                         "SEARCH-INCLUDE",
@@ -538,12 +544,13 @@ fn searchset(
         write_patient_entry(&mut out, hub, pk, &body, Some("include"));
     }
     for (id, body) in included_orgs {
-        out.push_str(",{\"fullUrl\":");
-        write_str(&mut out, &format!("{}/Organization/{id}", hub.base));
-        out.push_str(",\"resource\":");
-        out.push_str(&String::from_utf8_lossy(&body));
-        write_search_mode(&mut out, Some("include"));
-        out.push('}');
+        out.push(',');
+        write_stored_entry(
+            &mut out,
+            &format!("{}/Organization/{id}", hub.base),
+            &body,
+            Some("include"),
+        );
     }
     out.push_str("]}");
     fhir(StatusCode::OK, out)
@@ -1035,10 +1042,10 @@ fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response
     if doc.status == "cancelled" || doc.status == "expired" {
         return Err(gone("Bundle", id));
     }
-    if doc.kind == "eDischargeSummary" && doc.institution != caller.institution {
-        // An attachment goes as the referrals that carry it allow.
-        let access = policy::attachment_access(false, carriers.iter().map(|r| retrieval(hub, r)));
-        match access {
+    if doc.kind == "eDischargeSummary" {
+        // An attachment goes as the referrals that carry it allow (its author has it always).
+        let author = doc.institution == caller.institution;
+        match policy::attachment_access(author, carriers.iter().map(|r| retrieval(hub, r))) {
             None => return Err(ApiError::not_found(&format!("Bundle/{id}"))),
             Some(policy::Retrieval::Held) => return Err(held()),
             Some(policy::Retrieval::Expired | policy::Retrieval::Cancelled) => {

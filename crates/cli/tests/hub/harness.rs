@@ -184,8 +184,7 @@ impl Hub {
     }
 
     pub fn submit(&self, bundle: &[u8]) -> Resp {
-        let inst = institution_of(bundle);
-        self.post("/fhir/Bundle/$submit", &inst, bundle)
+        submit_to(self.port, bundle)
     }
 
     pub fn post(&self, path: &str, institution: &str, body: &[u8]) -> Resp {
@@ -275,6 +274,22 @@ impl Resp {
 }
 
 /// One HTTP/1.1 request with `Connection: close`.
+/// `$submit` of `bundle` on the server at `port`, as the institution its Bundle-ID names (for
+/// threads that hold only the port).
+pub fn submit_to(port: u16, bundle: &[u8]) -> Resp {
+    let inst = institution_of(bundle);
+    request(
+        port,
+        "POST",
+        "/fhir/Bundle/$submit",
+        &[
+            ("X-Clins-Dev-Institution", &inst),
+            ("Content-Type", "application/fhir+json"),
+        ],
+        bundle,
+    )
+}
+
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut stream = loop {

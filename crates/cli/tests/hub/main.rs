@@ -550,19 +550,9 @@ fn concurrent_replacements_end_as_one_of_them(kind: &str) {
             .map(|v| {
                 let port = hub.port;
                 s.spawn(move || {
-                    let inst = institution_of(v);
                     let mut ids = BTreeSet::new();
                     for _ in 0..4 {
-                        let r = request(
-                            port,
-                            "POST",
-                            "/fhir/Bundle/$submit",
-                            &[
-                                ("X-Clins-Dev-Institution", &inst),
-                                ("Content-Type", "application/fhir+json"),
-                            ],
-                            v,
-                        );
+                        let r = submit_to(port, v);
                         assert!(r.status < 300, "{}", r.body);
                         ids = stored_ids(&r);
                     }
@@ -1524,19 +1514,7 @@ fn acknowledged_submissions_survive_sigkill(kind: &str) {
         let sender = s.spawn(|| {
             for (i, sub) in subs.iter().enumerate() {
                 let body = bytes(&sub.bundle);
-                let inst = institution_of(&body);
-                let r = std::panic::catch_unwind(|| {
-                    request(
-                        port,
-                        "POST",
-                        "/fhir/Bundle/$submit",
-                        &[
-                            ("X-Clins-Dev-Institution", &inst),
-                            ("Content-Type", "application/fhir+json"),
-                        ],
-                        &body,
-                    )
-                });
+                let r = std::panic::catch_unwind(|| submit_to(port, &body));
                 match r {
                     Ok(r) if r.status < 300 => acked.lock().unwrap().push(i),
                     _ => return Some(i),
@@ -1656,20 +1634,7 @@ fn graceful_shutdown(kind: &str) {
     // A request in flight when SIGTERM arrives is still answered.
     let port = hub.port;
     let body = bytes(&subs[0].bundle);
-    let inflight = std::thread::spawn(move || {
-        let inst = institution_of(&body);
-        request(
-            port,
-            "POST",
-            "/fhir/Bundle/$submit",
-            &[
-                ("X-Clins-Dev-Institution", &inst),
-                ("Content-Type", "application/fhir+json"),
-            ],
-            &body,
-        )
-        .status
-    });
+    let inflight = std::thread::spawn(move || submit_to(port, &body).status);
     std::thread::sleep(std::time::Duration::from_millis(5));
     let status = hub.terminate();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
