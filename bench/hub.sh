@@ -27,7 +27,7 @@ port=18700
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-cargo build --release -q -p clins-hub --example load
+cargo build --release -q -p clins-hub --bins --example load
 bin=target/release/clins-hub
 load=target/release/examples/load
 
@@ -70,7 +70,7 @@ done
 if [ "$mode" = submit ]; then
   "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10 \
     --patients "$submit_patients"
-  curl -s "http://127.0.0.1:$port/metrics" | grep -E '^clins_store_group_(commits|writes)_total '
+  curl -s "http://127.0.0.1:$port/metrics" | grep -E '^clins_store_(group_commits|group_writes|one_statement_writes|one_statement_fallbacks)_total '
 
 else
   # Warm-up (the embedded store's file read once into the page cache, then 5 s of requests),

@@ -3,12 +3,14 @@
 //!
 //! ```text
 //! load submit  --port P [--clients 16] [--seconds 30] [--conditions 10] [--seed 1] [--offset 0]
-//!                      [--patients 500]
+//!                      [--patients 500] [--dump FILE]
 //! load summary --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
 //! ```
 //! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
 //! every request stores a unit) for `--patients` patients in turn; `summary` asks `Patient/$summary` for random patients of a
 //! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99.
+//! `--dump FILE` writes the first request body to FILE and exits (for profiling the pipeline
+//! on exactly what the load sends: `once_full FILE`).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -25,6 +27,7 @@ struct Args {
     seed: u64,
     patients: u64,
     offset: u64,
+    dump: Option<String>,
 }
 
 fn args() -> Args {
@@ -37,6 +40,7 @@ fn args() -> Args {
         seed: 1,
         patients: 0,
         offset: 0,
+        dump: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     a.mode = v.first().cloned().unwrap_or_default();
@@ -55,6 +59,7 @@ fn args() -> Args {
             "--seed" => a.seed = n(),
             "--patients" => a.patients = n(),
             "--offset" => a.offset = n(),
+            "--dump" => a.dump = Some(val.clone()),
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -263,6 +268,11 @@ fn main() {
         templates.len(),
         t0.elapsed().as_secs_f64()
     );
+    if let Some(path) = &a.dump {
+        let body = &templates.first().expect("a request template").1;
+        std::fs::write(path, body).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
+        return;
+    }
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
     let results: Vec<(Vec<u32>, usize)> = std::thread::scope(|s| {

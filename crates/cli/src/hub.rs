@@ -73,8 +73,17 @@ pub fn serve(
     listen: SocketAddr,
     banner: impl FnOnce(SocketAddr),
 ) -> Result<(), String> {
+    // On the embedded store, validation and rendering yield the CPU to its one writer thread
+    // (see the function). Not on PostgreSQL: its servers are processes of their own, and
+    // measured, the hub's threads then gain nothing from yielding to them.
+    let yield_to_writer = hub.store.dialect() == store::Dialect::Sqlite;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || {
+            if yield_to_writer {
+                store::lower_thread_priority(4);
+            }
+        })
         .build()
         .map_err(|e| e.to_string())?;
     // The last reference to the hub is dropped here, after the runtime: the PostgreSQL client

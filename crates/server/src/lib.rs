@@ -215,29 +215,23 @@ async fn submit(
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
     // Validation and rendering use the CPU: at most four per core at a time, so that many
-    // clients do not mean 16 threads fighting over 2 cores. The write that follows only waits
-    // for the writer (group commit), without holding a core.
-    let permit = cpu_slots().acquire().await.map_err(ApiError::internal)?;
+    // clients do not mean 16 threads fighting over 2 cores. The write that follows, on the same
+    // thread, only waits for the store, and gives the slot back first.
+    let permit = cpu_slots()
+        .acquire_owned()
+        .await
+        .map_err(ApiError::internal)?;
     let h = hub.clone();
     let span = tracing::Span::current();
-    let ready = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| prepare_submission(&h, Some(&caller), &body, None))
+    let r = tokio::task::spawn_blocking(move || {
+        span.in_scope(|| {
+            let ready = prepare_submission(&h, Some(&caller), &body, None);
+            drop(permit);
+            store_ready(&h, ready?)
+        })
     })
     .await
     .map_err(ApiError::internal)?;
-    drop(permit);
-    let ready = match ready {
-        Ok(r) => r,
-        Err(e) => {
-            refused(&e);
-            return Err(e);
-        }
-    };
-    let h = hub.clone();
-    let span = tracing::Span::current();
-    let r = tokio::task::spawn_blocking(move || span.in_scope(|| store_ready(&h, ready)))
-        .await
-        .map_err(ApiError::internal)?;
     if let Err(e) = &r {
         refused(e);
     }
@@ -257,11 +251,15 @@ fn refused(e: &ApiError) {
     );
 }
 
-fn cpu_slots() -> &'static tokio::sync::Semaphore {
-    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    SLOTS.get_or_init(|| {
-        tokio::sync::Semaphore::new(4 * std::thread::available_parallelism().map_or(2, |n| n.get()))
-    })
+fn cpu_slots() -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    SLOTS
+        .get_or_init(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ))
+        })
+        .clone()
 }
 
 /// Validates and stores one submission: the path of `$submit` and of `clins-hub import`.
@@ -404,15 +402,9 @@ pub fn prepare_submission(
                 .collect(),
         }
     };
-    // Render before the write for the patient key and version the store has now; the writer
-    // re-renders only if a concurrent write changed them.
-    let guess = if new.delete_only || !hub.store.wants_guess() {
-        None
-    } else {
-        hub.store
-            .next_version(&new.member_id, &new.institution, &new.bundle_id)?
-            .map(|(k, v)| (k, v, render(k, v)))
-    };
+    // Render before the write for the patient key and version the store expects; the write
+    // re-renders only if they turn out wrong (a concurrent write, a replaced unit).
+    let guess = hub.store.guess(&new)?.map(|(k, v)| (k, v, render(k, v)));
     Ok(Ready {
         sub,
         new,

@@ -70,6 +70,10 @@ pub fn render(store_counts: Option<(i64, i64, i64)>) -> String {
     out.push_str(&format!(
         "# HELP clins_store_group_commits_total Commits of the embedded store's writer (a group of writes each).\n# TYPE clins_store_group_commits_total counter\nclins_store_group_commits_total {commits}\n# HELP clins_store_group_writes_total Writes committed by those commits.\n# TYPE clins_store_group_writes_total counter\nclins_store_group_writes_total {writes}\n"
     ));
+    let (one, fell_back) = store::one_statement_stats();
+    out.push_str(&format!(
+        "# HELP clins_store_one_statement_writes_total PostgreSQL: new units stored in one statement.\n# TYPE clins_store_one_statement_writes_total counter\nclins_store_one_statement_writes_total {one}\n# HELP clins_store_one_statement_fallbacks_total PostgreSQL: one-statement attempts that fell back to the full write (the unit existed, the Patient changed, a race).\n# TYPE clins_store_one_statement_fallbacks_total counter\nclins_store_one_statement_fallbacks_total {fell_back}\n"
+    ));
     if let Some((units, current, versions)) = store_counts {
         out.push_str(&format!(
             "# HELP clins_store_units Stored units and documents.\n# TYPE clins_store_units gauge\nclins_store_units {units}\n# HELP clins_store_resources Current resources.\n# TYPE clins_store_resources gauge\nclins_store_resources {current}\n# HELP clins_store_resource_versions All stored resource versions.\n# TYPE clins_store_resource_versions gauge\nclins_store_resource_versions {versions}\n"

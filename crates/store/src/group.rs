@@ -47,7 +47,9 @@ pub trait Job: Send {
 struct Typed<T, F> {
     f: F,
     result: Option<Result<T, StoreError>>,
-    reply: Sender<Result<T, StoreError>>,
+    /// The result, and the write itself: what it owns (a parsed submission) is freed by the
+    /// caller, not by the writer thread.
+    reply: Sender<(Result<T, StoreError>, F)>,
 }
 
 impl<T, F> Job for Typed<T, F>
@@ -72,7 +74,7 @@ where
             (Err(e), _) => Err(StoreError::Db(e)),
             (Ok(()), None) => Err(StoreError::Db(DbError::Other("write not run".into()))),
         };
-        let _ = self.reply.send(r);
+        let _ = self.reply.send((r, self.f));
     }
 }
 
@@ -115,11 +117,15 @@ impl GroupWriter {
                 "the writer thread stopped".into(),
             )));
         }
-        answer.recv().unwrap_or_else(|_| {
-            Err(StoreError::Db(DbError::Other(
+        match answer.recv() {
+            Ok((r, f)) => {
+                drop(f);
+                r
+            }
+            Err(_) => Err(StoreError::Db(DbError::Other(
                 "the writer thread stopped".into(),
-            )))
-        })
+            ))),
+        }
     }
 }
 

@@ -31,6 +31,7 @@ macro_rules! both {
 both!(population_is_accepted_and_counted);
 both!(invalid_input_is_refused_and_stores_nothing);
 both!(replace_delete_withdraw_and_idempotency);
+both!(new_and_known_patients);
 both!(concurrent_replacements_end_as_one_of_them);
 both!(summary_across_institutions_flags_and_retention);
 both!(search_parameters_and_paging);
@@ -520,6 +521,112 @@ fn replace_delete_withdraw_and_idempotency(kind: &str) {
         params(&format!("{inst}^2026^NOPE")).as_bytes(),
     );
     assert_eq!(r.status, 404, "{}", r.body);
+    drop(hub);
+    drop_backend(&backend);
+}
+
+/// The ways a unit reaches a patient, each of which PostgreSQL writes differently (a new
+/// patient, a known one, a known one with a changed Patient resource, a patient the server
+/// process has not seen since it started), and a Bundle-ID already used for another patient,
+/// which must not leave the new patient behind.
+fn new_and_known_patients(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let mut hub = Hub::start(&backend, &ig(), None);
+    let subs = population(30, 33);
+    let units: Vec<&synth::Submission> = subs
+        .iter()
+        .filter(|s| s.kind == "Condition" && s.action == synth::Action::Submit)
+        .collect();
+    let a = units[0];
+    let b = units
+        .iter()
+        .find(|s| member_of(&s.bundle) != member_of(&a.bundle))
+        .expect("a unit of another patient");
+    let inst = institution_of(&bytes(&a.bundle));
+    let (member_a, member_b) = (member_of(&a.bundle), member_of(&b.bundle));
+    let patient_id = |hub: &Hub| {
+        let r = hub.get(&summary_path(&member_a), &inst);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.entries()[0].clone()
+    };
+    // A new patient.
+    let r = hub.submit(&bytes(&a.bundle));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = patient_id(&hub);
+    let pid = first
+        .pointer("resource.id")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    // Patient B's Patient under A's Bundle-ID: refused, and B is not created. (B's Patient
+    // takes the place of A's: same fullUrl, and A's institution in its extension.)
+    let mut stolen = a.bundle.clone();
+    let mut b_patient = b.bundle.get("entry").map(Value::items).unwrap()[0].clone();
+    let a_patient = &a.bundle.get("entry").map(Value::items).unwrap()[0];
+    set(
+        &mut b_patient,
+        "fullUrl",
+        a_patient.get("fullUrl").unwrap().clone(),
+    );
+    let a_extension = a_patient.pointer("resource.extension").unwrap().clone();
+    resource_mut(&mut b_patient).insert("extension", a_extension);
+    entries_mut(&mut stolen)[0] = b_patient;
+    let r = hub.submit(&bytes(&stolen));
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.details().contains(&"SUBMIT-OTHER-PATIENT".to_string()),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        hub.get(&summary_path(&member_b), &inst).status,
+        404,
+        "B was not created"
+    );
+    // A known patient: a second unit joins the first.
+    let counts = hub.counts();
+    let second = with_bundle_id(&a.bundle, "-2");
+    let r = hub.submit(&bytes(&second));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second_ids = stored_ids(&r);
+    assert!(
+        second_ids
+            .iter()
+            .all(|id| id.starts_with(&format!("Condition/{}-", &pid[1..]))),
+        "{second_ids:?} of {pid}"
+    );
+    assert_eq!(hub.counts().0, counts.0 + 1);
+    assert_eq!(patient_id(&hub), first, "the Patient is unchanged");
+    // A known patient whose Patient resource changed: the stored Patient follows.
+    let mut third = with_bundle_id(&a.bundle, "-3");
+    resource_mut(&mut entries_mut(&mut third)[0]).insert("birthDate", Value::string("1950-01-02"));
+    let r = hub.submit(&bytes(&third));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let now = patient_id(&hub);
+    assert_eq!(
+        now.pointer("resource.id").and_then(Value::as_str),
+        Some(pid.as_str())
+    );
+    assert_eq!(
+        now.pointer("resource.birthDate").and_then(Value::as_str),
+        Some("1950-01-02")
+    );
+    // A restarted server has not seen the patient: the unit still goes to the same patient.
+    hub.terminate();
+    let hub = Hub::start(&backend, &ig(), None);
+    let fourth = with_bundle_id(&a.bundle, "-4");
+    let r = hub.submit(&bytes(&fourth));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        stored_ids(&r)
+            .iter()
+            .all(|id| id.starts_with(&format!("Condition/{}-", &pid[1..]))),
+        "{}",
+        r.body
+    );
+    let r = hub.get(&format!("/fhir/Condition?patient={pid}&_count=1000"), &inst);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(entry_ids(&r).len(), 4 * (a.resources - 1), "{}", r.body);
     drop(hub);
     drop_backend(&backend);
 }
