@@ -99,13 +99,38 @@ pub fn format_utc_millis(ms: i64) -> String {
     let days = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000
-    )
+    // Written digit by digit: this runs for every indexed date (core::fmt padding is slow).
+    fn digits(out: &mut String, n: i64, width: u32) {
+        for k in (0..width).rev() {
+            let digit = (n / 10_i64.pow(k)).rem_euclid(10) as u8;
+            out.push(char::from(b'0' + digit));
+        }
+    }
+    let mut out = String::with_capacity(24);
+    if (0..=9999).contains(&y) {
+        digits(&mut out, y, 4);
+    } else {
+        return format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3_600_000,
+            rem / 60_000 % 60,
+            rem / 1000 % 60,
+            rem % 1000
+        );
+    }
+    for (sep, n, width) in [
+        ('-', i64::from(m), 2),
+        ('-', i64::from(d), 2),
+        ('T', rem / 3_600_000, 2),
+        (':', rem / 60_000 % 60, 2),
+        (':', rem / 1000 % 60, 2),
+        ('.', rem % 1000, 3),
+    ] {
+        out.push(sep);
+        digits(&mut out, n, width);
+    }
+    out.push('Z');
+    out
 }
 
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
@@ -1795,6 +1820,37 @@ fn withdraw_tx(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_millis_are_formatted_as_core_fmt_would() {
+        let reference = |ms: i64| {
+            let (days, rem) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+            let (y, m, d) = civil_from_days(days);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+                rem / 3_600_000,
+                rem / 60_000 % 60,
+                rem / 1000 % 60,
+                rem % 1000
+            )
+        };
+        let mut ms: i64 = -62_167_219_200_000; // 0000-01-01
+        while ms < 253_402_300_800_000 {
+            // to 9999-12-31, in uneven steps
+            assert_eq!(format_utc_millis(ms), reference(ms));
+            ms += 86_399_999_937;
+        }
+        for ms in [
+            0,
+            -1,
+            1_700_000_000_123,
+            253_402_300_799_999,
+            253_402_300_800_000,
+            -62_167_219_200_001,
+        ] {
+            assert_eq!(format_utc_millis(ms), reference(ms), "{ms}");
+        }
+    }
 
     #[test]
     fn civil_dates_round_trip() {
