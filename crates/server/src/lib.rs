@@ -214,7 +214,7 @@ async fn submit(
     let caller = authenticate(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
-    // Validation and rendering use the CPU: at most four per core at a time, so that many
+    // Validation and rendering use the CPU: at most two per core at a time, so that many
     // clients do not mean 16 threads fighting over 2 cores. The write that follows, on the same
     // thread, only waits for the store, and gives the slot back first.
     let permit = cpu_slots()
@@ -256,7 +256,7 @@ fn cpu_slots() -> Arc<tokio::sync::Semaphore> {
     SLOTS
         .get_or_init(|| {
             Arc::new(tokio::sync::Semaphore::new(
-                4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+                2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
             ))
         })
         .clone()
