@@ -95,6 +95,7 @@ pub fn serve(
             .map_err(|e| format!("cannot serve on {listen}: {e}"))
     });
     drop(rt);
+    keep.store.checkpoint();
     drop(keep);
     r
 }
@@ -301,6 +302,7 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
         }
         drop(queues);
     });
+    hub.store.checkpoint();
     report.into_inner().unwrap_or_default()
 }
 
