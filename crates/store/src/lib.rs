@@ -23,7 +23,7 @@ pub use group::commit_stats;
 ///
 /// The embedded store has one writer thread, through which every submission passes: when it
 /// waits for a core behind validation work, every client waits. So the threads that validate
-/// and render (the server's runtime) run one step below it, and the checkpoint thread, which
+/// and render (the server's runtime) run a few steps below it, and the checkpoint thread, which
 /// only has to keep up, further below.
 pub fn lower_thread_priority(steps: i32) {
     #[cfg(target_os = "linux")]
