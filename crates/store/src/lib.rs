@@ -612,9 +612,10 @@ impl Store {
                     .and_then(|m| m.get(&sub.member_id).copied());
                 match known {
                     Some(k) => Ok(Some((k, 1))),
-                    // Documents take the full write: no spare key for them.
+                    // Documents take the full write: no spare key for them. Without a spare key
+                    // (the sequence could not be read) the full write creates the patient.
                     None if sub.document.is_some() => Ok(None),
-                    None => Ok(self.spare_key()?.map(|k| (k, 1))),
+                    None => Ok(self.spare_key().ok().flatten().map(|k| (k, 1))),
                 }
             }
         }
