@@ -23,8 +23,8 @@ pub use group::commit_stats;
 ///
 /// The embedded store has one writer thread, through which every submission passes: when it
 /// waits for a core behind validation work, every client waits. So the threads that validate
-/// and render (the server's runtime) run a few steps below it, and the checkpoint thread, which
-/// only has to keep up, further below.
+/// and render (the server's runtime) run a few steps below it, and so does the checkpoint
+/// thread (lower still, it could hold the writer back during a RESTART while starved).
 pub fn lower_thread_priority(steps: i32) {
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
@@ -499,7 +499,14 @@ impl Store {
                 let Ok(mut c) = SqliteConn::open(&cp_path) else {
                     return;
                 };
-                lower_thread_priority(10);
+                // Below the writer, level with the request threads: a RESTART holds the
+                // writer back while it runs, so it must not starve behind them.
+                lower_thread_priority(4);
+                let page = c
+                    .query("PRAGMA page_size", &[])
+                    .ok()
+                    .and_then(|r| r.first().and_then(|r| r.first()).map(Param::int))
+                    .unwrap_or(4096);
                 let _ = c.batch(&format!("PRAGMA journal_size_limit={WAL_RESTART_BYTES}"));
                 while watch.upgrade().is_some() {
                     std::thread::sleep(CHECKPOINT_EVERY);
@@ -512,7 +519,7 @@ impl Store {
                         .ok()
                         .and_then(|r| r.first().and_then(|r| r.get(1)).map(Param::int))
                         .unwrap_or(0);
-                    if log_frames * 4096 > WAL_RESTART_BYTES {
+                    if log_frames * page > WAL_RESTART_BYTES {
                         let _ = c.query("PRAGMA wal_checkpoint(RESTART)", &[]);
                     }
                 }
@@ -746,8 +753,17 @@ impl Store {
         }
         let member = (self.dialect == Dialect::Postgres).then(|| sub.member_id.clone());
         let r = self.write(move |c| submit_tx(c, &sub, &mut guess, &*render));
-        if let (Some(m), Ok(done)) = (member, &r) {
-            self.remember_patient(&m, done.patient_key);
+        match (member, &r) {
+            (Some(m), Ok(done)) if done.action != SubmitAction::NothingToDelete => {
+                self.remember_patient(&m, done.patient_key);
+            }
+            // SQLite: keys made without a spare one (a write re-run on its own) move the
+            // counter past them, so that later spare keys are free.
+            (None, Ok(done)) if self.dialect == Dialect::Sqlite => {
+                self.last_spare_key
+                    .fetch_max(done.patient_key, std::sync::atomic::Ordering::Relaxed);
+            }
+            _ => {}
         }
         if let (Some((o, h)), Some((t, alone)), Ok(mut m)) = (org, ticket, self.orgs_written.lock())
         {
@@ -763,7 +779,12 @@ impl Store {
         r
     }
 
+    /// Remembers the key of a stored patient (PostgreSQL); a key that is not one (0, the answer
+    /// for a patient that does not exist) is not remembered.
     fn remember_patient(&self, member_id: &str, patient_key: i64) {
+        if patient_key <= 0 {
+            return;
+        }
         if let Ok(mut keys) = self.patient_keys.lock() {
             if keys.len() >= PATIENT_KEY_CACHE {
                 keys.clear();
@@ -1241,7 +1262,7 @@ fn submit_tx(
     }
     // A new patient gets the key the rendering was made for, unless another has it by now.
     let spare = match (found, guess.as_ref()) {
-        (None, Some((k, _, _))) => insert_patient(c, sub, Some(*k))?,
+        (None, Some((k, _, _))) if *k > 0 => insert_patient(c, sub, Some(*k))?,
         _ => None,
     };
     let patient_key = match found.or(spare) {

@@ -549,6 +549,19 @@ fn new_and_known_patients(kind: &str) {
         assert_eq!(r.status, 200, "{}", r.body);
         r.entries()[0].clone()
     };
+    // A delete for a unit nobody stored, of a patient nobody stored: nothing happens, and
+    // nothing of it is remembered (the answer's patient key 0 once made the next unit's
+    // patient `p0` on PostgreSQL).
+    let mut only_patient = a.bundle.clone();
+    entries_mut(&mut only_patient).truncate(1);
+    let r = hub.submit(&bytes(&only_patient));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.details()
+            .contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
+        "{}",
+        r.body
+    );
     // A new patient.
     let r = hub.submit(&bytes(&a.bundle));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -611,6 +624,40 @@ fn new_and_known_patients(kind: &str) {
         now.pointer("resource.birthDate").and_then(Value::as_str),
         Some("1950-01-02")
     );
+    // The same for a patient whose first stored submission is a document (always the full
+    // write, which renders for the key the store expected).
+    let (c_unit, c_doc) = units
+        .iter()
+        .filter(|u| ![&member_a, &member_b].contains(&&member_of(&u.bundle)))
+        .find_map(|u| {
+            subs.iter()
+                .find(|d| {
+                    d.kind.starts_with('e')
+                        && d.action == synth::Action::Submit
+                        && member_of(&d.bundle) == member_of(&u.bundle)
+                })
+                .map(|d| (u, d))
+        })
+        .expect("a patient with a 6情報 unit and a document");
+    let mut only_patient = c_unit.bundle.clone();
+    entries_mut(&mut only_patient).truncate(1);
+    let r = hub.submit(&bytes(&only_patient));
+    assert!(
+        r.details()
+            .contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
+        "{}",
+        r.body
+    );
+    let r = hub.submit(&bytes(&c_doc.bundle));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c_inst = institution_of(&bytes(&c_doc.bundle));
+    let r = hub.get(&summary_path(&member_of(&c_doc.bundle)), &c_inst);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let c_pid = r.entries()[0]
+        .pointer("resource.id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    assert!(c_pid.as_deref().is_some_and(|p| p != "p0"), "{c_pid:?}");
     // A restarted server has not seen the patient: the unit still goes to the same patient.
     hub.terminate();
     let hub = Hub::start(&backend, &ig(), None);
