@@ -525,6 +525,20 @@ fn replace_delete_withdraw_and_idempotency(kind: &str) {
     drop_backend(&backend);
 }
 
+/// Sends the Patient-only form of `unit` (a delete) for a unit that is not stored.
+fn delete_nothing(hub: &Hub, unit: &synth::Submission) {
+    let mut only_patient = unit.bundle.clone();
+    entries_mut(&mut only_patient).truncate(1);
+    let r = hub.submit(&bytes(&only_patient));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = r.details();
+    assert!(
+        done.contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
+        "{}",
+        r.body
+    );
+}
+
 /// The ways a unit reaches a patient, each of which PostgreSQL writes differently (a new
 /// patient, a known one, a known one with a changed Patient resource, a patient the server
 /// process has not seen since it started), and a Bundle-ID already used for another patient,
@@ -552,16 +566,7 @@ fn new_and_known_patients(kind: &str) {
     // A delete for a unit nobody stored, of a patient nobody stored: nothing happens, and
     // nothing of it is remembered (the answer's patient key 0 once made the next unit's
     // patient `p0` on PostgreSQL).
-    let mut only_patient = a.bundle.clone();
-    entries_mut(&mut only_patient).truncate(1);
-    let r = hub.submit(&bytes(&only_patient));
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(
-        r.details()
-            .contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
-        "{}",
-        r.body
-    );
+    delete_nothing(&hub, a);
     // A new patient.
     let r = hub.submit(&bytes(&a.bundle));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -639,15 +644,7 @@ fn new_and_known_patients(kind: &str) {
                 .map(|d| (u, d))
         })
         .expect("a patient with a 6情報 unit and a document");
-    let mut only_patient = c_unit.bundle.clone();
-    entries_mut(&mut only_patient).truncate(1);
-    let r = hub.submit(&bytes(&only_patient));
-    assert!(
-        r.details()
-            .contains(&"SUBMIT-NOTHING-TO-DELETE".to_string()),
-        "{}",
-        r.body
-    );
+    delete_nothing(&hub, c_unit);
     let r = hub.submit(&bytes(&c_doc.bundle));
     assert_eq!(r.status, 200, "{}", r.body);
     let c_inst = institution_of(&bytes(&c_doc.bundle));
