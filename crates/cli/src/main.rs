@@ -456,7 +456,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     let (member, inst) = example.unwrap_or_default();
     let enc = server::percent_encode(&member);
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
-    println!("store: {}", dir.display());
+    println!("store: {} (temporary: removed when the demo stops)", dir.display());
     println!("FHIR base: {base}");
     println!();
     println!("Try (development authentication: the header names the calling institution):");
@@ -465,5 +465,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     println!("  curl -H 'X-Clins-Dev-Institution: {inst}' '{base}/Condition?patient.identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
     println!("  curl -X POST -H 'Content-Type: application/fhir+json' -H 'X-Clins-Dev-Institution: {inst}' --data-binary @bundle.json {base}/Bundle/\\$submit");
     println!("Stop with Ctrl-C.");
-    hub::serve(h, listen, |_| {})
+    let r = hub::serve(h, listen, |_| {});
+    let _ = std::fs::remove_dir_all(&dir);
+    r
 }
