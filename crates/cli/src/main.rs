@@ -456,7 +456,10 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     let (member, inst) = example.unwrap_or_default();
     let enc = server::percent_encode(&member);
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
-    println!("store: {} (temporary: removed when the demo stops)", dir.display());
+    println!(
+        "store: {} (temporary: removed when the demo stops)",
+        dir.display()
+    );
     println!("FHIR base: {base}");
     println!();
     println!("Try (development authentication: the header names the calling institution):");
