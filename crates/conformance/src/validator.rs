@@ -187,6 +187,10 @@ struct Run<'a> {
     indexes: Vec<(usize, std::rc::Rc<BundleIndex>)>,
     /// Nesting of speculative validations (slice matching by profile); no skip reports there.
     speculative: u32,
+    /// Emptied buffers of `profile_children`, kept for reuse (it runs for every element and
+    /// recurses: a stack of them instead of two allocations per call and child).
+    member_bufs: Vec<Vec<(NodeId, &'a str, &'a Value)>>,
+    item_bufs: Vec<Vec<Item<'a>>>,
 }
 
 fn err(code: IssueType, detail: &'static str, path: &str, en: String, ja: String) -> Issue {
@@ -215,6 +219,8 @@ impl<'a> Run<'a> {
             code_systems: HashMap::default(),
             conforms_cache: HashMap::default(),
             speculative: 0,
+            member_bufs: Vec::new(),
+            item_bufs: Vec::new(),
         }
     }
 
@@ -1775,9 +1781,8 @@ impl<'a> Run<'a> {
             return;
         }
         // Which child each member belongs to, found once per member.
-        let mut members: Vec<(NodeId, &'a str, &'a Value)> = Vec::new();
+        let mut members = self.member_bufs.pop().unwrap_or_default();
         if let Some(o) = obj {
-            members.reserve(o.len());
             for (k, v) in o.iter() {
                 let name = k.strip_prefix('_').unwrap_or(k);
                 if let Some((c, _)) = plan.child_for_key(node, name) {
@@ -1787,7 +1792,8 @@ impl<'a> Run<'a> {
         }
         for &c in &plan.node(node).active_children {
             let cn = plan.node(c);
-            let items = collect_items(&members, c);
+            let mut items = self.item_bufs.pop().unwrap_or_default();
+            collect_items(&members, c, &mut items);
             if cn.choice {
                 // A type the profile removed from value[x].
                 if let Some(o) = obj {
@@ -1813,17 +1819,20 @@ impl<'a> Run<'a> {
                 }
             }
             self.check_count(cn, items.len(), &items, plan);
-            if cn.is_prohibited() {
-                continue;
-            }
-            if cn.slicing.is_some() && !cn.slices.is_empty() {
-                self.profile_sliced(&items, plan, c);
-            } else {
-                for it in &items {
-                    self.profile_item(it, plan, c);
+            if !cn.is_prohibited() {
+                if cn.slicing.is_some() && !cn.slices.is_empty() {
+                    self.profile_sliced(&items, plan, c);
+                } else {
+                    for it in &items {
+                        self.profile_item(it, plan, c);
+                    }
                 }
             }
+            items.clear();
+            self.item_bufs.push(items);
         }
+        members.clear();
+        self.member_bufs.push(members);
     }
 
     fn check_count(&mut self, cn: &Node, count: usize, items: &[Item<'a>], plan: &Plan) {
@@ -2564,8 +2573,12 @@ impl<'a> Item<'a> {
     }
 }
 
-fn collect_items<'a>(members: &[(NodeId, &'a str, &'a Value)], node: NodeId) -> Vec<Item<'a>> {
-    let mut out = Vec::new();
+/// The items of child `node` among `members`, appended to `out`.
+fn collect_items<'a>(
+    members: &[(NodeId, &'a str, &'a Value)],
+    node: NodeId,
+    out: &mut Vec<Item<'a>>,
+) {
     for (i, (c, k, v)) in members.iter().enumerate() {
         if *c != node {
             continue;
@@ -2573,7 +2586,7 @@ fn collect_items<'a>(members: &[(NodeId, &'a str, &'a Value)], node: NodeId) -> 
         if let Some(name) = k.strip_prefix('_') {
             // `_x` without `x`.
             if !members.iter().any(|(c2, k2, _)| *c2 == node && *k2 == name) {
-                push_items(&mut out, name, None, Some(v));
+                push_items(out, name, None, Some(v));
             }
             continue;
         }
@@ -2582,9 +2595,8 @@ fn collect_items<'a>(members: &[(NodeId, &'a str, &'a Value)], node: NodeId) -> 
             .chain(&members[..i])
             .find(|(c2, k2, _)| *c2 == node && k2.strip_prefix('_') == Some(k))
             .map(|(_, _, u)| *u);
-        push_items(&mut out, k, Some(v), under);
+        push_items(out, k, Some(v), under);
     }
-    out
 }
 
 fn push_items<'a>(
