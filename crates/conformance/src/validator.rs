@@ -191,6 +191,8 @@ struct Run<'a> {
     /// recurses: a stack of them instead of two allocations per call and child).
     member_bufs: Vec<Vec<(NodeId, &'a str, &'a Value)>>,
     item_bufs: Vec<Vec<Item<'a>>>,
+    /// Likewise for `base_children`.
+    seen_bufs: Vec<Vec<Member<'a>>>,
 }
 
 fn err(code: IssueType, detail: &'static str, path: &str, en: String, ja: String) -> Issue {
@@ -221,6 +223,7 @@ impl<'a> Run<'a> {
             speculative: 0,
             member_bufs: Vec::new(),
             item_bufs: Vec::new(),
+            seen_bufs: Vec::new(),
         }
     }
 
@@ -574,7 +577,7 @@ impl<'a> Run<'a> {
             return;
         }
         // Which child each member belongs to; `x` and `_x` are one member.
-        let mut seen: Vec<Member<'a>> = Vec::with_capacity(obj.len());
+        let mut seen = self.seen_bufs.pop().unwrap_or_default();
         for (key, v) in obj.iter() {
             if is_resource && key == "resourceType" {
                 continue;
@@ -649,7 +652,7 @@ impl<'a> Run<'a> {
             self.path.truncate(l);
         }
         // Values, in document order.
-        for m in seen {
+        for m in seen.drain(..) {
             let cn = plan.node(m.node);
             let ty = match m.type_index {
                 Some(i) => cn.types.get(i),
@@ -657,6 +660,7 @@ impl<'a> Run<'a> {
             };
             self.base_member(m.name, m.value, m.under, plan, m.node, ty);
         }
+        self.seen_bufs.push(seen);
     }
 
     /// One member (`name` and/or `_name`) of an object.
