@@ -847,23 +847,22 @@ fn write_pretty(out: &mut String, v: &Value, indent: usize) {
 /// escaped.
 pub fn write_str(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut run = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc: Option<&str> = match b {
-            b'"' => Some("\\\""),
-            b'\\' => Some("\\\\"),
-            b'\n' => Some("\\n"),
-            b'\r' => Some("\\r"),
-            b'\t' => Some("\\t"),
-            0x08 => Some("\\b"),
-            0x0c => Some("\\f"),
-            c if c < 0x20 => None,
-            _ => continue,
-        };
+    // The bytes that need an escape are those that end a plain string when parsing: find them
+    // eight at a time and copy the runs between them whole.
+    while let Some(off) = find_string_end(&bytes[run..]) {
+        let i = run + off;
         out.push_str(&s[run..i]);
-        match esc {
-            Some(e) => out.push_str(e),
-            None => out.push_str(&format!("\\u{b:04x}")),
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b => out.push_str(&format!("\\u{b:04x}")),
         }
         run = i + 1;
     }
@@ -874,6 +873,41 @@ pub fn write_str(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_byte_by_byte() {
+        let reference = |s: &str| {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    '\u{8}' => out.push_str("\\b"),
+                    '\u{c}' => out.push_str("\\f"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        };
+        let mut samples: Vec<String> = (0u8..0x80).map(|b| char::from(b).to_string()).collect();
+        samples.push(String::new());
+        samples.push("急性上気道炎の疑い（active）".into());
+        samples.push("<div xmlns=\"http://www.w3.org/1999/xhtml\">外来受診</div>".into());
+        samples.push("a long run of plain text, then a tab\there and a quote \" at 40".into());
+        let all: String = (0u8..0x80).map(char::from).collect();
+        samples.push(all.repeat(3));
+        for s in &samples {
+            let mut out = String::new();
+            write_str(&mut out, s);
+            assert_eq!(out, reference(s), "{s:?}");
+            assert_eq!(parse(&out).unwrap().as_str(), Some(s.as_str()));
+        }
+    }
 
     #[test]
     fn keeps_number_lexical_form_and_key_order() {
