@@ -84,10 +84,7 @@ fn short_hash(parts: &[&str]) -> String {
         h.update(p.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&h.finalize()[..8])
 }
 
 /// The document id under which a document is served (`Bundle/{id}`, `DocumentReference/{id}`).
