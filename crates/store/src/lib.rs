@@ -1607,17 +1607,47 @@ fn insert_resources_unnest(
         now.into(),
     ];
     a.push_params(&mut params);
-    c.execute(
-        "WITH r AS (INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) \
-           SELECT ?1::bigint, t, i, ?2::bigint, ?3::bigint, ?4::text, it, ck, ef, fl, ?5::text, 1, 0, b \
-           FROM UNNEST(?6::text[], ?7::text[], ?8::text[], ?9::text[], ?10::text[], ?11::bigint[], ?12::bytea[]) AS x(t, i, it, ck, ef, fl, b)), \
-         tk AS (INSERT INTO search_token (patient_key, unit_key, res_id, param, code, system) \
-           SELECT ?1::bigint, ?3::bigint, i, p, c, s FROM UNNEST(?13::text[], ?14::text[], ?15::text[], ?16::text[]) AS y(i, p, c, s)) \
-         INSERT INTO search_date (patient_key, unit_key, res_id, param, lo, hi) \
-           SELECT ?1::bigint, ?3::bigint, i, p, l, h FROM UNNEST(?17::text[], ?18::text[], ?19::text[], ?20::text[]) AS z(i, p, l, h)",
-        &params,
-    )?;
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let rows = unnest_inserts(
+            "?1::bigint",
+            "?2::bigint",
+            "?3::bigint",
+            "?4::text",
+            "?5::text",
+            "",
+            6,
+        );
+        format!("WITH {rows} SELECT 1")
+    });
+    c.execute(&SQL, &params)?;
     Ok(())
+}
+
+/// The `WITH` parts `r`, `tk` and `d` of a PostgreSQL statement that inserts a unit's resources
+/// and index rows from the 15 arrays of [`UnnestArrays::push_params`], bound from placeholder
+/// `first` on. `key`, `version`, `unit`, `institution` and `now` are the SQL of those values;
+/// `from` is what the rows come from besides the arrays (`u, ` when the same statement inserts
+/// the unit).
+fn unnest_inserts(
+    key: &str,
+    version: &str,
+    unit: &str,
+    institution: &str,
+    now: &str,
+    from: &str,
+    first: usize,
+) -> String {
+    let a = |k: usize| format!("?{}", first + k);
+    format!(
+        "r AS (INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) \
+           SELECT {key}, t, i, {version}, {unit}, {institution}, it, ck, ef, fl, {now}, 1, 0, b \
+           FROM {from}UNNEST({}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::bigint[], {}::bytea[]) AS x(t, i, it, ck, ef, fl, b)), \
+         tk AS (INSERT INTO search_token (patient_key, unit_key, res_id, param, code, system) \
+           SELECT {key}, {unit}, i, p, c, s FROM {from}UNNEST({}::text[], {}::text[], {}::text[], {}::text[]) AS y(i, p, c, s)), \
+         d AS (INSERT INTO search_date (patient_key, unit_key, res_id, param, lo, hi) \
+           SELECT {key}, {unit}, i, p, l, h FROM {from}UNNEST({}::text[], {}::text[], {}::text[], {}::text[]) AS z(i, p, l, h))",
+        a(0), a(1), a(2), a(3), a(4), a(5), a(6), a(7), a(8), a(9), a(10), a(11), a(12), a(13), a(14)
+    )
 }
 
 /// The resources of a unit and their index rows as columns, for PostgreSQL's `UNNEST`.
@@ -1731,32 +1761,37 @@ fn submit_new_unit(
     UnnestArrays::new(rendered.resources).push_params(&mut params);
     // A new patient's unit is inserted without ON CONFLICT: if the Bundle-ID is taken (by
     // another patient), the statement fails and the new patient is not created either.
-    let (patient, on_conflict) = if known {
-        (
-            "SELECT patient_key FROM patients WHERE member_id = ?1 AND patient_key = ?2::bigint AND resource = ?3::bytea",
-            "ON CONFLICT (institution, bundle_id) DO NOTHING",
-        )
-    } else {
-        (
-            "INSERT INTO patients (patient_key, member_id, insurer, resource, updated_at) VALUES (?2::bigint, ?1, ?9::text, ?3::bytea, ?8::text) ON CONFLICT (member_id) DO NOTHING RETURNING patient_key",
-            "",
-        )
-    };
-    let rows = c.query(
-        &format!("WITH p AS ({patient}), \
-         u AS (INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, insurer) \
-           SELECT patient_key, ?4::text, ?5, ?6, 1, 'current', ?7, ?8::text, ?9::text FROM p \
-           {on_conflict} RETURNING unit_key), \
-         r AS (INSERT INTO resources (patient_key, res_type, res_id, version, unit_key, institution, item, code_key, effective, flags, registered_at, current, deleted, body) \
-           SELECT ?2::bigint, t, i, 1, u.unit_key, ?4::text, it, ck, ef, fl, ?8::text, 1, 0, b \
-           FROM u, UNNEST(?10::text[], ?11::text[], ?12::text[], ?13::text[], ?14::text[], ?15::bigint[], ?16::bytea[]) AS x(t, i, it, ck, ef, fl, b)), \
-         tk AS (INSERT INTO search_token (patient_key, unit_key, res_id, param, code, system) \
-           SELECT ?2::bigint, u.unit_key, i, p, c, s FROM u, UNNEST(?17::text[], ?18::text[], ?19::text[], ?20::text[]) AS y(i, p, c, s)), \
-         d AS (INSERT INTO search_date (patient_key, unit_key, res_id, param, lo, hi) \
-           SELECT ?2::bigint, u.unit_key, i, p, l, h FROM u, UNNEST(?21::text[], ?22::text[], ?23::text[], ?24::text[]) AS z(i, p, l, h)) \
-         SELECT unit_key FROM u"),
-        &params,
-    )?;
+    static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+        let statement = |patient: &str, on_conflict: &str| {
+            let rows = unnest_inserts(
+                "?2::bigint",
+                "1",
+                "u.unit_key",
+                "?4::text",
+                "?8::text",
+                "u, ",
+                10,
+            );
+            format!(
+                "WITH p AS ({patient}), \
+                 u AS (INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, insurer) \
+                   SELECT patient_key, ?4::text, ?5, ?6, 1, 'current', ?7, ?8::text, ?9::text FROM p \
+                   {on_conflict} RETURNING unit_key), \
+                 {rows} SELECT unit_key FROM u"
+            )
+        };
+        [
+            statement(
+                "INSERT INTO patients (patient_key, member_id, insurer, resource, updated_at) VALUES (?2::bigint, ?1, ?9::text, ?3::bytea, ?8::text) ON CONFLICT (member_id) DO NOTHING RETURNING patient_key",
+                "",
+            ),
+            statement(
+                "SELECT patient_key FROM patients WHERE member_id = ?1 AND patient_key = ?2::bigint AND resource = ?3::bytea",
+                "ON CONFLICT (institution, bundle_id) DO NOTHING",
+            ),
+        ]
+    });
+    let rows = c.query(&SQL[usize::from(known)], &params)?;
     Ok(rows.first().and_then(|r| r.first()).map(|k| SubmitResult {
         action: SubmitAction::Created,
         patient_key,
