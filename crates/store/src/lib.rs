@@ -67,15 +67,51 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 
 /// The stored form of a body: LZ4 block (marker byte 1, then the size-prefixed block) when that
 /// is smaller, the bytes as they are otherwise (JSON starts with `{`, never with byte 1).
+///
+/// Each thread keeps its compression table and a scratch buffer: a submission packs a dozen
+/// bodies, and allocating (and zeroing) a fresh table and a worst-case output for each cost more
+/// than compressing them.
 pub fn pack(body: &[u8]) -> Vec<u8> {
-    let c = lz4_flex::block::compress_prepend_size(body);
-    if c.len() + 1 < body.len() {
-        let mut out = Vec::with_capacity(c.len() + 1);
-        out.push(1);
-        out.extend_from_slice(&c);
-        out
-    } else {
-        body.to_vec()
+    use lz4_flex::block::CompressTable;
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<(CompressTable, Vec<u8>)> =
+            std::cell::RefCell::new((CompressTable::default(), Vec::new()));
+    }
+    SCRATCH.with(|cell| {
+        let Ok(mut guard) = cell.try_borrow_mut() else {
+            return pack_into(body, &mut CompressTable::default(), &mut Vec::new());
+        };
+        let (table, out) = &mut *guard;
+        let packed = pack_into(body, table, out);
+        // A rare large body should not pin its buffer (or a 32-bit table) to the thread.
+        if out.len() > 1 << 20 {
+            *out = Vec::new();
+            *table = CompressTable::default();
+        }
+        packed
+    })
+}
+
+/// [`pack`] with the given compression table and scratch output buffer.
+fn pack_into(
+    body: &[u8],
+    table: &mut lz4_flex::block::CompressTable,
+    out: &mut Vec<u8>,
+) -> Vec<u8> {
+    use lz4_flex::block::{compress_into_with_table, get_maximum_output_size};
+    let need = get_maximum_output_size(body.len());
+    if out.len() < need {
+        out.resize(need, 0);
+    }
+    match compress_into_with_table(body, out, table) {
+        Ok(n) if n + 5 < body.len() => {
+            let mut packed = Vec::with_capacity(n + 5);
+            packed.push(1);
+            packed.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            packed.extend_from_slice(&out[..n]);
+            packed
+        }
+        _ => body.to_vec(),
     }
 }
 
@@ -1892,6 +1928,45 @@ fn withdraw_tx(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_bodies_come_back_unchanged() {
+        let json = |n: usize| {
+            let mut s = String::from("{\"resourceType\":\"Condition\",\"note\":[");
+            for i in 0..n {
+                s.push_str(&format!("{{\"text\":\"note {i} of a patient\"}},"));
+            }
+            s.push_str("{}]}");
+            s.into_bytes()
+        };
+        // Empty, too short to gain, compressible, over 64 KB (the table grows), over 1 MB (the
+        // thread's buffers are dropped), then small again with the same thread's buffers.
+        let bodies = [
+            Vec::new(),
+            b"{}".to_vec(),
+            json(3),
+            json(50),
+            json(4_000),
+            json(40_000),
+            json(2),
+            (0..=255u8).cycle().take(3000).collect(),
+        ];
+        for body in bodies {
+            let packed = pack(&body);
+            assert!(packed.len() <= body.len(), "never larger: {}", body.len());
+            if packed.first() == Some(&1) {
+                assert!(packed.len() < body.len());
+            } else {
+                assert_eq!(packed, body, "stored as it is when LZ4 does not gain");
+            }
+            assert_eq!(unpack(packed), body);
+        }
+        assert_eq!(
+            pack(&json(50)).first(),
+            Some(&1),
+            "compressible JSON is packed"
+        );
+    }
 
     #[test]
     fn utc_millis_are_formatted_as_core_fmt_would() {
