@@ -5,7 +5,7 @@
 //! `ofType(T)` (`Context::lenient_as`), the common practice. Composite and special parameters
 //! are not indexed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use fhir::json::Value;
@@ -76,7 +76,11 @@ pub struct SearchParam {
     pub code: Box<str>,
     pub url: Box<str>,
     pub kind: SearchKind,
+    /// The expression evaluated for this parameter's resource type: the SearchParameter's
+    /// expression without the union branches of other resource types (see [`prune_union`]).
     pub expression: Option<Arc<fhirpath::Compiled>>,
+    /// The SearchParameter's expression as written (all resource types).
+    pub source: Box<str>,
 }
 
 /// Extracts index values for every search parameter of a resource's type.
@@ -98,27 +102,30 @@ impl SearchIndexer {
             .filter_map(Value::as_str)
             .map(str::to_string)
             .collect();
+        let type_names: HashSet<&str> = resource_types.iter().map(String::as_str).collect();
         for sp in defs.search_parameters() {
             let code = sp.get("code").and_then(Value::as_str).unwrap_or_default();
             let url = sp.get("url").and_then(Value::as_str).unwrap_or_default();
             let kind = SearchKind::parse(sp.get("type").and_then(Value::as_str).unwrap_or(""));
-            let expression = match sp.get("expression").and_then(Value::as_str) {
-                Some(e) if !matches!(kind, SearchKind::Composite | SearchKind::Special) => {
-                    match fhirpath::compile_cached(e) {
-                        Ok(c) => Some(c),
-                        Err(why) => {
-                            broken.push((url.to_string(), why.to_string()));
-                            None
-                        }
-                    }
+            let source = sp.get("expression").and_then(Value::as_str);
+            let indexable = !matches!(kind, SearchKind::Composite | SearchKind::Special);
+            let mut compile = |text: &str| match fhirpath::compile_cached(text) {
+                Ok(c) => Some(c),
+                Err(why) => {
+                    broken.push((url.to_string(), why.to_string()));
+                    None
                 }
+            };
+            let expression = match source {
+                Some(e) if indexable => compile(e),
                 _ => None,
             };
             let param = Arc::new(SearchParam {
                 code: code.into(),
                 url: url.into(),
                 kind,
-                expression,
+                expression: expression.clone(),
+                source: source.unwrap_or_default().into(),
             });
             for base in sp.get("base").map(Value::items).unwrap_or_default() {
                 let Some(b) = base.as_str() else { continue };
@@ -129,9 +136,29 @@ impl SearchIndexer {
                 };
                 for t in targets {
                     let list = by_type.entry(t.to_string()).or_default();
-                    if !list.iter().any(|p| p.code == param.code) {
-                        list.push(param.clone());
+                    if list.iter().any(|p| p.code == param.code) {
+                        continue;
                     }
+                    // A shared parameter (`code` of 16 resource types) evaluated on one type
+                    // only needs that type's branches.
+                    let pruned = match (source, &expression) {
+                        (Some(e), Some(_)) => prune_union(e, t, &type_names),
+                        _ => None,
+                    };
+                    list.push(match pruned {
+                        None => param.clone(),
+                        Some(text) => Arc::new(SearchParam {
+                            code: param.code.clone(),
+                            url: param.url.clone(),
+                            kind,
+                            expression: if text.is_empty() {
+                                None
+                            } else {
+                                compile(&text)
+                            },
+                            source: param.source.clone(),
+                        }),
+                    });
                 }
             }
         }
@@ -171,23 +198,100 @@ impl SearchIndexer {
                 continue;
             }
             let Some(c) = &p.expression else { continue };
-            let mut ctx = fhirpath::Context::for_resource(&self.model, resource);
-            ctx.lenient_as = true;
-            ctx.resolve_to_type = true;
-            let start: Collection<'_> = ctx.context.clone().into_iter().collect();
-            match fhirpath::evaluate(c, &start, &mut ctx) {
-                Ok(items) => {
-                    for it in &items {
-                        for v in index_values(p.kind, it) {
-                            out.push((p.clone(), v));
-                        }
-                    }
-                }
+            match self.evaluate(resource, c, p.kind) {
+                Ok(values) => out.extend(values.into_iter().map(|v| (p.clone(), v))),
                 Err(e) => failed.push(format!("{}: {e}", p.code)),
             }
         }
         (out, failed)
     }
+
+    /// The index values of one expression on `resource`, as a parameter of `kind`.
+    pub fn evaluate(
+        &self,
+        resource: &Value,
+        expression: &fhirpath::Compiled,
+        kind: SearchKind,
+    ) -> Result<Vec<IndexValue>, fhirpath::EvalError> {
+        let mut ctx = fhirpath::Context::for_resource(&self.model, resource);
+        ctx.lenient_as = true;
+        ctx.resolve_to_type = true;
+        let start: Collection<'_> = ctx.context.clone().into_iter().collect();
+        let items = fhirpath::evaluate(expression, &start, &mut ctx)?;
+        Ok(items.iter().flat_map(|it| index_values(kind, it)).collect())
+    }
+}
+
+/// `expression` for resources of type `rt`: its top-level union branches that begin with another
+/// resource type's name dropped (`AllergyIntolerance.code | Condition.code | …` on a Condition is
+/// `Condition.code`; on a Condition the others are empty, and the union of the rest is the same).
+/// A union removes repeated values, so a single branch left keeps a union with the empty
+/// collection. `None` when nothing is dropped, an empty string when nothing is left.
+pub fn prune_union(expression: &str, rt: &str, resource_types: &HashSet<&str>) -> Option<String> {
+    let mut branches = Vec::new();
+    let (mut depth, mut quote, mut start) = (0i32, None::<u8>, 0);
+    let bytes = expression.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) => {
+                if b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    quote = None;
+                }
+            }
+            None => match b {
+                b'\'' | b'`' | b'"' => quote = Some(b),
+                b'(' | b'[' | b'{' => depth += 1,
+                b')' | b']' | b'}' => depth -= 1,
+                b'|' if depth == 0 => {
+                    branches.push(&expression[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if quote.is_some() || depth != 0 {
+        return None;
+    }
+    branches.push(&expression[start..]);
+    fn leading(branch: &str) -> Option<&str> {
+        let t = branch.trim_start_matches(|c: char| c == '(' || c.is_whitespace());
+        let end = t
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(t.len());
+        t[end..].starts_with('.').then(|| &t[..end])
+    }
+    let keep: Vec<&str> = branches
+        .iter()
+        .copied()
+        .filter(|b| {
+            // A branch with a union of its own inside parentheses is kept whole.
+            b.contains('|')
+                || leading(b).is_none_or(|name| {
+                    name == rt
+                        || matches!(name, "Resource" | "DomainResource")
+                        || !resource_types.contains(name)
+                })
+        })
+        .collect();
+    if keep.len() == branches.len() {
+        return None;
+    }
+    Some(match keep.as_slice() {
+        [] => String::new(),
+        // A union also drops repeated values: one branch left stays a union (with nothing).
+        [one] => format!("{} | {{}}", one.trim()),
+        more => more
+            .iter()
+            .map(|b| b.trim())
+            .collect::<Vec<_>>()
+            .join(" | "),
+    })
 }
 
 fn s(v: Option<&Value>) -> Option<String> {

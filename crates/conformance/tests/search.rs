@@ -120,3 +120,88 @@ fn all_r4_examples_extract_without_errors() {
     assert!(values_total > 3000);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn shared_parameters_are_pruned_to_the_branches_of_their_type() {
+    let ix = indexer();
+    let code = |rt: &str| {
+        ix.params(rt)
+            .iter()
+            .find(|p| &*p.code == "code")
+            .map(|p| p.expression.as_ref().map(|c| c.text.to_string()))
+    };
+    assert_eq!(code("Condition"), Some(Some("Condition.code | {}".into())));
+    assert_eq!(
+        code("AllergyIntolerance"),
+        Some(Some(
+            "AllergyIntolerance.code | AllergyIntolerance.reaction.substance".into()
+        ))
+    );
+    let types: std::collections::HashSet<&str> = ["Condition", "Observation", "Patient"]
+        .into_iter()
+        .collect();
+    let prune = |e: &str, rt: &str| conformance::search::prune_union(e, rt, &types);
+    assert_eq!(
+        prune("Condition.code", "Condition"),
+        None,
+        "nothing to drop"
+    );
+    assert_eq!(
+        prune(
+            "Observation.code | (Condition.code as CodeableConcept)",
+            "Condition"
+        ),
+        Some("(Condition.code as CodeableConcept) | {}".into())
+    );
+    assert_eq!(
+        prune(
+            "Observation.code | Resource.id | name.where(x = 'A|B')",
+            "Condition"
+        ),
+        Some("Resource.id | name.where(x = 'A|B')".into()),
+        "Resource branches, element paths and a | inside quotes are kept"
+    );
+    assert_eq!(
+        prune(
+            "(Observation.code | Condition.code) | Patient.name",
+            "Condition"
+        ),
+        Some("(Observation.code | Condition.code) | {}".into()),
+        "a parenthesised union is kept whole"
+    );
+    assert_eq!(prune("Observation.code", "Condition"), Some(String::new()));
+    assert_eq!(prune("Observation.code | (Condition", "Condition"), None);
+}
+
+/// The pruned expression of every parameter gives exactly the values of the SearchParameter's
+/// whole expression, on every R4 example.
+#[test]
+fn pruned_expressions_give_the_values_of_the_whole_ones() {
+    let Some(shared) = common::shared() else {
+        return;
+    };
+    let ix = indexer();
+    let (mut compared, mut pruned) = (0, 0);
+    for f in common::json_files(&shared.join("conformance/r4-examples")) {
+        let v = json::parse_bytes(&std::fs::read(&f).unwrap()).unwrap();
+        let Some(rt) = v.get("resourceType").and_then(json::Value::as_str) else {
+            continue;
+        };
+        for p in ix.params(rt) {
+            let Some(ours) = &p.expression else { continue };
+            if ours.text == p.source {
+                continue;
+            }
+            pruned += 1;
+            let whole = fhirpath::compile(&p.source).unwrap();
+            let a = ix.evaluate(&v, ours, p.kind).map_err(|e| e.to_string());
+            let b = ix.evaluate(&v, &whole, p.kind).map_err(|e| e.to_string());
+            assert_eq!(a, b, "{} {} on {}", rt, p.code, f.display());
+            compared += usize::from(a.as_ref().is_ok_and(|x| !x.is_empty()));
+        }
+    }
+    println!(
+        "{pruned} pruned evaluations, {compared} with values, all equal to the whole expression"
+    );
+    assert!(compared > 500, "{compared}");
+}
