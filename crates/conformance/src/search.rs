@@ -193,12 +193,15 @@ impl SearchIndexer {
         let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else {
             return (out, failed);
         };
+        // One context for all parameters of the resource (evaluation does not change it).
+        let mut ctx = self.context(resource);
+        let start: Collection<'_> = ctx.context.clone().into_iter().collect();
         for p in self.params(rt) {
             if only.is_some_and(|o| !o.contains(&&*p.code)) {
                 continue;
             }
             let Some(c) = &p.expression else { continue };
-            match self.evaluate(resource, c, p.kind) {
+            match evaluate_in(&mut ctx, &start, c, p.kind) {
                 Ok(values) => out.extend(values.into_iter().map(|v| (p.clone(), v))),
                 Err(e) => failed.push(format!("{}: {e}", p.code)),
             }
@@ -213,13 +216,27 @@ impl SearchIndexer {
         expression: &fhirpath::Compiled,
         kind: SearchKind,
     ) -> Result<Vec<IndexValue>, fhirpath::EvalError> {
+        let mut ctx = self.context(resource);
+        let start: Collection<'_> = ctx.context.clone().into_iter().collect();
+        evaluate_in(&mut ctx, &start, expression, kind)
+    }
+
+    fn context<'a>(&'a self, resource: &'a Value) -> fhirpath::Context<'a, 'a> {
         let mut ctx = fhirpath::Context::for_resource(&self.model, resource);
         ctx.lenient_as = true;
         ctx.resolve_to_type = true;
-        let start: Collection<'_> = ctx.context.clone().into_iter().collect();
-        let items = fhirpath::evaluate(expression, &start, &mut ctx)?;
-        Ok(items.iter().flat_map(|it| index_values(kind, it)).collect())
+        ctx
     }
+}
+
+fn evaluate_in<'a>(
+    ctx: &mut fhirpath::Context<'a, '_>,
+    start: &Collection<'a>,
+    expression: &fhirpath::Compiled,
+    kind: SearchKind,
+) -> Result<Vec<IndexValue>, fhirpath::EvalError> {
+    let items = fhirpath::evaluate(expression, start, ctx)?;
+    Ok(items.iter().flat_map(|it| index_values(kind, it)).collect())
 }
 
 /// `expression` for resources of type `rt`: its top-level union branches that begin with another
