@@ -275,13 +275,14 @@ fn main() {
     }
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
-    let results: Vec<(Vec<u32>, usize)> = std::thread::scope(|s| {
+    let results: Vec<(Vec<u32>, usize, (u32, f64))> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..a.clients)
             .map(|c| {
-                let (a, templates) = (&a, &templates);
+                let (a, templates, started) = (&a, &templates, &started);
                 s.spawn(move || {
                     let mut conn = Conn::open(a.port);
                     let mut lat = Vec::new();
+                    let mut slowest = (0u32, 0f64);
                     let mut errors = 0usize;
                     let mut k = 0u64;
                     let mut rng = c as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
@@ -303,7 +304,11 @@ fn main() {
                         let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
                         let t = Instant::now();
                         let (status, _) = conn.call(&head, &body);
-                        lat.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
+                        if us > slowest.0 {
+                            slowest = (us, (t - *started).as_secs_f64());
+                        }
+                        lat.push(us);
                         if status >= 300 {
                             errors += 1;
                             if errors <= 3 {
@@ -311,7 +316,7 @@ fn main() {
                             }
                         }
                     }
-                    (lat, errors)
+                    (lat, errors, slowest)
                 })
             })
             .collect();
@@ -323,9 +328,14 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut all: Vec<u32> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
     let errors: usize = results.iter().map(|r| r.1).sum();
+    let slowest_at = results
+        .iter()
+        .map(|r| r.2)
+        .max_by_key(|s| s.0)
+        .map_or(0.0, |s| s.1);
     all.sort_unstable();
     println!(
-        "mode={} clients={} requests={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p99={:.2}ms max={:.2}ms",
+        "mode={} clients={} requests={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p99={:.2}ms max={:.2}ms (sent at {:.1}s)",
         a.mode,
         a.clients,
         all.len(),
@@ -334,6 +344,7 @@ fn main() {
         all.len() as f64 / elapsed,
         percentile(&all, 0.5),
         percentile(&all, 0.99),
-        percentile(&all, 1.0)
+        percentile(&all, 1.0),
+        slowest_at
     );
 }
