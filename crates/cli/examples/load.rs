@@ -8,7 +8,8 @@
 //! ```
 //! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
 //! every request stores a unit) for `--patients` patients in turn; `summary` asks `Patient/$summary` for random patients of a
-//! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99.
+//! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99, max
+//! and when the slowest request was sent (seconds into the run).
 //! `--dump FILE` writes the first request body to FILE and exits (for profiling the pipeline
 //! on exactly what the load sends: `once_full FILE`).
 
