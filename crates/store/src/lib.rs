@@ -83,7 +83,8 @@ pub fn pack(body: &[u8]) -> Vec<u8> {
         };
         let (table, out) = &mut *guard;
         let packed = pack_into(body, table, out);
-        // A rare large body should not pin its buffer (or a 32-bit table) to the thread.
+        // A rare body over 1 MB should not pin its output buffer to the thread; the table goes
+        // too (a body over 64 KB has grown it to 32-bit entries).
         if out.len() > 1 << 20 {
             *out = Vec::new();
             *table = CompressTable::default();
