@@ -8,6 +8,7 @@
 
 #![deny(unsafe_code)]
 
+mod access;
 pub mod driver;
 mod group;
 mod schema;
@@ -16,6 +17,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use driver::{Conn, PgConn, Pool, SqliteConn};
+pub use access::{random_id, AccessRecord, ConsentRow, DisasterRow, InstitutionRow};
 pub use driver::{DbError, Dialect, Param, Row};
 pub use group::commit_stats;
 

@@ -9,7 +9,7 @@ use crate::driver::{Conn, DbError, Dialect};
 /// (version, DDL). The DDL is written once with placeholders that each dialect fills
 /// ([`ddl`]): `{KEY}` an auto-numbered primary key, `{INT}` a 64-bit integer, `{BLOB}` bytes,
 /// `{CLUSTERED}` after a table whose primary key should hold the rows (SQLite's WITHOUT ROWID).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
 
 const V1: &str = "
 CREATE TABLE patients (
@@ -177,6 +177,52 @@ DROP TABLE search_date;
 ALTER TABLE search_date_v4 RENAME TO search_date;
 ";
 
+/// Who may do what: the institution registry, viewing consents (per patient, by the
+/// normalised member id: a consent may come before any data), disaster declarations, and the
+/// record of emergency and disaster accesses (kept for the patient to see). None of these is
+/// patient data keyed by `patient_key`; on Citus `institutions` and `disasters` are reference
+/// tables and `consents` and `access_records` are distributed by `member_id`.
+const V5: &str = "
+CREATE TABLE institutions (
+  number     TEXT NOT NULL PRIMARY KEY,
+  kind       TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  prefecture {INT} NOT NULL,
+  enabled    {INT} NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE consents (
+  consent_id   TEXT NOT NULL PRIMARY KEY,
+  member_id    TEXT NOT NULL,
+  institution  TEXT NOT NULL,
+  granted_by   TEXT NOT NULL,
+  period_start TEXT NOT NULL,
+  period_end   TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  revoked_at   TEXT
+);
+CREATE INDEX consents_member ON consents (member_id, institution);
+CREATE TABLE disasters (
+  disaster_id  TEXT NOT NULL PRIMARY KEY,
+  period_start TEXT NOT NULL,
+  period_end   TEXT NOT NULL,
+  prefectures  TEXT NOT NULL,
+  institutions TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  ended_at     TEXT
+);
+CREATE TABLE access_records (
+  record_key   {KEY},
+  at           TEXT NOT NULL,
+  member_id    TEXT NOT NULL,
+  institution  TEXT NOT NULL,
+  practitioner TEXT NOT NULL,
+  basis        TEXT NOT NULL,
+  request      TEXT NOT NULL
+);
+CREATE INDEX access_records_member ON access_records (member_id, at);
+";
+
 /// The DDL of a migration for one dialect.
 fn ddl(template: &str, dialect: Dialect) -> String {
     let (key, int, blob, clustered) = match dialect {
@@ -315,7 +361,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 4);
+        assert_eq!(migrate(&mut c).unwrap(), 5);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

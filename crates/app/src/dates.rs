@@ -136,9 +136,45 @@ pub fn day_number(text: &str) -> Option<i64> {
     Some(if h + 9 >= 24 { days + 1 } else { days })
 }
 
+/// Milliseconds since 1970-01-01T00:00Z of the first instant `text` covers.
+pub fn instant_millis(text: &str) -> Option<i64> {
+    let (lo, _) = utc_range(text)?;
+    let y: i64 = lo.get(0..4)?.parse().ok()?;
+    let m: u32 = lo.get(5..7)?.parse().ok()?;
+    let d: u32 = lo.get(8..10)?.parse().ok()?;
+    let h: i64 = lo.get(11..13)?.parse().ok()?;
+    let mi: i64 = lo.get(14..16)?.parse().ok()?;
+    let s: i64 = lo.get(17..19)?.parse().ok()?;
+    let ms: i64 = lo.get(20..23)?.parse().ok()?;
+    let days = store::days_from_civil(y, m, d);
+    Some((((days * 24 + h) * 60 + mi) * 60 + s) * 1000 + ms)
+}
+
+/// The instant `hours` after `text`, as UTC text (`YYYY-MM-DDThh:mm:ss.sssZ`).
+pub fn plus_hours(text: &str, hours: i64) -> Option<String> {
+    Some(store::format_utc_millis(
+        instant_millis(text)? + hours * 3_600_000,
+    ))
+}
+
+/// `text` as a UTC instant (`YYYY-MM-DDThh:mm:ss.sssZ`): its first millisecond.
+pub fn utc_instant(text: &str) -> Option<String> {
+    utc_range(text).map(|(lo, _)| lo)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants() {
+        let t = "2026-12-07T10:00:00.000Z";
+        assert_eq!(plus_hours(t, 24).as_deref(), Some("2026-12-08T10:00:00.000Z"));
+        assert_eq!(plus_hours("2026-12-31T23:30:00Z", 1).as_deref(), Some("2027-01-01T00:30:00.000Z"));
+        assert_eq!(utc_instant("2026-12-07T19:00:00+09:00").as_deref(), Some(t));
+        assert_eq!(instant_millis("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(instant_millis("not a date"), None);
+    }
 
     #[test]
     fn ranges() {

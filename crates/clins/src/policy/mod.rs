@@ -7,6 +7,11 @@
 
 use fhir::json::Value;
 
+mod access;
+#[cfg(test)]
+mod access_table;
+pub use access::*;
+
 use crate::kind::{allergy_item, flags as read_flags, lab_item, AllergyItem, LabItem};
 
 /// Flag bits stored with each resource.
@@ -131,48 +136,6 @@ pub fn flag_bits(resource: &Value) -> i64 {
     bits
 }
 
-/// Who is looking.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Viewer {
-    /// The institution that submitted the entry.
-    Submitter,
-    /// Another hospital, clinic, dental clinic or pharmacy.
-    OtherInstitution,
-    /// The patient (portal).
-    Patient,
-    /// An insurer (sees 健診 of its insured only, never 6情報).
-    Insurer,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Visibility {
-    Hidden,
-    Shown,
-    /// Shown to institutions with the 未告知 mark (UNINFORMED).
-    ShownUninformed,
-}
-
-/// Whether `viewer` sees an entry of `item` with `flags` (DECISIONS.md "Who sees what",
-/// "Suspected diagnoses"; service-rules.md §2.3).
-pub fn visibility(viewer: Viewer, item: Item, flags: i64) -> Visibility {
-    if viewer == Viewer::Submitter {
-        return Visibility::Shown;
-    }
-    if viewer == Viewer::Insurer {
-        return Visibility::Hidden;
-    }
-    if flags & (FLAG_SUSPECTED | FLAG_UNDELIVERED) != 0 {
-        return Visibility::Hidden;
-    }
-    if item == Item::Condition && flags & FLAG_UNINFORMED != 0 {
-        return match viewer {
-            Viewer::Patient => Visibility::Hidden,
-            _ => Visibility::ShownUninformed,
-        };
-    }
-    Visibility::Shown
-}
-
 /// Storage retention in days per item (DECISIONS.md "Retention"): five years for every item;
 /// `None` = kept until the institution deletes it (LTS on 傷病名, アレルギー, 薬剤禁忌, 感染症).
 pub fn retention_days(item: Item, flags: i64) -> Option<i64> {
@@ -224,11 +187,11 @@ pub const PCS_DAYS: i64 = 183;
 
 /// How long a stored document is kept, by document kind (`eReferral`, `eDischargeSummary`,
 /// `ePCS`, `eCheckup`), in days from registration.
-pub fn document_retention_days(kind: &str) -> i64 {
+pub fn document_retention_days(kind: DocKind) -> i64 {
     match kind {
-        "eReferral" | "eDischargeSummary" => REFERRAL_DAYS,
-        "ePCS" => PCS_DAYS,
-        _ => 5 * 365 + 1,
+        DocKind::Referral | DocKind::DischargeSummary => REFERRAL_DAYS,
+        DocKind::PatientSummary => PCS_DAYS,
+        DocKind::Checkup => 5 * 365 + 1,
     }
 }
 
@@ -244,20 +207,22 @@ pub enum Retrieval {
     Cancelled,
 }
 
-/// Whether the addressee may retrieve a referral in `status` (`held`, `current`, `retrieved`,
-/// `cancelled`, `expired`) registered on day `registered` and retrieved on day `retrieved`.
+/// Whether the addressee may retrieve a referral in `status` registered on day `registered`
+/// and retrieved on day `retrieved`.
 pub fn referral_retrieval(
-    status: &str,
+    status: DocStatus,
     registered: i64,
     retrieved: Option<i64>,
     today: i64,
 ) -> Retrieval {
     match status {
-        "cancelled" => Retrieval::Cancelled,
-        "expired" => Retrieval::Expired,
+        DocStatus::Cancelled | DocStatus::Deleted => Retrieval::Cancelled,
+        DocStatus::Expired => Retrieval::Expired,
         _ if today - registered > REFERRAL_DAYS => Retrieval::Expired,
-        "retrieved" if retrieved.is_some_and(|d| today - d > RETRIEVED_DAYS) => Retrieval::Expired,
-        "held" => Retrieval::Held,
+        DocStatus::Retrieved if retrieved.is_some_and(|d| today - d > RETRIEVED_DAYS) => {
+            Retrieval::Expired
+        }
+        DocStatus::Held => Retrieval::Held,
         _ => Retrieval::Allowed,
     }
 }
@@ -287,51 +252,6 @@ pub fn attachment_access(
 mod tests {
     use super::*;
     use Item::*;
-    use Viewer::*;
-    use Visibility::*;
-
-    #[test]
-    fn visibility_table() {
-        let table: &[(Viewer, Item, i64, Visibility)] = &[
-            (
-                Submitter,
-                Condition,
-                FLAG_UNDELIVERED | FLAG_SUSPECTED,
-                Shown,
-            ),
-            (OtherInstitution, Condition, 0, Shown),
-            (OtherInstitution, Condition, FLAG_SUSPECTED, Hidden),
-            (Patient, Condition, FLAG_SUSPECTED, Hidden),
-            (OtherInstitution, Condition, FLAG_UNDELIVERED, Hidden),
-            (Patient, Condition, FLAG_UNDELIVERED, Hidden),
-            (
-                OtherInstitution,
-                Condition,
-                FLAG_UNINFORMED,
-                ShownUninformed,
-            ),
-            (Patient, Condition, FLAG_UNINFORMED, Hidden),
-            (
-                OtherInstitution,
-                Condition,
-                FLAG_UNINFORMED | FLAG_UNDELIVERED,
-                Hidden,
-            ),
-            (Patient, Condition, FLAG_LTS, Shown),
-            (Patient, Lab, 0, Shown),
-            (OtherInstitution, DrugContraindication, 0, Shown),
-            (Insurer, Condition, 0, Hidden),
-            (Insurer, Lab, 0, Hidden),
-            (Patient, Prescription, 0, Shown),
-        ];
-        for &(viewer, item, flags, want) in table {
-            assert_eq!(
-                visibility(viewer, item, flags),
-                want,
-                "{viewer:?} {item:?} {flags}"
-            );
-        }
-    }
 
     #[test]
     fn retention_table() {
@@ -360,25 +280,27 @@ mod tests {
     fn referral_retrieval_table() {
         use super::Retrieval::*;
         // (status, registered, retrieved, today, expected)
-        let table: &[(&str, i64, Option<i64>, i64, Retrieval)] = &[
-            ("current", 0, None, 0, Allowed),
-            ("current", 0, None, 365, Allowed),
-            ("current", 0, None, 366, Expired),
-            ("held", 0, None, 10, Held),
-            ("held", 0, None, 400, Expired),
-            ("retrieved", 0, Some(10), 40, Allowed),
-            ("retrieved", 0, Some(10), 41, Expired),
-            ("cancelled", 0, None, 1, Cancelled),
-            ("expired", 0, None, 1, Expired),
+        use DocStatus as S;
+        let table: &[(DocStatus, i64, Option<i64>, i64, Retrieval)] = &[
+            (S::Current, 0, None, 0, Allowed),
+            (S::Current, 0, None, 365, Allowed),
+            (S::Current, 0, None, 366, Expired),
+            (S::Held, 0, None, 10, Held),
+            (S::Held, 0, None, 400, Expired),
+            (S::Retrieved, 0, Some(10), 40, Allowed),
+            (S::Retrieved, 0, Some(10), 41, Expired),
+            (S::Cancelled, 0, None, 1, Cancelled),
+            (S::Expired, 0, None, 1, Expired),
+            (S::Deleted, 0, None, 1, Cancelled),
         ];
         for &(status, reg, ret, today, want) in table {
             assert_eq!(
                 referral_retrieval(status, reg, ret, today),
                 want,
-                "{status} {reg} {ret:?} {today}"
+                "{status:?} {reg} {ret:?} {today}"
             );
         }
-        assert_eq!(document_retention_days("ePCS"), 183);
+        assert_eq!(document_retention_days(DocKind::PatientSummary), 183);
         // Attachments: (author, retrievals of the referrals addressed to the caller, expected).
         let table: &[(bool, &[Retrieval], Option<Retrieval>)] = &[
             (true, &[], Some(Allowed)),
@@ -397,7 +319,7 @@ mod tests {
                 "{author} {via:?}"
             );
         }
-        assert_eq!(document_retention_days("eCheckup"), 1826);
+        assert_eq!(document_retention_days(DocKind::Checkup), 1826);
     }
 
     #[test]

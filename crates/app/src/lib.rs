@@ -1,0 +1,23 @@
+//! The clins-hub application core: the use cases of the hub over a typed caller, without HTTP.
+//! Each takes a [`access::Caller`] (a `clins::policy::Principal` and its purpose of use) and a
+//! typed request, and returns a typed result or a [`Refusal`], which only the HTTP edge turns
+//! into a status. [`access`] is the only caller of the access decision
+//! (`clins::policy::decide`); the store returns facts and decides nothing.
+//!
+//! - [`identity`]: an authenticated [`identity::Claim`] → a `Principal`, through the
+//!   institution registry.
+//! - [`registry`], [`disaster`]: the operator's registry and disaster declarations.
+//! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
+//! - [`dates`]: FHIR dates as UTC ranges and instants (the one date helper of the hub).
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod consent;
+pub mod dates;
+pub mod disaster;
+pub mod identity;
+pub mod refusal;
+pub mod registry;
+
+pub use access::Caller;
+pub use refusal::{Refusal, Why};

@@ -1,0 +1,367 @@
+//! Facts about access: the institution registry, viewing consents, disaster declarations and
+//! the record of emergency and disaster accesses. The store keeps and returns them; it decides
+//! nothing (the decision is `clins::policy::decide`, called by the application core).
+
+use crate::driver::{Conn, Param, Row};
+use crate::{Store, StoreError};
+
+/// A registered institution or insurer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstitutionRow {
+    pub number: String,
+    /// `hospital`, `clinic`, `dental`, `pharmacy`, `checkup` or `insurer`.
+    pub kind: String,
+    pub name: String,
+    pub prefecture: i64,
+    pub enabled: bool,
+    pub updated_at: String,
+}
+
+/// A viewing consent: `member_id` (normalised) lets `institution` view from `start` to `end`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRow {
+    pub consent_id: String,
+    pub member_id: String,
+    pub institution: String,
+    /// `patient` or `qualification-service`.
+    pub granted_by: String,
+    pub start: String,
+    pub end: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+/// A disaster declaration by the operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisasterRow {
+    pub disaster_id: String,
+    pub start: String,
+    pub end: String,
+    pub prefectures: Vec<u8>,
+    pub institutions: Vec<String>,
+    pub created_at: String,
+    pub ended_at: Option<String>,
+}
+
+/// One access without consent (emergency or disaster), kept for the patient to see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRecord {
+    pub at: String,
+    pub member_id: String,
+    pub institution: String,
+    pub practitioner: String,
+    /// `emergency` or `disaster`.
+    pub basis: String,
+    /// What was asked (e.g. `GET Patient/$summary`), without query values.
+    pub request: String,
+}
+
+fn institution(row: Row) -> InstitutionRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    InstitutionRow {
+        number: next().text(),
+        kind: next().text(),
+        name: next().text(),
+        prefecture: next().int(),
+        enabled: next().int() != 0,
+        updated_at: next().text(),
+    }
+}
+
+const CONSENT_COLUMNS: &str = "consent_id, member_id, institution, granted_by, period_start, period_end, created_at, revoked_at";
+
+fn consent(row: Row) -> ConsentRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    ConsentRow {
+        consent_id: next().text(),
+        member_id: next().text(),
+        institution: next().text(),
+        granted_by: next().text(),
+        start: next().text(),
+        end: next().text(),
+        created_at: next().text(),
+        revoked_at: next().opt_text(),
+    }
+}
+
+fn disaster(row: Row) -> DisasterRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    let split = |s: String| -> Vec<String> {
+        s.split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    DisasterRow {
+        disaster_id: next().text(),
+        start: next().text(),
+        end: next().text(),
+        prefectures: split(next().text())
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect(),
+        institutions: split(next().text()),
+        created_at: next().text(),
+        ended_at: next().opt_text(),
+    }
+}
+
+/// 128 random bits as 32 hex digits, from the operating system: ids that reveal neither
+/// counts nor order.
+pub fn random_id() -> String {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok();
+    if !ok {
+        // No urandom: the clock and a counter, hashed (unique, not secret).
+        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut h = 0xcbf2_9ce4_8422_2325u64 ^ t as u64;
+        for (i, x) in b.iter_mut().enumerate() {
+            h = (h ^ (n + i as u64)).wrapping_mul(0x100_0000_01b3);
+            *x = (h >> 24) as u8;
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Store {
+    /// Registers an institution, or updates its kind, name and prefecture (enabled either way).
+    pub fn put_institution(&self, row: &InstitutionRow) -> Result<(), StoreError> {
+        let r = row.clone();
+        self.write(move |c: &mut dyn Conn| {
+            let p = [
+                r.number.clone().into(),
+                r.kind.clone().into(),
+                r.name.clone().into(),
+                r.prefecture.into(),
+                i64::from(r.enabled).into(),
+                r.updated_at.clone().into(),
+            ];
+            let n = c.execute(
+                "UPDATE institutions SET kind = ?2, name = ?3, prefecture = ?4, enabled = ?5, updated_at = ?6 WHERE number = ?1",
+                &p,
+            )?;
+            if n == 0 {
+                c.execute(
+                    "INSERT INTO institutions (number, kind, name, prefecture, enabled, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    &p,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Enables or disables a registered institution; `false` when it is not registered.
+    pub fn set_institution_enabled(
+        &self,
+        number: &str,
+        enabled: bool,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (number, now) = (number.to_string(), now.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE institutions SET enabled = ?2, updated_at = ?3 WHERE number = ?1",
+                &[number.clone().into(), i64::from(enabled).into(), now.clone().into()],
+            )? > 0)
+        })
+    }
+
+    pub fn institution(&self, number: &str) -> Result<Option<InstitutionRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT number, kind, name, prefecture, enabled, updated_at FROM institutions WHERE number = ?1",
+                &[number.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(institution))
+        })
+    }
+
+    pub fn institutions(&self) -> Result<Vec<InstitutionRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT number, kind, name, prefecture, enabled, updated_at FROM institutions ORDER BY number",
+                &[],
+            )?
+            .into_iter()
+            .map(institution)
+            .collect())
+        })
+    }
+
+    pub fn add_consent(&self, row: &ConsentRow) -> Result<(), StoreError> {
+        let r = row.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO consents ({CONSENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+                &[
+                    r.consent_id.clone().into(),
+                    r.member_id.clone().into(),
+                    r.institution.clone().into(),
+                    r.granted_by.clone().into(),
+                    r.start.clone().into(),
+                    r.end.clone().into(),
+                    r.created_at.clone().into(),
+                    r.revoked_at.clone().into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The grants of one patient to one institution, newest first.
+    pub fn consents_for(
+        &self,
+        member_id: &str,
+        institution: &str,
+    ) -> Result<Vec<ConsentRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE member_id = ?1 AND institution = ?2 ORDER BY created_at DESC, consent_id"),
+                &[member_id.into(), institution.into()],
+            )?
+            .into_iter()
+            .map(consent)
+            .collect())
+        })
+    }
+
+    /// Every grant of a patient (`None`: of every patient), newest first, at most `limit`.
+    pub fn consents(
+        &self,
+        member_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ConsentRow>, StoreError> {
+        self.read(|c| {
+            let rows = match member_id {
+                Some(m) => c.query(
+                    &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE member_id = ?1 ORDER BY created_at DESC, consent_id LIMIT ?2"),
+                    &[m.into(), limit.into()],
+                )?,
+                None => c.query(
+                    &format!("SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, consent_id LIMIT ?1"),
+                    &[limit.into()],
+                )?,
+            };
+            Ok(rows.into_iter().map(consent).collect())
+        })
+    }
+
+    pub fn consent(&self, consent_id: &str) -> Result<Option<ConsentRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE consent_id = ?1"),
+                &[consent_id.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(consent))
+        })
+    }
+
+    /// Marks a grant revoked at `now` (once: a second revocation keeps the first time).
+    pub fn revoke_consent(&self, consent_id: &str, now: &str) -> Result<bool, StoreError> {
+        let (id, now) = (consent_id.to_string(), now.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE consents SET revoked_at = ?2 WHERE consent_id = ?1 AND revoked_at IS NULL",
+                &[id.clone().into(), now.clone().into()],
+            )? > 0)
+        })
+    }
+
+    pub fn add_disaster(&self, row: &DisasterRow) -> Result<(), StoreError> {
+        let r = row.clone();
+        self.write(move |c| {
+            let prefs: Vec<String> = r.prefectures.iter().map(u8::to_string).collect();
+            c.execute(
+                "INSERT INTO disasters (disaster_id, period_start, period_end, prefectures, institutions, created_at, ended_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL)",
+                &[
+                    r.disaster_id.clone().into(),
+                    r.start.clone().into(),
+                    r.end.clone().into(),
+                    prefs.join(",").into(),
+                    r.institutions.join(",").into(),
+                    r.created_at.clone().into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    pub fn disasters(&self) -> Result<Vec<DisasterRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT disaster_id, period_start, period_end, prefectures, institutions, created_at, ended_at FROM disasters ORDER BY period_start DESC, disaster_id",
+                &[],
+            )?
+            .into_iter()
+            .map(disaster)
+            .collect())
+        })
+    }
+
+    /// Ends a declaration now; `false` when there is none with this id or it has ended.
+    pub fn end_disaster(&self, disaster_id: &str, now: &str) -> Result<bool, StoreError> {
+        let (id, now) = (disaster_id.to_string(), now.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE disasters SET ended_at = ?2 WHERE disaster_id = ?1 AND ended_at IS NULL",
+                &[id.clone().into(), now.clone().into()],
+            )? > 0)
+        })
+    }
+
+    pub fn record_access(&self, rec: &AccessRecord) -> Result<(), StoreError> {
+        let r = rec.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO access_records (at, member_id, institution, practitioner, basis, request) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &[
+                    r.at.clone().into(),
+                    r.member_id.clone().into(),
+                    r.institution.clone().into(),
+                    r.practitioner.clone().into(),
+                    r.basis.clone().into(),
+                    r.request.clone().into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The accesses without consent to a patient's data, newest first.
+    pub fn access_records(&self, member_id: &str) -> Result<Vec<AccessRecord>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT at, member_id, institution, practitioner, basis, request FROM access_records WHERE member_id = ?1 ORDER BY at DESC, record_key DESC",
+                &[member_id.into()],
+            )?
+            .into_iter()
+            .map(|row| {
+                let mut it = row.into_iter();
+                let mut next = || it.next().unwrap_or(Param::Null).text();
+                AccessRecord {
+                    at: next(),
+                    member_id: next(),
+                    institution: next(),
+                    practitioner: next(),
+                    basis: next(),
+                    request: next(),
+                }
+            })
+            .collect())
+        })
+    }
+}
