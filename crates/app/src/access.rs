@@ -177,26 +177,46 @@ pub fn context(
     Ok(ctx)
 }
 
-/// The caller's access to one patient's data, once the gate has let it through.
+/// The caller's access to one patient's data.
 #[derive(Clone, Debug)]
 pub struct PatientView {
     pub member_id: String,
-    pub basis: Basis,
+    /// Why the caller may see the patient as a whole; `None`: it may not (it may still see
+    /// what it submitted itself, entry by entry).
+    pub basis: Option<Basis>,
     pub context: Context,
     /// The patient is the caller.
     pub own: bool,
 }
 
-/// The gate of every read of a patient's data as a whole (`$summary`, searches, the Patient
-/// resource). Permitted accesses without consent (emergency, disaster) are recorded now, with
-/// `request` (what was asked, without its values), for the patient to see.
-pub fn open_patient(
+/// The caller's view of patient `member_id`, deciding the patient gate. Accesses without
+/// consent (emergency, disaster) are recorded now, with `request` (what was asked, without
+/// its values), for the patient to see. A failed emergency claim is refused (403).
+pub fn view(
     store: &Store,
     caller: &Caller,
     member_id: &str,
     now: &str,
     request: &str,
 ) -> Result<PatientView, Refusal> {
+    let (view, denial) = decide_view(store, caller, member_id, now)?;
+    match denial {
+        Some(d @ policy::Denial::Emergency(_)) => Err(Refusal::denied(d, "the patient")),
+        _ => {
+            if let Some(b @ (Basis::Emergency | Basis::Disaster)) = view.basis {
+                record(store, caller, member_id, b, now, request)?;
+            }
+            Ok(view)
+        }
+    }
+}
+
+fn decide_view(
+    store: &Store,
+    caller: &Caller,
+    member_id: &str,
+    now: &str,
+) -> Result<(PatientView, Option<policy::Denial>), Refusal> {
     let context = context(store, caller, member_id, now)?;
     let own = caller.patient() == Some(member_id);
     let relation = Relation {
@@ -212,16 +232,39 @@ pub fn open_patient(
         relation,
         context,
     });
-    let basis = permit(d, "the patient")?;
-    if matches!(basis, Basis::Emergency | Basis::Disaster) {
-        record(store, caller, member_id, basis, now, request)?;
+    let (basis, denial) = match d {
+        Decision::Permit(b, _) => (Some(b), None),
+        Decision::Deny(d) => (None, Some(d)),
+    };
+    Ok((
+        PatientView {
+            member_id: member_id.to_string(),
+            basis,
+            context,
+            own,
+        },
+        denial,
+    ))
+}
+
+/// The gate of every read of a patient's data as a whole (`$summary`, searches): like
+/// [`view`], but refused (403 without consent, 404 for another patient) unless the caller
+/// may see the patient.
+pub fn open_patient(
+    store: &Store,
+    caller: &Caller,
+    member_id: &str,
+    now: &str,
+    request: &str,
+) -> Result<PatientView, Refusal> {
+    let (view, denial) = decide_view(store, caller, member_id, now)?;
+    if let Some(d) = denial {
+        return Err(Refusal::denied(d, "the patient"));
     }
-    Ok(PatientView {
-        member_id: member_id.to_string(),
-        basis,
-        context,
-        own,
-    })
+    if let Some(b @ (Basis::Emergency | Basis::Disaster)) = view.basis {
+        record(store, caller, member_id, b, now, request)?;
+    }
+    Ok(view)
 }
 
 /// Keeps the record of an access without consent.

@@ -99,6 +99,27 @@ impl Directory {
         Ok(row)
     }
 
+    /// The principal of a claim when it needs no query (a claim that is not an institution's,
+    /// or one whose registry entry is cached and fresh); `None`: call [`Directory::principal`].
+    pub fn cached(&self, claim: &Claim) -> Option<Principal> {
+        match claim {
+            Claim::Institution { number, .. } => {
+                let fresh = self
+                    .cache
+                    .lock()
+                    .ok()?
+                    .get(number)
+                    .is_some_and(|(_, at)| at.elapsed() < self.ttl);
+                if fresh {
+                    self.principal(claim.clone()).ok()
+                } else {
+                    None
+                }
+            }
+            other => self.principal(other.clone()).ok(),
+        }
+    }
+
     /// The principal of a claim.
     pub fn principal(&self, claim: Claim) -> Result<Principal, Refusal> {
         match claim {

@@ -46,6 +46,42 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// How long a registry entry is cached by a running hub: a change made with the command line
+/// (another process) takes effect within this time.
+pub const REGISTRY_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Registers the institutions and insurers of a synthetic world (`demo`, tests, benchmarks).
+pub fn register_world(store: &Store, world: &synth::World, now: &str) -> Result<usize, String> {
+    use synth::tables::InstitutionKind as K;
+    let operator = clins::policy::Principal::Operator;
+    let mut n = 0;
+    for inst in world.institutions.iter().chain(world.insurers.iter()) {
+        let kind = match inst.kind {
+            K::Hospital => "hospital",
+            K::Clinic => "clinic",
+            K::Dental => "dental",
+            K::Pharmacy => "pharmacy",
+            K::CheckupCentre => "checkup",
+            K::Insurer => "insurer",
+        };
+        // 国保 numbers are 6 digits; a 被保険者個人識別子 writes them padded to 8 with `00`.
+        let number = if inst.kind == K::Insurer && inst.number.len() == 6 {
+            format!("00{}", inst.number)
+        } else {
+            inst.number.clone()
+        };
+        let new = app::registry::NewInstitution {
+            number,
+            kind: kind.to_string(),
+            name: inst.name.clone(),
+            prefecture: Some(inst.prefecture),
+        };
+        app::registry::add(store, &operator, &new, now).map_err(|e| e.to_string())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 pub fn build_hub(
     store: Store,
     ig: &[PathBuf],
@@ -58,11 +94,13 @@ pub fn build_hub(
     );
     let indexer = Arc::new(SearchIndexer::new(defs.clone()));
     Ok(Arc::new(Hub {
+        directory: app::identity::Directory::new(store.clone(), REGISTRY_CACHE),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,
         clock,
         dev_auth,
+        consent_hours: app::consent::DEFAULT_HOURS,
         base,
     }))
 }

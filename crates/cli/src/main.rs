@@ -157,6 +157,29 @@ enum Command {
         #[arg(long, value_name = "DATE")]
         now: Option<String>,
     },
+    /// The institution registry (operator): who may call the hub, and as what.
+    Institutions {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: InstitutionsAction,
+    },
+    /// Disaster declarations (operator): covered institutions view 6情報 and 健診 without card
+    /// consent during the period.
+    Disaster {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: DisasterAction,
+    },
     /// Run an official FHIRPath test-suite file; prints each failure, then
     /// `N passed, N failed, N skipped`.
     FhirpathTests {
@@ -166,6 +189,223 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         inputs: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum InstitutionsAction {
+    /// Register an institution or insurer (or update and re-enable it).
+    Add {
+        /// 10-digit 医療機関番号 (8-digit 保険者番号 for an insurer).
+        #[arg(long, value_name = "N")]
+        number: String,
+        /// hospital, clinic, dental, pharmacy, checkup or insurer.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// 都道府県番号 (1–47; default: from the number).
+        #[arg(long, value_name = "NN")]
+        prefecture: Option<u8>,
+    },
+    /// Register every row of a CSV file: number,kind,name[,prefecture] (a header line
+    /// starting with `number` is skipped).
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the registry.
+    List,
+    /// Refuse an institution everywhere (403) until it is enabled again.
+    Disable {
+        #[arg(value_name = "N")]
+        number: String,
+    },
+    /// Enable a disabled institution.
+    Enable {
+        #[arg(value_name = "N")]
+        number: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum DisasterAction {
+    /// Declare a disaster period and what it covers.
+    Declare {
+        /// Start (date or date and time; no zone = Japan time).
+        #[arg(long, value_name = "T")]
+        from: String,
+        /// End (exclusive).
+        #[arg(long, value_name = "T")]
+        to: String,
+        /// A covered prefecture (1–47; repeatable).
+        #[arg(long = "prefecture", value_name = "NN")]
+        prefectures: Vec<u8>,
+        /// A covered institution (10-digit number; repeatable).
+        #[arg(long = "institution", value_name = "N")]
+        institutions: Vec<String>,
+    },
+    /// List the declarations.
+    List,
+    /// End a declaration now.
+    End {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+}
+
+fn operator_store(data: PathBuf, database: Option<String>) -> Result<store::Store, String> {
+    hub::open_store(&StoreArgs {
+        data,
+        database,
+        connections: 2,
+    })
+}
+
+fn institutions(data: PathBuf, database: Option<String>, action: InstitutionsAction) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let store = operator_store(data, database)?;
+        let op = clins::policy::Principal::Operator;
+        let now = store::now_utc();
+        let show = |e: app::Refusal| {
+            e.issues
+                .iter()
+                .map(|i| format!("{} ({})", i.en, i.ja))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        match action {
+            InstitutionsAction::Add {
+                number,
+                kind,
+                name,
+                prefecture,
+            } => {
+                let new = app::registry::NewInstitution {
+                    number,
+                    kind,
+                    name,
+                    prefecture,
+                };
+                let r = app::registry::add(&store, &op, &new, &now).map_err(show)?;
+                println!("registered {} ({}, prefecture {}): {}", r.number, r.kind, r.prefecture, r.name);
+            }
+            InstitutionsAction::Import { file } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let (mut ok, mut bad) = (0, 0);
+                for (n, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || (n == 0 && line.starts_with("number")) {
+                        continue;
+                    }
+                    let f: Vec<&str> = line.split(',').map(str::trim).collect();
+                    let new = app::registry::NewInstitution {
+                        number: f.first().copied().unwrap_or_default().to_string(),
+                        kind: f.get(1).copied().unwrap_or_default().to_string(),
+                        name: f.get(2).copied().unwrap_or_default().to_string(),
+                        prefecture: f.get(3).and_then(|p| p.parse().ok()),
+                    };
+                    match app::registry::add(&store, &op, &new, &now) {
+                        Ok(_) => ok += 1,
+                        Err(e) => {
+                            bad += 1;
+                            eprintln!("{}:{}: {}", file.display(), n + 1, show(e));
+                        }
+                    }
+                }
+                println!("registered {ok}, refused {bad}");
+                if bad > 0 {
+                    return Err(format!("{bad} rows refused"));
+                }
+            }
+            InstitutionsAction::List => {
+                for r in app::registry::list(&store, &op).map_err(show)? {
+                    println!(
+                        "{}\t{}\t{:02}\t{}\t{}",
+                        r.number,
+                        r.kind,
+                        r.prefecture,
+                        if r.enabled { "enabled" } else { "disabled" },
+                        r.name
+                    );
+                }
+            }
+            InstitutionsAction::Disable { number } => {
+                app::registry::set_enabled(&store, &op, &number, false, &now).map_err(show)?;
+                println!("disabled {number}");
+            }
+            InstitutionsAction::Enable { number } => {
+                app::registry::set_enabled(&store, &op, &number, true, &now).map_err(show)?;
+                println!("enabled {number}");
+            }
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clins-hub institutions: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn disaster(data: PathBuf, database: Option<String>, action: DisasterAction) -> ExitCode {
+    let run = || -> Result<(), String> {
+        let store = operator_store(data, database)?;
+        let op = app::Caller::new(clins::policy::Principal::Operator);
+        let now = store::now_utc();
+        let show = |e: app::Refusal| {
+            e.issues
+                .iter()
+                .map(|i| format!("{} ({})", i.en, i.ja))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        match action {
+            DisasterAction::Declare {
+                from,
+                to,
+                prefectures,
+                institutions,
+            } => {
+                let d = app::disaster::Declaration {
+                    from,
+                    to,
+                    prefectures,
+                    institutions,
+                };
+                let r = app::disaster::declare(&store, &op, &d, &now).map_err(show)?;
+                println!("declared {} from {} to {}", r.disaster_id, r.start, r.end);
+            }
+            DisasterAction::List => {
+                for d in app::disaster::list(&store, &op).map_err(show)? {
+                    let prefs: Vec<String> = d.prefectures.iter().map(|p| format!("{p:02}")).collect();
+                    println!(
+                        "{}\t{}\t{}\t{}\tprefectures {}\tinstitutions {}",
+                        d.disaster_id,
+                        d.start,
+                        d.end,
+                        d.ended_at.as_deref().map_or("ongoing".to_string(), |e| format!("ended {e}")),
+                        if prefs.is_empty() { "-".into() } else { prefs.join(",") },
+                        if d.institutions.is_empty() { "-".into() } else { d.institutions.join(",") },
+                    );
+                }
+            }
+            DisasterAction::End { id } => {
+                app::disaster::end(&store, &op, &id, &now).map_err(show)?;
+                println!("ended {id}");
+            }
+        }
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clins-hub disaster: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -379,6 +619,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Institutions {
+            data,
+            database,
+            action,
+        } => institutions(data, database, action),
+        Command::Disaster {
+            data,
+            database,
+            action,
+        } => disaster(data, database, action),
         Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),
         Command::FhirpathTests { suite, inputs } => fhirpath_cmd::suite(&suite, inputs.as_deref()),
     }
@@ -404,6 +654,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
         seed: 1,
     };
     let world = synth::World::new(&cfg);
+    let registered = hub::register_world(&h.store, &world, &store::now_utc())?;
     let bar = progress::Progress::new(patients as usize, "loading patients");
     let (mut ok, mut rejected) = (0usize, 0usize);
     let mut example: Option<(String, String)> = None;
@@ -462,10 +713,17 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     );
     println!("FHIR base: {base}");
     println!();
-    println!("Try (development authentication: the header names the calling institution):");
+    println!("{registered} institutions and insurers registered (clins-hub institutions list).");
+    println!();
+    println!("Try (development authentication: a header names the caller, see docs/access.md):");
     println!("  curl {base}/metadata");
+    println!("  # the qualification service records the patient's viewing consent for the institution (24 h):");
+    println!("  curl -X POST -H 'Content-Type: application/fhir+json' -H 'X-Clins-Dev-Role: qualification-service' {base}/Consent \\");
+    println!("    -d '{{\"resourceType\":\"Consent\",\"status\":\"active\",\"patient\":{{\"identifier\":{{\"value\":\"{member}\"}}}},\"provision\":{{\"actor\":[{{\"reference\":{{\"identifier\":{{\"value\":\"{inst}\"}}}}}}]}}}}'");
     println!("  curl -H 'X-Clins-Dev-Institution: {inst}' '{base}/Patient/$summary?identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
     println!("  curl -H 'X-Clins-Dev-Institution: {inst}' '{base}/Condition?patient.identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
+    println!("  # the patient's own view (portal):");
+    println!("  curl -H 'X-Clins-Dev-Patient: {enc}' '{base}/Patient/$summary'");
     println!("  curl -X POST -H 'Content-Type: application/fhir+json' -H 'X-Clins-Dev-Institution: {inst}' --data-binary @bundle.json {base}/Bundle/\\$submit");
     println!("Stop with Ctrl-C.");
     let r = hub::serve(h, listen, |_| {});

@@ -113,11 +113,26 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
-/// The authenticated caller: an institution (development mode: the header
-/// `X-Clins-Dev-Institution`, trusted only with `--insecure-dev-auth` on loopback).
-#[derive(Clone, Debug)]
-pub struct Caller {
-    pub institution: String,
+impl From<app::Refusal> for ApiError {
+    fn from(r: app::Refusal) -> Self {
+        use app::Why;
+        let status = match r.why {
+            Why::BadRequest => StatusCode::BAD_REQUEST,
+            Why::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Why::Forbidden => StatusCode::FORBIDDEN,
+            Why::NotFound => StatusCode::NOT_FOUND,
+            Why::Conflict => StatusCode::CONFLICT,
+            Why::Gone => StatusCode::GONE,
+            Why::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Why::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Why::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Why::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError {
+            status,
+            issues: r.issues,
+        }
+    }
 }
 
 fn unauthorized(en: String, ja: String) -> ApiError {
@@ -131,15 +146,176 @@ fn unauthorized(en: String, ja: String) -> ApiError {
     )
 }
 
-/// Development authentication must be switched on: there is no other yet.
-fn dev_mode(dev_auth: bool) -> Result<(), ApiError> {
-    if dev_auth {
-        return Ok(());
+pub const DEV_PRACTITIONER_HEADER: &str = "x-clins-dev-practitioner";
+pub const DEV_PATIENT_HEADER: &str = "x-clins-dev-patient";
+pub const DEV_ROLE_HEADER: &str = "x-clins-dev-role";
+pub const PURPOSE_OF_USE_HEADER: &str = "x-clins-purpose-of-use";
+
+/// The one value of a header; a header sent twice is refused (400), never the first taken.
+fn single<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ApiError> {
+    let mut all = headers.get_all(name).iter();
+    let Some(first) = all.next() else {
+        return Ok(None);
+    };
+    if all.next().is_some() {
+        return Err(ApiError::bad_request(
+            "AUTH-HEADER-REPEATED",
+            "",
+            format!("the header {name} was sent more than once; send it once"),
+            format!("ヘッダー {name} が複数回送信されています。1回だけ送信してください"),
+        ));
     }
-    Err(unauthorized(
-        "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
-        "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
-    ))
+    first.to_str().map(|v| Some(v.trim())).map_err(|_| {
+        ApiError::bad_request(
+            "AUTH-HEADER-ENCODING",
+            "",
+            format!("the header {name} is not visible ASCII (percent-encode it)"),
+            format!("ヘッダー {name} はASCII文字で送信してください（パーセントエンコード）"),
+        )
+    })
+}
+
+/// `X-Clins-Purpose-Of-Use`: `ETREAT` claims emergency access; absent, nothing is claimed.
+pub fn emergency_claimed(headers: &HeaderMap) -> Result<bool, ApiError> {
+    match single(headers, PURPOSE_OF_USE_HEADER)? {
+        None => Ok(false),
+        Some("ETREAT") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(
+            "PURPOSE-OF-USE",
+            "",
+            format!("X-Clins-Purpose-Of-Use `{other}` is not supported; send ETREAT to claim emergency access, or leave the header out"),
+            format!("X-Clins-Purpose-Of-Use「{other}」には対応していません。救急時閲覧は ETREAT を指定し、それ以外はヘッダーを送信しないでください"),
+        )),
+    }
+}
+
+/// The claim of a request in development mode: exactly one of the development headers
+/// (API.md) names the caller.
+pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::Claim, ApiError> {
+    use app::identity::Claim;
+    if !dev_auth {
+        return Err(unauthorized(
+            "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
+            "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
+        ));
+    }
+    let institution = single(headers, DEV_INSTITUTION_HEADER)?;
+    let practitioner = single(headers, DEV_PRACTITIONER_HEADER)?;
+    let patient = single(headers, DEV_PATIENT_HEADER)?;
+    let role = single(headers, DEV_ROLE_HEADER)?;
+    let named = [institution, patient, role].iter().filter(|h| h.is_some()).count();
+    if named > 1 {
+        return Err(ApiError::bad_request(
+            "AUTH-AMBIGUOUS",
+            "",
+            "send exactly one of X-Clins-Dev-Institution, X-Clins-Dev-Patient and X-Clins-Dev-Role",
+            "X-Clins-Dev-Institution、X-Clins-Dev-Patient、X-Clins-Dev-Role のいずれか1つだけを送信してください",
+        ));
+    }
+    if practitioner.is_some() && institution.is_none() {
+        return Err(ApiError::bad_request(
+            "AUTH-AMBIGUOUS",
+            "",
+            "X-Clins-Dev-Practitioner names a user of an institution: send it with X-Clins-Dev-Institution",
+            "X-Clins-Dev-Practitioner は X-Clins-Dev-Institution と一緒に送信してください",
+        ));
+    }
+    if let Some(text) = institution {
+        let (number, _) = app::identity::caller_number(text).map_err(|(en, ja)| {
+            unauthorized(
+                format!("X-Clins-Dev-Institution: {en}"),
+                format!("X-Clins-Dev-Institution: {ja}"),
+            )
+        })?;
+        let practitioner = match practitioner {
+            None => None,
+            Some(p) => {
+                let mut parts = p.split(';').map(str::trim);
+                let id = parts.next().unwrap_or_default();
+                let (mut emergency, mut two_factor) = (false, false);
+                let mut bad = id.is_empty()
+                    || id.len() > 64
+                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+                for flag in parts {
+                    match flag {
+                        "emergency" => emergency = true,
+                        "2fa" => two_factor = true,
+                        _ => bad = true,
+                    }
+                }
+                if bad {
+                    return Err(unauthorized(
+                        "X-Clins-Dev-Practitioner: write <id>[;emergency][;2fa], the id 1–64 letters, digits or - _ . @".into(),
+                        "X-Clins-Dev-Practitioner は <ID>[;emergency][;2fa] の形で指定してください（IDは英数字と - _ . @ の1〜64文字）".into(),
+                    ));
+                }
+                Some(clins::policy::Practitioner {
+                    id: id.to_string(),
+                    emergency,
+                    two_factor,
+                })
+            }
+        };
+        return Ok(Claim::Institution {
+            number,
+            practitioner,
+        });
+    }
+    if let Some(text) = patient {
+        // Header values are ASCII; the member id may be percent-encoded (full-width 記号/番号).
+        let decoded = crate::percent_decode(text);
+        let member = clins::InsuranceMemberId::parse(&decoded).map_err(|e| {
+            unauthorized(
+                format!("X-Clins-Dev-Patient (percent-encoded insurance member id): {}", e.en),
+                format!("X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}", e.ja),
+            )
+        })?;
+        return Ok(Claim::Patient {
+            member_id: member.normalized(),
+        });
+    }
+    match role {
+        Some("qualification-service") => Ok(Claim::QualificationService),
+        Some("operator") => Ok(Claim::Operator),
+        Some(other) => Err(unauthorized(
+            format!("X-Clins-Dev-Role `{other}`: use qualification-service or operator"),
+            format!("X-Clins-Dev-Role「{other}」は不正です。qualification-service または operator を指定してください"),
+        )),
+        None => Err(unauthorized(
+            "send one of the development headers: X-Clins-Dev-Institution: <institution or insurer number>, X-Clins-Dev-Patient: <insurance member id>, X-Clins-Dev-Role: qualification-service | operator".into(),
+            "開発用ヘッダー（X-Clins-Dev-Institution、X-Clins-Dev-Patient、X-Clins-Dev-Role のいずれか）を送信してください".into(),
+        )),
+    }
+}
+
+/// The authenticated caller of a request: the extractor every handler that needs a caller
+/// takes. It authenticates (development headers today), resolves the principal through the
+/// registry (403 for an unregistered or disabled institution) and reads the purpose of use.
+pub struct Auth(pub app::Caller);
+
+impl axum::extract::FromRequestParts<crate::AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        hub: &crate::AppState,
+    ) -> Result<Self, ApiError> {
+        let claim = dev_claim(&parts.headers, hub.dev_auth)?;
+        let emergency_claimed = emergency_claimed(&parts.headers)?;
+        let principal = match hub.directory.cached(&claim) {
+            Some(p) => p,
+            None => {
+                let h = hub.clone();
+                tokio::task::spawn_blocking(move || h.directory.principal(claim))
+                    .await
+                    .map_err(ApiError::internal)??
+            }
+        };
+        Ok(Auth(app::Caller {
+            principal,
+            emergency_claimed,
+        }))
+    }
 }
 
 /// A request body as JSON, or a 400 that says where it breaks.
@@ -157,52 +333,6 @@ pub fn parse_json(body: &[u8]) -> Result<fhir::json::Value, ApiError> {
             format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
         )
     })
-}
-
-pub fn authenticate(headers: &HeaderMap, dev_auth: bool) -> Result<Caller, ApiError> {
-    dev_mode(dev_auth)?;
-    let Some(v) = headers.get(DEV_INSTITUTION_HEADER) else {
-        return Err(unauthorized(
-            "send the header X-Clins-Dev-Institution: <10-digit institution number> (development mode)".into(),
-            "ヘッダー X-Clins-Dev-Institution に10桁の医療機関番号を指定してください（開発モード）".into(),
-        ));
-    };
-    let text = v.to_str().unwrap_or_default().trim();
-    match clins::InstitutionNumber::parse(text) {
-        Ok(n) => Ok(Caller {
-            institution: n.as_str().to_string(),
-        }),
-        Err(e) => Err(unauthorized(
-            format!("X-Clins-Dev-Institution: {}", e.en),
-            format!("X-Clins-Dev-Institution: {}", e.ja),
-        )),
-    }
-}
-
-/// The patient of a portal request (development mode: the header `X-Clins-Dev-Patient` with
-/// the insurance member id), as the normalised member id.
-pub fn authenticate_patient(headers: &HeaderMap, dev_auth: bool) -> Result<String, ApiError> {
-    dev_mode(dev_auth)?;
-    let text = headers
-        .get("x-clins-dev-patient")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // Header values are ASCII; the member id may be percent-encoded (full-width 記号/番号).
-    let decoded = crate::percent_decode(text);
-    clins::InsuranceMemberId::parse(&decoded)
-        .map(|m| m.normalized())
-        .map_err(|e| {
-            unauthorized(
-                format!(
-                    "X-Clins-Dev-Patient (percent-encoded insurance member id): {}",
-                    e.en
-                ),
-                format!(
-                    "X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}",
-                    e.ja
-                ),
-            )
-        })
 }
 
 /// Whether a request body is declared as FHIR JSON (or plain JSON).

@@ -533,6 +533,13 @@ pub fn patient_id(patient_key: i64) -> String {
     format!("p{patient_key}")
 }
 
+/// The patient key of a hub Patient id (`None`: not one of the hub's ids).
+pub fn patient_key_of(id: &str) -> Option<i64> {
+    id.strip_prefix('p')
+        .and_then(|k| k.parse::<i64>().ok())
+        .filter(|k| *k > 0)
+}
+
 /// The server id of an institution's Organization: `o` and its 医療機関番号.
 pub fn organization_id(institution: &str) -> String {
     format!("o{institution}")

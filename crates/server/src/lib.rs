@@ -7,11 +7,15 @@
 
 #![forbid(unsafe_code)]
 
-pub mod dates;
+pub mod admin;
+mod consent;
 pub mod http;
+mod identify;
 pub mod ingest;
 pub mod metrics;
 mod read;
+
+pub use app::dates;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +35,8 @@ use store::{
     NewDocument, NewOrganization, NewResource, NewSubmission, Rendered, Store, SubmitAction,
 };
 
-use crate::http::{authenticate, check_content_type, fhir, ApiError, Caller};
+use crate::http::{check_content_type, fhir, ApiError, Auth};
+use app::Caller;
 
 /// Largest accepted body: 10 MB (DECISIONS.md "Size limit").
 pub const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -61,6 +66,10 @@ pub struct Hub {
     pub indexer: Arc<SearchIndexer>,
     pub clock: Clock,
     pub dev_auth: bool,
+    /// The institution registry as requests see it (cached lookups).
+    pub directory: app::identity::Directory,
+    /// How long a viewing consent lasts, in hours (DECISIONS.md: 24).
+    pub consent_hours: i64,
     /// Absolute base of the FHIR endpoint, e.g. `http://127.0.0.1:8080/fhir`.
     pub base: String,
 }
@@ -73,7 +82,15 @@ pub fn app(hub: AppState) -> Router {
         .route("/fhir/metadata", get(read::metadata))
         .route("/fhir/Bundle/$submit", post(submit))
         .route("/fhir/Bundle/$withdraw", post(withdraw))
-        .route("/fhir/Consent", post(consent))
+        .route("/fhir/Consent", post(consent::post).get(consent::search))
+        .route(
+            "/fhir/Consent/{id}",
+            get(consent::read).delete(consent::revoke),
+        )
+        .route(
+            "/admin/institutions",
+            post(admin::add_institution).get(admin::list_institutions),
+        )
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))
@@ -182,6 +199,15 @@ async fn metrics_text(
     r
 }
 
+/// Runs blocking work (SQL, rendering) on the blocking pool.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
 /// Maps a body rejection (too large, unreadable) to an OperationOutcome.
 pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -208,10 +234,10 @@ pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes
 /// `POST /fhir/Bundle/$submit`.
 async fn submit(
     State(hub): State<AppState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
     // Validation and rendering use the CPU: at most two per core at a time, so that many
@@ -263,7 +289,7 @@ fn cpu_slots() -> Arc<tokio::sync::Semaphore> {
 }
 
 /// Validates and stores one submission: the path of `$submit` and of `clins-hub import`.
-/// `caller` is the authenticated institution; `None` (import by the operator) trusts the
+/// `caller` is the authenticated caller; `None` (import by the operator) trusts the
 /// Bundle-ID's institution. Returns the status and the OperationOutcome JSON.
 pub fn submit_bytes(
     hub: &Hub,
@@ -306,6 +332,9 @@ pub fn prepare_submission(
             "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
         ));
     }
+    if let Some(c) = caller.filter(|c| c.institution().is_none()) {
+        app::access::submit(c, None)?;
+    }
     let value = http::parse_json(body)?;
     let issues = hub.validator.validate(&value);
     if issues.iter().any(|i| i.severity.is_error()) {
@@ -317,7 +346,7 @@ pub fn prepare_submission(
     let mut sub = ingest::prepare(
         value,
         body,
-        caller.map(|c| c.institution.as_str()),
+        caller.map(|c| c.institution().unwrap_or("-")),
         &hub.indexer,
     )
     .map_err(|issues| {
@@ -331,6 +360,9 @@ pub fn prepare_submission(
             issues,
         }
     })?;
+    if let Some(c) = caller {
+        app::access::submit(c, clins::policy::DocKind::from_code(sub.kind_code))?;
+    }
     let now = hub.clock.now();
     let mut new = NewSubmission {
         organization: None,
@@ -539,10 +571,10 @@ fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError
 /// `POST /fhir/Bundle/$withdraw`: Parameters with `identifier` (the Bundle-ID).
 async fn withdraw(
     State(hub): State<AppState>,
+    Auth(caller): Auth,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     check_content_type(&headers)?;
     let body = body_or_error(body)?;
     let params = http::parse_json(&body)?;
@@ -572,16 +604,8 @@ async fn withdraw(
     let id = clins::BundleId::parse(&bundle_id).map_err(|e| {
         ApiError::bad_request("CLINS-BUNDLE-ID-FORMAT", "Parameters.parameter", e.en, e.ja)
     })?;
-    if id.institution().as_str() != caller.institution {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            IssueType::Forbidden,
-            "WITHDRAW-OTHER-INSTITUTION",
-            "Parameters.parameter",
-            "an institution withdraws only its own submissions",
-            "自施設の提出物のみ取り消せます",
-        ));
-    }
+    app::access::withdraw(&caller, id.institution().as_str())?;
+    let institution = id.institution().as_str().to_string();
     // `patient` (optional): the 被保険者個人識別子 the institution believes the unit is for; a
     // unit of another patient is not touched.
     if let Some(p) = parameter(&params, "patient") {
@@ -593,11 +617,7 @@ async fn withdraw(
         let member = clins::InsuranceMemberId::parse(text).map_err(|e| {
             ApiError::bad_request("CLINS-MEMBER-ID", "Parameters.parameter", e.en, e.ja)
         })?;
-        let (store, inst, bid) = (
-            hub.store.clone(),
-            caller.institution.clone(),
-            bundle_id.clone(),
-        );
+        let (store, inst, bid) = (hub.store.clone(), institution.clone(), bundle_id.clone());
         let stored = tokio::task::spawn_blocking(move || store.unit_member(&inst, &bid))
             .await
             .map_err(ApiError::internal)??;
@@ -624,7 +644,7 @@ async fn withdraw(
     }
     let now = hub.clock.now();
     let store = hub.store.clone();
-    let inst = caller.institution.clone();
+    let inst = institution.clone();
     let bid = bundle_id.clone();
     let r = tokio::task::spawn_blocking(move || store.withdraw(&inst, &bid, &now))
         .await
@@ -694,13 +714,13 @@ pub fn percent_encode(s: &str) -> String {
 /// 取消UNDO: re-registers a cancelled document from its stored Bundle, with the status it had
 /// before the cancel.
 fn undo_cancel(hub: &Hub, caller: &Caller, bundle_id: &str) -> Result<Response, ApiError> {
-    let doc_id = ingest::document_id(&caller.institution, bundle_id);
+    let doc_id = ingest::document_id(caller.institution().unwrap_or_default(), bundle_id);
     let (doc, bundle) = hub
         .store
         .document(&doc_id)?
         .ok_or_else(|| ApiError::not_found(&format!("the document with Bundle-ID {bundle_id}")))?;
     let prev = match (doc.status.as_str(), doc.prev_status.as_deref()) {
-        ("cancelled", Some(p)) if !bundle.is_empty() => p.to_string(),
+        ("cancelled", Some(p)) if !bundle.is_empty() && doc.institution == caller.institution().unwrap_or_default() => p.to_string(),
         (s, _) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -716,89 +736,6 @@ fn undo_cancel(hub: &Hub, caller: &Caller, bundle_id: &str) -> Result<Response, 
     Ok(fhir(StatusCode::OK, outcome))
 }
 
-/// `POST /fhir/Consent`: the patient (development mode: header `X-Clins-Dev-Patient` with the
-/// insurance member id) releases a held referral (閲覧保留 → 閲覧可). The Consent names the
-/// document in `provision.data.reference` (`DocumentReference/<id>`).
-async fn consent(
-    State(hub): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let patient = http::authenticate_patient(&headers, hub.dev_auth)?;
-    check_content_type(&headers)?;
-    let body = body_or_error(body)?;
-    let c = http::parse_json(&body)?;
-    if c.get("resourceType").and_then(Value::as_str) != Some("Consent")
-        || c.get("status").and_then(Value::as_str) != Some("active")
-    {
-        return Err(ApiError::bad_request(
-            "CONSENT-FORM",
-            "Consent",
-            "send an active Consent resource",
-            "status が active の Consent リソースを送信してください",
-        ));
-    }
-    let targets: Vec<String> = c
-        .pointer("provision.data")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|d| d.pointer("reference.reference").and_then(Value::as_str))
-        .filter_map(|r| r.strip_prefix("DocumentReference/"))
-        .map(str::to_string)
-        .collect();
-    if targets.is_empty() {
-        return Err(ApiError::bad_request(
-            "CONSENT-DOCUMENT",
-            "Consent.provision.data",
-            "name the referral in provision.data.reference (DocumentReference/<id>)",
-            "provision.data.reference に対象の文書（DocumentReference/<ID>）を指定してください",
-        ));
-    }
-    let h = hub.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut issues = Vec::new();
-        for id in &targets {
-            let (doc, _) = h
-                .store
-                .document(id)?
-                .filter(|(d, _)| d.member_id == patient)
-                .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
-            let released = h.store.set_document_status(
-                &doc.doc_id,
-                &["held"],
-                "current",
-                &h.clock.now(),
-            );
-            issues.push(match released {
-                Ok(_) => Issue::new(
-                    Severity::Information,
-                    IssueType::Informational,
-                    "CONSENT-RELEASED",
-                    "",
-                    format!("DocumentReference/{id} may now be retrieved by its addressee"),
-                    format!("DocumentReference/{id} は紹介先で閲覧可能になりました"),
-                ),
-                Err(store::StoreError::State(state)) => Issue::new(
-                    Severity::Information,
-                    IssueType::Informational,
-                    "CONSENT-NOT-HELD",
-                    "",
-                    format!("DocumentReference/{id} is not held (status {state}); nothing was released"),
-                    format!("DocumentReference/{id} は閲覧保留ではありません（状態: {state}）。変更はありません"),
-                ),
-                Err(e) => return Err(e.into()),
-            });
-        }
-        Ok(fhir(
-            StatusCode::OK,
-            fhir::json::to_string(&operation_outcome(&issues)),
-        ))
-    })
-    .await
-    .map_err(ApiError::internal)?
-}
-
 /// What has expired on `now` (UTC instant), from `clins::policy`.
 pub fn purge_plan(now: &str) -> store::PurgePlan {
     use clins::policy::{document_retention_days, retention_days, Item, RETRIEVED_DAYS};
@@ -811,9 +748,15 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
         plan.resources
             .push((item.code().to_string(), cutoff(days), lts_spared));
     }
-    for kind in ["eReferral", "eDischargeSummary", "ePCS", "eCheckup"] {
+    use clins::policy::DocKind;
+    for kind in [
+        DocKind::Referral,
+        DocKind::DischargeSummary,
+        DocKind::PatientSummary,
+        DocKind::Checkup,
+    ] {
         plan.documents
-            .push((kind.to_string(), cutoff(document_retention_days(kind))));
+            .push((kind.code().to_string(), cutoff(document_retention_days(kind))));
     }
     plan.retrieved_before = Some(cutoff(RETRIEVED_DAYS));
     plan

@@ -1,20 +1,23 @@
-//! Reads: `Patient/$summary`, search, read, vread, history, documents. Every read goes through
-//! [`viewable`], the one place that applies `clins::policy` (visibility, retention, windows).
+//! Reads: `Patient/$summary`, search, read, vread, history, documents: adapters of the
+//! application core. What a caller may see is decided in `app::access` (the only caller of
+//! `clins::policy::decide`); this module parses requests and writes Bundles.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use clins::policy::{self, Item, Viewer, Visibility};
+use app::access::{self, PatientView};
+use app::Caller;
+use clins::policy::{Action, Decision, Denial, Item, Mark};
 use fhir::json::write_str;
 use fhir::outcome::IssueType;
 use store::{DateFilter, Query, StoredDocument, StoredResource, TokenFilter};
 
-use crate::dates::{day_number, utc_range};
-use crate::http::{authenticate, fhir, ApiError, Caller};
+use crate::dates::utc_range;
+use crate::http::{fhir, ApiError, Auth};
 use crate::ingest::{indexed_params, organization_id, patient_id, MEMBER_ID_SYSTEM};
-use crate::{query_pairs, AppState, Hub};
+use crate::{blocking, query_pairs, AppState, Hub};
 
 const EXT_SOURCE: &str = "https://clins-hub.org/fhir/StructureDefinition/source-institution";
 const EXT_REGISTERED: &str = "https://clins-hub.org/fhir/StructureDefinition/registered";
@@ -35,89 +38,7 @@ const CLINICAL: &[&str] = &[
 /// Summary order of the items.
 const ITEM_ORDER: &[Item] = &Item::SHARED;
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(ApiError::internal)?
-}
-
-/// What `caller` may see of a patient's current resources today, with the 未告知 mark: the one
-/// place where visibility, retention and the result windows (検査, 処方) apply.
-pub fn viewable(
-    hub: &Hub,
-    caller: &Caller,
-    resources: Vec<StoredResource>,
-) -> Vec<(StoredResource, Visibility)> {
-    let today = hub.clock.today();
-    let mut kept: Vec<(StoredResource, Visibility)> = Vec::new();
-    for r in resources {
-        let item = Item::from_code(&r.item);
-        let viewer = if r.institution == caller.institution {
-            Viewer::Submitter
-        } else {
-            Viewer::OtherInstitution
-        };
-        let mut vis = policy::visibility(viewer, item, r.flags);
-        // Prescriptions of a referral held for the patient's consent (閲覧保留), and of a
-        // 退院時サマリー until a referral carrying it is released, stay with the sender.
-        if r.unit_status == "held" && viewer != Viewer::Submitter {
-            vis = Visibility::Hidden;
-        }
-        if vis == Visibility::Hidden {
-            continue;
-        }
-        let registered = day_number(&r.registered_at).unwrap_or(today);
-        if !policy::retained(item, r.flags, registered, today) {
-            continue;
-        }
-        kept.push((r, vis));
-    }
-    // Windows: per (item, test item) group, the last N days or the last K results.
-    let mut groups: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (i, (r, _)) in kept.iter().enumerate() {
-        let item = Item::from_code(&r.item);
-        if policy::window(item).is_some() {
-            let key = if item == Item::Lab {
-                r.code_key.clone()
-            } else {
-                String::new()
-            };
-            groups.entry((r.item.clone(), key)).or_default().push(i);
-        }
-    }
-    let mut drop = HashSet::new();
-    for ((item, _), members) in &groups {
-        let Some((days, last)) = policy::window(Item::from_code(item)) else {
-            continue;
-        };
-        let dates: Vec<i64> = members
-            .iter()
-            .map(|&i| {
-                let r = &kept[i].0;
-                day_number(&r.effective)
-                    .or_else(|| day_number(&r.registered_at))
-                    .unwrap_or(today)
-            })
-            .collect();
-        for (k, ok) in policy::in_window(&dates, today, days, last)
-            .into_iter()
-            .enumerate()
-        {
-            if !ok {
-                drop.insert(members[k]);
-            }
-        }
-    }
-    kept.into_iter()
-        .enumerate()
-        .filter(|(i, _)| !drop.contains(i))
-        .map(|(_, x)| x)
-        .collect()
-}
-
-fn entry_extensions(out: &mut String, r: &StoredResource, vis: Visibility) {
+fn entry_extensions(out: &mut String, r: &StoredResource, mark: Mark) {
     out.push_str("\"extension\":[{\"url\":\"");
     out.push_str(EXT_SOURCE);
     out.push_str("\",\"valueIdentifier\":{\"system\":\"");
@@ -129,7 +50,7 @@ fn entry_extensions(out: &mut String, r: &StoredResource, vis: Visibility) {
     out.push_str("\",\"valueInstant\":");
     write_str(out, &r.registered_at);
     out.push('}');
-    if vis == Visibility::ShownUninformed {
+    if mark == Mark::Uninformed {
         out.push_str(",{\"url\":\"");
         out.push_str(EXT_UNINFORMED);
         out.push_str("\",\"valueBoolean\":true}");
@@ -137,7 +58,7 @@ fn entry_extensions(out: &mut String, r: &StoredResource, vis: Visibility) {
     out.push_str("],");
 }
 
-fn bundle_head(out: &mut String, kind: &str, now: &str) {
+pub(crate) fn bundle_head(out: &mut String, kind: &str, now: &str) {
     out.push_str("{\"resourceType\":\"Bundle\",\"meta\":{\"lastUpdated\":");
     write_str(out, now);
     out.push_str("},\"type\":\"");
@@ -146,13 +67,30 @@ fn bundle_head(out: &mut String, kind: &str, now: &str) {
     write_str(out, now);
 }
 
-/// Resolves the patient of a request (its key and current Patient resource): `identifier=system|member-id` (summary) or a `patient`
-/// reference (`Patient/p1`, `p1`) or `patient.identifier` (search).
-fn patient_key(
-    hub: &Hub,
+/// How a request names its patient.
+enum PatientRef {
+    /// By the normalised 被保険者個人識別子 (`identifier=system|value`).
+    Member(String),
+    /// By the hub's Patient id (`patient=Patient/<id>`).
+    Key(i64),
+}
+
+/// The patient a request names: `identifier`/`patient.identifier` (`system|member id`) or a
+/// `patient` reference; both at once is ambiguous (400). A patient calling without either
+/// names itself.
+fn patient_ref(
+    caller: &Caller,
     reference: Option<&str>,
     identifier: Option<&str>,
-) -> Result<Option<(i64, Vec<u8>)>, ApiError> {
+) -> Result<Option<PatientRef>, ApiError> {
+    if reference.is_some() && identifier.is_some() {
+        return Err(ApiError::bad_request(
+            "PATIENT-AMBIGUOUS",
+            "patient",
+            "name the patient once: either by identifier (the insurance member id) or by patient (the hub's Patient id), not both",
+            "患者の指定は1つにしてください（identifier による被保険者個人識別子、または patient によるPatient IDのどちらか一方）",
+        ));
+    }
     if let Some(ident) = identifier {
         let (system, value) = ident.split_once('|').unwrap_or(("", ident));
         if !system.is_empty() && system != MEMBER_ID_SYSTEM {
@@ -165,16 +103,14 @@ fn patient_key(
         }
         let id = clins::InsuranceMemberId::parse(value)
             .map_err(|e| ApiError::bad_request("CLINS-MEMBER-ID", "identifier", e.en, e.ja))?;
-        return Ok(hub.store.patient_by_member(&id.normalized())?);
+        return Ok(Some(PatientRef::Member(id.normalized())));
     }
-    let Some(r) = reference else { return Ok(None) };
-    let id = r.rsplit('/').next().unwrap_or(r);
-    let key = id
-        .strip_prefix('p')
-        .and_then(|k| k.parse::<i64>().ok())
-        .filter(|k| *k > 0);
-    match key {
-        Some(k) => Ok(hub.store.patient(k)?.map(|(_, body)| (k, body))),
+    let Some(r) = reference else {
+        return Ok(caller.patient().map(|m| PatientRef::Member(m.to_string())));
+    };
+    let id = r.strip_prefix("Patient/").unwrap_or(r);
+    match crate::ingest::patient_key_of(id) {
+        Some(k) => Ok(Some(PatientRef::Key(k))),
         None => Err(ApiError::bad_request(
             "PATIENT-REFERENCE",
             "patient",
@@ -184,41 +120,71 @@ fn patient_key(
     }
 }
 
+/// Opens the patient of a request for the caller (the gate of `app::access`) and finds it:
+/// its view, key and current Patient resource (`None`: not stored). A patient named by id
+/// that the caller may not see is 404, as one that does not exist.
+fn open(
+    hub: &Hub,
+    caller: &Caller,
+    pref: PatientRef,
+    request: &str,
+) -> Result<(PatientView, Option<(i64, Vec<u8>)>), ApiError> {
+    let now = hub.clock.now();
+    match pref {
+        PatientRef::Member(m) => {
+            let view = access::open_patient(&hub.store, caller, &m, &now, request)?;
+            let found = hub.store.patient_by_member(&m)?;
+            Ok((view, found))
+        }
+        PatientRef::Key(k) => {
+            let (member, body) = hub
+                .store
+                .patient(k)?
+                .ok_or_else(|| ApiError::not_found("the patient"))?;
+            let view = access::open_patient(&hub.store, caller, &member, &now, request)
+                .map_err(|e| match e.why {
+                    app::Why::Forbidden | app::Why::NotFound
+                        if !e.issues.iter().any(|i| i.detail.starts_with("EMERGENCY")) =>
+                    {
+                        ApiError::not_found("the patient")
+                    }
+                    _ => e.into(),
+                })?;
+            Ok((view, Some((k, body))))
+        }
+    }
+}
+
 /// `GET /fhir/Patient/$summary?identifier=<system>|<member id>`.
 pub async fn summary(
     State(hub): State<AppState>,
-    headers: HeaderMap,
+    Auth(caller): Auth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     let pairs = query_pairs(&q);
     for (k, _) in &pairs {
         if !matches!(k.as_str(), "identifier" | "patient" | "_format") {
             return Err(unknown_param(k, "identifier, patient"));
         }
     }
-    let get = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let (identifier, patient) = (get("identifier"), get("patient"));
-    if identifier.is_none() && patient.is_none() {
+    let identifier = once(&pairs, "identifier")?;
+    let patient = once(&pairs, "patient")?;
+    let Some(pref) = patient_ref(&caller, patient.as_deref(), identifier.as_deref())? else {
         return Err(ApiError::bad_request(
             "SUMMARY-PATIENT",
             "identifier",
             format!("name the patient: identifier={MEMBER_ID_SYSTEM}|<insurance member id>"),
             format!("患者を指定してください: identifier={MEMBER_ID_SYSTEM}|<被保険者個人識別子>"),
         ));
-    }
+    };
     blocking(move || {
-        let Some((pk, patient_body)) =
-            patient_key(&hub, patient.as_deref(), identifier.as_deref())?
-        else {
+        let (view, found) = open(&hub, &caller, pref, "GET Patient/$summary")?;
+        let Some((pk, patient_body)) = found else {
             return Err(ApiError::not_found("the patient"));
         };
-        let mut shown = viewable(&hub, &caller, hub.store.current_resources(pk)?);
+        let today = hub.clock.today();
+        let mut shown =
+            access::viewable(&caller, &view, hub.store.current_resources(pk)?, today);
         shown.sort_by(|a, b| {
             let ia = Item::from_code(&a.0.item);
             let ib = Item::from_code(&b.0.item);
@@ -236,9 +202,9 @@ pub async fn summary(
         bundle_head(&mut out, "collection", &now);
         out.push_str(",\"entry\":[");
         write_patient_entry(&mut out, &hub, pk, &patient_body, None);
-        for (r, vis) in &shown {
+        for (r, mark) in &shown {
             out.push(',');
-            write_entry(&mut out, &hub, r, *vis, None);
+            write_entry(&mut out, &hub, r, *mark, None);
         }
         out.push_str("]}");
         Ok(fhir(StatusCode::OK, out))
@@ -246,8 +212,24 @@ pub async fn summary(
     .await
 }
 
+/// The value of a query parameter that may appear at most once (400 when repeated: never the
+/// first silently taken).
+fn once(pairs: &[(String, String)], name: &str) -> Result<Option<String>, ApiError> {
+    let mut found = pairs.iter().filter(|(k, _)| k == name);
+    let first = found.next().map(|(_, v)| v.clone());
+    if found.next().is_some() {
+        return Err(ApiError::bad_request(
+            "PARAM-REPEATED",
+            name,
+            format!("`{name}` is given more than once; give it once"),
+            format!("「{name}」が複数回指定されています。1回だけ指定してください"),
+        ));
+    }
+    Ok(first)
+}
+
 /// `_count`: 1 to 1000.
-fn page_size(v: &str) -> Result<i64, ApiError> {
+pub(crate) fn page_size(v: &str) -> Result<i64, ApiError> {
     v.parse::<i64>()
         .ok()
         .filter(|n| (1..=1000).contains(n))
@@ -290,20 +272,20 @@ fn write_entry(
     out: &mut String,
     hub: &Hub,
     r: &StoredResource,
-    vis: Visibility,
+    mark: Mark,
     mode: Option<&str>,
 ) {
     out.push_str("{\"fullUrl\":");
     write_str(out, &format!("{}/{}/{}", hub.base, r.res_type, r.res_id));
     out.push(',');
-    entry_extensions(out, r, vis);
+    entry_extensions(out, r, mark);
     out.push_str("\"resource\":");
     out.push_str(&String::from_utf8_lossy(&r.body));
     write_search_mode(out, mode);
     out.push('}');
 }
 
-fn unknown_param(name: &str, allowed: &str) -> ApiError {
+pub(crate) fn unknown_param(name: &str, allowed: &str) -> ApiError {
     ApiError::bad_request(
         "SEARCH-PARAM-UNKNOWN",
         name,
@@ -327,12 +309,14 @@ fn not_supported_type(rtype: &str) -> ApiError {
 pub async fn search(
     State(hub): State<AppState>,
     Path(rtype): Path<String>,
-    headers: HeaderMap,
+    Auth(caller): Auth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     if rtype == "DocumentReference" {
         return search_documents(hub, caller, q).await;
+    }
+    if rtype == "Patient" {
+        return crate::identify::search(hub, caller, q).await;
     }
     if !CLINICAL.contains(&rtype.as_str()) {
         return Err(not_supported_type(&rtype));
@@ -363,8 +347,16 @@ pub async fn search(
     let (mut include_patient, mut include_orgs) = (false, false);
     for (k, v) in &pairs {
         match k.as_str() {
-            "patient" | "subject" => reference = Some(v.clone()),
-            "patient.identifier" => identifier = Some(v.clone()),
+            "patient" | "subject" => {
+                if reference.replace(v.clone()).is_some() {
+                    return Err(repeated(k));
+                }
+            }
+            "patient.identifier" => {
+                if identifier.replace(v.clone()).is_some() {
+                    return Err(repeated(k));
+                }
+            }
             "_format" => {}
             "_include" => {
                 // The patient of the results, and the Organizations of their source
@@ -422,23 +414,22 @@ pub async fn search(
             }
         }
     }
-    if reference.is_none() && identifier.is_none() {
+    let Some(pref) = patient_ref(&caller, reference.as_deref(), identifier.as_deref())? else {
         return Err(ApiError::bad_request(
             "SEARCH-PATIENT-REQUIRED",
             "patient",
             "searches of clinical data are per patient: add patient=Patient/<id> or patient.identifier=<system>|<insurance member id>",
             "臨床データの検索には患者の指定が必要です。patient=Patient/<ID> または patient.identifier=<system>|<被保険者個人識別子> を指定してください",
         ));
-    }
+    };
     let self_query: Vec<(String, String)> = pairs
         .iter()
         .filter(|(k, _)| k != "_cursor")
         .cloned()
         .collect();
     blocking(move || {
-        let Some((pk, patient_body)) =
-            patient_key(&hub, reference.as_deref(), identifier.as_deref())?
-        else {
+        let (view, found) = open(&hub, &caller, pref, &format!("GET {rtype}"))?;
+        let Some((pk, patient_body)) = found else {
             return Ok(searchset(
                 &hub,
                 &rtype,
@@ -450,10 +441,11 @@ pub async fn search(
             ));
         };
         query.patient_key = pk;
-        let allowed: HashMap<String, Visibility> =
-            viewable(&hub, &caller, hub.store.current_resources(pk)?)
+        let today = hub.clock.today();
+        let allowed: HashMap<String, Mark> =
+            access::viewable(&caller, &view, hub.store.current_resources(pk)?, today)
                 .into_iter()
-                .map(|(r, v)| (r.res_id, v))
+                .map(|(r, m)| (r.res_id, m))
                 .collect();
         let limit = query.limit;
         query.limit = limit + 1;
@@ -466,7 +458,7 @@ pub async fn search(
         } else {
             None
         };
-        let shown: Vec<(StoredResource, Visibility)> = rows
+        let shown: Vec<(StoredResource, Mark)> = rows
             .into_iter()
             .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
             .collect();
@@ -495,6 +487,15 @@ pub async fn search(
     .await
 }
 
+fn repeated(name: &str) -> ApiError {
+    ApiError::bad_request(
+        "PARAM-REPEATED",
+        name,
+        format!("`{name}` is given more than once; give it once"),
+        format!("「{name}」が複数回指定されています。1回だけ指定してください"),
+    )
+}
+
 fn link_query(pairs: &[(String, String)]) -> String {
     pairs
         .iter()
@@ -507,7 +508,7 @@ fn searchset(
     hub: &Hub,
     rtype: &str,
     query: &[(String, String)],
-    shown: Vec<(StoredResource, Visibility)>,
+    shown: Vec<(StoredResource, Mark)>,
     cursor: Option<String>,
     included_patient: Option<(i64, Vec<u8>)>,
     included_orgs: Vec<(String, Vec<u8>)>,
@@ -531,11 +532,11 @@ fn searchset(
         out.push('}');
     }
     out.push_str("],\"entry\":[");
-    for (i, (r, vis)) in shown.iter().enumerate() {
+    for (i, (r, mark)) in shown.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        write_entry(&mut out, hub, r, *vis, Some("match"));
+        write_entry(&mut out, hub, r, *mark, Some("match"));
     }
     if let Some((pk, body)) = included_patient {
         if !shown.is_empty() {
@@ -613,9 +614,8 @@ fn date_filter(param: &str, value: &str) -> Result<DateFilter, ApiError> {
 pub async fn read(
     State(hub): State<AppState>,
     Path((rtype, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Auth(caller): Auth,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     blocking(move || match rtype.as_str() {
         // Directory data: any authenticated caller.
         "Organization" => {
@@ -627,30 +627,29 @@ pub async fn read(
             Ok(fhir(StatusCode::OK, body))
         }
         "Patient" => {
-            let pk = id
-                .strip_prefix('p')
-                .and_then(|k| k.parse::<i64>().ok())
-                .unwrap_or(0);
-            let (_, body) = hub
-                .store
-                .patient(pk)?
-                .ok_or_else(|| ApiError::not_found(&format!("Patient/{id}")))?;
+            let what = format!("Patient/{id}");
+            let pk = crate::ingest::patient_key_of(&id).ok_or_else(|| ApiError::not_found(&what))?;
+            let (_, found) = open(&hub, &caller, PatientRef::Key(pk), "GET Patient")
+                .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found(&what) } else { e })?;
+            let (_, body) = found.ok_or_else(|| ApiError::not_found(&what))?;
             Ok(fhir(StatusCode::OK, body))
         }
         "Bundle" => read_document_bundle(&hub, &caller, &id),
         "DocumentReference" => {
+            let what = format!("DocumentReference/{id}");
             let (doc, _) = hub
                 .store
                 .document(&id)?
-                .ok_or_else(|| ApiError::not_found(&format!("DocumentReference/{id}")))?;
+                .ok_or_else(|| ApiError::not_found(&what))?;
             let carriers = carriers_for(&hub, &doc, &caller)?;
-            if !document_listed(&doc, &caller, &carriers) {
-                return Err(ApiError::not_found(&format!("DocumentReference/{id}")));
+            let ctx = access::document_context(&hub.store, &caller, &doc, &hub.clock.now())?;
+            match access::document(&caller, &doc, &carriers, Action::Read, ctx, hub.clock.today()) {
+                Decision::Permit(..) => Ok(fhir(
+                    StatusCode::OK,
+                    document_reference(&hub, &doc, &carriers),
+                )),
+                Decision::Deny(d) => Err(denied(d, &what)),
             }
-            Ok(fhir(
-                StatusCode::OK,
-                document_reference(&hub, &doc, &carriers),
-            ))
         }
         t if CLINICAL.contains(&t) => {
             let versions = visible_versions(&hub, &caller, &rtype, &id)?;
@@ -691,24 +690,38 @@ fn visible_versions(
     let Some(first) = versions.first() else {
         return Ok(Vec::new());
     };
+    let Some((member, _)) = hub.store.patient(first.patient_key)? else {
+        return Ok(Vec::new());
+    };
+    let view = access::view(
+        &hub.store,
+        caller,
+        &member,
+        &hub.clock.now(),
+        &format!("GET {rtype}"),
+    )?;
     if first.deleted {
         // A withdrawn resource: its earlier content stays visible only to its submitter; others
         // learn that it was deleted only if they could see it before.
-        if first.institution == caller.institution {
+        if caller.institution() == Some(first.institution.as_str()) {
             return Ok(versions);
         }
-        let seen = versions.iter().find(|v| !v.deleted).is_some_and(|v| {
-            policy::visibility(Viewer::OtherInstitution, Item::from_code(&v.item), v.flags)
-                != Visibility::Hidden
-                && !matches!(v.unit_status.as_str(), "held" | "cancelled")
-        });
+        let seen = versions
+            .iter()
+            .find(|v| !v.deleted)
+            .is_some_and(|v| access::resource(caller, &view, v).permitted());
         return Ok(if seen {
             vec![first.clone()]
         } else {
             Vec::new()
         });
     }
-    let current = viewable(hub, caller, hub.store.current_resources(first.patient_key)?);
+    let current = access::viewable(
+        caller,
+        &view,
+        hub.store.current_resources(first.patient_key)?,
+        hub.clock.today(),
+    );
     if current.iter().any(|(r, _)| r.res_id == id) {
         Ok(versions)
     } else {
@@ -716,13 +729,17 @@ fn visible_versions(
     }
 }
 
+/// A denial as the answer to a request for one thing (`what`).
+fn denied(d: Denial, what: &str) -> ApiError {
+    app::Refusal::denied(d, what).into()
+}
+
 /// `GET /fhir/{type}/{id}/_history`.
 pub async fn history(
     State(hub): State<AppState>,
     Path((rtype, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    Auth(caller): Auth,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     if !CLINICAL.contains(&rtype.as_str()) {
         return Err(not_supported_type(&rtype));
     }
@@ -767,9 +784,8 @@ pub async fn history(
 pub async fn vread(
     State(hub): State<AppState>,
     Path((rtype, id, vid)): Path<(String, String, String)>,
-    headers: HeaderMap,
+    Auth(caller): Auth,
 ) -> Result<Response, ApiError> {
-    let caller = authenticate(&headers, hub.dev_auth)?;
     if !CLINICAL.contains(&rtype.as_str()) {
         return Err(not_supported_type(&rtype));
     }
@@ -789,24 +805,8 @@ pub async fn vread(
 
 // --------------------------------------------------------------------------------- documents
 
-/// Referrals are listed to their author and their addressee only; other documents to every
-/// institution (consent arrives with the access-control issue).
-/// Whether a document exists for the caller: a referral for its author and addressee; a
-/// 退院時サマリー for its author and the addressees of the referrals that carry it
-/// (`carriers`, see [`carriers_for`]); other documents for every viewer.
-fn document_listed(doc: &StoredDocument, caller: &Caller, carriers: &[StoredDocument]) -> bool {
-    match doc.kind.as_str() {
-        "eReferral" => {
-            doc.institution == caller.institution
-                || doc.destination.as_deref() == Some(caller.institution.as_str())
-        }
-        "eDischargeSummary" => doc.institution == caller.institution || !carriers.is_empty(),
-        _ => true,
-    }
-}
-
-/// The referrals carrying a 退院時サマリー that the caller may know of: all of them for the
-/// author, those addressed to the caller otherwise. Empty for other documents.
+/// For a 退院時サマリー, the referrals that carry it that the caller may know of; empty for
+/// other documents.
 fn carriers_for(
     hub: &Hub,
     doc: &StoredDocument,
@@ -818,21 +818,7 @@ fn carriers_for(
     let all = hub
         .store
         .carriers(doc.patient_key, &doc.institution, &doc.bundle_id)?;
-    Ok(all
-        .into_iter()
-        .filter(|r| {
-            doc.institution == caller.institution
-                || r.destination.as_deref() == Some(caller.institution.as_str())
-        })
-        .collect())
-}
-
-/// What the addressee may do with a referral now (DECISIONS.md "Referral retrievability").
-fn retrieval(hub: &Hub, referral: &StoredDocument) -> policy::Retrieval {
-    let today = hub.clock.today();
-    let registered = day_number(&referral.registered_at).unwrap_or(today);
-    let retrieved = referral.retrieved_at.as_deref().and_then(day_number);
-    policy::referral_retrieval(&referral.status, registered, retrieved, today)
+    Ok(access::visible_carriers(caller, doc, all))
 }
 
 /// The DocumentReference of a stored document; `carriers`: the referrals that carry it, as
@@ -918,43 +904,46 @@ async fn search_documents(
         (None, None, None, None, None);
     let mut limit = 100i64;
     for (k, v) in &pairs {
-        match k.as_str() {
-            "patient" | "subject" => reference = Some(v.clone()),
-            "patient.identifier" => identifier = Some(v.clone()),
-            "destination" => destination = Some(v.clone()),
-            "type" => doc_type = Some(v.rsplit('|').next().unwrap_or(v).to_string()),
-            "status" => {
-                status = Some(match v.as_str() {
-                    "current" => None,
-                    "entered-in-error" => Some("cancelled".to_string()),
-                    "held" | "retrieved" | "cancelled" => Some(v.clone()),
-                    other => {
-                        return Err(ApiError::bad_request(
-                            "SEARCH-STATUS",
-                            "status",
-                            format!("status `{other}`: use current, entered-in-error, held, retrieved or cancelled"),
-                            format!("status「{other}」は不正です"),
-                        ))
-                    }
-                })
-            }
+        let slot = match k.as_str() {
+            "patient" | "subject" => &mut reference,
+            "patient.identifier" => &mut identifier,
+            "destination" => &mut destination,
+            "type" => &mut doc_type,
+            "status" => &mut status,
             "_count" => {
-                limit = page_size(v)?
+                limit = page_size(v)?;
+                continue;
             }
-            "_format" => {}
-            other => return Err(unknown_param(other, "patient, patient.identifier, destination, type, status, _count")),
+            "_format" => continue,
+            other => {
+                return Err(unknown_param(
+                    other,
+                    "patient, patient.identifier, destination, type, status, _count",
+                ))
+            }
+        };
+        if slot.replace(v.clone()).is_some() {
+            return Err(repeated(k));
         }
     }
-    if reference.is_none() && identifier.is_none() && destination.is_none() {
-        return Err(ApiError::bad_request(
-            "SEARCH-PATIENT-REQUIRED",
-            "patient",
-            "add patient=…, patient.identifier=… or destination=<your institution number>",
-            "patient、patient.identifier または destination（自施設の医療機関番号）を指定してください",
-        ));
-    }
+    let doc_type = doc_type.map(|v: String| v.rsplit('|').next().unwrap_or(&v).to_string());
+    // `current` means every live status; the others name one.
+    let status: Option<Option<String>> = match status.as_deref() {
+        None => None,
+        Some("current") => Some(None),
+        Some("entered-in-error") => Some(Some("cancelled".to_string())),
+        Some(v @ ("held" | "retrieved" | "cancelled")) => Some(Some(v.to_string())),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "SEARCH-STATUS",
+                "status",
+                format!("status `{other}`: use current, entered-in-error, held, retrieved or cancelled"),
+                format!("status「{other}」は不正です"),
+            ))
+        }
+    };
     if let Some(d) = &destination {
-        if *d != caller.institution {
+        if Some(d.as_str()) != caller.institution() {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 IssueType::Forbidden,
@@ -965,30 +954,60 @@ async fn search_documents(
             ));
         }
     }
+    let insurer = caller.principal.kind() == Some(clins::policy::InstitutionKind::Insurer);
+    let pref = patient_ref(&caller, reference.as_deref(), identifier.as_deref())?;
+    if pref.is_none() && destination.is_none() && !insurer {
+        return Err(ApiError::bad_request(
+            "SEARCH-PATIENT-REQUIRED",
+            "patient",
+            "add patient=…, patient.identifier=… or destination=<your institution number>",
+            "patient、patient.identifier または destination（自施設の医療機関番号）を指定してください",
+        ));
+    }
     blocking(move || {
-        let pk = match (&reference, &identifier) {
-            (None, None) => None,
-            _ => match patient_key(&hub, reference.as_deref(), identifier.as_deref())? {
-                Some((k, _)) => Some(k),
+        let now = hub.clock.now();
+        let today = hub.clock.today();
+        // The patient (when named) and the caller's context for it.
+        let (pk, ctx) = match pref {
+            None => (None, None),
+            Some(PatientRef::Member(m)) => match hub.store.patient_by_member(&m)? {
+                Some((k, _)) => (
+                    Some(k),
+                    Some(access::context(&hub.store, &caller, &m, &now)?),
+                ),
+                None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
+            },
+            Some(PatientRef::Key(k)) => match hub.store.patient(k)? {
+                Some((m, _)) => (
+                    Some(k),
+                    Some(access::context(&hub.store, &caller, &m, &now)?),
+                ),
                 None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
             },
         };
-        // "current" means every live status.
-        let wanted_status = status.clone().flatten();
+        // An insurer without a patient lists the checkups of its insured.
+        let by_insurer = insurer && pk.is_none() && destination.is_none();
         let docs = hub.store.documents(&store::DocumentFilter {
             patient_key: pk,
             destination: destination.clone(),
             doc_type: doc_type.clone(),
-            status: wanted_status,
+            status: status.clone().flatten(),
+            insurer: by_insurer.then(|| caller.institution().unwrap_or_default().to_string()),
+            kind: by_insurer.then(|| "eCheckup".to_string()),
             limit,
-            ..Default::default()
         })?;
         let mut listed = Vec::new();
         for d in docs {
+            let live = status.is_some() || !matches!(d.status.as_str(), "cancelled" | "expired");
+            if !live {
+                continue;
+            }
             let carriers = carriers_for(&hub, &d, &caller)?;
-            let live = matches!(status, Some(Some(_)))
-                || !matches!(d.status.as_str(), "cancelled" | "expired");
-            if live && document_listed(&d, &caller, &carriers) {
+            let c = match ctx {
+                Some(c) => c,
+                None => access::document_context(&hub.store, &caller, &d, &now)?,
+            };
+            if access::document(&caller, &d, &carriers, Action::Read, c, today).permitted() {
                 listed.push((d, carriers));
             }
         }
@@ -1028,69 +1047,44 @@ fn doc_searchset(
     fhir(StatusCode::OK, out)
 }
 
-/// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted. A referral is retrieved by
-/// its addressee (and read by its author); the addressee's first retrieval marks it 取得済.
+/// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted, as `app::access` allows.
+/// The addressee's first retrieval of a referral marks it 取得済.
 fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    let what = format!("Bundle/{id}");
     let (doc, bundle) = hub
         .store
         .document(id)?
-        .ok_or_else(|| ApiError::not_found(&format!("Bundle/{id}")))?;
+        .ok_or_else(|| ApiError::not_found(&what))?;
     let carriers = carriers_for(hub, &doc, caller)?;
-    if !document_listed(&doc, caller, &carriers) {
-        return Err(ApiError::not_found(&format!("Bundle/{id}")));
-    }
-    if doc.status == "cancelled" || doc.status == "expired" {
+    let ctx = access::document_context(&hub.store, caller, &doc, &hub.clock.now())?;
+    let basis = match access::document(
+        caller,
+        &doc,
+        &carriers,
+        Action::Retrieve,
+        ctx,
+        hub.clock.today(),
+    ) {
+        Decision::Permit(b, _) => b,
+        Decision::Deny(d) => return Err(denied(d, &what)),
+    };
+    if bundle.is_empty() {
         return Err(gone("Bundle", id));
     }
-    if doc.kind == "eDischargeSummary" {
-        // An attachment goes as the referrals that carry it allow (its author has it always).
-        let author = doc.institution == caller.institution;
-        match policy::attachment_access(author, carriers.iter().map(|r| retrieval(hub, r))) {
-            None => return Err(ApiError::not_found(&format!("Bundle/{id}"))),
-            Some(policy::Retrieval::Held) => return Err(held()),
-            Some(policy::Retrieval::Expired | policy::Retrieval::Cancelled) => {
-                return Err(gone("Bundle", id))
-            }
-            Some(policy::Retrieval::Allowed) => {}
-        }
-    }
-    let addressee = doc.kind == "eReferral"
-        && doc.destination.as_deref() == Some(caller.institution.as_str())
-        && doc.institution != caller.institution;
-    if addressee {
-        match retrieval(hub, &doc) {
-            policy::Retrieval::Held => return Err(held()),
-            policy::Retrieval::Expired | policy::Retrieval::Cancelled => {
-                return Err(gone("Bundle", id))
-            }
-            policy::Retrieval::Allowed => {
-                if doc.status == "current" {
-                    // A concurrent first retrieval may have marked it already: that is fine.
-                    match hub.store.set_document_status(
-                        id,
-                        &["current"],
-                        "retrieved",
-                        &hub.clock.now(),
-                    ) {
-                        Ok(_) | Err(store::StoreError::State(_)) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
+    if basis == clins::policy::Basis::Addressee
+        && doc.kind == "eReferral"
+        && doc.status == "current"
+    {
+        // A concurrent first retrieval may have marked it already: that is fine.
+        match hub
+            .store
+            .set_document_status(id, &["current"], "retrieved", &hub.clock.now())
+        {
+            Ok(_) | Err(store::StoreError::State(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(fhir(StatusCode::OK, bundle))
-}
-
-fn held() -> ApiError {
-    ApiError::new(
-        StatusCode::FORBIDDEN,
-        IssueType::Forbidden,
-        "REFERRAL-HELD",
-        "",
-        "the referral (or the referral this document is attached to) is held (閲覧保留) until the patient consents to viewing",
-        "この診療情報提供書（またはこの文書を添付した診療情報提供書）は閲覧保留中です。患者の閲覧同意後に取得できます",
-    )
 }
 
 /// `GET /fhir/metadata`.
