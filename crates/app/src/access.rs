@@ -9,7 +9,7 @@ use clins::policy::{
     self, consent_state, decide, disaster_covers, Action, Basis, ConsentState, Context, Decision,
     DocKind, DocStatus, Grant, Item, Mark, Principal, Relation, Request, Retrieval, Target,
 };
-use store::{AccessRecord, StoredDocument, StoredResource, Store};
+use store::{AccessRecord, Store, StoredDocument, StoredResource};
 
 use crate::dates::day_number;
 use crate::refusal::Refusal;
@@ -65,7 +65,12 @@ fn permit(d: Decision, what: &str) -> Result<Basis, Refusal> {
 /// The operator's registry and disaster declarations.
 pub fn administer(caller: &Caller) -> Result<(), Refusal> {
     permit(
-        simple(caller, Action::Administer, Target::Registry, Relation::default()),
+        simple(
+            caller,
+            Action::Administer,
+            Target::Registry,
+            Relation::default(),
+        ),
         "the registry",
     )
     .map(|_| ())
@@ -73,14 +78,25 @@ pub fn administer(caller: &Caller) -> Result<(), Refusal> {
 
 /// A submission of a 6情報 unit (`None`) or of a document of `kind`.
 pub fn submit(caller: &Caller, kind: Option<DocKind>) -> Result<(), Refusal> {
-    match simple(caller, Action::Submit(kind), Target::Patient, Relation::default()) {
+    match simple(
+        caller,
+        Action::Submit(kind),
+        Target::Patient,
+        Relation::default(),
+    ) {
         Decision::Permit(..) => Ok(()),
         Decision::Deny(_) => {
             let what = kind.map_or("6情報", DocKind::code);
             Err(Refusal::forbidden(
                 "SUBMIT-NOT-PERMITTED",
-                format!("a caller of kind {} may not submit {what}", caller.principal.role()),
-                format!("種別「{}」の利用者は {what} を提出できません", caller.principal.role()),
+                format!(
+                    "a caller of kind {} may not submit {what}",
+                    caller.principal.role()
+                ),
+                format!(
+                    "種別「{}」の利用者は {what} を提出できません",
+                    caller.principal.role()
+                ),
             ))
         }
     }
@@ -104,7 +120,11 @@ pub fn withdraw(caller: &Caller, institution: &str) -> Result<(), Refusal> {
 
 /// Consent actions on the consents of the patient `member_id` (`None`: all patients, the
 /// operator's listing).
-pub fn consents(caller: &Caller, action: Action, member_id: Option<&str>) -> Result<Basis, Refusal> {
+pub fn consents(
+    caller: &Caller,
+    action: Action,
+    member_id: Option<&str>,
+) -> Result<Basis, Refusal> {
     let own = match (caller.patient(), member_id) {
         (Some(me), Some(m)) => me == m,
         _ => false,

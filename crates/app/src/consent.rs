@@ -27,7 +27,12 @@ pub enum Posted {
     Released(Vec<Issue>),
 }
 
-fn invalid(detail: &'static str, at: &str, en: impl Into<String>, ja: impl Into<String>) -> Refusal {
+fn invalid(
+    detail: &'static str,
+    at: &str,
+    en: impl Into<String>,
+    ja: impl Into<String>,
+) -> Refusal {
     Refusal::new(Why::Invalid, IssueType::Invalid, detail, at, en, ja)
 }
 
@@ -69,7 +74,10 @@ pub fn post(
     // The patient: patient.identifier (the member id); a patient may leave it out.
     let member = match c.pointer("patient.identifier") {
         Some(ident) => {
-            let system = ident.get("system").and_then(Value::as_str).unwrap_or(MEMBER_ID_SYSTEM);
+            let system = ident
+                .get("system")
+                .and_then(Value::as_str)
+                .unwrap_or(MEMBER_ID_SYSTEM);
             if system != MEMBER_ID_SYSTEM {
                 return Err(invalid(
                     "CONSENT-PATIENT",
@@ -78,9 +86,19 @@ pub fn post(
                     format!("患者は被保険者個人識別子（system {MEMBER_ID_SYSTEM}）で指定してください"),
                 ));
             }
-            let v = ident.get("value").and_then(Value::as_str).unwrap_or_default();
+            let v = ident
+                .get("value")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             clins::InsuranceMemberId::parse(v)
-                .map_err(|e| invalid("CLINS-MEMBER-ID", "Consent.patient.identifier.value", e.en, e.ja))?
+                .map_err(|e| {
+                    invalid(
+                        "CLINS-MEMBER-ID",
+                        "Consent.patient.identifier.value",
+                        e.en,
+                        e.ja,
+                    )
+                })?
                 .normalized()
         }
         None => match caller.patient() {
@@ -103,7 +121,10 @@ pub fn post(
         .unwrap_or_default();
     let numbers: Vec<&str> = actors
         .iter()
-        .filter_map(|a| a.pointer("reference.identifier.value").and_then(Value::as_str))
+        .filter_map(|a| {
+            a.pointer("reference.identifier.value")
+                .and_then(Value::as_str)
+        })
         .collect();
     if numbers.len() != 1 || actors.len() != 1 {
         return Err(invalid(
@@ -198,27 +219,34 @@ fn release(
         let (doc, _) = store
             .document(id)?
             .ok_or_else(|| Refusal::not_found(&what))?;
-        access::consents(caller, Action::ReleaseReferral, Some(&doc.member_id))
-            .map_err(|e| if e.why == Why::NotFound { Refusal::not_found(&what) } else { e })?;
-        issues.push(match store.set_document_status(&doc.doc_id, &["held"], "current", now) {
-            Ok(_) => Issue::new(
-                Severity::Information,
-                IssueType::Informational,
-                "CONSENT-RELEASED",
-                "",
-                format!("{what} may now be retrieved by its addressee"),
-                format!("{what} は紹介先で閲覧可能になりました"),
-            ),
-            Err(StoreError::State(state)) => Issue::new(
-                Severity::Information,
-                IssueType::Informational,
-                "CONSENT-NOT-HELD",
-                "",
-                format!("{what} is not held (status {state}); nothing was released"),
-                format!("{what} は閲覧保留ではありません（状態: {state}）。変更はありません"),
-            ),
-            Err(e) => return Err(e.into()),
-        });
+        access::consents(caller, Action::ReleaseReferral, Some(&doc.member_id)).map_err(|e| {
+            if e.why == Why::NotFound {
+                Refusal::not_found(&what)
+            } else {
+                e
+            }
+        })?;
+        issues.push(
+            match store.set_document_status(&doc.doc_id, &["held"], "current", now) {
+                Ok(_) => Issue::new(
+                    Severity::Information,
+                    IssueType::Informational,
+                    "CONSENT-RELEASED",
+                    "",
+                    format!("{what} may now be retrieved by its addressee"),
+                    format!("{what} は紹介先で閲覧可能になりました"),
+                ),
+                Err(StoreError::State(state)) => Issue::new(
+                    Severity::Information,
+                    IssueType::Informational,
+                    "CONSENT-NOT-HELD",
+                    "",
+                    format!("{what} is not held (status {state}); nothing was released"),
+                    format!("{what} は閲覧保留ではありません（状態: {state}）。変更はありません"),
+                ),
+                Err(e) => return Err(e.into()),
+            },
+        );
     }
     Ok(issues)
 }
@@ -238,7 +266,9 @@ pub fn list(
 /// `GET /fhir/Consent/{id}`: 404 for a consent the caller may not see.
 pub fn read(store: &Store, caller: &Caller, id: &str) -> Result<ConsentRow, Refusal> {
     let what = format!("Consent/{id}");
-    let row = store.consent(id)?.ok_or_else(|| Refusal::not_found(&what))?;
+    let row = store
+        .consent(id)?
+        .ok_or_else(|| Refusal::not_found(&what))?;
     access::consents(caller, Action::ReadConsents, Some(&row.member_id))
         .map_err(|_| Refusal::not_found(&what))?;
     Ok(row)
@@ -247,7 +277,9 @@ pub fn read(store: &Store, caller: &Caller, id: &str) -> Result<ConsentRow, Refu
 /// `DELETE /fhir/Consent/{id}`: the patient revokes a grant at once.
 pub fn revoke(store: &Store, caller: &Caller, id: &str, now: &str) -> Result<ConsentRow, Refusal> {
     let what = format!("Consent/{id}");
-    let row = store.consent(id)?.ok_or_else(|| Refusal::not_found(&what))?;
+    let row = store
+        .consent(id)?
+        .ok_or_else(|| Refusal::not_found(&what))?;
     access::consents(caller, Action::RevokeConsent, Some(&row.member_id)).map_err(|e| {
         if e.why == Why::NotFound {
             Refusal::not_found(&what)
@@ -266,7 +298,10 @@ pub fn render(row: &ConsentRow, now: &str) -> String {
     out.push_str("{\"resourceType\":\"Consent\",\"id\":");
     write_str(&mut out, &row.consent_id);
     out.push_str(",\"meta\":{\"lastUpdated\":");
-    write_str(&mut out, row.revoked_at.as_deref().unwrap_or(&row.created_at));
+    write_str(
+        &mut out,
+        row.revoked_at.as_deref().unwrap_or(&row.created_at),
+    );
     out.push_str("},\"status\":");
     write_str(&mut out, if active { "active" } else { "inactive" });
     out.push_str(",\"scope\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/consentscope\",\"code\":\"patient-privacy\"}]},\"category\":[{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"59284-0\"}]}],\"patient\":{\"identifier\":{\"system\":\"");
@@ -280,7 +315,13 @@ pub fn render(row: &ConsentRow, now: &str) -> String {
     out.push_str("}],\"provision\":{\"type\":\"permit\",\"period\":{\"start\":");
     write_str(&mut out, &row.start);
     out.push_str(",\"end\":");
-    write_str(&mut out, row.revoked_at.as_deref().filter(|r| *r < row.end.as_str()).unwrap_or(&row.end));
+    write_str(
+        &mut out,
+        row.revoked_at
+            .as_deref()
+            .filter(|r| *r < row.end.as_str())
+            .unwrap_or(&row.end),
+    );
     out.push_str("},\"actor\":[{\"role\":{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/v3-ParticipationType\",\"code\":\"IRCP\"}]},\"reference\":{\"identifier\":{\"system\":\"");
     out.push_str(INSTITUTION_SYSTEM);
     out.push_str("\",\"value\":");

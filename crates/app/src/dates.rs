@@ -169,8 +169,14 @@ mod tests {
     #[test]
     fn instants() {
         let t = "2026-12-07T10:00:00.000Z";
-        assert_eq!(plus_hours(t, 24).as_deref(), Some("2026-12-08T10:00:00.000Z"));
-        assert_eq!(plus_hours("2026-12-31T23:30:00Z", 1).as_deref(), Some("2027-01-01T00:30:00.000Z"));
+        assert_eq!(
+            plus_hours(t, 24).as_deref(),
+            Some("2026-12-08T10:00:00.000Z")
+        );
+        assert_eq!(
+            plus_hours("2026-12-31T23:30:00Z", 1).as_deref(),
+            Some("2027-01-01T00:30:00.000Z")
+        );
         assert_eq!(utc_instant("2026-12-07T19:00:00+09:00").as_deref(), Some(t));
         assert_eq!(instant_millis("1970-01-01T00:00:01.5Z"), Some(1500));
         assert_eq!(instant_millis("not a date"), None);

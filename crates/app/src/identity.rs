@@ -21,7 +21,9 @@ pub enum Claim {
         practitioner: Option<Practitioner>,
     },
     /// A patient by the normalised 被保険者個人識別子.
-    Patient { member_id: String },
+    Patient {
+        member_id: String,
+    },
     QualificationService,
     Operator,
 }

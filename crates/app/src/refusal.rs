@@ -60,7 +60,14 @@ impl Refusal {
         en: impl Into<String>,
         ja: impl Into<String>,
     ) -> Refusal {
-        Refusal::new(Why::BadRequest, IssueType::Invalid, detail, expression, en, ja)
+        Refusal::new(
+            Why::BadRequest,
+            IssueType::Invalid,
+            detail,
+            expression,
+            en,
+            ja,
+        )
     }
     pub fn not_found(what: &str) -> Refusal {
         Refusal::new(

@@ -129,6 +129,9 @@ pub fn set_enabled(
     if store.set_institution_enabled(number.trim(), enabled, now)? {
         Ok(())
     } else {
-        Err(Refusal::not_found(&format!("institution {}", number.trim())))
+        Err(Refusal::not_found(&format!(
+            "institution {}",
+            number.trim()
+        )))
     }
 }

@@ -287,7 +287,10 @@ fn institutions(data: PathBuf, database: Option<String>, action: InstitutionsAct
                     prefecture,
                 };
                 let r = app::registry::add(&store, &op, &new, &now).map_err(show)?;
-                println!("registered {} ({}, prefecture {}): {}", r.number, r.kind, r.prefecture, r.name);
+                println!(
+                    "registered {} ({}, prefecture {}): {}",
+                    r.number, r.kind, r.prefecture, r.name
+                );
             }
             InstitutionsAction::Import { file } => {
                 let text = std::fs::read_to_string(&file)
@@ -380,15 +383,26 @@ fn disaster(data: PathBuf, database: Option<String>, action: DisasterAction) -> 
             }
             DisasterAction::List => {
                 for d in app::disaster::list(&store, &op).map_err(show)? {
-                    let prefs: Vec<String> = d.prefectures.iter().map(|p| format!("{p:02}")).collect();
+                    let prefs: Vec<String> =
+                        d.prefectures.iter().map(|p| format!("{p:02}")).collect();
                     println!(
                         "{}\t{}\t{}\t{}\tprefectures {}\tinstitutions {}",
                         d.disaster_id,
                         d.start,
                         d.end,
-                        d.ended_at.as_deref().map_or("ongoing".to_string(), |e| format!("ended {e}")),
-                        if prefs.is_empty() { "-".into() } else { prefs.join(",") },
-                        if d.institutions.is_empty() { "-".into() } else { d.institutions.join(",") },
+                        d.ended_at
+                            .as_deref()
+                            .map_or("ongoing".to_string(), |e| format!("ended {e}")),
+                        if prefs.is_empty() {
+                            "-".into()
+                        } else {
+                            prefs.join(",")
+                        },
+                        if d.institutions.is_empty() {
+                            "-".into()
+                        } else {
+                            d.institutions.join(",")
+                        },
                     );
                 }
             }

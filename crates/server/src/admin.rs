@@ -45,7 +45,12 @@ pub async fn add_institution(
     app::access::administer(&caller)?;
     let body = body_or_error(body)?;
     let v = parse_json(&body)?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     let new = app::registry::NewInstitution {
         number: text("number"),
         kind: text("kind"),

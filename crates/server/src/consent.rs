@@ -51,9 +51,8 @@ pub async fn search(
         match k.as_str() {
             "patient" | "patient.identifier" => {
                 let value = v.rsplit('|').next().unwrap_or(&v).to_string();
-                let m = clins::InsuranceMemberId::parse(&value).map_err(|e| {
-                    ApiError::bad_request("CLINS-MEMBER-ID", "patient", e.en, e.ja)
-                })?;
+                let m = clins::InsuranceMemberId::parse(&value)
+                    .map_err(|e| ApiError::bad_request("CLINS-MEMBER-ID", "patient", e.en, e.ja))?;
                 member = Some(m.normalized());
             }
             "_count" => limit = crate::read::page_size(&v)?,
@@ -72,7 +71,10 @@ pub async fn search(
                 out.push(',');
             }
             out.push_str("{\"fullUrl\":");
-            write_str(&mut out, &format!("{}/Consent/{}", hub.base, row.consent_id));
+            write_str(
+                &mut out,
+                &format!("{}/Consent/{}", hub.base, row.consent_id),
+            );
             out.push_str(",\"resource\":");
             out.push_str(&app::consent::render(row, &now));
             out.push_str(",\"search\":{\"mode\":\"match\"}}");

@@ -203,7 +203,10 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
     let practitioner = single(headers, DEV_PRACTITIONER_HEADER)?;
     let patient = single(headers, DEV_PATIENT_HEADER)?;
     let role = single(headers, DEV_ROLE_HEADER)?;
-    let named = [institution, patient, role].iter().filter(|h| h.is_some()).count();
+    let named = [institution, patient, role]
+        .iter()
+        .filter(|h| h.is_some())
+        .count();
     if named > 1 {
         return Err(ApiError::bad_request(
             "AUTH-AMBIGUOUS",
@@ -235,7 +238,9 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
                 let (mut emergency, mut two_factor) = (false, false);
                 let mut bad = id.is_empty()
                     || id.len() > 64
-                    || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_.@".contains(&b));
                 for flag in parts {
                     match flag {
                         "emergency" => emergency = true,
@@ -266,8 +271,14 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
         let decoded = crate::percent_decode(text);
         let member = clins::InsuranceMemberId::parse(&decoded).map_err(|e| {
             unauthorized(
-                format!("X-Clins-Dev-Patient (percent-encoded insurance member id): {}", e.en),
-                format!("X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}", e.ja),
+                format!(
+                    "X-Clins-Dev-Patient (percent-encoded insurance member id): {}",
+                    e.en
+                ),
+                format!(
+                    "X-Clins-Dev-Patient（被保険者個人識別子、パーセントエンコード）: {}",
+                    e.ja
+                ),
             )
         })?;
         return Ok(Claim::Patient {

@@ -720,7 +720,12 @@ fn undo_cancel(hub: &Hub, caller: &Caller, bundle_id: &str) -> Result<Response, 
         .document(&doc_id)?
         .ok_or_else(|| ApiError::not_found(&format!("the document with Bundle-ID {bundle_id}")))?;
     let prev = match (doc.status.as_str(), doc.prev_status.as_deref()) {
-        ("cancelled", Some(p)) if !bundle.is_empty() && doc.institution == caller.institution().unwrap_or_default() => p.to_string(),
+        ("cancelled", Some(p))
+            if !bundle.is_empty()
+                && doc.institution == caller.institution().unwrap_or_default() =>
+        {
+            p.to_string()
+        }
         (s, _) => {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -755,8 +760,10 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
         DocKind::PatientSummary,
         DocKind::Checkup,
     ] {
-        plan.documents
-            .push((kind.code().to_string(), cutoff(document_retention_days(kind))));
+        plan.documents.push((
+            kind.code().to_string(),
+            cutoff(document_retention_days(kind)),
+        ));
     }
     plan.retrieved_before = Some(cutoff(RETRIEVED_DAYS));
     plan

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
+use app::access::{self, PatientView};
+use app::Caller;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use app::access::{self, PatientView};
-use app::Caller;
 use clins::policy::{Action, Decision, Denial, Item, Mark};
 use fhir::json::write_str;
 use fhir::outcome::IssueType;
@@ -141,14 +141,16 @@ fn open(
                 .store
                 .patient(k)?
                 .ok_or_else(|| ApiError::not_found("the patient"))?;
-            let view = access::open_patient(&hub.store, caller, &member, &now, request)
-                .map_err(|e| match e.why {
-                    app::Why::Forbidden | app::Why::NotFound
-                        if !e.issues.iter().any(|i| i.detail.starts_with("EMERGENCY")) =>
-                    {
-                        ApiError::not_found("the patient")
+            let view =
+                access::open_patient(&hub.store, caller, &member, &now, request).map_err(|e| {
+                    match e.why {
+                        app::Why::Forbidden | app::Why::NotFound
+                            if !e.issues.iter().any(|i| i.detail.starts_with("EMERGENCY")) =>
+                        {
+                            ApiError::not_found("the patient")
+                        }
+                        _ => e.into(),
                     }
-                    _ => e.into(),
                 })?;
             Ok((view, Some((k, body))))
         }
@@ -183,8 +185,7 @@ pub async fn summary(
             return Err(ApiError::not_found("the patient"));
         };
         let today = hub.clock.today();
-        let mut shown =
-            access::viewable(&caller, &view, hub.store.current_resources(pk)?, today);
+        let mut shown = access::viewable(&caller, &view, hub.store.current_resources(pk)?, today);
         shown.sort_by(|a, b| {
             let ia = Item::from_code(&a.0.item);
             let ib = Item::from_code(&b.0.item);
@@ -268,13 +269,7 @@ fn write_search_mode(out: &mut String, mode: Option<&str>) {
 }
 
 /// One Bundle entry of a stored resource, with its source and registration extensions.
-fn write_entry(
-    out: &mut String,
-    hub: &Hub,
-    r: &StoredResource,
-    mark: Mark,
-    mode: Option<&str>,
-) {
+fn write_entry(out: &mut String, hub: &Hub, r: &StoredResource, mark: Mark, mode: Option<&str>) {
     out.push_str("{\"fullUrl\":");
     write_str(out, &format!("{}/{}/{}", hub.base, r.res_type, r.res_id));
     out.push(',');
@@ -628,9 +623,16 @@ pub async fn read(
         }
         "Patient" => {
             let what = format!("Patient/{id}");
-            let pk = crate::ingest::patient_key_of(&id).ok_or_else(|| ApiError::not_found(&what))?;
-            let (_, found) = open(&hub, &caller, PatientRef::Key(pk), "GET Patient")
-                .map_err(|e| if e.status == StatusCode::NOT_FOUND { ApiError::not_found(&what) } else { e })?;
+            let pk =
+                crate::ingest::patient_key_of(&id).ok_or_else(|| ApiError::not_found(&what))?;
+            let (_, found) =
+                open(&hub, &caller, PatientRef::Key(pk), "GET Patient").map_err(|e| {
+                    if e.status == StatusCode::NOT_FOUND {
+                        ApiError::not_found(&what)
+                    } else {
+                        e
+                    }
+                })?;
             let (_, body) = found.ok_or_else(|| ApiError::not_found(&what))?;
             Ok(fhir(StatusCode::OK, body))
         }
@@ -643,7 +645,14 @@ pub async fn read(
                 .ok_or_else(|| ApiError::not_found(&what))?;
             let carriers = carriers_for(&hub, &doc, &caller)?;
             let ctx = access::document_context(&hub.store, &caller, &doc, &hub.clock.now())?;
-            match access::document(&caller, &doc, &carriers, Action::Read, ctx, hub.clock.today()) {
+            match access::document(
+                &caller,
+                &doc,
+                &carriers,
+                Action::Read,
+                ctx,
+                hub.clock.today(),
+            ) {
                 Decision::Permit(..) => Ok(fhir(
                     StatusCode::OK,
                     document_reference(&hub, &doc, &carriers),
@@ -928,20 +937,21 @@ async fn search_documents(
     }
     let doc_type = doc_type.map(|v: String| v.rsplit('|').next().unwrap_or(&v).to_string());
     // `current` means every live status; the others name one.
-    let status: Option<Option<String>> = match status.as_deref() {
-        None => None,
-        Some("current") => Some(None),
-        Some("entered-in-error") => Some(Some("cancelled".to_string())),
-        Some(v @ ("held" | "retrieved" | "cancelled")) => Some(Some(v.to_string())),
-        Some(other) => {
-            return Err(ApiError::bad_request(
+    let status: Option<Option<String>> =
+        match status.as_deref() {
+            None => None,
+            Some("current") => Some(None),
+            Some("entered-in-error") => Some(Some("cancelled".to_string())),
+            Some(v @ ("held" | "retrieved" | "cancelled")) => Some(Some(v.to_string())),
+            Some(other) => return Err(ApiError::bad_request(
                 "SEARCH-STATUS",
                 "status",
-                format!("status `{other}`: use current, entered-in-error, held, retrieved or cancelled"),
+                format!(
+                    "status `{other}`: use current, entered-in-error, held, retrieved or cancelled"
+                ),
                 format!("status「{other}」は不正です"),
-            ))
-        }
-    };
+            )),
+        };
     if let Some(d) = &destination {
         if Some(d.as_str()) != caller.institution() {
             return Err(ApiError::new(

@@ -171,7 +171,11 @@ impl Store {
         self.write(move |c| {
             Ok(c.execute(
                 "UPDATE institutions SET enabled = ?2, updated_at = ?3 WHERE number = ?1",
-                &[number.clone().into(), i64::from(enabled).into(), now.clone().into()],
+                &[
+                    number.clone().into(),
+                    i64::from(enabled).into(),
+                    now.clone().into(),
+                ],
             )? > 0)
         })
     }

@@ -16,8 +16,8 @@ mod schema;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use access::{random_id, AccessRecord, ConsentRow, DisasterRow, InstitutionRow};
+use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
 pub use group::commit_stats;
 

@@ -140,6 +140,8 @@ impl Hub {
             let _ = child.kill();
             panic!("the server did not print its address within 60 s:\n{seen}");
         }
+        // A new server on a port an earlier one used: nothing is registered with it yet.
+        REGISTERED.lock().unwrap().retain(|(p, _)| *p != port);
         Hub {
             child,
             port,
@@ -173,7 +175,9 @@ impl Hub {
         let _ = self.child.wait();
     }
 
+    /// A GET as `institution` (registered first when it is a well-formed number).
     pub fn get(&self, path: &str, institution: &str) -> Resp {
+        register(self.port, institution);
         request(
             self.port,
             "GET",
@@ -183,11 +187,38 @@ impl Hub {
         )
     }
 
+    /// A GET with the given headers only.
+    pub fn get_as(&self, path: &str, headers: &[(&str, &str)]) -> Resp {
+        request(self.port, "GET", path, headers, b"")
+    }
+
+    /// The qualification service records `member`'s viewing consent for `institution` (registered
+    /// first); returns the response (201 with the Consent).
+    pub fn grant(&self, member: &str, institution: &str) -> Resp {
+        register(self.port, institution);
+        let body = format!(
+            r#"{{"resourceType":"Consent","status":"active","patient":{{"identifier":{{"system":"{MEMBER_SYSTEM}","value":"{member}"}}}},"provision":{{"actor":[{{"reference":{{"identifier":{{"value":"{institution}"}}}}}}]}}}}"#
+        );
+        let r = request(
+            self.port,
+            "POST",
+            "/fhir/Consent",
+            &[
+                ("X-Clins-Dev-Role", "qualification-service"),
+                ("Content-Type", "application/fhir+json"),
+            ],
+            body.as_bytes(),
+        );
+        assert_eq!(r.status, 201, "consent for {institution}: {}", r.body);
+        r
+    }
+
     pub fn submit(&self, bundle: &[u8]) -> Resp {
         submit_to(self.port, bundle)
     }
 
     pub fn post(&self, path: &str, institution: &str, body: &[u8]) -> Resp {
+        register(self.port, institution);
         request(
             self.port,
             "POST",
@@ -278,6 +309,7 @@ impl Resp {
 /// threads that hold only the port).
 pub fn submit_to(port: u16, bundle: &[u8]) -> Resp {
     let inst = institution_of(bundle);
+    register(port, &inst);
     request(
         port,
         "POST",
@@ -288,6 +320,48 @@ pub fn submit_to(port: u16, bundle: &[u8]) -> Resp {
         ],
         bundle,
     )
+}
+
+/// Registers an institution with the hub at `port` once (as the operator, over HTTP), with the
+/// kind its fee table code suggests (1 hospital, 2 checkup, 3 dental, 4 pharmacy; 8 digits an
+/// insurer). Numbers that are not well formed are left alone (the hub refuses them).
+static REGISTERED: std::sync::Mutex<Vec<(u16, String)>> = std::sync::Mutex::new(Vec::new());
+
+pub fn register(port: u16, number: &str) {
+    let registered = &REGISTERED;
+    let kind = match (number.len(), number.get(2..3)) {
+        (8, _) => "insurer",
+        (10, Some("1")) => "hospital",
+        (10, Some("2")) => "checkup",
+        (10, Some("3")) => "dental",
+        (10, Some("4")) => "pharmacy",
+        _ => return,
+    };
+    if !number.bytes().all(|b| b.is_ascii_digit()) {
+        return;
+    }
+    let key = (port, number.to_string());
+    if registered.lock().unwrap().contains(&key) {
+        return;
+    }
+    register_as(port, number, kind);
+    registered.lock().unwrap().push(key);
+}
+
+/// Registers (or re-registers) `number` as `kind`.
+pub fn register_as(port: u16, number: &str, kind: &str) {
+    let body = format!(r#"{{"number":"{number}","kind":"{kind}","name":"テスト機関 {number}"}}"#);
+    let r = request(
+        port,
+        "POST",
+        "/admin/institutions",
+        &[
+            ("X-Clins-Dev-Role", "operator"),
+            ("Content-Type", "application/json"),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "register {number} as {kind}: {}", r.body);
 }
 
 pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {

@@ -364,8 +364,12 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
         r.body
     );
     // Injection-shaped token values are values: they match nothing.
+    hub.grant(&member_of(&unit.bundle), &inst);
     let r = hub.get(
-        "/fhir/Condition?patient=p1&code=%27%20OR%20%271%27%3D%271",
+        &format!(
+            "/fhir/Condition?patient.identifier={}&code=%27%20OR%20%271%27%3D%271",
+            enc(&format!("{MEMBER_SYSTEM}|{}", member_of(&unit.bundle)))
+        ),
         &inst,
     );
     assert_eq!(r.status, 200, "{}", r.body);
@@ -558,6 +562,9 @@ fn new_and_known_patients(kind: &str) {
         .expect("a unit of another patient");
     let inst = institution_of(&bytes(&a.bundle));
     let (member_a, member_b) = (member_of(&a.bundle), member_of(&b.bundle));
+    // Viewing consent is per patient and institution, and may come before any data.
+    hub.grant(&member_a, &inst);
+    hub.grant(&member_b, &inst);
     let patient_id = |hub: &Hub| {
         let r = hub.get(&summary_path(&member_a), &inst);
         assert_eq!(r.status, 200, "{}", r.body);
@@ -647,8 +654,10 @@ fn new_and_known_patients(kind: &str) {
     delete_nothing(&hub, c_unit);
     let r = hub.submit(&bytes(&c_doc.bundle));
     assert_eq!(r.status, 200, "{}", r.body);
-    let c_inst = institution_of(&bytes(&c_doc.bundle));
-    let r = hub.get(&summary_path(&member_of(&c_doc.bundle)), &c_inst);
+    // Read by a hospital with consent (the document's sender may be a checkup centre, which
+    // reads no summaries).
+    hub.grant(&member_of(&c_doc.bundle), &inst);
+    let r = hub.get(&summary_path(&member_of(&c_doc.bundle)), &inst);
     assert_eq!(r.status, 200, "{}", r.body);
     let c_pid = r.entries()[0]
         .pointer("resource.id")
@@ -717,6 +726,7 @@ fn concurrent_replacements_end_as_one_of_them(kind: &str) {
     });
     let member = member_of(&unit.bundle);
     let inst = institution_of(&variants[0]);
+    hub.grant(&member, &inst);
     let r = hub.get(
         &format!(
             "/fhir/Condition?patient.identifier={}&_count=1000",
@@ -766,6 +776,15 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
     {
         assert!(hub.submit(&bytes(&s.bundle)).status < 300);
     }
+    // Without viewing consent: refused; with it, the patient's data from every institution.
+    let r = hub.get(&summary_path(member), &outsider);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.details().contains(&"CONSENT-REQUIRED".to_string()),
+        "{}",
+        r.body
+    );
+    hub.grant(member, &outsider);
     let r = hub.get(&summary_path(member), &outsider);
     assert_eq!(r.status, 200, "{}", r.body);
     let entries = r.entries();
@@ -829,6 +848,8 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
         .collect();
     let owner = institution_of(&bytes(&flagged));
     let other_member = member_of(&flagged);
+    hub.grant(&other_member, &owner);
+    hub.grant(&other_member, &outsider);
     let seen_by = |who: &str| -> (BTreeSet<String>, BTreeSet<String>) {
         let r = hub.get(&summary_path(&other_member), who);
         assert_eq!(r.status, 200);
@@ -943,6 +964,7 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
         enc(&format!("{MEMBER_SYSTEM}|{lab_member}")),
         enc(&code)
     );
+    hub.grant(&lab_member, &outsider);
     let r = hub.get(&path, &outsider);
     assert_eq!(r.status, 200, "{}", r.body);
     let effective: BTreeSet<String> = r
@@ -966,6 +988,9 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
     // Six years later: 傷病名 without LTS have expired, the LTS one stays until deleted.
     hub.kill();
     let hub = Hub::start(&backend, &ig(), Some("2032-12-01T00:00:00.000Z"));
+    // The consent of 2026 has long expired.
+    assert_eq!(hub.get(&summary_path(&other_member), &outsider).status, 403);
+    hub.grant(&other_member, &outsider);
     let (later, _) = {
         let r = hub.get(&summary_path(&other_member), &outsider);
         assert_eq!(r.status, 200);
@@ -1026,6 +1051,7 @@ fn search_parameters_and_paging(kind: &str) {
         .find(|s| member_of(&s.bundle) == member)
         .map(|s| bundle_key(&s.bundle).0)
         .unwrap();
+    hub.grant(&member, &inst);
     let pid = {
         let r = hub.get(&summary_path(&member), &inst);
         r.entries()[0]
@@ -1152,6 +1178,7 @@ fn search_parameters_and_paging(kind: &str) {
         .find(|s| s.kind == "Condition" && institution_of(&bytes(&s.bundle)) == doc_sender)
         .map(|s| member_of(&s.bundle))
         .expect("Conditions from the referral's sender");
+    hub.grant(&with_sender, &inst);
     let sender_inc = hub.get(
         &format!(
             "/fhir/Condition?patient.identifier={}&_include=Condition:source-institution&_count=1000",
@@ -1243,14 +1270,16 @@ fn search_parameters_and_paging(kind: &str) {
         .find(|s| s.file_name.ends_with("observation.json"))
         .map(|s| bundle_key(&s.bundle).0)
         .unwrap();
+    hub.grant(&lab_member, &lab_inst);
     let r = hub.get(&format!("/fhir/Observation?patient.identifier={}&category=laboratory&date=ge2020-01-01&_count=1000", enc(&format!("{MEMBER_SYSTEM}|{lab_member}"))), &lab_inst);
     assert!(!r.entries().is_empty(), "{}", r.body);
     // Documents of a patient, by type.
     let doc_member = subs
         .iter()
-        .find(|s| s.file_name.ends_with("checkup.json") || s.file_name.ends_with("pcs.json"))
+        .find(|s| s.file_name.ends_with("checkup.json"))
         .map(|s| member_of(&s.bundle));
     if let Some(m) = doc_member {
+        hub.grant(&m, &inst);
         let r = hub.get(
             &format!(
                 "/fhir/DocumentReference?patient.identifier={}",
@@ -1326,6 +1355,11 @@ fn referral_lifecycle(kind: &str) {
     // Its prescriptions are not shared while it is held.
     let prescriptions = stored_ids(&r);
     assert!(!prescriptions.is_empty());
+    for who in [third, sender.as_str(), dest.as_str()] {
+        if who.as_bytes()[2] != b'2' {
+            hub.grant(&member_of(&doc), who);
+        }
+    }
     let meds = |who: &str| {
         entry_ids(&hub.get(
             &format!(
@@ -1478,8 +1512,8 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
     let third_owned = subs
         .iter()
         .map(|s| institution_of(&bytes(&s.bundle)))
-        .find(|i| *i != sender && *i != dest)
-        .expect("a third institution");
+        .find(|i| *i != sender && *i != dest && i.as_bytes()[2] != b'2')
+        .expect("a third institution (not a checkup centre)");
     let third = third_owned.as_str();
     let r = hub.submit(&bytes(&referral));
     assert_eq!(r.status, 200, "{}", r.body);
@@ -1545,6 +1579,12 @@ fn discharge_summary_travels_with_its_referral(kind: &str) {
     assert_eq!(held.status, 403, "{}", held.body);
     assert!(held.details().contains(&"REFERRAL-HELD".to_string()));
     // Its prescriptions are held with it: only the sender sees them.
+    // (Viewing consent goes to institutions that care for patients, not to checkup centres.)
+    for who in [third, sender.as_str(), dest.as_str()] {
+        if who.as_bytes()[2] != b'2' {
+            hub.grant(&member_of(&summary), who);
+        }
+    }
     let meds = |who: &str| {
         entry_ids(&hub.get(
             &format!(

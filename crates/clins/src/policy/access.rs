@@ -308,7 +308,11 @@ pub enum Target {
     Patient,
     /// A 6情報 resource of `item` with its flag bits; `held`: the unit it came with is held
     /// (a prescription of a referral waiting for consent, of a 退院時サマリー not yet released).
-    Item { item: Item, flags: i64, held: bool },
+    Item {
+        item: Item,
+        flags: i64,
+        held: bool,
+    },
     /// A stored document. `retrieval`: what [`super::referral_retrieval`] (or, for a 退院時サマリー,
     /// [`super::attachment_access`] over its carriers) says for the addressee.
     Document {
@@ -622,7 +626,13 @@ fn read(r: &Request) -> Decision {
                     }
                 }
                 // The insurer: 健診結果報告書 of its own insured, no consent.
-                (Principal::Institution { kind: InstitutionKind::Insurer, .. }, DocKind::Checkup) => {
+                (
+                    Principal::Institution {
+                        kind: InstitutionKind::Insurer,
+                        ..
+                    },
+                    DocKind::Checkup,
+                ) => {
                     if rel.insured {
                         live(status, Basis::Insurer)
                     } else {

@@ -360,25 +360,53 @@ fn invariants_over_every_combination() {
                             relation,
                             context,
                         });
-                        let why = || format!("{name} {action:?} {target:?} {relation:?} {context:?} → {d:?}");
+                        let why = || {
+                            format!("{name} {action:?} {target:?} {relation:?} {context:?} → {d:?}")
+                        };
                         let reading = matches!(action, Read | Retrieve);
-                        let clinical = matches!(target, Target::Item { .. } | Target::Document { .. } | Target::Patient);
+                        let clinical = matches!(
+                            target,
+                            Target::Item { .. } | Target::Document { .. } | Target::Patient
+                        );
                         // The qualification service and the operator never read clinical data.
-                        if matches!(principal, Principal::QualificationService | Principal::Operator) && reading && clinical {
+                        if matches!(
+                            principal,
+                            Principal::QualificationService | Principal::Operator
+                        ) && reading
+                            && clinical
+                        {
                             assert!(!d.permitted(), "{}", why());
                         }
                         // Insurers read 健診 of their own insured only.
-                        if principal.kind() == Some(InstitutionKind::Insurer) && reading && d.permitted() {
+                        if principal.kind() == Some(InstitutionKind::Insurer)
+                            && reading
+                            && d.permitted()
+                        {
                             assert!(
-                                matches!(target, Target::Document { kind: DocKind::Checkup, .. }) && relation.insured,
+                                matches!(
+                                    target,
+                                    Target::Document {
+                                        kind: DocKind::Checkup,
+                                        ..
+                                    }
+                                ) && relation.insured,
                                 "{}",
                                 why()
                             );
                         }
-                        if let (true, Target::Item { flags, held, .. }, Decision::Permit(basis, mark)) = (reading, target, d) {
+                        if let (
+                            true,
+                            Target::Item { flags, held, .. },
+                            Decision::Permit(basis, mark),
+                        ) = (reading, target, d)
+                        {
                             if basis != Basis::Submitter {
                                 // Suspected, UNDELIVERED and held entries reach only their submitter.
-                                assert!(flags & (FLAG_SUSPECTED | FLAG_UNDELIVERED) == 0 && !held, "{}", why());
+                                assert!(
+                                    flags & (FLAG_SUSPECTED | FLAG_UNDELIVERED) == 0 && !held,
+                                    "{}",
+                                    why()
+                                );
                                 // The patient never learns of an UNINFORMED diagnosis.
                                 if matches!(principal, Principal::Patient { .. }) {
                                     assert!(flags & FLAG_UNINFORMED == 0, "{}", why());
@@ -386,7 +414,9 @@ fn invariants_over_every_combination() {
                                 // Consent, emergency or disaster: one of them is there.
                                 if matches!(principal, Principal::Institution { .. }) {
                                     assert!(
-                                        context.consent == Live || context.emergency_claimed || context.disaster,
+                                        context.consent == Live
+                                            || context.emergency_claimed
+                                            || context.disaster,
                                         "{}",
                                         why()
                                     );
@@ -394,27 +424,53 @@ fn invariants_over_every_combination() {
                             }
                             // The 未告知 mark is for institutions.
                             if mark == Mark::Uninformed {
-                                assert!(matches!(principal, Principal::Institution { .. }), "{}", why());
+                                assert!(
+                                    matches!(principal, Principal::Institution { .. }),
+                                    "{}",
+                                    why()
+                                );
                             }
                         }
                         // 患者サマリー: never to another institution; to the patient for six months.
-                        if let Target::Document { kind: DocKind::PatientSummary, .. } = target {
+                        if let Target::Document {
+                            kind: DocKind::PatientSummary,
+                            ..
+                        } = target
+                        {
                             if reading && d.permitted() {
-                                assert!(relation.submitter || (relation.own && context.age_days <= 183), "{}", why());
+                                assert!(
+                                    relation.submitter || (relation.own && context.age_days <= 183),
+                                    "{}",
+                                    why()
+                                );
                             }
                         }
                         // A patient never reaches another patient's data.
-                        if matches!(principal, Principal::Patient { .. }) && !relation.own && reading {
+                        if matches!(principal, Principal::Patient { .. })
+                            && !relation.own
+                            && reading
+                        {
                             assert!(!d.permitted(), "{}", why());
                         }
                         // Emergency access is a hospital's, with privilege and two factors.
                         if let Decision::Permit(Basis::Emergency, _) = d {
-                            assert!(emergency_check(&principal).is_ok() && context.emergency_claimed, "{}", why());
+                            assert!(
+                                emergency_check(&principal).is_ok() && context.emergency_claimed,
+                                "{}",
+                                why()
+                            );
                         }
                         // A failed emergency claim is never silently ignored.
                         if context.emergency_claimed && emergency_check(&principal).is_err() {
                             if let Decision::Permit(b, _) = d {
-                                assert!(!matches!(b, Basis::Consent | Basis::Disaster | Basis::Emergency), "{}", why());
+                                assert!(
+                                    !matches!(
+                                        b,
+                                        Basis::Consent | Basis::Disaster | Basis::Emergency
+                                    ),
+                                    "{}",
+                                    why()
+                                );
                             }
                         }
                     }
@@ -435,29 +491,69 @@ fn consent_state_and_disaster_cover() {
     let now = "2026-12-07T10:00:00.000Z";
     let table: &[(&[Grant], ConsentState)] = &[
         (&[], CNone),
-        (&[g("2026-12-07T00:00:00.000Z", "2026-12-08T00:00:00.000Z", false)], Live),
-        (&[g("2026-12-06T00:00:00.000Z", "2026-12-07T00:00:00.000Z", false)], CExpired),
-        (&[g("2026-12-07T00:00:00.000Z", "2026-12-08T00:00:00.000Z", true)], Revoked),
+        (
+            &[g(
+                "2026-12-07T00:00:00.000Z",
+                "2026-12-08T00:00:00.000Z",
+                false,
+            )],
+            Live,
+        ),
+        (
+            &[g(
+                "2026-12-06T00:00:00.000Z",
+                "2026-12-07T00:00:00.000Z",
+                false,
+            )],
+            CExpired,
+        ),
+        (
+            &[g(
+                "2026-12-07T00:00:00.000Z",
+                "2026-12-08T00:00:00.000Z",
+                true,
+            )],
+            Revoked,
+        ),
         // The end is exclusive; a period that has not begun is not live.
         (&[g("2026-12-06T10:00:00.000Z", now, false)], CExpired),
-        (&[g("2026-12-08T00:00:00.000Z", "2026-12-09T00:00:00.000Z", false)], CExpired),
+        (
+            &[g(
+                "2026-12-08T00:00:00.000Z",
+                "2026-12-09T00:00:00.000Z",
+                false,
+            )],
+            CExpired,
+        ),
         (
             &[
                 g("2026-12-07T00:00:00.000Z", "2026-12-08T00:00:00.000Z", true),
-                g("2026-12-07T09:00:00.000Z", "2026-12-08T09:00:00.000Z", false),
+                g(
+                    "2026-12-07T09:00:00.000Z",
+                    "2026-12-08T09:00:00.000Z",
+                    false,
+                ),
             ],
             Live,
         ),
         (
             &[
-                g("2026-12-01T00:00:00.000Z", "2026-12-02T00:00:00.000Z", false),
+                g(
+                    "2026-12-01T00:00:00.000Z",
+                    "2026-12-02T00:00:00.000Z",
+                    false,
+                ),
                 g("2026-12-07T00:00:00.000Z", "2026-12-08T00:00:00.000Z", true),
             ],
             Revoked,
         ),
     ];
     for (grants, want) in table {
-        assert_eq!(consent_state(grants.iter().cloned(), now), *want, "{grants:?}");
+        assert_eq!(
+            consent_state(grants.iter().cloned(), now),
+            *want,
+            "{grants:?}"
+        );
     }
     let insts = vec!["2712345678".to_string()];
     let d = |from, to, ended, prefs: &'static [u8]| Disaster {
@@ -468,12 +564,72 @@ fn consent_state_and_disaster_cover() {
         institutions: &insts,
     };
     let t: &[(Disaster, &str, u8, bool)] = &[
-        (d("2026-12-01T00:00:00.000Z", "2026-12-31T00:00:00.000Z", false, &[13]), "1312345678", 13, true),
-        (d("2026-12-01T00:00:00.000Z", "2026-12-31T00:00:00.000Z", false, &[13]), "1412345678", 14, false),
-        (d("2026-12-01T00:00:00.000Z", "2026-12-31T00:00:00.000Z", false, &[13]), "2712345678", 27, true),
-        (d("2026-12-01T00:00:00.000Z", "2026-12-31T00:00:00.000Z", true, &[13]), "1312345678", 13, false),
-        (d("2026-11-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z", false, &[13]), "1312345678", 13, false),
-        (d("2026-12-08T00:00:00.000Z", "2026-12-31T00:00:00.000Z", false, &[13]), "1312345678", 13, false),
+        (
+            d(
+                "2026-12-01T00:00:00.000Z",
+                "2026-12-31T00:00:00.000Z",
+                false,
+                &[13],
+            ),
+            "1312345678",
+            13,
+            true,
+        ),
+        (
+            d(
+                "2026-12-01T00:00:00.000Z",
+                "2026-12-31T00:00:00.000Z",
+                false,
+                &[13],
+            ),
+            "1412345678",
+            14,
+            false,
+        ),
+        (
+            d(
+                "2026-12-01T00:00:00.000Z",
+                "2026-12-31T00:00:00.000Z",
+                false,
+                &[13],
+            ),
+            "2712345678",
+            27,
+            true,
+        ),
+        (
+            d(
+                "2026-12-01T00:00:00.000Z",
+                "2026-12-31T00:00:00.000Z",
+                true,
+                &[13],
+            ),
+            "1312345678",
+            13,
+            false,
+        ),
+        (
+            d(
+                "2026-11-01T00:00:00.000Z",
+                "2026-12-01T00:00:00.000Z",
+                false,
+                &[13],
+            ),
+            "1312345678",
+            13,
+            false,
+        ),
+        (
+            d(
+                "2026-12-08T00:00:00.000Z",
+                "2026-12-31T00:00:00.000Z",
+                false,
+                &[13],
+            ),
+            "1312345678",
+            13,
+            false,
+        ),
     ];
     for (decl, number, pref, want) in t {
         assert_eq!(
