@@ -937,21 +937,22 @@ async fn search_documents(
     }
     let doc_type = doc_type.map(|v: String| v.rsplit('|').next().unwrap_or(&v).to_string());
     // `current` means every live status; the others name one.
-    let status: Option<Option<String>> =
-        match status.as_deref() {
-            None => None,
-            Some("current") => Some(None),
-            Some("entered-in-error") => Some(Some("cancelled".to_string())),
-            Some(v @ ("held" | "retrieved" | "cancelled")) => Some(Some(v.to_string())),
-            Some(other) => return Err(ApiError::bad_request(
+    let status: Option<Option<String>> = match status.as_deref() {
+        None => None,
+        Some("current") => Some(None),
+        Some("entered-in-error") => Some(Some("cancelled".to_string())),
+        Some(v @ ("held" | "retrieved" | "cancelled")) => Some(Some(v.to_string())),
+        Some(other) => {
+            return Err(ApiError::bad_request(
                 "SEARCH-STATUS",
                 "status",
                 format!(
                     "status `{other}`: use current, entered-in-error, held, retrieved or cancelled"
                 ),
                 format!("status「{other}」は不正です"),
-            )),
-        };
+            ))
+        }
+    };
     if let Some(d) = &destination {
         if Some(d.as_str()) != caller.institution() {
             return Err(ApiError::new(

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 #[macro_use]
 mod common;
+mod access;
 mod harness;
 
 use std::collections::{BTreeSet, HashMap};
@@ -40,6 +41,16 @@ both!(discharge_summary_travels_with_its_referral);
 both!(acknowledged_submissions_survive_sigkill);
 both!(official_fixtures);
 both!(graceful_shutdown);
+both!(authorization_matrix);
+both!(patient_and_insurer_views);
+
+fn authorization_matrix(kind: &str) {
+    access::authorization_matrix(kind);
+}
+
+fn patient_and_insurer_views(kind: &str) {
+    access::patient_and_insurer_views(kind);
+}
 
 /// The JP packages when the shared folder is there (R4 and the service rules only otherwise).
 fn ig() -> Vec<PathBuf> {
