@@ -7,6 +7,7 @@
 //! - [`identity`]: an authenticated [`identity::Claim`] → a `Principal`, through the
 //!   institution registry.
 //! - [`registry`], [`disaster`]: the operator's registry and disaster declarations.
+//! - [`identify`]: identification by the 4 情報 (emergency, disaster) and its index.
 //! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
 //! - [`dates`]: FHIR dates as UTC ranges and instants (the one date helper of the hub).
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod access;
 pub mod consent;
 pub mod dates;
 pub mod disaster;
+pub mod identify;
 pub mod identity;
 pub mod refusal;
 pub mod registry;

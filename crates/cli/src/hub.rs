@@ -101,6 +101,7 @@ pub fn build_hub(
         clock,
         dev_auth,
         consent_hours: app::consent::DEFAULT_HOURS,
+        indexed: Default::default(),
         base,
     }))
 }

@@ -15,6 +15,9 @@
 //!   lists the IG constraint keys this crate enforces, so a validator without FHIRPath need
 //!   not report them as "not evaluated".
 //! - [`systems`]: the canonical URLs and codes the rules use.
+//! - [`policy`]: who sees what and for how long — the one access decision
+//!   ([`policy::decide`]), retention and the result windows.
+//! - [`demographics`]: the 4 情報 of a Patient, normalised for identification.
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, keeps no state, reads no IG
 //! package and knows nothing about HTTP or storage; every function is a deterministic function
@@ -23,6 +26,7 @@
 //! profiles, cardinalities and terminology is the validator's job (`crates/conformance`).
 #![forbid(unsafe_code)]
 
+pub mod demographics;
 pub mod ids;
 pub mod invariants;
 pub mod kind;

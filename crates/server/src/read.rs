@@ -67,6 +67,9 @@ pub(crate) fn bundle_head(out: &mut String, kind: &str, now: &str) {
     write_str(out, now);
 }
 
+/// A stored patient: its key and current Patient resource.
+type StoredPatient = (i64, Vec<u8>);
+
 /// How a request names its patient.
 enum PatientRef {
     /// By the normalised 被保険者個人識別子 (`identifier=system|value`).
@@ -128,7 +131,7 @@ fn open(
     caller: &Caller,
     pref: PatientRef,
     request: &str,
-) -> Result<(PatientView, Option<(i64, Vec<u8>)>), ApiError> {
+) -> Result<(PatientView, Option<StoredPatient>), ApiError> {
     let now = hub.clock.now();
     match pref {
         PatientRef::Member(m) => {

@@ -133,7 +133,66 @@ pub fn random_id() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// One row of a patient's 4 情報 (normalised name, date of birth, sex, address as written).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemographicsRow {
+    pub name_key: String,
+    pub birth_date: String,
+    pub gender: String,
+    pub address: String,
+}
+
 impl Store {
+    /// Replaces the 4 情報 rows of a patient.
+    pub fn put_demographics(
+        &self,
+        patient_key: i64,
+        rows: &[DemographicsRow],
+    ) -> Result<(), StoreError> {
+        let rows = rows.to_vec();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM patient_demographics WHERE patient_key = ?1",
+                &[patient_key.into()],
+            )?;
+            for r in &rows {
+                c.execute(
+                    "INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                    &[
+                        patient_key.into(),
+                        r.name_key.clone().into(),
+                        r.birth_date.clone().into(),
+                        r.gender.clone().into(),
+                        r.address.clone().into(),
+                    ],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The patients with this normalised name, date of birth and sex, with their addresses.
+    pub fn find_demographics(
+        &self,
+        name_key: &str,
+        birth_date: &str,
+        gender: &str,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT patient_key, address FROM patient_demographics WHERE name_key = ?1 AND birth_date = ?2 AND gender = ?3 LIMIT 1000",
+                &[name_key.into(), birth_date.into(), gender.into()],
+            )?
+            .into_iter()
+            .map(|r| {
+                let mut it = r.into_iter();
+                let k = it.next().map_or(0, |v| v.int());
+                (k, it.next().map(|v| v.text()).unwrap_or_default())
+            })
+            .collect())
+        })
+    }
+
     /// Registers an institution, or updates its kind, name and prefecture (enabled either way).
     pub fn put_institution(&self, row: &InstitutionRow) -> Result<(), StoreError> {
         let r = row.clone();
@@ -367,5 +426,118 @@ impl Store {
             })
             .collect())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (Store, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("clins-store-access-{}", random_id()));
+        (Store::open_sqlite(&dir).expect("open"), dir)
+    }
+
+    #[test]
+    fn access_facts_round_trip() {
+        let (s, dir) = store();
+        // Registry: insert, update, disable.
+        let mut row = InstitutionRow {
+            number: "1311111111".into(),
+            kind: "hospital".into(),
+            name: "A".into(),
+            prefecture: 13,
+            enabled: true,
+            updated_at: "t1".into(),
+        };
+        s.put_institution(&row).unwrap();
+        row.name = "B".into();
+        s.put_institution(&row).unwrap();
+        assert_eq!(s.institution("1311111111").unwrap(), Some(row.clone()));
+        assert!(s
+            .set_institution_enabled("1311111111", false, "t2")
+            .unwrap());
+        assert!(!s
+            .set_institution_enabled("1399999999", false, "t2")
+            .unwrap());
+        assert!(!s.institution("1311111111").unwrap().unwrap().enabled);
+        assert_eq!(s.institutions().unwrap().len(), 1);
+        // Consents: by patient and institution, revocation once.
+        let c = ConsentRow {
+            consent_id: random_id(),
+            member_id: "m1".into(),
+            institution: "1311111111".into(),
+            granted_by: "patient".into(),
+            start: "a".into(),
+            end: "b".into(),
+            created_at: "a".into(),
+            revoked_at: None,
+        };
+        s.add_consent(&c).unwrap();
+        assert_eq!(s.consents_for("m1", "1311111111").unwrap(), vec![c.clone()]);
+        assert!(s.consents_for("m1", "1322222222").unwrap().is_empty());
+        assert!(s.revoke_consent(&c.consent_id, "r1").unwrap());
+        assert!(!s.revoke_consent(&c.consent_id, "r2").unwrap());
+        assert_eq!(
+            s.consent(&c.consent_id)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .as_deref(),
+            Some("r1")
+        );
+        assert_eq!(s.consents(Some("m1"), 10).unwrap().len(), 1);
+        assert_eq!(s.consents(None, 10).unwrap().len(), 1);
+        // Disasters.
+        let d = DisasterRow {
+            disaster_id: "d1".into(),
+            start: "a".into(),
+            end: "b".into(),
+            prefectures: vec![13, 27],
+            institutions: vec!["1311111111".into()],
+            created_at: "a".into(),
+            ended_at: None,
+        };
+        s.add_disaster(&d).unwrap();
+        assert_eq!(s.disasters().unwrap(), vec![d]);
+        assert!(s.end_disaster("d1", "e").unwrap());
+        assert!(!s.end_disaster("d1", "e").unwrap());
+        // Access records, newest first.
+        for at in ["t1", "t2"] {
+            s.record_access(&AccessRecord {
+                at: at.into(),
+                member_id: "m1".into(),
+                institution: "1311111111".into(),
+                practitioner: "dr".into(),
+                basis: "emergency".into(),
+                request: "GET Patient/$summary".into(),
+            })
+            .unwrap();
+        }
+        let recs = s.access_records("m1").unwrap();
+        assert_eq!(
+            recs.iter().map(|r| r.at.as_str()).collect::<Vec<_>>(),
+            ["t2", "t1"]
+        );
+        // 4 情報: replaced as a whole.
+        let row = |n: &str, a: &str| DemographicsRow {
+            name_key: n.into(),
+            birth_date: "2000-01-01".into(),
+            gender: "male".into(),
+            address: a.into(),
+        };
+        s.put_demographics(7, &[row("x", "a1"), row("y", "a1")])
+            .unwrap();
+        s.put_demographics(7, &[row("x", "a2")]).unwrap();
+        assert_eq!(
+            s.find_demographics("x", "2000-01-01", "male").unwrap(),
+            vec![(7, "a2".to_string())]
+        );
+        assert!(s
+            .find_demographics("y", "2000-01-01", "male")
+            .unwrap()
+            .is_empty());
+        drop(s);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

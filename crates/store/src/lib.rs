@@ -16,7 +16,9 @@ mod schema;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-pub use access::{random_id, AccessRecord, ConsentRow, DisasterRow, InstitutionRow};
+pub use access::{
+    random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
+};
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
 pub use group::commit_stats;

@@ -179,7 +179,9 @@ ALTER TABLE search_date_v4 RENAME TO search_date;
 
 /// Who may do what: the institution registry, viewing consents (per patient, by the
 /// normalised member id: a consent may come before any data), disaster declarations, and the
-/// record of emergency and disaster accesses (kept for the patient to see). None of these is
+/// record of emergency and disaster accesses (kept for the patient to see), and the 4 情報 of
+/// each patient for identification (`patient_demographics`, distributed by `patient_key`; its
+/// lookup by name is a global index on Citus). None of these is
 /// patient data keyed by `patient_key`; on Citus `institutions` and `disasters` are reference
 /// tables and `consents` and `access_records` are distributed by `member_id`.
 const V5: &str = "
@@ -221,6 +223,15 @@ CREATE TABLE access_records (
   request      TEXT NOT NULL
 );
 CREATE INDEX access_records_member ON access_records (member_id, at);
+CREATE TABLE patient_demographics (
+  patient_key {INT} NOT NULL,
+  name_key    TEXT NOT NULL,
+  birth_date  TEXT NOT NULL,
+  gender      TEXT NOT NULL,
+  address     TEXT NOT NULL,
+  PRIMARY KEY (patient_key, name_key, address)
+);
+CREATE INDEX patient_demographics_lookup ON patient_demographics (name_key, birth_date, gender);
 ";
 
 /// The DDL of a migration for one dialect.

@@ -43,6 +43,11 @@ both!(official_fixtures);
 both!(graceful_shutdown);
 both!(authorization_matrix);
 both!(patient_and_insurer_views);
+both!(identification_by_four_items);
+
+fn identification_by_four_items(kind: &str) {
+    access::identification_by_four_items(kind);
+}
 
 fn authorization_matrix(kind: &str) {
     access::authorization_matrix(kind);
