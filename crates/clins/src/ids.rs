@@ -499,6 +499,22 @@ fn check_insurer_number(p: &str) -> Result<(), IdError> {
     Ok(())
 }
 
+/// The characters a 記号 or 番号 may hold: what an insurance card prints — digits and Latin
+/// letters (half- or full-width), `-`/`－`, hiragana, katakana (and half-width katakana), `ー`,
+/// `・` and kanji. Nothing invisible (zero-width, bidi controls, BOM), no combining mark, no
+/// digit of another script: a value that displays like another must not become another
+/// patient. Every allowed character is stable under Unicode normalisation (NFC and NFKC
+/// compose nothing into it), so an accepted value is already in NFC.
+fn card_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || c == '-'
+        || matches!(c,
+            '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}' | '\u{FF0D}'
+            | '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | '\u{30FB}' | '\u{30FC}'
+            | '\u{FF66}'..='\u{FF9F}'
+            | '\u{3005}' | '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}')
+}
+
 /// 記号 / 番号: as on the card, all half-width or all full-width, no spaces, no `^`.
 fn check_card_part(p: &str, ja: &str, en: &str, may_be_empty: bool) -> Result<(), IdError> {
     if p.is_empty() {
@@ -520,11 +536,28 @@ fn check_card_part(p: &str, ja: &str, en: &str, may_be_empty: bool) -> Result<()
             ),
         ));
     }
-    if let Some(c) = p.chars().find(|c| c.is_control() || *c == '^') {
-        let shown = c.escape_default();
+    if let Some(c) = p.chars().find(|c| !card_char(*c)) {
+        let invisible = c.is_control()
+            || matches!(c, '\u{0300}'..='\u{036F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}' | '\u{3099}' | '\u{309A}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}');
+        let shown = if invisible {
+            format!("U+{:04X}", u32::from(c))
+        } else {
+            format!("「{c}」(U+{:04X})", u32::from(c))
+        };
+        let (hint_en, hint_ja) = if ('\u{0300}'..='\u{036F}').contains(&c)
+            || ('\u{3099}'..='\u{309A}').contains(&c)
+        {
+            (
+                " (a combining mark: write the composed character, e.g. が rather than か + ゛)",
+                "（結合文字です。「か＋゛」ではなく「が」のように合成済みの文字で記載してください）",
+            )
+        } else {
+            ("", "")
+        };
         return Err(IdError::new(
-            format!("the {en} `{p}` contains `{shown}`, which is not allowed"),
-            format!("{ja}「{p}」に使えない文字「{shown}」が含まれています"),
+            format!("the {en} `{p}` contains the character {shown}, which is not allowed{hint_en}; use digits, Latin letters, kana and kanji as printed on the card"),
+            format!("{ja}「{p}」に使えない文字{shown}が含まれています{hint_ja}。保険証に記載の数字・英字・かな・漢字で記載してください"),
         ));
     }
     let half = p.chars().any(is_halfwidth);
@@ -581,6 +614,45 @@ impl FromStr for InsuranceMemberId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One person stays one patient: characters that display like others (invisible ones,
+    /// bidi controls, combining marks, digits of other scripts) are refused, so no second
+    /// member id can look like an existing one.
+    #[test]
+    fn member_id_lookalikes_are_refused() {
+        let base = "00012345:あいう:１８７:05";
+        let ok = InsuranceMemberId::parse(base).unwrap();
+        for bad in [
+            "00012345:あいう\u{200B}:１８７:05",
+            "00012345:\u{FEFF}あいう:１８７:05",
+            "00012345:あいう:１８７\u{202E}:05",
+            "00012345:かか\u{3099}:１８７:05",
+            "00012345:abc\u{0301}:187:05",
+            "00012345::\u{1D7CF}\u{1D7D6}\u{1D7D5}:05",
+            "00012345::\u{0661}\u{0668}\u{0667}:05",
+            "00012345::１８７\u{FE0F}:05",
+            "00012345::\u{2460}:05",
+            "00012345::187%:05",
+        ] {
+            let e = InsuranceMemberId::parse(bad).expect_err(bad);
+            assert!(e.en.contains("not allowed"), "{bad}: {}", e.en);
+        }
+        // What the card prints stays accepted, and full-width digits still fold.
+        for good in [
+            "00012345:ガギ・ー:１８７:",
+            "00012345:ｶﾞｷﾞ:187:",
+            "00012345:東京々:A-12:",
+            "00012345::ＡＢ１２:",
+        ] {
+            InsuranceMemberId::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        assert_eq!(
+            InsuranceMemberId::parse("00012345:あいう:187:05")
+                .unwrap()
+                .normalized(),
+            ok.normalized()
+        );
+    }
 
     // ---- InstitutionNumber ------------------------------------------------------------------
 

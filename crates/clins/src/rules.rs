@@ -1118,9 +1118,83 @@ impl Checker {
 
     fn item_rules(&mut self, res: &Value, rt: &str, rp: &str) {
         match rt {
-            "Condition" => self.condition_rules(res, rp),
+            "Condition" => {
+                self.status_binding(
+                    res,
+                    rp,
+                    "clinicalStatus",
+                    sys::CONDITION_CLINICAL,
+                    &sys::CONDITION_CLINICAL_CODES,
+                );
+                self.status_binding(
+                    res,
+                    rp,
+                    "verificationStatus",
+                    sys::CONDITION_VER_STATUS,
+                    &sys::CONDITION_VER_STATUS_CODES,
+                );
+                self.condition_rules(res, rp)
+            }
+            "AllergyIntolerance" => {
+                self.status_binding(
+                    res,
+                    rp,
+                    "clinicalStatus",
+                    sys::ALLERGY_CLINICAL,
+                    &sys::ALLERGY_CLINICAL_CODES,
+                );
+                self.status_binding(
+                    res,
+                    rp,
+                    "verificationStatus",
+                    sys::ALLERGY_VERIFICATION,
+                    &sys::ALLERGY_VERIFICATION_CODES,
+                );
+            }
             "Observation" => self.observation_rules(res, rp),
             _ => {}
+        }
+    }
+
+    /// A status whose R4 binding is required (`clinicalStatus`, `verificationStatus`): every
+    /// coding must come from its code system with one of its codes, and text alone is not a
+    /// status. Who sees a diagnosis depends on it (a suspected one is shown to nobody else), so
+    /// a misspelt system must not slip through as "no status".
+    fn status_binding(&mut self, res: &Value, rp: &str, key: &str, system: &str, codes: &[&str]) {
+        let Some(concept) = res.get(key) else { return };
+        let path = format!("{rp}.{key}");
+        let list = concept.get("coding").map(Value::items).unwrap_or_default();
+        if list.is_empty() {
+            self.error(
+                IssueType::CodeInvalid,
+                "CLINS-STATUS-CODING",
+                format!("{path}.coding"),
+                format!("{key} has no coding; give a coding with system {system} and one of: {}", codes.join(", ")),
+                format!("{key} にcodingがありません。system「{system}」のcoding（{}のいずれか）を指定してください", codes.join("、")),
+            );
+            return;
+        }
+        for (i, c) in list.iter().enumerate() {
+            let (sys_ok, code) = (str_at(c, "system") == Some(system), str_at(c, "code"));
+            if !sys_ok || !code.is_some_and(|k| codes.contains(&k)) {
+                self.error(
+                    IssueType::CodeInvalid,
+                    "CLINS-STATUS-CODING",
+                    format!("{path}.coding[{i}]"),
+                    format!(
+                        "{key}.coding[{i}] (system `{}`, code `{}`) is not from the required value set: use system {system} with one of: {}",
+                        str_at(c, "system").unwrap_or(""),
+                        code.unwrap_or(""),
+                        codes.join(", ")
+                    ),
+                    format!(
+                        "{key}.coding[{i}]（system「{}」、code「{}」）は必須の値セットにありません。system「{system}」で {} のいずれかを指定してください",
+                        str_at(c, "system").unwrap_or(""),
+                        code.unwrap_or(""),
+                        codes.join("、")
+                    ),
+                );
+            }
         }
     }
 

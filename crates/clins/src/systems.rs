@@ -171,3 +171,33 @@ mod tests {
         assert_eq!(strip_version(""), "");
     }
 }
+
+/// R4 required bindings of the statuses that decide visibility (`Condition`,
+/// `AllergyIntolerance`).
+pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+pub const CONDITION_CLINICAL_CODES: [&str; 6] = [
+    "active",
+    "recurrence",
+    "relapse",
+    "inactive",
+    "remission",
+    "resolved",
+];
+pub const CONDITION_VER_STATUS: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+pub const CONDITION_VER_STATUS_CODES: [&str; 6] = [
+    "unconfirmed",
+    "provisional",
+    "differential",
+    "confirmed",
+    "refuted",
+    "entered-in-error",
+];
+/// The codes of `CONDITION_VER_STATUS` that make a diagnosis suspected (DECISIONS.md).
+pub const CONDITION_SUSPECTED_CODES: [&str; 3] = ["unconfirmed", "provisional", "differential"];
+pub const ALLERGY_CLINICAL: &str =
+    "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical";
+pub const ALLERGY_CLINICAL_CODES: [&str; 3] = ["active", "inactive", "resolved"];
+pub const ALLERGY_VERIFICATION: &str =
+    "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
+pub const ALLERGY_VERIFICATION_CODES: [&str; 4] =
+    ["unconfirmed", "confirmed", "refuted", "entered-in-error"];

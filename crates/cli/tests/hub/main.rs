@@ -276,14 +276,54 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
     let mut wrong_type = unit.bundle.clone();
     resource_mut(&mut entries_mut(&mut wrong_type)[1])
         .insert("resourceType", Value::string("AllergyIntolerance"));
+    // A suspected diagnosis whose status coding has a misspelt system, or text only: refused
+    // (it would otherwise be shown to others as if confirmed).
+    let status = |json: &str| {
+        let mut v = unit.bundle.clone();
+        resource_mut(&mut entries_mut(&mut v)[1])
+            .insert("verificationStatus", fhir::json::parse(json).unwrap());
+        v
+    };
+    let misspelt = status(
+        r#"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-statu","code":"provisional"}]}"#,
+    );
+    let text_only = status(r#"{"text":"疑い"}"#);
+    // One person stays one patient: a member id that only looks like the stored one (an
+    // invisible character in it) is refused, not taken for a new patient.
+    let mut lookalike = unit.bundle.clone();
+    if let Some(Value::Array(ids)) =
+        resource_mut(&mut entries_mut(&mut lookalike)[0]).get_mut("identifier")
+    {
+        for i in ids.iter_mut() {
+            if i.get("system").and_then(Value::as_str) == Some(MEMBER_SYSTEM) {
+                let v = i.get("value").and_then(Value::as_str).unwrap().to_string();
+                let (head, tail) = v.rsplit_once(':').unwrap();
+                set(i, "value", Value::string(format!("{head}\u{200B}:{tail}")));
+            }
+        }
+    }
+    let unknown_code = status(
+        r#"{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"suspected"}]}"#,
+    );
     for (name, v) in [
         ("no member id", no_member),
         ("no code", bad_code),
         ("old Bundle-ID form", bad_id),
         ("wrong resource type", wrong_type),
+        ("status system misspelt", misspelt),
+        ("status as text only", text_only),
+        ("status code unknown", unknown_code),
+        ("member id with an invisible character", lookalike),
     ] {
         let r = hub.post("/fhir/Bundle/$submit", &inst, &bytes(&v));
         assert_eq!(r.status, 422, "{name}: {}", r.body);
+        if name.starts_with("status") {
+            assert!(
+                r.details().contains(&"CLINS-STATUS-CODING".to_string()),
+                "{name}: {}",
+                r.body
+            );
+        }
         let oo = r.json();
         assert_eq!(
             oo.get("resourceType").and_then(Value::as_str),

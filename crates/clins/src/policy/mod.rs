@@ -118,6 +118,10 @@ pub fn flag_bits(resource: &Value) -> i64 {
     if f.undelivered {
         bits |= FLAG_UNDELIVERED;
     }
+    // From the validated status (CLINS-STATUS-CODING admits codings of the R4 system only);
+    // the system is checked again here, so that no other path can make a suspected diagnosis
+    // look confirmed.
+    use crate::systems::{CONDITION_SUSPECTED_CODES, CONDITION_VER_STATUS};
     let suspected = resource
         .get("verificationStatus")
         .and_then(|v| v.get("coding"))
@@ -125,10 +129,10 @@ pub fn flag_bits(resource: &Value) -> i64 {
         .unwrap_or_default()
         .iter()
         .any(|c| {
-            matches!(
-                c.get("code").and_then(Value::as_str),
-                Some("unconfirmed" | "provisional" | "differential")
-            )
+            c.get("system").and_then(Value::as_str) != Some(CONDITION_VER_STATUS)
+                || c.get("code")
+                    .and_then(Value::as_str)
+                    .is_none_or(|k| CONDITION_SUSPECTED_CODES.contains(&k))
         });
     if suspected && resource.get("resourceType").and_then(Value::as_str) == Some("Condition") {
         bits |= FLAG_SUSPECTED;
