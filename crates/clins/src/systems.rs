@@ -159,19 +159,6 @@ pub fn strip_version(canonical: &str) -> &str {
     canonical.split_once('|').map_or(canonical, |(url, _)| url)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_version_suffix() {
-        assert_eq!(strip_version("http://x/SD|1"), "http://x/SD");
-        assert_eq!(strip_version("http://x/SD|1.5.5"), "http://x/SD");
-        assert_eq!(strip_version("http://x/SD"), "http://x/SD");
-        assert_eq!(strip_version(""), "");
-    }
-}
-
 /// R4 required bindings of the statuses that decide visibility (`Condition`,
 /// `AllergyIntolerance`).
 pub const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
@@ -201,3 +188,16 @@ pub const ALLERGY_VERIFICATION: &str =
     "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
 pub const ALLERGY_VERIFICATION_CODES: [&str; 4] =
     ["unconfirmed", "confirmed", "refuted", "entered-in-error"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_version_suffix() {
+        assert_eq!(strip_version("http://x/SD|1"), "http://x/SD");
+        assert_eq!(strip_version("http://x/SD|1.5.5"), "http://x/SD");
+        assert_eq!(strip_version("http://x/SD"), "http://x/SD");
+        assert_eq!(strip_version(""), "");
+    }
+}
