@@ -93,6 +93,11 @@ pub fn build_hub(
         Definitions::load(&ig_dirs(ig)).map_err(|e| format!("cannot load IG packages: {e}"))?,
     );
     let indexer = Arc::new(SearchIndexer::new(defs.clone()));
+    server::ingest::set_id_key(
+        &store
+            .secret("id-key")
+            .map_err(|e| format!("cannot read the installation's id key: {e}"))?,
+    );
     Ok(Arc::new(Hub {
         directory: app::identity::Directory::new(store.clone(), REGISTRY_CACHE),
         store,

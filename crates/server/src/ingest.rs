@@ -523,21 +523,73 @@ fn prepare_resource(r: &Value, rt: &str, local_id: String, indexer: &SearchIndex
     }
 }
 
-/// The server id of a resource: the patient key (the distribution key, so a read by id can be
-/// routed to its shard) and the stable local id.
+/// The installation's key for ids (from the store's secret, [`set_id_key`]).
+static ID_KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+
+/// Sets the key that turns patient keys into ids, from the store's secret (once per process;
+/// every entry point opens one store).
+pub fn set_id_key(secret: &str) {
+    let _ = ID_KEY.set(Sha256::digest(secret.as_bytes()).into());
+}
+
+fn round(r: u8, half: u32) -> u32 {
+    let key = ID_KEY.get().copied().unwrap_or([0; 32]);
+    let mut h = Sha256::new();
+    h.update(key);
+    h.update([r]);
+    h.update(half.to_le_bytes());
+    let d = h.finalize();
+    u32::from_le_bytes([d[0], d[1], d[2], d[3]])
+}
+
+/// A keyed permutation of 64-bit numbers (a four-round Feistel network with SHA-256 rounds):
+/// the id of a patient reveals neither how many patients there are nor in which order they
+/// came, and turns back into the key without a lookup.
+fn permute(v: u64) -> u64 {
+    let (mut l, mut r) = ((v >> 32) as u32, v as u32);
+    for k in 0..4 {
+        (l, r) = (r, l ^ round(k, r));
+    }
+    (u64::from(l) << 32) | u64::from(r)
+}
+
+fn unpermute(v: u64) -> u64 {
+    let (mut l, mut r) = ((v >> 32) as u32, v as u32);
+    for k in (0..4).rev() {
+        (l, r) = (r ^ round(k, l), l);
+    }
+    (u64::from(l) << 32) | u64::from(r)
+}
+
+/// The patient part of ids: 16 hex digits.
+fn patient_token(patient_key: i64) -> String {
+    let mut out = String::with_capacity(16);
+    let v = permute(patient_key as u64);
+    for i in (0..16).rev() {
+        out.push(char::from(
+            b"0123456789abcdef"[((v >> (i * 4)) & 0xf) as usize],
+        ));
+    }
+    out
+}
+
+/// The server id of a resource: the patient's token (the distribution key, recoverable so a
+/// read by id can be routed to its shard) and the stable local id.
 pub fn resource_id(patient_key: i64, local_id: &str) -> String {
-    format!("{patient_key}-{local_id}")
+    format!("{}-{local_id}", patient_token(patient_key))
 }
 
 pub fn patient_id(patient_key: i64) -> String {
-    format!("p{patient_key}")
+    format!("p{}", patient_token(patient_key))
 }
 
 /// The patient key of a hub Patient id (`None`: not one of the hub's ids).
 pub fn patient_key_of(id: &str) -> Option<i64> {
-    id.strip_prefix('p')
-        .and_then(|k| k.parse::<i64>().ok())
-        .filter(|k| *k > 0)
+    let hex = id.strip_prefix('p').filter(|h| h.len() == 16)?;
+    let v = u64::from_str_radix(hex, 16).ok()?;
+    let k = unpermute(v);
+    // Keys are small positive numbers; anything else was not made by this hub.
+    (1..1 << 48).contains(&k).then_some(k as i64)
 }
 
 /// The server id of an institution's Organization: `o` and its 医療機関番号.
@@ -609,6 +661,31 @@ fn write_value(out: &mut String, v: &Value, refs: &[(&str, &str)]) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn patient_ids_are_opaque_and_reversible() {
+        let ids: Vec<String> = (1..=1000).map(super::patient_id).collect();
+        for (k, id) in ids.iter().enumerate() {
+            assert_eq!(super::patient_key_of(id), Some(k as i64 + 1), "{id}");
+            assert_eq!(id.len(), 17);
+        }
+        // Neither the count nor the order shows: consecutive keys give unrelated ids.
+        let sorted = {
+            let mut s = ids.clone();
+            s.sort();
+            s
+        };
+        assert_ne!(sorted, ids);
+        assert!(
+            !ids.iter().any(|i| i.contains("0000000000")),
+            "{:?}",
+            &ids[..3]
+        );
+        for bad in ["p1", "pzzzzzzzzzzzzzzzz", "p", "", "1", "pffffffffffffffff"] {
+            assert_eq!(super::patient_key_of(bad), None, "{bad}");
+        }
+        assert!(super::resource_id(7, "abc").starts_with(&super::patient_id(7)[1..]));
+    }
+
     use super::*;
 
     #[test]

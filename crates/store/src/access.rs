@@ -143,6 +143,34 @@ pub struct DemographicsRow {
 }
 
 impl Store {
+    /// A secret of this installation (made from random bits the first time it is asked for,
+    /// then kept): e.g. the key of the permutation that makes ids opaque.
+    pub fn secret(&self, name: &str) -> Result<String, StoreError> {
+        let get = |s: &Store| {
+            s.read(|c| {
+                Ok(
+                    c.query("SELECT value FROM settings WHERE name = ?1", &[name.into()])?
+                        .into_iter()
+                        .next()
+                        .and_then(|r| r.into_iter().next())
+                        .map(|v| v.text()),
+                )
+            })
+        };
+        if let Some(v) = get(self)? {
+            return Ok(v);
+        }
+        let (n, v) = (name.to_string(), format!("{}{}", random_id(), random_id()));
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                &[n.clone().into(), v.clone().into()],
+            )?;
+            Ok(())
+        })?;
+        get(self)?.ok_or(StoreError::NotFound)
+    }
+
     /// Replaces the 4 情報 rows of a patient.
     pub fn put_demographics(
         &self,
@@ -537,6 +565,11 @@ mod tests {
             .find_demographics("y", "2000-01-01", "male")
             .unwrap()
             .is_empty());
+        // A secret is made once and kept.
+        let k = s.secret("id-key").unwrap();
+        assert_eq!(k.len(), 64);
+        assert_eq!(s.secret("id-key").unwrap(), k);
+        assert_ne!(s.secret("other").unwrap(), k);
         drop(s);
         let _ = std::fs::remove_dir_all(dir);
     }

@@ -232,6 +232,10 @@ CREATE TABLE patient_demographics (
   PRIMARY KEY (patient_key, name_key, address)
 );
 CREATE INDEX patient_demographics_lookup ON patient_demographics (name_key, birth_date, gender);
+CREATE TABLE settings (
+  name  TEXT NOT NULL PRIMARY KEY,
+  value TEXT NOT NULL
+);
 ";
 
 /// The DDL of a migration for one dialect.
