@@ -338,20 +338,59 @@ pub fn identify(store: &Store, caller: &Caller, now: &str) -> Result<Basis, Refu
     )
 }
 
-/// The status a resource goes by (its unit's; see `StoredResource::unit_status`).
-fn held(r: &StoredResource) -> bool {
+/// The 退院時サマリー among some resources' units that travel with a released referral, as
+/// (institution, Bundle-ID).
+#[derive(Clone, Debug, Default)]
+pub struct Released(HashSet<(String, String)>);
+
+/// Which 退院時サマリー of `resources` are released (`clins::policy::attachment_released` over
+/// the statuses of the referrals that carry each).
+pub fn released(store: &Store, resources: &[StoredResource]) -> Result<Released, Refusal> {
+    let mut out = HashSet::new();
+    let mut seen = HashSet::new();
+    for r in resources {
+        if DocKind::from_code(&r.unit_kind) != Some(DocKind::DischargeSummary) {
+            continue;
+        }
+        let key = (r.institution.clone(), r.unit_bundle_id.clone());
+        if !seen.insert(key.clone()) {
+            continue;
+        }
+        let carriers = store.carriers(r.patient_key, &r.institution, &r.unit_bundle_id)?;
+        let statuses = carriers
+            .iter()
+            .map(|c| DocStatus::from_code(&c.status).unwrap_or(DocStatus::Expired));
+        if policy::attachment_released(statuses) {
+            out.insert(key);
+        }
+    }
+    Ok(Released(out))
+}
+
+/// Whether the unit a resource came with is held: a held referral, or a 退院時サマリー not yet
+/// released with a referral.
+fn held(r: &StoredResource, released: &Released) -> bool {
     DocStatus::from_code(&r.unit_status) == Some(DocStatus::Held)
+        || (DocKind::from_code(&r.unit_kind) == Some(DocKind::DischargeSummary)
+            && !released
+                .0
+                .contains(&(r.institution.clone(), r.unit_bundle_id.clone())))
 }
 
 /// The decision on one 6情報 resource of the patient of `view`.
-pub fn resource(caller: &Caller, view: &PatientView, r: &StoredResource) -> Decision {
+pub fn resource(
+    caller: &Caller,
+    view: &PatientView,
+    r: &StoredResource,
+    released: &Released,
+) -> Decision {
     decide(&Request {
         principal: &caller.principal,
         action: Action::Read,
         target: Target::Item {
             item: Item::from_code(&r.item),
             flags: r.flags,
-            held: held(r),
+            held: held(r, released),
         },
         relation: Relation {
             submitter: caller.institution() == Some(r.institution.as_str()),
@@ -363,17 +402,18 @@ pub fn resource(caller: &Caller, view: &PatientView, r: &StoredResource) -> Deci
 }
 
 /// What the caller may see of a patient's current resources on day `today`, with the 未告知
-/// mark: the decision per resource, then retention, then the result windows (検査 per test
-/// item, 処方: the last N days or the last K results).
+/// mark: the decision per resource (`released`: see [`released`]), then retention, then the
+/// result windows (検査 per test item, 処方: the last N days or the last K results).
 pub fn viewable(
     caller: &Caller,
     view: &PatientView,
     resources: Vec<StoredResource>,
+    released: &Released,
     today: i64,
 ) -> Vec<(StoredResource, Mark)> {
     let mut kept: Vec<(StoredResource, Mark)> = Vec::new();
     for r in resources {
-        let Decision::Permit(_, mark) = resource(caller, view, &r) else {
+        let Decision::Permit(_, mark) = resource(caller, view, &r, released) else {
             continue;
         };
         let item = Item::from_code(&r.item);

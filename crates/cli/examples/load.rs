@@ -5,7 +5,14 @@
 //! load submit  --port P [--clients 16] [--seconds 30] [--conditions 10] [--seed 1] [--offset 0]
 //!                      [--patients 500] [--dump FILE]
 //! load summary --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
+//! load consent --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
+//! load setup   --port P --patients N [--seed 1] [--grants 1]
 //! ```
+//! `setup` registers the world's institutions and insurers (as the operator) and, with
+//! `--grants 1`, grants each patient's summary institution viewing consent (as the
+//! qualification service), so that `summary` reads what it read before access control; a hub
+//! without a registry answers 404 to it, which is ignored. `consent` posts viewing consents for
+//! random patients and institutions (201 each).
 //! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
 //! every request stores a unit) for `--patients` patients in turn; `summary` asks `Patient/$summary` for random patients of a
 //! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99, max
@@ -29,6 +36,7 @@ struct Args {
     patients: u64,
     offset: u64,
     dump: Option<String>,
+    grants: bool,
 }
 
 fn args() -> Args {
@@ -42,6 +50,7 @@ fn args() -> Args {
         patients: 0,
         offset: 0,
         dump: None,
+        grants: false,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     a.mode = v.first().cloned().unwrap_or_default();
@@ -61,6 +70,7 @@ fn args() -> Args {
             "--patients" => a.patients = n(),
             "--offset" => a.offset = n(),
             "--dump" => a.dump = Some(val.clone()),
+            "--grants" => a.grants = n() == 1,
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -245,14 +255,81 @@ fn templates(a: &Args, cfg: &synth::Config) -> Vec<Template> {
                 .unwrap_or_default()
                 .to_string();
             let enc = server::percent_encode(&member);
-            out.push((
-                format!("GET /fhir/Patient/$summary?identifier={enc} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\n"),
-                Vec::new(),
-                usize::MAX,
-            ));
+            if a.mode == "summary" {
+                out.push((
+                    format!("GET /fhir/Patient/$summary?identifier={enc} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\n"),
+                    Vec::new(),
+                    usize::MAX,
+                ));
+            } else {
+                // `consent` and `setup`: a viewing consent of this patient for this institution.
+                out.push((
+                    "POST /fhir/Consent HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/fhir+json\r\nX-Clins-Dev-Role: qualification-service\r\n".to_string(),
+                    consent_body(&member, &inst),
+                    usize::MAX,
+                ));
+            }
         }
     }
     out
+}
+
+/// A viewing consent of `member` for `institution`.
+fn consent_body(member: &str, institution: &str) -> Vec<u8> {
+    let mut out = String::from(
+        "{\"resourceType\":\"Consent\",\"status\":\"active\",\"patient\":{\"identifier\":{\"value\":",
+    );
+    fhir::json::write_str(&mut out, member);
+    out.push_str("}},\"provision\":{\"actor\":[{\"reference\":{\"identifier\":{\"value\":");
+    fhir::json::write_str(&mut out, institution);
+    out.push_str("}}}]}}");
+    out.into_bytes()
+}
+
+/// `setup`: registers the world's institutions and insurers; with `--grants 1`, the consents
+/// of the summary requests. Returns (registered, granted, refused).
+fn setup(a: &Args, cfg: &synth::Config, templates: &[Template]) -> (usize, usize, usize) {
+    use synth::tables::InstitutionKind as K;
+    let world = synth::World::new(cfg);
+    let mut conn = Conn::open(a.port);
+    let (mut registered, mut granted, mut refused) = (0, 0, 0);
+    for inst in world.institutions.iter().chain(world.insurers.iter()) {
+        let kind = match inst.kind {
+            K::Hospital => "hospital",
+            K::Clinic => "clinic",
+            K::Dental => "dental",
+            K::Pharmacy => "pharmacy",
+            K::CheckupCentre => "checkup",
+            K::Insurer => "insurer",
+        };
+        let number = if inst.kind == K::Insurer && inst.number.len() == 6 {
+            format!("00{}", inst.number)
+        } else {
+            inst.number.clone()
+        };
+        let mut body = String::from("{\"number\":");
+        fhir::json::write_str(&mut body, &number);
+        body.push_str(",\"kind\":\"");
+        body.push_str(kind);
+        body.push_str("\",\"name\":");
+        fhir::json::write_str(&mut body, &inst.name);
+        body.push('}');
+        let head = format!("POST /admin/institutions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Clins-Dev-Role: operator\r\nContent-Length: {}\r\n\r\n", body.len());
+        match conn.call(&head, body.as_bytes()).0 {
+            200 => registered += 1,
+            _ => refused += 1,
+        }
+    }
+    if a.grants {
+        for (head, body, _) in templates {
+            let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
+            match conn.call(&head, body).0 {
+                201 => granted += 1,
+                _ => refused += 1,
+            }
+        }
+    }
+    (registered, granted, refused)
 }
 
 fn main() {
@@ -269,6 +346,15 @@ fn main() {
         templates.len(),
         t0.elapsed().as_secs_f64()
     );
+    if a.mode == "setup" {
+        let t = Instant::now();
+        let (registered, granted, refused) = setup(&a, &cfg, &templates);
+        println!(
+            "setup: {registered} institutions registered, {granted} consents granted, {refused} refused, in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
+        return;
+    }
     if let Some(path) = &a.dump {
         let body = &templates.first().expect("a request template").1;
         std::fs::write(path, body).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));

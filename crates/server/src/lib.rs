@@ -769,9 +769,14 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
     let mut plan = store::PurgePlan::default();
     for item in Item::SHARED {
         let days = retention_days(item, 0).unwrap_or(i64::MAX / 4);
-        let lts_spared = retention_days(item, clins::policy::FLAG_LTS).is_none();
+        // Entries flagged LTS are spared where the item allows LTS.
+        let spared = if retention_days(item, clins::policy::FLAG_LTS).is_none() {
+            clins::policy::FLAG_LTS
+        } else {
+            0
+        };
         plan.resources
-            .push((item.code().to_string(), cutoff(days), lts_spared));
+            .push((item.code().to_string(), cutoff(days), spared));
     }
     use clins::policy::DocKind;
     for kind in [

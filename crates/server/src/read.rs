@@ -188,7 +188,9 @@ pub async fn summary(
             return Err(ApiError::not_found("the patient"));
         };
         let today = hub.clock.today();
-        let mut shown = access::viewable(&caller, &view, hub.store.current_resources(pk)?, today);
+        let resources = hub.store.current_resources(pk)?;
+        let released = access::released(&hub.store, &resources)?;
+        let mut shown = access::viewable(&caller, &view, resources, &released, today);
         shown.sort_by(|a, b| {
             let ia = Item::from_code(&a.0.item);
             let ib = Item::from_code(&b.0.item);
@@ -440,8 +442,10 @@ pub async fn search(
         };
         query.patient_key = pk;
         let today = hub.clock.today();
+        let resources = hub.store.current_resources(pk)?;
+        let released = access::released(&hub.store, &resources)?;
         let allowed: HashMap<String, Mark> =
-            access::viewable(&caller, &view, hub.store.current_resources(pk)?, today)
+            access::viewable(&caller, &view, resources, &released, today)
                 .into_iter()
                 .map(|(r, m)| (r.res_id, m))
                 .collect();
@@ -718,22 +722,21 @@ fn visible_versions(
         if caller.institution() == Some(first.institution.as_str()) {
             return Ok(versions);
         }
-        let seen = versions
-            .iter()
-            .find(|v| !v.deleted)
-            .is_some_and(|v| access::resource(caller, &view, v).permitted());
+        let last = versions.iter().find(|v| !v.deleted);
+        let released = access::released(
+            &hub.store,
+            last.map(std::slice::from_ref).unwrap_or_default(),
+        )?;
+        let seen = last.is_some_and(|v| access::resource(caller, &view, v, &released).permitted());
         return Ok(if seen {
             vec![first.clone()]
         } else {
             Vec::new()
         });
     }
-    let current = access::viewable(
-        caller,
-        &view,
-        hub.store.current_resources(first.patient_key)?,
-        hub.clock.today(),
-    );
+    let resources = hub.store.current_resources(first.patient_key)?;
+    let released = access::released(&hub.store, &resources)?;
+    let current = access::viewable(caller, &view, resources, &released, hub.clock.today());
     if current.iter().any(|(r, _)| r.res_id == id) {
         Ok(versions)
     } else {

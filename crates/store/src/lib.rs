@@ -337,21 +337,22 @@ pub struct StoredResource {
     pub registered_at: String,
     pub deleted: bool,
     pub body: Vec<u8>,
-    /// Status of the unit or document the resource came with (`current`, `held`, …); a
-    /// 退院時サマリー's is `held` until a referral carrying it is released.
+    /// Status of the unit or document the resource came with (`current`, `held`, …).
     pub unit_status: String,
+    /// Kind of that unit or document (`Condition`, …, `eReferral`, `eDischargeSummary`, …).
+    pub unit_kind: String,
+    /// Its Bundle-ID (a 退院時サマリー is found by it in the referrals that carry it).
+    pub unit_bundle_id: String,
 }
 
-/// The last column is the status the resource goes by: its unit's, except that a 退院時サマリー
-/// counts as `held` until a referral carrying it is released (neither held nor cancelled), as
-/// it travels only attached to a referral.
+/// The last columns are facts of the unit the resource came with: its status, kind and
+/// Bundle-ID (what they mean for who may see the resource is decided elsewhere).
 const RESOURCE_COLUMNS: &str = "r.patient_key, r.res_type, r.res_id, r.version, r.institution, r.item, r.code_key, r.effective, r.flags, r.registered_at, r.deleted, r.body, \
-  (SELECT CASE WHEN u.kind = 'eDischargeSummary' AND NOT EXISTS ( \
-     SELECT 1 FROM doc_links l JOIN units c ON c.patient_key = l.patient_key AND c.unit_key = l.unit_key \
-     WHERE l.patient_key = u.patient_key AND l.institution = u.institution AND l.attached = u.bundle_id \
-       AND c.status NOT IN ('held', 'cancelled')) \
-   THEN 'held' ELSE u.status END \
-   FROM units u WHERE u.patient_key = r.patient_key AND u.unit_key = r.unit_key)";
+  u.status, u.kind, u.bundle_id";
+
+/// The join that gives [`RESOURCE_COLUMNS`] its unit.
+const RESOURCE_UNIT: &str =
+    "JOIN units u ON u.patient_key = r.patient_key AND u.unit_key = r.unit_key";
 
 fn stored(row: Row) -> StoredResource {
     let mut it = row.into_iter();
@@ -370,6 +371,8 @@ fn stored(row: Row) -> StoredResource {
         deleted: next().int() != 0,
         body: unpack(next().blob()),
         unit_status: next().text(),
+        unit_kind: next().text(),
+        unit_bundle_id: next().text(),
     }
 }
 
@@ -435,8 +438,8 @@ pub struct DocumentFilter {
 /// item allows LTS), and documents of a kind registered before a cutoff.
 #[derive(Clone, Debug, Default)]
 pub struct PurgePlan {
-    /// (item, cutoff, spare resources flagged LTS).
-    pub resources: Vec<(String, String, bool)>,
+    /// (item, cutoff, flag bits that spare a resource: one with any of them is kept).
+    pub resources: Vec<(String, String, i64)>,
     /// (document kind, cutoff on registration).
     pub documents: Vec<(String, String)>,
     /// Retrieved referrals whose retrieval is before this cutoff.
@@ -932,7 +935,7 @@ impl Store {
     pub fn current_resources(&self, patient_key: i64) -> Result<Vec<StoredResource>, StoreError> {
         self.read(|c| {
             Ok(c.query(
-                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.patient_key = ?1 AND r.current = 1 AND r.deleted = 0 ORDER BY r.registered_at DESC, r.res_id"),
+                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r {RESOURCE_UNIT} WHERE r.patient_key = ?1 AND r.current = 1 AND r.deleted = 0 ORDER BY r.registered_at DESC, r.res_id"),
                 &[patient_key.into()],
             )?
             .into_iter()
@@ -944,7 +947,7 @@ impl Store {
     /// Current resources of one type of a patient matching `q`, one page.
     pub fn search(&self, q: &Query) -> Result<Vec<StoredResource>, StoreError> {
         let mut sql = format!(
-            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.patient_key = ?1 AND r.res_type = ?2 AND r.current = 1 AND r.deleted = 0"
+            "SELECT {RESOURCE_COLUMNS} FROM resources r {RESOURCE_UNIT} WHERE r.patient_key = ?1 AND r.res_type = ?2 AND r.current = 1 AND r.deleted = 0"
         );
         let mut params: Vec<Param> = vec![q.patient_key.into(), q.res_type.clone().into()];
         let bind = |params: &mut Vec<Param>, p: Param| {
@@ -1010,7 +1013,7 @@ impl Store {
     pub fn history(&self, res_type: &str, res_id: &str) -> Result<Vec<StoredResource>, StoreError> {
         self.read(|c| {
             Ok(c.query(
-                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.res_type = ?1 AND r.res_id = ?2 ORDER BY r.version DESC"),
+                &format!("SELECT {RESOURCE_COLUMNS} FROM resources r {RESOURCE_UNIT} WHERE r.res_type = ?1 AND r.res_id = ?2 ORDER BY r.version DESC"),
                 &[res_type.into(), res_id.into()],
             )?
             .into_iter()
@@ -1126,10 +1129,9 @@ impl Store {
         let plan = plan.clone();
         self.write(move |c| {
             let mut report = PurgeReport::default();
-            for (item, cutoff, spare_lts) in &plan.resources {
-                let lts = if *spare_lts { " AND (flags & 1) = 0" } else { "" };
-                let which = format!("item = ?1 AND registered_at < ?2{lts}");
-                let p = [item.clone().into(), cutoff.clone().into()];
+            for (item, cutoff, spared) in &plan.resources {
+                let which = "item = ?1 AND registered_at < ?2 AND (flags & ?3) = 0";
+                let p = [item.clone().into(), cutoff.clone().into(), (*spared).into()];
                 for table in ["search_token", "search_date"] {
                     c.execute(
                         &format!("DELETE FROM {table} WHERE (patient_key, unit_key, res_id) IN (SELECT patient_key, unit_key, res_id FROM resources WHERE current = 1 AND {which})"),

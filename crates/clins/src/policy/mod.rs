@@ -252,6 +252,15 @@ pub fn attachment_access(
     addressed_referrals.into_iter().min_by_key(rank)
 }
 
+/// Whether a document that travels attached to referrals (a 退院時サマリー) has been released
+/// with one of them: a referral that carries it is neither held (閲覧保留) nor cancelled. Until
+/// then its prescriptions stay with its sender, as the held referral's do.
+pub fn attachment_released(carriers: impl IntoIterator<Item = DocStatus>) -> bool {
+    carriers
+        .into_iter()
+        .any(|s| !matches!(s, DocStatus::Held | DocStatus::Cancelled))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,6 +333,23 @@ mod tests {
             );
         }
         assert_eq!(document_retention_days(DocKind::Checkup), 1826);
+        // An attachment is released with a referral that is neither held nor cancelled.
+        let table: &[(&[DocStatus], bool)] = &[
+            (&[], false),
+            (&[S::Held], false),
+            (&[S::Cancelled], false),
+            (&[S::Held, S::Cancelled], false),
+            (&[S::Current], true),
+            (&[S::Held, S::Retrieved], true),
+            (&[S::Expired], true),
+        ];
+        for (carriers, want) in table {
+            assert_eq!(
+                attachment_released(carriers.iter().copied()),
+                *want,
+                "{carriers:?}"
+            );
+        }
     }
 
     #[test]
