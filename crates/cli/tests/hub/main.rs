@@ -1329,37 +1329,59 @@ fn search_parameters_and_paging(kind: &str) {
     hub.grant(&lab_member, &lab_inst);
     let r = hub.get(&format!("/fhir/Observation?patient.identifier={}&category=laboratory&date=ge2020-01-01&_count=1000", enc(&format!("{MEMBER_SYSTEM}|{lab_member}"))), &lab_inst);
     assert!(!r.entries().is_empty(), "{}", r.body);
-    // Documents of a patient, by type.
-    let doc_member = subs
-        .iter()
-        .find(|s| s.file_name.ends_with("checkup.json"))
-        .map(|s| member_of(&s.bundle));
-    if let Some(m) = doc_member {
-        hub.grant(&m, &inst);
-        let r = hub.get(
-            &format!(
-                "/fhir/DocumentReference?patient.identifier={}",
-                enc(&format!("{MEMBER_SYSTEM}|{m}"))
-            ),
-            &inst,
+    // Documents of a patient. Another institution reads neither the checkup report nor the
+    // 患者サマリー without the patient's viewing consent (this test once asserted that it read
+    // both); with consent it reads the checkup report, and never the 患者サマリー.
+    let reader = "1311000777";
+    for (suffix, with_consent) in [("checkup.json", true), ("pcs.json", false)] {
+        let doc = subs
+            .iter()
+            .find(|s| s.file_name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("a {suffix} in the population"));
+        let m = member_of(&doc.bundle);
+        let sender = institution_of(&bytes(&doc.bundle));
+        let path = format!(
+            "/fhir/DocumentReference?patient.identifier={}",
+            enc(&format!("{MEMBER_SYSTEM}|{m}"))
         );
-        assert_eq!(r.status, 200, "{}", r.body);
-        assert!(!r.entries().is_empty(), "{}", r.body);
-        let doc = r.entries()[0].get("resource").cloned().unwrap();
-        let url = doc.pointer("content").map(Value::items).unwrap()[0]
-            .pointer("attachment.url")
-            .and_then(Value::as_str)
-            .unwrap()
-            .to_string();
-        let b = hub.get(
-            &format!("/fhir{}", url.split("/fhir").nth(1).unwrap()),
-            &inst,
-        );
-        assert_eq!(b.status, 200);
+        let by_sender = hub.get(&path, &sender);
+        assert_eq!(by_sender.status, 200, "{}", by_sender.body);
+        let kind = if with_consent { "eCheckup" } else { "ePCS" };
+        let bundle_id = bundle_key(&doc.bundle).1;
+        let id = by_sender
+            .entries()
+            .iter()
+            .filter_map(|e| e.get("resource"))
+            .find(|d| {
+                d.pointer("masterIdentifier.value").and_then(Value::as_str)
+                    == Some(bundle_id.as_str())
+            })
+            .and_then(|d| d.get("id").and_then(Value::as_str))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("the sender lists its {kind}: {}", by_sender.body));
+        let listed = |who: &str| entry_ids(&hub.get(&path, who));
+        let bundle = |who: &str| hub.get(&format!("/fhir/Bundle/{id}"), who).status;
+        let dref = format!("DocumentReference/{id}");
+        assert!(!listed(reader).contains(&dref), "{kind} without consent");
+        assert_eq!(bundle(reader), 404, "{kind} without consent");
+        hub.grant(&m, reader);
         assert_eq!(
-            b.json().get("type").and_then(Value::as_str),
-            Some("document")
+            listed(reader).contains(&dref),
+            with_consent,
+            "{kind} with consent"
         );
+        assert_eq!(
+            bundle(reader),
+            if with_consent { 200 } else { 404 },
+            "{kind} with consent"
+        );
+        if with_consent {
+            let b = hub.get(&format!("/fhir/Bundle/{id}"), reader);
+            assert_eq!(
+                b.json().get("type").and_then(Value::as_str),
+                Some("document")
+            );
+        }
     }
     drop(hub);
     drop_backend(&backend);
