@@ -1,11 +1,7 @@
 //! Identification by the 4 情報 (name, date of birth, sex, address) in an emergency or a
 //! disaster (service-rules.md §1.8, §1.9): all four required, the address after the
-//! prefecture matched loosely, exactly one patient or nothing — never a list. And the index
-//! that makes it possible: each patient's 4 情報, written after a submission that changes them.
-
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
+//! prefecture matched loosely, exactly one patient or nothing — never a list. And the rows of
+//! the index that makes it possible: each patient's 4 情報, stored with the Patient.
 
 use clins::demographics::{address_matches, name_key, Demographics};
 use fhir::outcome::IssueType;
@@ -14,37 +10,13 @@ use store::{DemographicsRow, Store};
 use crate::access::{self, Caller};
 use crate::refusal::{Refusal, Why};
 
-/// The patients whose 4 情報 this process has indexed, by a hash of them (so that a submission
-/// that repeats the stored Patient writes nothing). Bounded: emptied at 200,000 entries.
-#[derive(Default)]
-pub struct Indexed(Mutex<HashMap<i64, u64>>);
-
-/// Indexes a patient's 4 情報 after a submission (when they changed since this process last
-/// wrote them).
-pub fn index(
-    store: &Store,
-    indexed: &Indexed,
-    patient_key: i64,
-    d: &Demographics,
-) -> Result<(), Refusal> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    d.hash(&mut h);
-    let hash = h.finish();
-    if indexed
-        .0
-        .lock()
-        .is_ok_and(|m| m.get(&patient_key) == Some(&hash))
-    {
-        return Ok(());
-    }
+/// The rows of a patient's 4 情報 in the index (one per name and address), written by the
+/// store with the Patient whenever the Patient changes, in the submission's transaction.
+pub fn rows(d: &Demographics) -> Vec<DemographicsRow> {
     let mut rows = Vec::new();
     for n in &d.names {
-        for a in d
-            .addresses
-            .iter()
-            .map(String::as_str)
-            .chain(d.addresses.is_empty().then_some(""))
-        {
+        let addresses = d.addresses.iter().map(String::as_str);
+        for a in addresses.chain(d.addresses.is_empty().then_some("")) {
             rows.push(DemographicsRow {
                 name_key: n.clone(),
                 birth_date: d.birth_date.clone(),
@@ -53,14 +25,7 @@ pub fn index(
             });
         }
     }
-    store.put_demographics(patient_key, &rows)?;
-    if let Ok(mut m) = indexed.0.lock() {
-        if m.len() >= 200_000 {
-            m.clear();
-        }
-        m.insert(patient_key, hash);
-    }
-    Ok(())
+    rows
 }
 
 /// A search by the 4 情報, as asked.

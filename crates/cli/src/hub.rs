@@ -106,7 +106,6 @@ pub fn build_hub(
         clock,
         dev_auth,
         consent_hours: app::consent::DEFAULT_HOURS,
-        indexed: Default::default(),
         base,
     }))
 }

@@ -70,8 +70,6 @@ pub struct Hub {
     pub directory: app::identity::Directory,
     /// How long a viewing consent lasts, in hours (DECISIONS.md: 24).
     pub consent_hours: i64,
-    /// The patients whose 4 情報 this process has indexed.
-    pub indexed: app::identify::Indexed,
     /// Absolute base of the FHIR endpoint, e.g. `http://127.0.0.1:8080/fhir`.
     pub base: String,
 }
@@ -368,6 +366,7 @@ pub fn prepare_submission(
     let now = hub.clock.now();
     let mut new = NewSubmission {
         organization: None,
+        demographics: Vec::new(),
         member_id: sub.member_id.normalized(),
         insurer: sub.member_id.insurer_number().to_string(),
         institution: sub.institution.clone(),
@@ -393,7 +392,7 @@ pub fn prepare_submission(
         now: now.clone(),
     };
     let prepared = std::mem::take(&mut sub.resources);
-    let demographics = clins::demographics::of_patient(&sub.patient);
+    new.demographics = app::identify::rows(&clins::demographics::of_patient(&sub.patient));
     let sub_patient = std::mem::replace(&mut sub.patient, Value::Null);
     let full_url = sub.patient_full_url.clone();
     let org = sub.organization.take();
@@ -445,7 +444,6 @@ pub fn prepare_submission(
         new,
         guess,
         render: Box::new(render),
-        demographics,
     })
 }
 
@@ -455,7 +453,6 @@ pub struct Ready {
     new: NewSubmission,
     guess: Option<(i64, i64, Rendered)>,
     render: Box<dyn Fn(i64, i64) -> Rendered + Send>,
-    demographics: clins::demographics::Demographics,
 }
 
 /// Second half of a submission: the atomic write and the answer.
@@ -465,7 +462,6 @@ fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError
         new,
         guess,
         render,
-        demographics,
     } = ready;
     let result = match hub.store.submit(new, guess, render) {
         Ok(r) => r,
@@ -515,20 +511,6 @@ fn store_ready(hub: &Hub, ready: Ready) -> Result<(StatusCode, String), ApiError
         ),
     };
     metrics::record_submission(label);
-    // The 4 情報 index, after the commit (a failure here leaves the submission stored; the
-    // next submission for the patient writes it again).
-    if result.patient_key > 0
-        && !matches!(
-            result.action,
-            SubmitAction::Deleted | SubmitAction::NothingToDelete
-        )
-    {
-        if let Err(e) =
-            app::identify::index(&hub.store, &hub.indexed, result.patient_key, &demographics)
-        {
-            tracing::warn!(error = %e, "4 情報 index not written");
-        }
-    }
     tracing::debug!(
         outcome = label,
         kind = sub.kind_code,

@@ -142,6 +142,31 @@ pub struct DemographicsRow {
     pub address: String,
 }
 
+/// Replaces the 4 情報 rows of a patient inside a write.
+pub(crate) fn replace_demographics(
+    c: &mut dyn Conn,
+    patient_key: i64,
+    rows: &[DemographicsRow],
+) -> Result<(), crate::DbError> {
+    c.execute(
+        "DELETE FROM patient_demographics WHERE patient_key = ?1",
+        &[patient_key.into()],
+    )?;
+    for r in rows {
+        c.execute(
+            "INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            &[
+                patient_key.into(),
+                r.name_key.clone().into(),
+                r.birth_date.clone().into(),
+                r.gender.clone().into(),
+                r.address.clone().into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// A secret of this installation (made from random bits the first time it is asked for,
     /// then kept): e.g. the key of the permutation that makes ids opaque.
@@ -171,32 +196,14 @@ impl Store {
         get(self)?.ok_or(StoreError::NotFound)
     }
 
-    /// Replaces the 4 情報 rows of a patient.
+    /// Replaces the 4 情報 rows of a patient (submissions write them with the Patient).
     pub fn put_demographics(
         &self,
         patient_key: i64,
         rows: &[DemographicsRow],
     ) -> Result<(), StoreError> {
         let rows = rows.to_vec();
-        self.write(move |c| {
-            c.execute(
-                "DELETE FROM patient_demographics WHERE patient_key = ?1",
-                &[patient_key.into()],
-            )?;
-            for r in &rows {
-                c.execute(
-                    "INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                    &[
-                        patient_key.into(),
-                        r.name_key.clone().into(),
-                        r.birth_date.clone().into(),
-                        r.gender.clone().into(),
-                        r.address.clone().into(),
-                    ],
-                )?;
-            }
-            Ok(())
-        })
+        self.write(move |c| Ok(replace_demographics(c, patient_key, &rows)?))
     }
 
     /// The patients with this normalised name, date of birth and sex, with their addresses.

@@ -238,6 +238,8 @@ pub struct NewSubmission {
     pub document: Option<NewDocument>,
     /// The submitting institution's Organization, stored as its latest.
     pub organization: Option<NewOrganization>,
+    /// The patient's 4 情報 rows, written with the Patient when it changes.
+    pub demographics: Vec<DemographicsRow>,
     /// Registration time (UTC).
     pub now: String,
 }
@@ -1327,6 +1329,7 @@ fn submit_tx(
                 patient_key.into(),
             ],
         )?;
+        access::replace_demographics(c, patient_key, &sub.demographics)?;
     }
     let doc = sub.document.as_ref();
     let status = if sub.delete_only {
@@ -1802,10 +1805,23 @@ fn submit_new_unit(
         sub.insurer.clone().into(),
     ];
     UnnestArrays::new(rendered.resources).push_params(&mut params);
+    // ?25–?28: a new patient's 4 情報 rows (name, address pairs; date of birth; sex).
+    let (names, addresses): (Vec<String>, Vec<String>) = sub
+        .demographics
+        .iter()
+        .map(|d| (d.name_key.clone(), d.address.clone()))
+        .unzip();
+    let first = sub.demographics.first();
+    params.extend([
+        Param::Texts(names),
+        Param::Texts(addresses),
+        first.map_or(String::new(), |d| d.birth_date.clone()).into(),
+        first.map_or(String::new(), |d| d.gender.clone()).into(),
+    ]);
     // A new patient's unit is inserted without ON CONFLICT: if the Bundle-ID is taken (by
     // another patient), the statement fails and the new patient is not created either.
     static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
-        let statement = |patient: &str, on_conflict: &str| {
+        let statement = |patient: &str, on_conflict: &str, demographics: &str| {
             let rows = unnest_inserts(
                 "?2::bigint",
                 "1",
@@ -1816,7 +1832,7 @@ fn submit_new_unit(
                 10,
             );
             format!(
-                "WITH p AS ({patient}), \
+                "WITH p AS ({patient}), {demographics}\
                  u AS (INSERT INTO units (patient_key, institution, bundle_id, kind, version, status, content_hash, registered_at, insurer) \
                    SELECT patient_key, ?4::text, ?5, ?6, 1, 'current', ?7, ?8::text, ?9::text FROM p \
                    {on_conflict} RETURNING unit_key), \
@@ -1827,10 +1843,15 @@ fn submit_new_unit(
             statement(
                 "INSERT INTO patients (patient_key, member_id, insurer, resource, updated_at) VALUES (?2::bigint, ?1, ?9::text, ?3::bytea, ?8::text) ON CONFLICT (member_id) DO NOTHING RETURNING patient_key",
                 "",
+                "d AS (INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) \
+                   SELECT p.patient_key, x.n, ?27::text, ?28::text, x.a FROM p, UNNEST(?25::text[], ?26::text[]) AS x(n, a) \
+                   ON CONFLICT DO NOTHING), ",
             ),
+            // A known patient whose stored Patient is the same: its 4 情報 are stored already.
             statement(
                 "SELECT patient_key FROM patients WHERE member_id = ?1 AND patient_key = ?2::bigint AND resource = ?3::bytea",
                 "ON CONFLICT (institution, bundle_id) DO NOTHING",
+                "",
             ),
         ]
     });
