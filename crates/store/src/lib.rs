@@ -1843,7 +1843,7 @@ fn submit_new_unit(
             statement(
                 "INSERT INTO patients (patient_key, member_id, insurer, resource, updated_at) VALUES (?2::bigint, ?1, ?9::text, ?3::bytea, ?8::text) ON CONFLICT (member_id) DO NOTHING RETURNING patient_key",
                 "",
-                "d AS (INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) \
+                "dm AS (INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) \
                    SELECT p.patient_key, x.n, ?27::text, ?28::text, x.a FROM p, UNNEST(?25::text[], ?26::text[]) AS x(n, a) \
                    ON CONFLICT DO NOTHING), ",
             ),
