@@ -99,7 +99,13 @@ pub fn build_hub(
             .map_err(|e| format!("cannot read the installation's id key: {e}"))?,
     );
     Ok(Arc::new(Hub {
-        directory: app::identity::Directory::new(store.clone(), REGISTRY_CACHE),
+        directory: app::identity::Directory::new(
+            store.clone(),
+            std::env::var("CLINS_REGISTRY_CACHE_SECONDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(REGISTRY_CACHE, std::time::Duration::from_secs),
+        ),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,

@@ -1805,19 +1805,22 @@ fn submit_new_unit(
         sub.insurer.clone().into(),
     ];
     UnnestArrays::new(rendered.resources).push_params(&mut params);
-    // ?25–?28: a new patient's 4 情報 rows (name, address pairs; date of birth; sex).
-    let (names, addresses): (Vec<String>, Vec<String>) = sub
-        .demographics
-        .iter()
-        .map(|d| (d.name_key.clone(), d.address.clone()))
-        .unzip();
-    let first = sub.demographics.first();
-    params.extend([
-        Param::Texts(names),
-        Param::Texts(addresses),
-        first.map_or(String::new(), |d| d.birth_date.clone()).into(),
-        first.map_or(String::new(), |d| d.gender.clone()).into(),
-    ]);
+    // ?25–?28, a new patient's only (the statement of a known patient has no such
+    // parameters): its 4 情報 rows (name, address pairs; date of birth; sex).
+    if !known {
+        let (names, addresses): (Vec<String>, Vec<String>) = sub
+            .demographics
+            .iter()
+            .map(|d| (d.name_key.clone(), d.address.clone()))
+            .unzip();
+        let first = sub.demographics.first();
+        params.extend([
+            Param::Texts(names),
+            Param::Texts(addresses),
+            first.map_or(String::new(), |d| d.birth_date.clone()).into(),
+            first.map_or(String::new(), |d| d.gender.clone()).into(),
+        ]);
+    }
     // A new patient's unit is inserted without ON CONFLICT: if the Bundle-ID is taken (by
     // another patient), the statement fails and the new patient is not created either.
     static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {

@@ -262,6 +262,35 @@ fn population_is_accepted_and_counted(kind: &str) {
             one >= 30,
             "one-statement writes {one}, fallbacks {fallbacks}"
         );
+        // A new unit of a known patient whose stored Patient it repeats: one statement too.
+        let last = (0..subs.len())
+            .rev()
+            .find(|&i| {
+                let s = &subs[i];
+                let member = member_of(&s.bundle);
+                s.kind == "Condition"
+                    && s.action == synth::Action::Submit
+                    && subs[i + 1..].iter().all(|t| member_of(&t.bundle) != member)
+            })
+            .expect("a 傷病名 unit that is its patient's last submission");
+        let r = hub.submit(&bytes(&with_bundle_id(&subs[last].bundle, "-known")));
+        assert_eq!(r.status, 200, "{}", r.body);
+        let m = request(hub.port, "GET", "/metrics", &[], b"").body;
+        let after = |name: &str| -> i64 {
+            m.lines()
+                .find(|l| l.starts_with(&format!("{name} ")))
+                .and_then(|l| l.split(' ').nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(-1)
+        };
+        assert_eq!(
+            (
+                after("clins_store_one_statement_writes_total"),
+                after("clins_store_one_statement_fallbacks_total")
+            ),
+            (one + 1, fallbacks),
+            "a known patient's new unit is one statement"
+        );
     }
     drop(hub);
     drop_backend(&backend);
