@@ -6,6 +6,8 @@
 //!
 //! - [`identity`]: an authenticated [`identity::Claim`] → a `Principal`, through the
 //!   institution registry.
+//! - [`submit`], [`withdraw`], [`purge`]: `$submit` (and `clins-hub import`), `$withdraw` with
+//!   取消UNDO, retention; [`ingest`]: from a validated Bundle to the rows the store keeps.
 //! - [`registry`], [`disaster`]: the operator's registry and disaster declarations.
 //! - [`identify`]: identification by the 4 情報 (emergency, disaster) and its index.
 //! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
@@ -16,10 +18,16 @@ pub mod access;
 pub mod consent;
 pub mod dates;
 pub mod disaster;
+mod hub;
 pub mod identify;
 pub mod identity;
+pub mod ingest;
+pub mod purge;
 pub mod refusal;
 pub mod registry;
+pub mod submit;
+pub mod withdraw;
 
 pub use access::Caller;
+pub use hub::{Clock, Hub, MAX_BODY};
 pub use refusal::{Refusal, Why};

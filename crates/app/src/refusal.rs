@@ -29,6 +29,24 @@ pub enum Why {
     Internal,
 }
 
+impl Why {
+    /// A short label for reports (`clins-hub import`).
+    pub fn label(self) -> &'static str {
+        match self {
+            Why::BadRequest => "malformed",
+            Why::Unauthenticated => "not authenticated",
+            Why::Forbidden => "not permitted",
+            Why::NotFound => "not found",
+            Why::Conflict => "conflict",
+            Why::Gone => "gone",
+            Why::Invalid => "invalid",
+            Why::TooLarge => "too large",
+            Why::Unavailable => "store unavailable",
+            Why::Internal => "internal error",
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Refusal {
     pub why: Why,
@@ -165,6 +183,23 @@ impl Refusal {
             }
         }
     }
+}
+
+/// A request body as JSON, or a 400 that says where it breaks.
+pub fn parse_json(body: &[u8]) -> Result<fhir::json::Value, Refusal> {
+    fhir::json::parse_bytes(body).map_err(|e| {
+        Refusal::new(
+            Why::BadRequest,
+            IssueType::Structure,
+            "JSON-SYNTAX",
+            &format!("line {}, column {}", e.line, e.column),
+            format!(
+                "not valid JSON at line {}, column {}: {}",
+                e.line, e.column, e.en
+            ),
+            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
+        )
+    })
 }
 
 impl From<store::StoreError> for Refusal {

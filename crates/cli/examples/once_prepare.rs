@@ -29,7 +29,7 @@ fn main() {
     .expect("hub");
     let bytes = std::fs::read(file).expect("readable file");
     assert!(
-        server::prepare_submission(&hub, None, &bytes, None).is_ok(),
+        app::submit::prepare(&hub, None, &bytes, None).is_ok(),
         "the bundle must be valid"
     );
     for _ in 0..n {
@@ -41,5 +41,5 @@ fn main() {
 
 #[inline(never)]
 fn run(hub: &server::Hub, b: &[u8]) {
-    std::hint::black_box(server::prepare_submission(hub, None, b, None).is_ok());
+    std::hint::black_box(app::submit::prepare(hub, None, b, None).is_ok());
 }

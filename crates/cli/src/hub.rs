@@ -260,7 +260,7 @@ fn order_key(bytes: &[u8]) -> u64 {
 }
 
 /// Submits every bundle of `files` (each `.json` file, each line of `.ndjson` files) through
-/// [`server::submit_bytes`] with `jobs` workers. Submissions of the same unit keep their order.
+/// [`app::submit::submit`] with `jobs` workers. Submissions of the same unit keep their order.
 /// `tick` is called after each file has been read.
 pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync)) -> ImportReport {
     let report = Mutex::new(ImportReport::default());
@@ -273,7 +273,7 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
             let report = &report;
             s.spawn(move || {
                 for item in rx {
-                    let r = server::submit_bytes(hub, None, &item.bytes);
+                    let r = app::submit::submit(hub, None, &item.bytes, None);
                     let Ok(mut rep) = report.lock() else { return };
                     match r {
                         Ok(_) => rep.accepted += 1,
@@ -287,7 +287,7 @@ pub fn import(hub: &Hub, files: &[PathBuf], jobs: usize, tick: &(dyn Fn() + Sync
                                 .collect::<Vec<_>>()
                                 .join("; ");
                             rep.rejected
-                                .push((item.origin, format!("{}: {msg}", e.status)));
+                                .push((item.origin, format!("{}: {msg}", e.why.label())));
                         }
                     }
                 }

@@ -675,7 +675,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     for n in 0..patients {
         synth::patient_submissions(&cfg, &world, n, &mut |sub| {
             let bytes = fhir::json::to_string(&sub.bundle).into_bytes();
-            match server::submit_bytes(&h, None, &bytes) {
+            match app::submit::submit(&h, None, &bytes, None) {
                 Ok(_) => ok += 1,
                 Err(e) => {
                     rejected += 1;

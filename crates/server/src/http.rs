@@ -331,19 +331,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
 
 /// A request body as JSON, or a 400 that says where it breaks.
 pub fn parse_json(body: &[u8]) -> Result<fhir::json::Value, ApiError> {
-    fhir::json::parse_bytes(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            IssueType::Structure,
-            "JSON-SYNTAX",
-            &format!("line {}, column {}", e.line, e.column),
-            format!(
-                "not valid JSON at line {}, column {}: {}",
-                e.line, e.column, e.en
-            ),
-            format!("{}行{}列目でJSONとして不正です: {}", e.line, e.column, e.ja),
-        )
-    })
+    Ok(app::refusal::parse_json(body)?)
 }
 
 /// Whether a request body is declared as FHIR JSON (or plain JSON).

@@ -1,0 +1,46 @@
+//! The hub: its store, validator, search indexer, clock and settings, shared by every use
+//! case; and the clock.
+
+use std::sync::Arc;
+
+use conformance::{SearchIndexer, Validator};
+use store::Store;
+
+use crate::dates;
+
+/// Largest accepted body: 10 MB (DECISIONS.md "Size limit").
+pub const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// The hub's clock: the system clock, or a fixed instant for tests and demos.
+#[derive(Clone, Debug)]
+pub enum Clock {
+    System,
+    Fixed(String),
+}
+
+impl Clock {
+    pub fn now(&self) -> String {
+        match self {
+            Clock::System => store::now_utc(),
+            Clock::Fixed(t) => t.clone(),
+        }
+    }
+    pub fn today(&self) -> i64 {
+        dates::day_number(&self.now()).unwrap_or(0)
+    }
+}
+
+pub struct Hub {
+    pub store: Store,
+    pub validator: Arc<Validator>,
+    pub indexer: Arc<SearchIndexer>,
+    pub clock: Clock,
+    /// Development authentication is on (the HTTP edge reads it).
+    pub dev_auth: bool,
+    /// The institution registry as requests see it (cached lookups).
+    pub directory: crate::identity::Directory,
+    /// How long a viewing consent lasts, in hours (DECISIONS.md: 24).
+    pub consent_hours: i64,
+    /// Absolute base of the FHIR endpoint, e.g. `http://127.0.0.1:8080/fhir`.
+    pub base: String,
+}

@@ -1,0 +1,42 @@
+//! Retention: what has expired, from `clins::policy`, and its deletion (`clins-hub purge` and
+//! the server's hourly task).
+
+use crate::{dates, Hub};
+
+/// What has expired on `now` (UTC instant), from `clins::policy`.
+pub fn purge_plan(now: &str) -> store::PurgePlan {
+    use clins::policy::{document_retention_days, retention_days, Item, RETRIEVED_DAYS};
+    let today = dates::day_number(now).unwrap_or(0);
+    let cutoff = |days: i64| store::format_utc_millis((today - days) * 86_400_000);
+    let mut plan = store::PurgePlan::default();
+    for item in Item::SHARED {
+        let days = retention_days(item, 0).unwrap_or(i64::MAX / 4);
+        // Entries flagged LTS are spared where the item allows LTS.
+        let spared = if retention_days(item, clins::policy::FLAG_LTS).is_none() {
+            clins::policy::FLAG_LTS
+        } else {
+            0
+        };
+        plan.resources
+            .push((item.code().to_string(), cutoff(days), spared));
+    }
+    use clins::policy::DocKind;
+    for kind in [
+        DocKind::Referral,
+        DocKind::DischargeSummary,
+        DocKind::PatientSummary,
+        DocKind::Checkup,
+    ] {
+        plan.documents.push((
+            kind.code().to_string(),
+            cutoff(document_retention_days(kind)),
+        ));
+    }
+    plan.retrieved_before = Some(cutoff(RETRIEVED_DAYS));
+    plan
+}
+
+/// Applies the retention rules now (`clins-hub purge` and the hourly task of the server).
+pub fn purge(hub: &Hub) -> Result<store::PurgeReport, store::StoreError> {
+    hub.store.purge(&purge_plan(&hub.clock.now()))
+}
