@@ -219,16 +219,29 @@ pub fn view(
     now: &str,
     request: &str,
 ) -> Result<PatientView, Refusal> {
+    gate(store, caller, member_id, now, request, |d| {
+        matches!(d, policy::Denial::Emergency(_))
+    })
+}
+
+/// The patient gate: decides, refuses the denials `refuse` picks, and records an access
+/// without consent.
+fn gate(
+    store: &Store,
+    caller: &Caller,
+    member_id: &str,
+    now: &str,
+    request: &str,
+    refuse: impl Fn(policy::Denial) -> bool,
+) -> Result<PatientView, Refusal> {
     let (view, denial) = decide_view(store, caller, member_id, now)?;
-    match denial {
-        Some(d @ policy::Denial::Emergency(_)) => Err(Refusal::denied(d, "the patient")),
-        _ => {
-            if let Some(b @ (Basis::Emergency | Basis::Disaster)) = view.basis {
-                record(store, caller, member_id, b, now, request)?;
-            }
-            Ok(view)
-        }
+    if let Some(d) = denial.filter(|d| refuse(*d)) {
+        return Err(Refusal::denied(d, "the patient"));
     }
+    if let Some(b @ (Basis::Emergency | Basis::Disaster)) = view.basis {
+        record(store, caller, member_id, b, now, request)?;
+    }
+    Ok(view)
 }
 
 fn decide_view(
@@ -277,14 +290,7 @@ pub fn open_patient(
     now: &str,
     request: &str,
 ) -> Result<PatientView, Refusal> {
-    let (view, denial) = decide_view(store, caller, member_id, now)?;
-    if let Some(d) = denial {
-        return Err(Refusal::denied(d, "the patient"));
-    }
-    if let Some(b @ (Basis::Emergency | Basis::Disaster)) = view.basis {
-        record(store, caller, member_id, b, now, request)?;
-    }
-    Ok(view)
+    gate(store, caller, member_id, now, request, |_| true)
 }
 
 /// Keeps the record of an access without consent.

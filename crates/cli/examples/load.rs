@@ -289,24 +289,11 @@ fn consent_body(member: &str, institution: &str) -> Vec<u8> {
 /// `setup`: registers the world's institutions and insurers; with `--grants 1`, the consents
 /// of the summary requests. Returns (registered, granted, refused).
 fn setup(a: &Args, cfg: &synth::Config, templates: &[Template]) -> (usize, usize, usize) {
-    use synth::tables::InstitutionKind as K;
     let world = synth::World::new(cfg);
     let mut conn = Conn::open(a.port);
     let (mut registered, mut granted, mut refused) = (0, 0, 0);
     for inst in world.institutions.iter().chain(world.insurers.iter()) {
-        let kind = match inst.kind {
-            K::Hospital => "hospital",
-            K::Clinic => "clinic",
-            K::Dental => "dental",
-            K::Pharmacy => "pharmacy",
-            K::CheckupCentre => "checkup",
-            K::Insurer => "insurer",
-        };
-        let number = if inst.kind == K::Insurer && inst.number.len() == 6 {
-            format!("00{}", inst.number)
-        } else {
-            inst.number.clone()
-        };
+        let (number, kind) = clins_hub::hub::registry_entry(inst);
         let mut body = String::from("{\"number\":");
         fhir::json::write_str(&mut body, &number);
         body.push_str(",\"kind\":\"");

@@ -50,26 +50,32 @@ fn redact(url: &str) -> String {
 /// (another process) takes effect within this time.
 pub const REGISTRY_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Registers the institutions and insurers of a synthetic world (`demo`, tests, benchmarks).
-pub fn register_world(store: &Store, world: &synth::World, now: &str) -> Result<usize, String> {
+/// The registry entry of a synthetic institution or insurer: (number, kind). 国保 numbers
+/// are 6 digits; a 被保険者個人識別子 (and so the registry) writes them padded to 8 with `00`.
+pub fn registry_entry(inst: &synth::Institution) -> (String, &'static str) {
     use synth::tables::InstitutionKind as K;
+    let kind = match inst.kind {
+        K::Hospital => "hospital",
+        K::Clinic => "clinic",
+        K::Dental => "dental",
+        K::Pharmacy => "pharmacy",
+        K::CheckupCentre => "checkup",
+        K::Insurer => "insurer",
+    };
+    let number = if inst.kind == K::Insurer && inst.number.len() == 6 {
+        format!("00{}", inst.number)
+    } else {
+        inst.number.clone()
+    };
+    (number, kind)
+}
+
+/// Registers the institutions and insurers of a synthetic world (`demo`, benchmarks).
+pub fn register_world(store: &Store, world: &synth::World, now: &str) -> Result<usize, String> {
     let operator = clins::policy::Principal::Operator;
     let mut n = 0;
     for inst in world.institutions.iter().chain(world.insurers.iter()) {
-        let kind = match inst.kind {
-            K::Hospital => "hospital",
-            K::Clinic => "clinic",
-            K::Dental => "dental",
-            K::Pharmacy => "pharmacy",
-            K::CheckupCentre => "checkup",
-            K::Insurer => "insurer",
-        };
-        // 国保 numbers are 6 digits; a 被保険者個人識別子 writes them padded to 8 with `00`.
-        let number = if inst.kind == K::Insurer && inst.number.len() == 6 {
-            format!("00{}", inst.number)
-        } else {
-            inst.number.clone()
-        };
+        let (number, kind) = registry_entry(inst);
         let new = app::registry::NewInstitution {
             number,
             kind: kind.to_string(),

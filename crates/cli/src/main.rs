@@ -253,6 +253,15 @@ enum DisasterAction {
     },
 }
 
+/// A refusal as one line for the terminal (English, then Japanese).
+fn show(e: app::Refusal) -> String {
+    e.issues
+        .iter()
+        .map(|i| format!("{} ({})", i.en, i.ja))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn operator_store(data: PathBuf, database: Option<String>) -> Result<store::Store, String> {
     hub::open_store(&StoreArgs {
         data,
@@ -266,13 +275,6 @@ fn institutions(data: PathBuf, database: Option<String>, action: InstitutionsAct
         let store = operator_store(data, database)?;
         let op = clins::policy::Principal::Operator;
         let now = store::now_utc();
-        let show = |e: app::Refusal| {
-            e.issues
-                .iter()
-                .map(|i| format!("{} ({})", i.en, i.ja))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         match action {
             InstitutionsAction::Add {
                 number,
@@ -358,13 +360,6 @@ fn disaster(data: PathBuf, database: Option<String>, action: DisasterAction) -> 
         let store = operator_store(data, database)?;
         let op = app::Caller::new(clins::policy::Principal::Operator);
         let now = store::now_utc();
-        let show = |e: app::Refusal| {
-            e.issues
-                .iter()
-                .map(|i| format!("{} ({})", i.en, i.ja))
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
         match action {
             DisasterAction::Declare {
                 from,

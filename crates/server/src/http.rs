@@ -65,34 +65,13 @@ impl ApiError {
         )
     }
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            IssueType::NotFound,
-            "NOT-FOUND",
-            "",
-            format!("{what} does not exist"),
-            format!("{what} は存在しません"),
-        )
+        app::Refusal::not_found(what).into()
     }
     pub fn internal(en: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            IssueType::Exception,
-            "INTERNAL",
-            "",
-            format!("internal error: {en}; nothing was stored"),
-            "サーバー内部でエラーが発生しました。何も保存されていません",
-        )
+        app::Refusal::internal(en).into()
     }
     pub fn unavailable(en: impl std::fmt::Display) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            IssueType::Transient,
-            "STORE-UNAVAILABLE",
-            "",
-            format!("the store is not available: {en}; nothing was stored, retry later"),
-            "データベースに接続できません。何も保存されていません。時間をおいて再送してください",
-        )
+        app::Refusal::unavailable(en).into()
     }
 }
 
@@ -105,11 +84,7 @@ impl IntoResponse for ApiError {
 
 impl From<store::StoreError> for ApiError {
     fn from(e: store::StoreError) -> Self {
-        match e {
-            store::StoreError::NotFound => ApiError::not_found("the resource"),
-            store::StoreError::Db(d) => ApiError::unavailable(d),
-            other => ApiError::internal(other),
-        }
+        app::Refusal::from(e).into()
     }
 }
 
