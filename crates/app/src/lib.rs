@@ -8,6 +8,7 @@
 //!   institution registry.
 //! - [`submit`], [`withdraw`], [`purge`]: `$submit` (and `clins-hub import`), `$withdraw` with
 //!   取消UNDO, retention; [`ingest`]: from a validated Bundle to the rows the store keeps.
+//! - [`read`]: `$summary`, searches, read/vread/history, the Patient, documents.
 //! - [`registry`], [`disaster`]: the operator's registry and disaster declarations.
 //! - [`identify`]: identification by the 4 情報 (emergency, disaster) and its index.
 //! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
@@ -23,6 +24,7 @@ pub mod identify;
 pub mod identity;
 pub mod ingest;
 pub mod purge;
+pub mod read;
 pub mod refusal;
 pub mod registry;
 pub mod submit;

@@ -2,21 +2,19 @@
 //! application core. What a caller may see is decided in `app::access` (the only caller of
 //! `clins::policy::decide`); this module parses requests and writes Bundles.
 
-use std::collections::HashMap;
-
-use app::access::{self, PatientView};
+use app::read::PatientRef;
 use app::Caller;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use clins::policy::{Action, Decision, Denial, Item, Mark};
+use clins::policy::Mark;
 use fhir::json::write_str;
 use fhir::outcome::IssueType;
 use store::{DateFilter, Query, StoredDocument, StoredResource, TokenFilter};
 
 use crate::dates::utc_range;
 use crate::http::{fhir, ApiError, Auth};
-use crate::ingest::{indexed_params, organization_id, patient_id, MEMBER_ID_SYSTEM};
+use crate::ingest::{indexed_params, patient_id, MEMBER_ID_SYSTEM};
 use crate::{blocking, query_pairs, AppState, Hub};
 
 const EXT_SOURCE: &str = "https://clins-hub.org/fhir/StructureDefinition/source-institution";
@@ -34,9 +32,6 @@ const CLINICAL: &[&str] = &[
     "Observation",
     "MedicationRequest",
 ];
-
-/// Summary order of the items.
-const ITEM_ORDER: &[Item] = &Item::SHARED;
 
 fn entry_extensions(out: &mut String, r: &StoredResource, mark: Mark) {
     out.push_str("\"extension\":[{\"url\":\"");
@@ -65,17 +60,6 @@ pub(crate) fn bundle_head(out: &mut String, kind: &str, now: &str) {
     out.push_str(kind);
     out.push_str("\",\"timestamp\":");
     write_str(out, now);
-}
-
-/// A stored patient: its key and current Patient resource.
-type StoredPatient = (i64, Vec<u8>);
-
-/// How a request names its patient.
-enum PatientRef {
-    /// By the normalised 被保険者個人識別子 (`identifier=system|value`).
-    Member(String),
-    /// By the hub's Patient id (`patient=Patient/<id>`).
-    Key(i64),
 }
 
 /// The patient a request names: `identifier`/`patient.identifier` (`system|member id`) or a
@@ -123,43 +107,6 @@ fn patient_ref(
     }
 }
 
-/// Opens the patient of a request for the caller (the gate of `app::access`) and finds it:
-/// its view, key and current Patient resource (`None`: not stored). A patient named by id
-/// that the caller may not see is 404, as one that does not exist.
-fn open(
-    hub: &Hub,
-    caller: &Caller,
-    pref: PatientRef,
-    request: &str,
-) -> Result<(PatientView, Option<StoredPatient>), ApiError> {
-    let now = hub.clock.now();
-    match pref {
-        PatientRef::Member(m) => {
-            let view = access::open_patient(&hub.store, caller, &m, &now, request)?;
-            let found = hub.store.patient_by_member(&m)?;
-            Ok((view, found))
-        }
-        PatientRef::Key(k) => {
-            let (member, body) = hub
-                .store
-                .patient(k)?
-                .ok_or_else(|| ApiError::not_found("the patient"))?;
-            let view =
-                access::open_patient(&hub.store, caller, &member, &now, request).map_err(|e| {
-                    match e.why {
-                        app::Why::Forbidden | app::Why::NotFound
-                            if !e.issues.iter().any(|i| i.detail.starts_with("EMERGENCY")) =>
-                        {
-                            ApiError::not_found("the patient")
-                        }
-                        _ => e.into(),
-                    }
-                })?;
-            Ok((view, Some((k, body))))
-        }
-    }
-}
-
 /// `GET /fhir/Patient/$summary?identifier=<system>|<member id>`.
 pub async fn summary(
     State(hub): State<AppState>,
@@ -183,32 +130,19 @@ pub async fn summary(
         ));
     };
     blocking(move || {
-        let (view, found) = open(&hub, &caller, pref, "GET Patient/$summary")?;
-        let Some((pk, patient_body)) = found else {
-            return Err(ApiError::not_found("the patient"));
-        };
-        let today = hub.clock.today();
-        let resources = hub.store.current_resources(pk)?;
-        let released = access::released(&hub.store, &resources)?;
-        let mut shown = access::viewable(&caller, &view, resources, &released, today);
-        shown.sort_by(|a, b| {
-            let ia = Item::from_code(&a.0.item);
-            let ib = Item::from_code(&b.0.item);
-            let oa = ITEM_ORDER.iter().position(|x| *x == ia).unwrap_or(99);
-            let ob = ITEM_ORDER.iter().position(|x| *x == ib).unwrap_or(99);
-            // DECISIONS.md "Merging": grouped by item and code, newest first.
-            oa.cmp(&ob)
-                .then_with(|| a.0.code_key.cmp(&b.0.code_key))
-                .then_with(|| b.0.registered_at.cmp(&a.0.registered_at))
-                .then_with(|| a.0.res_id.cmp(&b.0.res_id))
-        });
+        let s = app::read::summary(&hub, &caller, &pref)?;
         let now = hub.clock.now();
-        let mut out =
-            String::with_capacity(4096 + shown.iter().map(|s| s.0.body.len() + 400).sum::<usize>());
+        let mut out = String::with_capacity(
+            4096 + s
+                .entries
+                .iter()
+                .map(|e| e.0.body.len() + 400)
+                .sum::<usize>(),
+        );
         bundle_head(&mut out, "collection", &now);
         out.push_str(",\"entry\":[");
-        write_patient_entry(&mut out, &hub, pk, &patient_body, None);
-        for (r, mark) in &shown {
+        write_patient_entry(&mut out, &hub, s.patient.0, &s.patient.1, None);
+        for (r, mark) in &s.entries {
             out.push(',');
             write_entry(&mut out, &hub, r, *mark, None);
         }
@@ -428,62 +362,18 @@ pub async fn search(
         .cloned()
         .collect();
     blocking(move || {
-        let (view, found) = open(&hub, &caller, pref, &format!("GET {rtype}"))?;
-        let Some((pk, patient_body)) = found else {
-            return Ok(searchset(
-                &hub,
-                &rtype,
-                &self_query,
-                Vec::new(),
-                None,
-                None,
-                Vec::new(),
-            ));
-        };
-        query.patient_key = pk;
-        let today = hub.clock.today();
-        let resources = hub.store.current_resources(pk)?;
-        let released = access::released(&hub.store, &resources)?;
-        let allowed: HashMap<String, Mark> =
-            access::viewable(&caller, &view, resources, &released, today)
-                .into_iter()
-                .map(|(r, m)| (r.res_id, m))
-                .collect();
-        let limit = query.limit;
-        query.limit = limit + 1;
-        let mut rows = hub.store.search(&query)?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let cursor = if more {
-            rows.last()
-                .map(|r| format!("{}~{}", r.registered_at, r.res_id))
-        } else {
-            None
-        };
-        let shown: Vec<(StoredResource, Mark)> = rows
-            .into_iter()
-            .filter_map(|r| allowed.get(&r.res_id).map(|v| (r, *v)))
-            .collect();
-        let included = (include_patient && !shown.is_empty()).then_some((pk, patient_body));
-        let orgs = if include_orgs {
-            let mut ids: Vec<String> = shown
-                .iter()
-                .map(|(r, _)| organization_id(&r.institution))
-                .collect();
-            ids.sort();
-            ids.dedup();
-            hub.store.organizations(&ids)?
-        } else {
-            Vec::new()
-        };
+        let found = app::read::search(&hub, &caller, &pref, query, include_orgs)?;
+        let included = found
+            .patient
+            .filter(|_| include_patient && !found.entries.is_empty());
         Ok(searchset(
             &hub,
             &rtype,
             &self_query,
-            shown,
-            cursor,
+            found.entries,
+            found.cursor,
             included,
-            orgs,
+            found.organizations,
         ))
     })
     .await
@@ -632,43 +522,28 @@ pub async fn read(
             let what = format!("Patient/{id}");
             let pk =
                 crate::ingest::patient_key_of(&id).ok_or_else(|| ApiError::not_found(&what))?;
-            let (_, found) =
-                open(&hub, &caller, PatientRef::Key(pk), "GET Patient").map_err(|e| {
-                    if e.status == StatusCode::NOT_FOUND {
-                        ApiError::not_found(&what)
-                    } else {
-                        e
-                    }
-                })?;
-            let (_, body) = found.ok_or_else(|| ApiError::not_found(&what))?;
+            let body = app::read::patient(&hub, &caller, pk).map_err(|e| {
+                if e.why == app::Why::NotFound {
+                    ApiError::not_found(&what)
+                } else {
+                    e.into()
+                }
+            })?;
             Ok(fhir(StatusCode::OK, body))
         }
-        "Bundle" => read_document_bundle(&hub, &caller, &id),
+        "Bundle" => Ok(fhir(
+            StatusCode::OK,
+            app::read::retrieve(&hub, &caller, &id)?,
+        )),
         "DocumentReference" => {
-            let what = format!("DocumentReference/{id}");
-            let (doc, _) = hub
-                .store
-                .document(&id)?
-                .ok_or_else(|| ApiError::not_found(&what))?;
-            let carriers = carriers_for(&hub, &doc, &caller)?;
-            let ctx = access::document_context(&hub.store, &caller, &doc, &hub.clock.now())?;
-            match access::document(
-                &caller,
-                &doc,
-                &carriers,
-                Action::Read,
-                ctx,
-                hub.clock.today(),
-            ) {
-                Decision::Permit(..) => Ok(fhir(
-                    StatusCode::OK,
-                    document_reference(&hub, &doc, &carriers),
-                )),
-                Decision::Deny(d) => Err(denied(d, &what)),
-            }
+            let (doc, carriers) = app::read::document(&hub, &caller, &id)?;
+            Ok(fhir(
+                StatusCode::OK,
+                document_reference(&hub, &doc, &carriers),
+            ))
         }
         t if CLINICAL.contains(&t) => {
-            let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+            let versions = app::read::versions(&hub, &caller, &rtype, &id)?;
             let latest = versions
                 .into_iter()
                 .next()
@@ -694,61 +569,6 @@ fn gone(rtype: &str, id: &str) -> ApiError {
     )
 }
 
-/// The versions of a resource the caller may see (newest first); empty when it may not see
-/// the resource at all, so that hidden entries are indistinguishable from absent ones.
-fn visible_versions(
-    hub: &Hub,
-    caller: &Caller,
-    rtype: &str,
-    id: &str,
-) -> Result<Vec<StoredResource>, ApiError> {
-    let versions = hub.store.history(rtype, id)?;
-    let Some(first) = versions.first() else {
-        return Ok(Vec::new());
-    };
-    let Some((member, _)) = hub.store.patient(first.patient_key)? else {
-        return Ok(Vec::new());
-    };
-    let view = access::view(
-        &hub.store,
-        caller,
-        &member,
-        &hub.clock.now(),
-        &format!("GET {rtype}"),
-    )?;
-    if first.deleted {
-        // A withdrawn resource: its earlier content stays visible only to its submitter; others
-        // learn that it was deleted only if they could see it before.
-        if caller.institution() == Some(first.institution.as_str()) {
-            return Ok(versions);
-        }
-        let last = versions.iter().find(|v| !v.deleted);
-        let released = access::released(
-            &hub.store,
-            last.map(std::slice::from_ref).unwrap_or_default(),
-        )?;
-        let seen = last.is_some_and(|v| access::resource(caller, &view, v, &released).permitted());
-        return Ok(if seen {
-            vec![first.clone()]
-        } else {
-            Vec::new()
-        });
-    }
-    let resources = hub.store.current_resources(first.patient_key)?;
-    let released = access::released(&hub.store, &resources)?;
-    let current = access::viewable(caller, &view, resources, &released, hub.clock.today());
-    if current.iter().any(|(r, _)| r.res_id == id) {
-        Ok(versions)
-    } else {
-        Ok(Vec::new())
-    }
-}
-
-/// A denial as the answer to a request for one thing (`what`).
-fn denied(d: Denial, what: &str) -> ApiError {
-    app::Refusal::denied(d, what).into()
-}
-
 /// `GET /fhir/{type}/{id}/_history`.
 pub async fn history(
     State(hub): State<AppState>,
@@ -759,7 +579,7 @@ pub async fn history(
         return Err(not_supported_type(&rtype));
     }
     blocking(move || {
-        let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+        let versions = app::read::versions(&hub, &caller, &rtype, &id)?;
         if versions.is_empty() {
             return Err(ApiError::not_found(&format!("{rtype}/{id}")));
         }
@@ -805,7 +625,7 @@ pub async fn vread(
         return Err(not_supported_type(&rtype));
     }
     blocking(move || {
-        let versions = visible_versions(&hub, &caller, &rtype, &id)?;
+        let versions = app::read::versions(&hub, &caller, &rtype, &id)?;
         let v = versions
             .into_iter()
             .find(|v| v.version.to_string() == vid)
@@ -819,22 +639,6 @@ pub async fn vread(
 }
 
 // --------------------------------------------------------------------------------- documents
-
-/// For a 退院時サマリー, the referrals that carry it that the caller may know of; empty for
-/// other documents.
-fn carriers_for(
-    hub: &Hub,
-    doc: &StoredDocument,
-    caller: &Caller,
-) -> Result<Vec<StoredDocument>, ApiError> {
-    if doc.kind != "eDischargeSummary" {
-        return Ok(Vec::new());
-    }
-    let all = hub
-        .store
-        .carriers(doc.patient_key, &doc.institution, &doc.bundle_id)?;
-    Ok(access::visible_carriers(caller, doc, all))
-}
 
 /// The DocumentReference of a stored document; `carriers`: the referrals that carry it, as
 /// `relatesTo` (`appends`).
@@ -981,53 +785,15 @@ async fn search_documents(
             "patient、patient.identifier または destination（自施設の医療機関番号）を指定してください",
         ));
     }
+    let q = app::read::DocumentQuery {
+        patient: pref,
+        destination,
+        doc_type,
+        status,
+        limit,
+    };
     blocking(move || {
-        let now = hub.clock.now();
-        let today = hub.clock.today();
-        // The patient (when named) and the caller's context for it.
-        let (pk, ctx) = match pref {
-            None => (None, None),
-            Some(PatientRef::Member(m)) => match hub.store.patient_by_member(&m)? {
-                Some((k, _)) => (
-                    Some(k),
-                    Some(access::context(&hub.store, &caller, &m, &now)?),
-                ),
-                None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
-            },
-            Some(PatientRef::Key(k)) => match hub.store.patient(k)? {
-                Some((m, _)) => (
-                    Some(k),
-                    Some(access::context(&hub.store, &caller, &m, &now)?),
-                ),
-                None => return Ok(doc_searchset(&hub, &pairs, Vec::new())),
-            },
-        };
-        // An insurer without a patient lists the checkups of its insured.
-        let by_insurer = insurer && pk.is_none() && destination.is_none();
-        let docs = hub.store.documents(&store::DocumentFilter {
-            patient_key: pk,
-            destination: destination.clone(),
-            doc_type: doc_type.clone(),
-            status: status.clone().flatten(),
-            insurer: by_insurer.then(|| caller.institution().unwrap_or_default().to_string()),
-            kind: by_insurer.then(|| "eCheckup".to_string()),
-            limit,
-        })?;
-        let mut listed = Vec::new();
-        for d in docs {
-            let live = status.is_some() || !matches!(d.status.as_str(), "cancelled" | "expired");
-            if !live {
-                continue;
-            }
-            let carriers = carriers_for(&hub, &d, &caller)?;
-            let c = match ctx {
-                Some(c) => c,
-                None => access::document_context(&hub.store, &caller, &d, &now)?,
-            };
-            if access::document(&caller, &d, &carriers, Action::Read, c, today).permitted() {
-                listed.push((d, carriers));
-            }
-        }
+        let listed = app::read::documents(&hub, &caller, &q)?;
         Ok(doc_searchset(&hub, &pairs, listed))
     })
     .await
@@ -1062,46 +828,6 @@ fn doc_searchset(
     }
     out.push_str("]}");
     fhir(StatusCode::OK, out)
-}
-
-/// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted, as `app::access` allows.
-/// The addressee's first retrieval of a referral marks it 取得済.
-fn read_document_bundle(hub: &Hub, caller: &Caller, id: &str) -> Result<Response, ApiError> {
-    let what = format!("Bundle/{id}");
-    let (doc, bundle) = hub
-        .store
-        .document(id)?
-        .ok_or_else(|| ApiError::not_found(&what))?;
-    let carriers = carriers_for(hub, &doc, caller)?;
-    let ctx = access::document_context(&hub.store, caller, &doc, &hub.clock.now())?;
-    let basis = match access::document(
-        caller,
-        &doc,
-        &carriers,
-        Action::Retrieve,
-        ctx,
-        hub.clock.today(),
-    ) {
-        Decision::Permit(b, _) => b,
-        Decision::Deny(d) => return Err(denied(d, &what)),
-    };
-    if bundle.is_empty() {
-        return Err(gone("Bundle", id));
-    }
-    if basis == clins::policy::Basis::Addressee
-        && doc.kind == "eReferral"
-        && doc.status == "current"
-    {
-        // A concurrent first retrieval may have marked it already: that is fine.
-        match hub
-            .store
-            .set_document_status(id, &["current"], "retrieved", &hub.clock.now())
-        {
-            Ok(_) | Err(store::StoreError::State(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(fhir(StatusCode::OK, bundle))
 }
 
 /// `GET /fhir/metadata`.
