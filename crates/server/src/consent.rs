@@ -55,16 +55,16 @@ pub async fn search(
                     .map_err(|e| ApiError::bad_request("CLINS-MEMBER-ID", "patient", e.en, e.ja))?;
                 member = Some(m.normalized());
             }
-            "_count" => limit = crate::read::page_size(&v)?,
+            "_count" => limit = crate::read::params::page_size(&v)?,
             "_format" => {}
-            other => return Err(crate::read::unknown_param(other, "patient, _count")),
+            other => return Err(crate::read::params::unknown_param(other, "patient, _count")),
         }
     }
     blocking(move || {
         let now = hub.clock.now();
         let rows = app::consent::list(&hub.store, &caller, member.as_deref(), limit)?;
         let mut out = String::new();
-        crate::read::bundle_head(&mut out, "searchset", &now);
+        crate::read::render::bundle_head(&mut out, "searchset", &now);
         out.push_str(",\"entry\":[");
         for (i, row) in rows.iter().enumerate() {
             if i > 0 {

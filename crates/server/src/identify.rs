@@ -6,7 +6,8 @@ use axum::response::Response;
 use fhir::json::write_str;
 
 use crate::http::{fhir, ApiError};
-use crate::read::{bundle_head, unknown_param};
+use crate::read::params::unknown_param;
+use crate::read::render::bundle_head;
 use crate::{blocking, query_pairs, AppState};
 
 pub async fn search(
