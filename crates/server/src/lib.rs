@@ -15,6 +15,8 @@ pub mod http;
 mod identify;
 pub mod metrics;
 mod read;
+mod submit;
+mod withdraw;
 
 pub use app::purge::{purge, purge_plan};
 pub use app::{dates, ingest};
@@ -26,13 +28,13 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use fhir::outcome::IssueType;
 
-use crate::http::{check_content_type, fhir, ApiError, Auth};
+use crate::http::ApiError;
 
 pub use app::{Clock, Hub, MAX_BODY};
 
@@ -42,8 +44,8 @@ pub type AppState = Arc<Hub>;
 pub fn app(hub: AppState) -> Router {
     Router::new()
         .route("/fhir/metadata", get(read::metadata))
-        .route("/fhir/Bundle/$submit", post(submit))
-        .route("/fhir/Bundle/$withdraw", post(withdraw))
+        .route("/fhir/Bundle/$submit", post(submit::submit))
+        .route("/fhir/Bundle/$withdraw", post(withdraw::withdraw))
         .route("/fhir/Consent", post(consent::post).get(consent::search))
         .route(
             "/fhir/Consent/{id}",
@@ -191,85 +193,6 @@ pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes
             )
         }
     })
-}
-
-/// `POST /fhir/Bundle/$submit`.
-async fn submit(
-    State(hub): State<AppState>,
-    Auth(caller): Auth,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    check_content_type(&headers)?;
-    let body = body_or_error(body)?;
-    // Validation and rendering use the CPU: at most two per core at a time, so that many
-    // clients do not mean 16 threads fighting over 2 cores. The write that follows, on the same
-    // thread, only waits for the store, and gives the slot back first.
-    let permit = cpu_slots()
-        .acquire_owned()
-        .await
-        .map_err(ApiError::internal)?;
-    let h = hub.clone();
-    let span = tracing::Span::current();
-    let r: Result<String, ApiError> = tokio::task::spawn_blocking(move || {
-        span.in_scope(|| {
-            let ready = app::submit::prepare(&h, Some(&caller), &body, None);
-            drop(permit);
-            let done = app::submit::store(&h, ready?)?;
-            metrics::record_submission(done.label);
-            Ok(done.outcome)
-        })
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    if let Err(e) = &r {
-        refused(e);
-    }
-    // API.md: 200 with the OperationOutcome for every accepted submission.
-    r.map(|body| fhir(StatusCode::OK, body))
-}
-
-/// Counts and traces a refused submission (the first error's code says why).
-fn refused(e: &ApiError) {
-    metrics::record_submission("rejected");
-    let first = e.issues.iter().find(|i| i.severity.is_error());
-    tracing::info!(
-        status = e.status.as_u16(),
-        code = first.map_or("", |i| i.detail),
-        at = first.map_or("", |i| i.expression.as_str()),
-        errors = e.issues.iter().filter(|i| i.severity.is_error()).count(),
-        "submission refused"
-    );
-}
-
-fn cpu_slots() -> Arc<tokio::sync::Semaphore> {
-    static SLOTS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
-    SLOTS
-        .get_or_init(|| {
-            Arc::new(tokio::sync::Semaphore::new(
-                2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ))
-        })
-        .clone()
-}
-
-/// `POST /fhir/Bundle/$withdraw`: Parameters with `identifier` (the Bundle-ID).
-async fn withdraw(
-    State(hub): State<AppState>,
-    Auth(caller): Auth,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    check_content_type(&headers)?;
-    let body = body_or_error(body)?;
-    let params = http::parse_json(&body)?;
-    blocking(move || {
-        Ok(fhir(
-            StatusCode::OK,
-            app::withdraw::withdraw(&hub, &caller, &params)?,
-        ))
-    })
-    .await
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986), for query values.
