@@ -25,6 +25,14 @@ pub fn submit(
     store(hub, ready)
 }
 
+/// The statuses `clins::policy` locks, as the store writes them.
+pub(crate) fn locked() -> Vec<String> {
+    clins::policy::LOCKED
+        .iter()
+        .map(|s| s.code().to_string())
+        .collect()
+}
+
 /// An accepted submission: its outcome (`created`, `replaced`, `unchanged`, `deleted`,
 /// `nothing_to_delete`) and the OperationOutcome JSON that lists what was stored.
 #[derive(Clone, Debug)]
@@ -85,6 +93,7 @@ pub fn prepare(
     let mut new = NewSubmission {
         organization: None,
         demographics: Vec::new(),
+        locked: locked(),
         member_id: sub.member_id.normalized(),
         insurer: sub.member_id.insurer_number().to_string(),
         institution: sub.institution.clone(),

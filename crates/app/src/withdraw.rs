@@ -83,7 +83,7 @@ pub fn withdraw(hub: &Hub, caller: &Caller, params: &Value) -> Result<String, Re
     }
     match hub
         .store
-        .withdraw(institution, &bundle_id, &hub.clock.now())
+        .withdraw(institution, &bundle_id, &hub.clock.now(), &submit::locked())
     {
         Ok(res) => {
             let (detail, en, ja) = if res.action == SubmitAction::Deleted {

@@ -109,6 +109,9 @@ enum Command {
         /// Fixed clock (UTC instant, e.g. 2026-11-20T03:00:00.000Z) for tests and demos.
         #[arg(long, value_name = "INSTANT", hide = true)]
         now: Option<String>,
+        /// How long a viewing consent lasts, in hours (1–168).
+        #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=168))]
+        consent_hours: i64,
     },
     /// Run the hub on a fresh embedded store preloaded with synthetic patients; prints the URL
     /// and example requests. Development authentication is on (loopback only).
@@ -486,6 +489,7 @@ fn main() -> ExitCode {
             insecure_dev_auth,
             base_url,
             now,
+            consent_hours,
         } => {
             let clock = match now {
                 Some(t) => server::Clock::Fixed(t),
@@ -499,7 +503,10 @@ fn main() -> ExitCode {
                     database,
                     connections: db_connections,
                 })?;
-                let h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
+                let mut h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
+                if let Some(hub) = std::sync::Arc::get_mut(&mut h) {
+                    hub.consent_hours = consent_hours;
+                }
                 hub::serve(h, listen, |addr| {
                     // Always printed, whatever the log level: with `--listen 127.0.0.1:0` this
                     // line is how a supervisor (or the test suite) learns the port.

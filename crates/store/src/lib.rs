@@ -240,6 +240,9 @@ pub struct NewSubmission {
     pub organization: Option<NewOrganization>,
     /// The patient's 4 情報 rows, written with the Patient when it changes.
     pub demographics: Vec<DemographicsRow>,
+    /// Statuses in which the stored unit or document with this Bundle-ID may no longer be
+    /// replaced (the caller's policy; a replacement answers `StoreError::State`).
+    pub locked: Vec<String>,
     /// Registration time (UTC).
     pub now: String,
 }
@@ -857,18 +860,22 @@ impl Store {
     }
 
     /// Withdraws a unit (delete) or cancels a document (取消) of `institution`.
+    /// `locked`: statuses in which the unit or document may no longer be withdrawn (the
+    /// caller's policy); withdrawing one answers `StoreError::State`.
     pub fn withdraw(
         &self,
         institution: &str,
         bundle_id: &str,
         now: &str,
+        locked: &[String],
     ) -> Result<SubmitResult, StoreError> {
-        let (i, b, n) = (
+        let (i, b, n, l) = (
             institution.to_string(),
             bundle_id.to_string(),
             now.to_string(),
+            locked.to_vec(),
         );
-        self.write(move |c| withdraw_tx(c, &i, &b, &n))
+        self.write(move |c| withdraw_tx(c, &i, &b, &n, &l))
     }
 
     /// Sets a document's status (`current`, `held`, `retrieved`, `cancelled`), optionally only
@@ -1261,8 +1268,8 @@ fn submit_tx(
             if found != Some(pk) {
                 return Err(StoreError::OtherPatient);
             }
-            if status == "retrieved" {
-                // DECISIONS.md "Referral retrievability": no change once the addressee has it.
+            if sub.locked.contains(&status) {
+                // The caller's policy: a unit or document in this status may no longer change.
                 return Err(StoreError::State(status));
             }
             let live = status != "deleted" && status != "cancelled" && status != "expired";
@@ -1897,6 +1904,7 @@ fn withdraw_tx(
     institution: &str,
     bundle_id: &str,
     now: &str,
+    locked: &[String],
 ) -> Result<SubmitResult, StoreError> {
     let lock = if c.dialect() == Dialect::Postgres {
         " FOR UPDATE"
@@ -1927,7 +1935,7 @@ fn withdraw_tx(
             resources: Vec::new(),
         });
     }
-    if doc.is_some() && status == "retrieved" {
+    if locked.contains(&status) {
         return Err(StoreError::State(status));
     }
     let version = v + 1;

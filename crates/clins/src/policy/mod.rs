@@ -252,6 +252,11 @@ pub fn attachment_access(
     addressed_referrals.into_iter().min_by_key(rank)
 }
 
+/// The statuses in which a submission may no longer be changed, cancelled or replaced by its
+/// sender: once the addressee has retrieved a referral (取得済), DECISIONS.md "Referral
+/// retrievability".
+pub const LOCKED: [DocStatus; 1] = [DocStatus::Retrieved];
+
 /// Whether a document that travels attached to referrals (a 退院時サマリー) has been released
 /// with one of them: a referral that carries it is neither held (閲覧保留) nor cancelled. Until
 /// then its prescriptions stay with its sender, as the held referral's do.
