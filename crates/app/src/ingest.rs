@@ -561,8 +561,9 @@ fn unpermute(v: u64) -> u64 {
     (u64::from(l) << 32) | u64::from(r)
 }
 
-/// The patient part of ids: 16 hex digits.
-fn patient_token(patient_key: i64) -> String {
+/// The patient part of ids: 16 hex digits (compute it once per patient and rendering: it
+/// costs four SHA-256 rounds).
+pub fn patient_token(patient_key: i64) -> String {
     let mut out = String::with_capacity(16);
     let v = permute(patient_key as u64);
     for i in (0..16).rev() {
@@ -576,7 +577,12 @@ fn patient_token(patient_key: i64) -> String {
 /// The server id of a resource: the patient's token (the distribution key, recoverable so a
 /// read by id can be routed to its shard) and the stable local id.
 pub fn resource_id(patient_key: i64, local_id: &str) -> String {
-    format!("{}-{local_id}", patient_token(patient_key))
+    token_resource_id(&patient_token(patient_key), local_id)
+}
+
+/// [`resource_id`] from the patient's token.
+pub fn token_resource_id(token: &str, local_id: &str) -> String {
+    format!("{token}-{local_id}")
 }
 
 pub fn patient_id(patient_key: i64) -> String {

@@ -136,7 +136,8 @@ pub fn prepare(
     let org_url = org.map(|(url, _)| url).unwrap_or_default();
     new.organization = organization;
     let render = move |patient_key: i64, version: i64| {
-        let patient_id = ingest::patient_id(patient_key);
+        let token = ingest::patient_token(patient_key);
+        let patient_id = format!("p{token}");
         let pref = format!("Patient/{patient_id}");
         let mut refs = vec![(full_url.as_str(), pref.as_str())];
         if !org_url.is_empty() {
@@ -147,7 +148,7 @@ pub fn prepare(
             resources: prepared
                 .iter()
                 .map(|p| {
-                    let id = ingest::resource_id(patient_key, &p.local_id);
+                    let id = ingest::token_resource_id(&token, &p.local_id);
                     NewResource {
                         body: store::pack(&ingest::render(&p.value, &id, Some(version), &refs)),
                         res_type: p.res_type.clone(),
