@@ -142,28 +142,48 @@ pub struct DemographicsRow {
     pub address: String,
 }
 
-/// Replaces the 4 情報 rows of a patient inside a write.
+/// Replaces the 4 情報 rows of a patient inside a write (`fresh`: a patient created in this
+/// write, with no rows yet). One statement for the rows.
 pub(crate) fn replace_demographics(
     c: &mut dyn Conn,
     patient_key: i64,
     rows: &[DemographicsRow],
+    fresh: bool,
 ) -> Result<(), crate::DbError> {
-    c.execute(
-        "DELETE FROM patient_demographics WHERE patient_key = ?1",
-        &[patient_key.into()],
-    )?;
-    for r in rows {
+    if !fresh {
         c.execute(
-            "INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-            &[
-                patient_key.into(),
-                r.name_key.clone().into(),
-                r.birth_date.clone().into(),
-                r.gender.clone().into(),
-                r.address.clone().into(),
-            ],
+            "DELETE FROM patient_demographics WHERE patient_key = ?1",
+            &[patient_key.into()],
         )?;
     }
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from(
+        "INSERT INTO patient_demographics (patient_key, name_key, birth_date, gender, address) VALUES ",
+    );
+    let mut params: Vec<Param> = vec![patient_key.into()];
+    for (i, r) in rows.iter().enumerate() {
+        let n = params.len();
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(?1, ?{}, ?{}, ?{}, ?{})",
+            n + 1,
+            n + 2,
+            n + 3,
+            n + 4
+        ));
+        params.extend([
+            r.name_key.clone().into(),
+            r.birth_date.clone().into(),
+            r.gender.clone().into(),
+            r.address.clone().into(),
+        ]);
+    }
+    sql.push_str(" ON CONFLICT DO NOTHING");
+    c.execute(&sql, &params)?;
     Ok(())
 }
 
@@ -203,7 +223,7 @@ impl Store {
         rows: &[DemographicsRow],
     ) -> Result<(), StoreError> {
         let rows = rows.to_vec();
-        self.write(move |c| Ok(replace_demographics(c, patient_key, &rows)?))
+        self.write(move |c| Ok(replace_demographics(c, patient_key, &rows, false)?))
     }
 
     /// The patients with this normalised name, date of birth and sex, with their addresses.

@@ -1336,7 +1336,7 @@ fn submit_tx(
                 patient_key.into(),
             ],
         )?;
-        access::replace_demographics(c, patient_key, &sub.demographics)?;
+        access::replace_demographics(c, patient_key, &sub.demographics, stored_patient.is_none())?;
     }
     let doc = sub.document.as_ref();
     let status = if sub.delete_only {
