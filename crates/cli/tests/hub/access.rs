@@ -748,3 +748,47 @@ pub fn identification_by_four_items(kind: &str) {
     drop(hub);
     drop_backend(&backend);
 }
+
+/// Viewing consent lasts as long as `serve --consent-hours` says: a longer period is refused, a
+/// grant without a period ends that many hours after it starts, and a revoked one stops at once.
+pub fn consent_validity_is_a_setting(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start_with(&backend, &ig(), Some(NOW), &["--consent-hours", "2"]);
+    let port = hub.port;
+    register_as(port, "1311000002", "hospital");
+    let member = "06139999:1:4242:";
+    let qs = [
+        ("X-Clins-Dev-Role", "qualification-service"),
+        ("Content-Type", "application/fhir+json"),
+    ];
+    let post = |period| {
+        request(
+            port,
+            "POST",
+            "/fhir/Consent",
+            &qs,
+            consent_body(member, "1311000002", period).as_bytes(),
+        )
+    };
+    let r = post(Some(("2026-11-20T03:00:00Z", "2026-11-20T06:00:00Z")));
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.details().contains(&"CONSENT-PERIOD".to_string()),
+        "{}",
+        r.body
+    );
+    let r = post(None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c = r.json();
+    assert_eq!(
+        c.pointer("provision.period.start").and_then(Value::as_str),
+        Some(NOW)
+    );
+    assert_eq!(
+        c.pointer("provision.period.end").and_then(Value::as_str),
+        Some("2026-11-20T05:00:00.000Z")
+    );
+    assert_eq!(c.get("status").and_then(Value::as_str), Some("active"));
+    drop(hub);
+    drop_backend(&backend);
+}

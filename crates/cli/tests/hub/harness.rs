@@ -95,6 +95,11 @@ impl Hub {
     /// Starts `clins-hub serve` with development authentication on a free loopback port, with
     /// the JP packages when `ig` names them and a fixed clock when `now` is given.
     pub fn start(backend: &Backend, ig: &[PathBuf], now: Option<&str>) -> Hub {
+        Hub::start_with(backend, ig, now, &[])
+    }
+
+    /// [`Hub::start`] with more `serve` arguments.
+    pub fn start_with(backend: &Backend, ig: &[PathBuf], now: Option<&str>, extra: &[&str]) -> Hub {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clins-hub"));
         cmd.arg("serve")
             .args(backend_args(backend))
@@ -106,6 +111,7 @@ impl Hub {
         for d in ig {
             cmd.arg("--ig").arg(d);
         }
+        cmd.args(extra);
         if let Some(n) = now {
             cmd.args(["--now", n]);
         }

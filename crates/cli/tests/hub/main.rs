@@ -44,6 +44,11 @@ both!(graceful_shutdown);
 both!(authorization_matrix);
 both!(patient_and_insurer_views);
 both!(identification_by_four_items);
+both!(consent_validity_is_a_setting);
+
+fn consent_validity_is_a_setting(kind: &str) {
+    access::consent_validity_is_a_setting(kind);
+}
 
 fn identification_by_four_items(kind: &str) {
     access::identification_by_four_items(kind);
