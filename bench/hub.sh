@@ -67,6 +67,14 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
+# Access control (issue #12): the institutions are registered and, for summary, each requested
+# patient's institution gets a viewing consent, as a qualification service would record it.
+if [ "$mode" = submit ]; then
+  "$load" setup --port "$port" --patients "$submit_patients"
+else
+  "$load" setup --port "$port" --patients "$patients" --grants 1
+fi
+
 if [ "$mode" = submit ]; then
   "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10 \
     --patients "$submit_patients"
