@@ -48,7 +48,7 @@ fn redact(url: &str) -> String {
 
 /// How long a registry entry is cached by a running hub: a change made with the command line
 /// (another process) takes effect within this time.
-pub const REGISTRY_CACHE: std::time::Duration = std::time::Duration::from_secs(2);
+pub const REGISTRY_CACHE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The registry entry of a synthetic institution or insurer: (number, kind). 国保 numbers
 /// are 6 digits; a 被保険者個人識別子 (and so the registry) writes them padded to 8 with `00`.
