@@ -83,13 +83,16 @@ impl Directory {
         }
     }
 
+    /// The fresh cached entry of a number, if any.
+    fn fresh(&self, number: &str) -> Option<InstitutionRow> {
+        let cache = self.cache.lock().ok()?;
+        let (row, at) = cache.get(number)?;
+        (at.elapsed() < self.ttl).then(|| row.clone())
+    }
+
     fn lookup(&self, number: &str) -> Result<Option<InstitutionRow>, Refusal> {
-        if let Ok(c) = self.cache.lock() {
-            if let Some((row, at)) = c.get(number) {
-                if at.elapsed() < self.ttl {
-                    return Ok(Some(row.clone()));
-                }
-            }
+        if let Some(row) = self.fresh(number) {
+            return Ok(Some(row));
         }
         let row = self.store.institution(number)?;
         if let (Some(r), Ok(mut c)) = (&row, self.cache.lock()) {
@@ -104,65 +107,63 @@ impl Directory {
     /// The principal of a claim when it needs no query (a claim that is not an institution's,
     /// or one whose registry entry is cached and fresh); `None`: call [`Directory::principal`].
     pub fn cached(&self, claim: &Claim) -> Option<Principal> {
-        match claim {
-            Claim::Institution { number, .. } => {
-                let fresh = self
-                    .cache
-                    .lock()
-                    .ok()?
-                    .get(number)
-                    .is_some_and(|(_, at)| at.elapsed() < self.ttl);
-                if fresh {
-                    self.principal(claim.clone()).ok()
-                } else {
-                    None
-                }
-            }
-            other => self.principal(other.clone()).ok(),
-        }
+        let row = match claim {
+            Claim::Institution { number, .. } => Some(self.fresh(number)?),
+            _ => None,
+        };
+        resolve(claim.clone(), row).ok()
     }
 
     /// The principal of a claim.
     pub fn principal(&self, claim: Claim) -> Result<Principal, Refusal> {
-        match claim {
-            Claim::Patient { member_id } => Ok(Principal::Patient { member_id }),
-            Claim::QualificationService => Ok(Principal::QualificationService),
-            Claim::Operator => Ok(Principal::Operator),
-            Claim::Institution {
-                number,
-                practitioner,
-            } => {
-                let Some(row) = self.lookup(&number)? else {
-                    return Err(Refusal::forbidden(
-                        "INSTITUTION-NOT-REGISTERED",
-                        format!("{number} is not registered with this hub; the operator registers institutions (clins-hub institutions add)"),
-                        format!("{number} はこのハブに登録されていません。運用者による登録（clins-hub institutions add）が必要です"),
-                    ));
-                };
-                if !row.enabled {
-                    return Err(Refusal::forbidden(
-                        "INSTITUTION-DISABLED",
-                        format!("{number} is disabled in the registry; contact the operator"),
-                        format!("{number} は利用停止中です。運用者に連絡してください"),
-                    ));
-                }
-                let kind = InstitutionKind::from_code(&row.kind).ok_or_else(|| {
-                    Refusal::internal(format!("registry entry {number} has an unknown kind"))
-                })?;
-                if kind == InstitutionKind::Insurer && practitioner.is_some() {
-                    return Err(Refusal::forbidden(
-                        "PRACTITIONER-NOT-ALLOWED",
-                        "an insurer has no practitioners",
-                        "保険者には医療従事者は所属しません",
-                    ));
-                }
-                Ok(Principal::Institution {
-                    number,
-                    kind,
-                    prefecture: u8::try_from(row.prefecture).unwrap_or(0),
-                    practitioner,
-                })
+        let row = match &claim {
+            Claim::Institution { number, .. } => self.lookup(number)?,
+            _ => None,
+        };
+        resolve(claim, row)
+    }
+}
+
+/// The principal of a claim, given the registry entry of an institution's number.
+fn resolve(claim: Claim, row: Option<InstitutionRow>) -> Result<Principal, Refusal> {
+    match claim {
+        Claim::Patient { member_id } => Ok(Principal::Patient { member_id }),
+        Claim::QualificationService => Ok(Principal::QualificationService),
+        Claim::Operator => Ok(Principal::Operator),
+        Claim::Institution {
+            number,
+            practitioner,
+        } => {
+            let Some(row) = row else {
+                return Err(Refusal::forbidden(
+                    "INSTITUTION-NOT-REGISTERED",
+                    format!("{number} is not registered with this hub; the operator registers institutions (clins-hub institutions add)"),
+                    format!("{number} はこのハブに登録されていません。運用者による登録（clins-hub institutions add）が必要です"),
+                ));
+            };
+            if !row.enabled {
+                return Err(Refusal::forbidden(
+                    "INSTITUTION-DISABLED",
+                    format!("{number} is disabled in the registry; contact the operator"),
+                    format!("{number} は利用停止中です。運用者に連絡してください"),
+                ));
             }
+            let kind = InstitutionKind::from_code(&row.kind).ok_or_else(|| {
+                Refusal::internal(format!("registry entry {number} has an unknown kind"))
+            })?;
+            if kind == InstitutionKind::Insurer && practitioner.is_some() {
+                return Err(Refusal::forbidden(
+                    "PRACTITIONER-NOT-ALLOWED",
+                    "an insurer has no practitioners",
+                    "保険者には医療従事者は所属しません",
+                ));
+            }
+            Ok(Principal::Institution {
+                number,
+                kind,
+                prefecture: u8::try_from(row.prefecture).unwrap_or(0),
+                practitioner,
+            })
         }
     }
 }

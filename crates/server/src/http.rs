@@ -55,14 +55,7 @@ impl ApiError {
         en: impl Into<String>,
         ja: impl Into<String>,
     ) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            IssueType::Invalid,
-            detail,
-            expression,
-            en,
-            ja,
-        )
+        app::Refusal::bad_request(detail, expression, en, ja).into()
     }
     pub fn not_found(what: &str) -> Self {
         app::Refusal::not_found(what).into()
