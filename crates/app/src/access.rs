@@ -9,7 +9,7 @@ use clins::policy::{
     self, consent_state, decide, disaster_covers, Action, Basis, ConsentState, Context, Decision,
     DocKind, DocStatus, Grant, Item, Mark, Principal, Relation, Request, Retrieval, Target,
 };
-use store::{AccessRecord, Store, StoredDocument, StoredResource};
+use store::{AccessRecord, ConsentRow, Store, StoredDocument, StoredResource};
 
 use crate::dates::day_number;
 use crate::refusal::Refusal;
@@ -166,6 +166,15 @@ fn disaster_now(store: &Store, caller: &Caller, now: &str) -> Result<bool, Refus
     ))
 }
 
+/// The institution whose viewing consents decide the caller's access (an institution that
+/// cares for patients); `None`: consent plays no part.
+pub fn consent_holder(caller: &Caller) -> Option<&str> {
+    match &caller.principal {
+        Principal::Institution { number, kind, .. } if kind.cares() => Some(number),
+        _ => None,
+    }
+}
+
 /// The context of the caller's access to the data of patient `member_id` at `now`: its
 /// institution's viewing consent, and a disaster declaration (looked up only without consent).
 pub fn context(
@@ -174,24 +183,36 @@ pub fn context(
     member_id: &str,
     now: &str,
 ) -> Result<Context, Refusal> {
+    let grants = match consent_holder(caller) {
+        Some(number) => store.consents_for(member_id, number)?,
+        None => Vec::new(),
+    };
+    context_with(store, caller, &grants, now)
+}
+
+/// [`context`] with the grants of the caller's institution already read (by
+/// `Store::patient_facts`, for [`consent_holder`]).
+pub fn context_with(
+    store: &Store,
+    caller: &Caller,
+    grants: &[ConsentRow],
+    now: &str,
+) -> Result<Context, Refusal> {
     let mut ctx = Context {
         emergency_claimed: caller.emergency_claimed,
         ..Context::default()
     };
-    if let Principal::Institution { number, kind, .. } = &caller.principal {
-        if kind.cares() {
-            let grants = store.consents_for(member_id, number)?;
-            ctx.consent = consent_state(
-                grants.iter().map(|g| Grant {
-                    start: &g.start,
-                    end: &g.end,
-                    revoked: g.revoked_at.is_some(),
-                }),
-                now,
-            );
-            if ctx.consent != ConsentState::Live && !ctx.emergency_claimed {
-                ctx.disaster = disaster_now(store, caller, now)?;
-            }
+    if consent_holder(caller).is_some() {
+        ctx.consent = consent_state(
+            grants.iter().map(|g| Grant {
+                start: &g.start,
+                end: &g.end,
+                revoked: g.revoked_at.is_some(),
+            }),
+            now,
+        );
+        if ctx.consent != ConsentState::Live && !ctx.emergency_claimed {
+            ctx.disaster = disaster_now(store, caller, now)?;
         }
     }
     Ok(ctx)
@@ -219,7 +240,8 @@ pub fn view(
     now: &str,
     request: &str,
 ) -> Result<PatientView, Refusal> {
-    gate(store, caller, member_id, now, request, |d| {
+    let context = context(store, caller, member_id, now)?;
+    gate(store, caller, member_id, context, now, request, |d| {
         matches!(d, policy::Denial::Emergency(_))
     })
 }
@@ -230,11 +252,12 @@ fn gate(
     store: &Store,
     caller: &Caller,
     member_id: &str,
+    context: Context,
     now: &str,
     request: &str,
     refuse: impl Fn(policy::Denial) -> bool,
 ) -> Result<PatientView, Refusal> {
-    let (view, denial) = decide_view(store, caller, member_id, now)?;
+    let (view, denial) = decide_view(caller, member_id, context);
     if let Some(d) = denial.filter(|d| refuse(*d)) {
         return Err(Refusal::denied(d, "the patient"));
     }
@@ -245,12 +268,10 @@ fn gate(
 }
 
 fn decide_view(
-    store: &Store,
     caller: &Caller,
     member_id: &str,
-    now: &str,
-) -> Result<(PatientView, Option<policy::Denial>), Refusal> {
-    let context = context(store, caller, member_id, now)?;
+    context: Context,
+) -> (PatientView, Option<policy::Denial>) {
     let own = caller.patient() == Some(member_id);
     let relation = Relation {
         own,
@@ -269,7 +290,7 @@ fn decide_view(
         Decision::Permit(b, _) => (Some(b), None),
         Decision::Deny(d) => (None, Some(d)),
     };
-    Ok((
+    (
         PatientView {
             member_id: member_id.to_string(),
             basis,
@@ -277,7 +298,7 @@ fn decide_view(
             own,
         },
         denial,
-    ))
+    )
 }
 
 /// The gate of every read of a patient's data as a whole (`$summary`, searches): like
@@ -290,7 +311,22 @@ pub fn open_patient(
     now: &str,
     request: &str,
 ) -> Result<PatientView, Refusal> {
-    gate(store, caller, member_id, now, request, |_| true)
+    let context = context(store, caller, member_id, now)?;
+    gate(store, caller, member_id, context, now, request, |_| true)
+}
+
+/// [`open_patient`] with the grants of the caller's institution ([`consent_holder`]) already
+/// read.
+pub fn open_patient_with(
+    store: &Store,
+    caller: &Caller,
+    member_id: &str,
+    grants: &[ConsentRow],
+    now: &str,
+    request: &str,
+) -> Result<PatientView, Refusal> {
+    let context = context_with(store, caller, grants, now)?;
+    gate(store, caller, member_id, context, now, request, |_| true)
 }
 
 /// Keeps the record of an access without consent.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use clins::policy::{Action, Basis, Decision, DocKind, Item, Mark};
-use store::{Query, StoredDocument, StoredResource};
+use store::{PatientSel, Query, StoredDocument, StoredResource};
 
 use crate::access::{self, Caller, PatientView};
 use crate::ingest::organization_id;
@@ -25,29 +25,43 @@ pub enum PatientRef {
     Key(i64),
 }
 
-/// Opens the patient of a request for the caller (the gate of `access`) and finds it: its
-/// view and stored Patient (`None`: not stored). A patient named by id that the caller may not
-/// see is 404, as one that does not exist (a failed emergency claim stays a 403).
+/// A patient opened for the caller: its view, the stored Patient (`None`: not stored) and,
+/// when asked for, its current resources (before any decision on them).
+pub struct Opened {
+    pub view: PatientView,
+    pub patient: Option<StoredPatient>,
+    pub resources: Vec<StoredResource>,
+}
+
+/// Opens the patient of a request for the caller (the gate of `access`) and finds it, with
+/// its current resources when `resources`. The facts come in one statement
+/// (`Store::patient_facts`). A patient named by id that the caller may not see is 404, as
+/// one that does not exist (a failed emergency claim stays a 403).
 pub fn open(
     hub: &Hub,
     caller: &Caller,
     pref: &PatientRef,
     request: &str,
-) -> Result<(PatientView, Option<StoredPatient>), Refusal> {
+    resources: bool,
+) -> Result<Opened, Refusal> {
     let now = hub.clock.now();
-    match pref {
+    let holder = access::consent_holder(caller);
+    let sel = match pref {
+        PatientRef::Member(m) => PatientSel::Member(m),
+        PatientRef::Key(k) => PatientSel::Key(*k),
+    };
+    let facts = hub.store.patient_facts(sel, holder, resources)?;
+    let patient = facts.patient;
+    let view = match pref {
         PatientRef::Member(m) => {
-            let view = access::open_patient(&hub.store, caller, m, &now, request)?;
-            let found = hub.store.patient_by_member(m)?;
-            Ok((view, found))
+            access::open_patient_with(&hub.store, caller, m, &facts.consents, &now, request)?
         }
-        PatientRef::Key(k) => {
-            let (member, body) = hub
-                .store
-                .patient(*k)?
+        PatientRef::Key(_) => {
+            let (_, member, _) = patient
+                .as_ref()
                 .ok_or_else(|| Refusal::not_found("the patient"))?;
-            let view =
-                access::open_patient(&hub.store, caller, &member, &now, request).map_err(|e| {
+            access::open_patient_with(&hub.store, caller, member, &facts.consents, &now, request)
+                .map_err(|e| {
                     let emergency = e.issues.iter().any(|i| i.detail.starts_with("EMERGENCY"));
                     match e.why {
                         Why::Forbidden | Why::NotFound if !emergency => {
@@ -55,20 +69,23 @@ pub fn open(
                         }
                         _ => e,
                     }
-                })?;
-            Ok((view, Some((*k, body))))
+                })?
         }
-    }
+    };
+    Ok(Opened {
+        view,
+        patient: patient.map(|(k, _, body)| (k, body)),
+        resources: facts.resources,
+    })
 }
 
-/// What the caller may see of the patient's current resources.
+/// What the caller may see of the patient's current `resources`.
 fn shown(
     hub: &Hub,
     caller: &Caller,
     view: &PatientView,
-    patient_key: i64,
+    resources: Vec<StoredResource>,
 ) -> Result<Vec<(StoredResource, Mark)>, Refusal> {
-    let resources = hub.store.current_resources(patient_key)?;
     let released = access::released(&hub.store, &resources)?;
     Ok(access::viewable(
         caller,
@@ -87,9 +104,11 @@ pub struct Summary {
 }
 
 pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary, Refusal> {
-    let (view, found) = open(hub, caller, pref, "GET Patient/$summary")?;
-    let (pk, body) = found.ok_or_else(|| Refusal::not_found("the patient"))?;
-    let mut entries = shown(hub, caller, &view, pk)?;
+    let opened = open(hub, caller, pref, "GET Patient/$summary", true)?;
+    let (pk, body) = opened
+        .patient
+        .ok_or_else(|| Refusal::not_found("the patient"))?;
+    let mut entries = shown(hub, caller, &opened.view, opened.resources)?;
     let order = |r: &StoredResource| {
         let item = Item::from_code(&r.item);
         Item::SHARED.iter().position(|x| *x == item).unwrap_or(99)
@@ -127,12 +146,12 @@ pub fn search(
     mut query: Query,
     organizations: bool,
 ) -> Result<Found, Refusal> {
-    let (view, found) = open(hub, caller, pref, &format!("GET {}", query.res_type))?;
-    let Some((pk, body)) = found else {
+    let opened = open(hub, caller, pref, &format!("GET {}", query.res_type), true)?;
+    let Some((pk, body)) = opened.patient else {
         return Ok(Found::default());
     };
     query.patient_key = pk;
-    let allowed: HashMap<String, Mark> = shown(hub, caller, &view, pk)?
+    let allowed: HashMap<String, Mark> = shown(hub, caller, &opened.view, opened.resources)?
         .into_iter()
         .map(|(r, m)| (r.res_id, m))
         .collect();
@@ -172,8 +191,17 @@ pub fn search(
 
 /// `GET /fhir/Patient/{id}`.
 pub fn patient(hub: &Hub, caller: &Caller, patient_key: i64) -> Result<Vec<u8>, Refusal> {
-    let (_, found) = open(hub, caller, &PatientRef::Key(patient_key), "GET Patient")?;
-    Ok(found.ok_or_else(|| Refusal::not_found("the patient"))?.1)
+    let opened = open(
+        hub,
+        caller,
+        &PatientRef::Key(patient_key),
+        "GET Patient",
+        false,
+    )?;
+    Ok(opened
+        .patient
+        .ok_or_else(|| Refusal::not_found("the patient"))?
+        .1)
 }
 
 /// The versions of a resource the caller may see (newest first); empty when it may not see
@@ -216,7 +244,12 @@ pub fn versions(
             Vec::new()
         });
     }
-    let current = shown(hub, caller, &view, first.patient_key)?;
+    let current = shown(
+        hub,
+        caller,
+        &view,
+        hub.store.current_resources(first.patient_key)?,
+    )?;
     if current.iter().any(|(r, _)| r.res_id == id) {
         Ok(versions)
     } else {

@@ -3,7 +3,7 @@
 //! nothing (the decision is `clins::policy::decide`, called by the application core).
 
 use crate::driver::{Conn, Param, Row};
-use crate::{Store, StoreError};
+use crate::{stored, unpack, Store, StoreError, RESOURCE_COLUMNS, RESOURCE_UNIT};
 
 /// A registered institution or insurer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,6 +29,25 @@ pub struct ConsentRow {
     pub end: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
+}
+
+/// How [`Store::patient_facts`] names its patient.
+#[derive(Clone, Copy, Debug)]
+pub enum PatientSel<'a> {
+    /// By normalised member id.
+    Member(&'a str),
+    /// By patient key.
+    Key(i64),
+}
+
+/// What [`Store::patient_facts`] found: the patient (key, member id, current Patient
+/// resource), the grants (newest first) and the current resources (newest registration
+/// first).
+#[derive(Clone, Debug, Default)]
+pub struct PatientFacts {
+    pub patient: Option<(i64, String, Vec<u8>)>,
+    pub consents: Vec<ConsentRow>,
+    pub resources: Vec<crate::StoredResource>,
 }
 
 /// A disaster declaration by the operator.
@@ -353,6 +372,83 @@ impl Store {
             .map(consent)
             .collect())
         })
+    }
+
+    /// What a read of one patient needs, in one statement (one round trip on PostgreSQL):
+    /// the patient, the grants of `consents_of` (the caller's institution) and, with
+    /// `resources`, the current resources. Grants of a patient named by member id are found
+    /// even when the patient is not stored; of one named by key, only when it is.
+    pub fn patient_facts(
+        &self,
+        who: PatientSel<'_>,
+        consents_of: Option<&str>,
+        resources: bool,
+    ) -> Result<PatientFacts, StoreError> {
+        // One row shape for the three parts (column 0 says which): a patient row, a grant
+        // (its texts in the text columns of a resource row) or a resource row
+        // (`RESOURCE_COLUMNS`). Explicit casts keep PostgreSQL's pairwise UNION typing exact.
+        let (sel, member, param) = match who {
+            PatientSel::Member(m) => ("member_id", "?1", Param::from(m)),
+            PatientSel::Key(k) => ("patient_key", "(SELECT member_id FROM p)", Param::Int(k)),
+        };
+        let mut sql = format!(
+            "WITH p AS (SELECT patient_key, member_id, resource FROM patients WHERE {sel} = ?1) \
+             SELECT 0, p.patient_key, p.member_id, CAST(NULL AS TEXT), CAST(NULL AS BIGINT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS BIGINT), \
+             CAST(NULL AS TEXT), CAST(NULL AS BIGINT), p.resource, CAST(NULL AS TEXT), CAST(NULL AS TEXT), CAST(NULL AS TEXT) FROM p"
+        );
+        let mut params = vec![param];
+        if let Some(institution) = consents_of {
+            sql.push_str(&format!(
+                " UNION ALL SELECT 1, 0, consent_id, member_id, 0, institution, granted_by, period_start, period_end, 0, created_at, 0, NULL, revoked_at, NULL, NULL \
+                 FROM consents WHERE member_id = {member} AND institution = ?2"
+            ));
+            params.push(institution.into());
+        }
+        if resources {
+            sql.push_str(&format!(
+                " UNION ALL SELECT 2, {RESOURCE_COLUMNS} FROM resources r {RESOURCE_UNIT} \
+                 WHERE r.patient_key = (SELECT patient_key FROM p) AND r.current = 1 AND r.deleted = 0"
+            ));
+        }
+        let rows = self.read(|c| c.query(&sql, &params))?;
+        let mut facts = PatientFacts::default();
+        for row in rows {
+            let mut it = row.into_iter();
+            let part = it.next().map_or(-1, |v| v.int());
+            match part {
+                0 => {
+                    let cols: Vec<Param> = it.collect();
+                    let get = |i: usize| cols.get(i).cloned().unwrap_or(Param::Null);
+                    facts.patient = Some((get(0).int(), get(1).text(), unpack(get(11).blob())));
+                }
+                1 => {
+                    let cols: Vec<Param> = it.collect();
+                    let get = |i: usize| cols.get(i).cloned().unwrap_or(Param::Null);
+                    facts.consents.push(ConsentRow {
+                        consent_id: get(1).text(),
+                        member_id: get(2).text(),
+                        institution: get(4).text(),
+                        granted_by: get(5).text(),
+                        start: get(6).text(),
+                        end: get(7).text(),
+                        created_at: get(9).text(),
+                        revoked_at: get(12).opt_text(),
+                    });
+                }
+                _ => facts.resources.push(stored(it.collect())),
+            }
+        }
+        facts.consents.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| a.consent_id.cmp(&b.consent_id))
+        });
+        facts.resources.sort_by(|a, b| {
+            b.registered_at
+                .cmp(&a.registered_at)
+                .then_with(|| a.res_id.cmp(&b.res_id))
+        });
+        Ok(facts)
     }
 
     /// Every grant of a patient (`None`: of every patient), newest first, at most `limit`.

@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 
 pub use access::{
     random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
+    PatientFacts, PatientSel,
 };
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
