@@ -7,19 +7,21 @@ use std::collections::{HashMap, HashSet};
 
 use clins::policy::{
     self, consent_state, decide, disaster_covers, Action, Basis, ConsentState, Context, Decision,
-    DocKind, DocStatus, Grant, Item, Mark, Principal, Relation, Request, Retrieval, Target,
+    DocKind, DocStatus, Grant, Interaction, Item, Mark, Principal, Relation, Request, Retrieval,
+    Scopes, Target,
 };
 use store::{AccessRecord, ConsentRow, Store, StoredDocument, StoredResource};
 
 use crate::dates::day_number;
 use crate::refusal::Refusal;
 
-/// The caller of a use case: the principal, and whether the request claims emergency access
-/// (purpose of use `ETREAT`).
+/// The caller of a use case: the principal, whether the request claims emergency access
+/// (purpose of use `ETREAT`), and what its credentials allow (a token's SMART scopes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub principal: Principal,
     pub emergency_claimed: bool,
+    pub scopes: Scopes,
 }
 
 impl Caller {
@@ -27,6 +29,7 @@ impl Caller {
         Caller {
             principal,
             emergency_claimed: false,
+            scopes: Scopes::Unrestricted,
         }
     }
     /// The caller's institution (or insurer) number.
@@ -40,6 +43,35 @@ impl Caller {
             _ => None,
         }
     }
+}
+
+/// The scope check, on top of every decision: a caller whose token lacks the scope for
+/// `interaction` on `resource` is refused (403), whatever its role allows.
+pub fn scope(caller: &Caller, resource: &str, interaction: Interaction) -> Result<(), Refusal> {
+    if caller.scopes.permits(resource, interaction) {
+        return Ok(());
+    }
+    let letter = match interaction {
+        Interaction::Create => "c",
+        Interaction::Read => "r",
+        Interaction::Update => "u",
+        Interaction::Delete => "d",
+        Interaction::Search => "s",
+    };
+    Err(Refusal::new(
+        crate::refusal::Why::Forbidden,
+        fhir::outcome::IssueType::Forbidden,
+        "SCOPE-MISSING",
+        "",
+        format!("the access token does not grant this: request a token with the scope system/{resource}.{letter} (or a wider one)"),
+        format!("アクセストークンにこの操作の権限（スコープ）がありません。system/{resource}.{letter} を含むトークンを取得してください"),
+    ))
+}
+
+/// Whether the caller's credentials let it see resources of `resource` type (entries of a
+/// `$summary` or an `_include` without the scope are left out, not refused).
+pub fn scoped(caller: &Caller, resource: &str) -> bool {
+    caller.scopes.permits(resource, Interaction::Read)
 }
 
 fn simple(caller: &Caller, action: Action, target: Target, relation: Relation) -> Decision {

@@ -3,7 +3,7 @@
 //! revocable by the patient at once; stored as facts and shown as FHIR Consent resources. A
 //! Consent that names a held referral (`provision.data`) releases it instead (閲覧保留 → 閲覧可).
 
-use clins::policy::{Action, Principal};
+use clins::policy::{Action, Interaction, Principal};
 use fhir::json::{write_str, Value};
 use fhir::outcome::{Issue, IssueType, Severity};
 use store::{ConsentRow, Store, StoreError};
@@ -44,6 +44,7 @@ pub fn post(
     now: &str,
     hours: i64,
 ) -> Result<Posted, Refusal> {
+    access::scope(caller, "Consent", Interaction::Create)?;
     if c.get("resourceType").and_then(Value::as_str) != Some("Consent") {
         return Err(Refusal::bad_request(
             "CONSENT-FORM",
@@ -258,6 +259,7 @@ pub fn list(
     member_id: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ConsentRow>, Refusal> {
+    access::scope(caller, "Consent", Interaction::Search)?;
     let member = member_id.or(caller.patient());
     access::consents(caller, Action::ReadConsents, member)?;
     Ok(store.consents(member, limit)?)
@@ -265,6 +267,7 @@ pub fn list(
 
 /// `GET /fhir/Consent/{id}`: 404 for a consent the caller may not see.
 pub fn read(store: &Store, caller: &Caller, id: &str) -> Result<ConsentRow, Refusal> {
+    access::scope(caller, "Consent", Interaction::Read)?;
     let what = format!("Consent/{id}");
     let row = store
         .consent(id)?
@@ -276,6 +279,7 @@ pub fn read(store: &Store, caller: &Caller, id: &str) -> Result<ConsentRow, Refu
 
 /// `DELETE /fhir/Consent/{id}`: the patient revokes a grant at once.
 pub fn revoke(store: &Store, caller: &Caller, id: &str, now: &str) -> Result<ConsentRow, Refusal> {
+    access::scope(caller, "Consent", Interaction::Delete)?;
     let what = format!("Consent/{id}");
     let row = store
         .consent(id)?

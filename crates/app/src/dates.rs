@@ -162,6 +162,11 @@ pub fn utc_instant(text: &str) -> Option<String> {
     utc_range(text).map(|(lo, _)| lo)
 }
 
+/// Seconds since 1970 as an instant (`YYYY-MM-DDTHH:MM:SS.000Z`).
+pub fn format_seconds(s: i64) -> String {
+    store::format_utc_millis(s.saturating_mul(1000))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,4 +43,6 @@ pub struct Hub {
     pub consent_hours: i64,
     /// Absolute base of the FHIR endpoint, e.g. `http://127.0.0.1:8080/fhir`.
     pub base: String,
+    /// The authorization server: token issuance and bearer-token verification.
+    pub auth: crate::auth::Authority,
 }

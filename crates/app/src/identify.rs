@@ -45,6 +45,7 @@ pub fn identify(
     q: &Query,
     now: &str,
 ) -> Result<(i64, Vec<u8>), Refusal> {
+    access::scope(caller, "Patient", clins::policy::Interaction::Search)?;
     access::identify(store, caller, now)?;
     let name = name_key(&q.name);
     let mut keys: Vec<i64> = store

@@ -12,10 +12,13 @@
 //! - [`registry`], [`disaster`]: the operator's registry and disaster declarations.
 //! - [`identify`]: identification by the 4 情報 (emergency, disaster) and its index.
 //! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
+//! - [`auth`]: `POST /auth/token` (SMART Backend Services), bearer-token verification,
+//!   利用申請 and the clients and keys it creates.
 //! - [`dates`]: FHIR dates as UTC ranges and instants (the one date helper of the hub).
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod auth;
 pub mod consent;
 pub mod dates;
 pub mod disaster;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use clins::policy::{Action, Basis, Decision, DocKind, Item, Mark};
+use clins::policy::{Action, Basis, Decision, DocKind, Interaction, Item, Mark};
 use store::{PatientSel, Query, StoredDocument, StoredResource};
 
 use crate::access::{self, Caller, PatientView};
@@ -104,11 +104,13 @@ pub struct Summary {
 }
 
 pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary, Refusal> {
+    access::scope(caller, "Patient", Interaction::Read)?;
     let opened = open(hub, caller, pref, "GET Patient/$summary", true)?;
     let (pk, body) = opened
         .patient
         .ok_or_else(|| Refusal::not_found("the patient"))?;
     let mut entries = shown(hub, caller, &opened.view, opened.resources)?;
+    entries.retain(|(r, _)| access::scoped(caller, &r.res_type));
     let order = |r: &StoredResource| {
         let item = Item::from_code(&r.item);
         Item::SHARED.iter().position(|x| *x == item).unwrap_or(99)
@@ -146,6 +148,8 @@ pub fn search(
     mut query: Query,
     organizations: bool,
 ) -> Result<Found, Refusal> {
+    access::scope(caller, &query.res_type, Interaction::Search)?;
+    let organizations = organizations && access::scoped(caller, "Organization");
     let opened = open(hub, caller, pref, &format!("GET {}", query.res_type), true)?;
     let Some((pk, body)) = opened.patient else {
         return Ok(Found::default());
@@ -191,6 +195,7 @@ pub fn search(
 
 /// `GET /fhir/Patient/{id}`.
 pub fn patient(hub: &Hub, caller: &Caller, patient_key: i64) -> Result<Vec<u8>, Refusal> {
+    access::scope(caller, "Patient", Interaction::Read)?;
     let opened = open(
         hub,
         caller,
@@ -212,6 +217,7 @@ pub fn versions(
     rtype: &str,
     id: &str,
 ) -> Result<Vec<StoredResource>, Refusal> {
+    access::scope(caller, rtype, Interaction::Read)?;
     let versions = hub.store.history(rtype, id)?;
     let Some(first) = versions.first() else {
         return Ok(Vec::new());
@@ -280,6 +286,7 @@ pub type DocumentEntry = (StoredDocument, Vec<StoredDocument>);
 
 /// `GET /fhir/DocumentReference/{id}`: the index entry of a document.
 pub fn document(hub: &Hub, caller: &Caller, id: &str) -> Result<DocumentEntry, Refusal> {
+    access::scope(caller, "DocumentReference", Interaction::Read)?;
     let what = format!("DocumentReference/{id}");
     let (doc, _) = hub
         .store
@@ -303,6 +310,7 @@ pub fn document(hub: &Hub, caller: &Caller, id: &str) -> Result<DocumentEntry, R
 /// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted. The addressee's first
 /// retrieval of a referral marks it 取得済.
 pub fn retrieve(hub: &Hub, caller: &Caller, id: &str) -> Result<Vec<u8>, Refusal> {
+    access::scope(caller, "Bundle", Interaction::Read)?;
     let what = format!("Bundle/{id}");
     let (doc, bundle) = hub
         .store
@@ -360,6 +368,7 @@ pub fn documents(
     caller: &Caller,
     q: &DocumentQuery,
 ) -> Result<Vec<DocumentEntry>, Refusal> {
+    access::scope(caller, "DocumentReference", Interaction::Search)?;
     let now = hub.clock.now();
     let today = hub.clock.today();
     let insurer = caller.principal.kind() == Some(clins::policy::InstitutionKind::Insurer);

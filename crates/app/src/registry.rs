@@ -9,7 +9,7 @@ use crate::identity::caller_number;
 use crate::refusal::{Refusal, Why};
 
 /// A registration as asked for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct NewInstitution {
     pub number: String,
     pub kind: String,

@@ -58,6 +58,9 @@ pub fn prepare(
             "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
         ));
     }
+    if let Some(c) = caller {
+        access::scope(c, "Bundle", clins::policy::Interaction::Create)?;
+    }
     if let Some(c) = caller.filter(|c| c.institution().is_none()) {
         access::submit(c, None)?;
     }

@@ -23,6 +23,7 @@ fn parameter<'a>(params: &'a Value, name: &str) -> Option<&'a Value> {
 /// Withdraws (or, with `undo`, restores) what `params` names; answers the OperationOutcome
 /// JSON.
 pub fn withdraw(hub: &Hub, caller: &Caller, params: &Value) -> Result<String, Refusal> {
+    crate::access::scope(caller, "Bundle", clins::policy::Interaction::Delete)?;
     if params.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
         return Err(Refusal::bad_request(
             "WITHDRAW-PARAMETERS",

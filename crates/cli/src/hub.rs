@@ -104,14 +104,14 @@ pub fn build_hub(
             .secret("id-key")
             .map_err(|e| format!("cannot read the installation's id key: {e}"))?,
     );
+    let registry_ttl = std::env::var("CLINS_REGISTRY_CACHE_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(REGISTRY_CACHE, std::time::Duration::from_secs);
+    let auth = app::auth::Authority::load(&store, &base, registry_ttl)?;
     Ok(Arc::new(Hub {
-        directory: app::identity::Directory::new(
-            store.clone(),
-            std::env::var("CLINS_REGISTRY_CACHE_SECONDS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .map_or(REGISTRY_CACHE, std::time::Duration::from_secs),
-        ),
+        directory: app::identity::Directory::new(store.clone(), registry_ttl),
+        auth,
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod auth_cmd;
 mod fhirpath_cmd;
 mod progress;
 mod validate;
@@ -171,6 +172,54 @@ enum Command {
         #[command(subcommand)]
         action: InstitutionsAction,
     },
+    /// Clients of institutions (their EMR systems) and their public keys (operator).
+    Clients {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: auth_cmd::ClientsAction,
+    },
+    /// Make a key pair for a client: writes the private key (PKCS#8 PEM, owner-only) and prints
+    /// the public JWKS to apply with.
+    Keygen {
+        #[arg(long, value_name = "KEY.pem")]
+        out: PathBuf,
+    },
+    /// Sign a client assertion with a client's key, ask the hub for an access token and print
+    /// it (for curl: `-H "Authorization: Bearer $(clins-hub token …)"`).
+    Token {
+        /// The client id (the institution's number).
+        #[arg(long, value_name = "N")]
+        client: String,
+        /// The client's private key (PKCS#8 PEM: ES256 P-256 or RS256 RSA).
+        #[arg(long, value_name = "KEY.pem")]
+        key: PathBuf,
+        /// The key's id as registered (default: the key's JWK thumbprint, as keygen names it).
+        #[arg(long, value_name = "KID")]
+        kid: Option<String>,
+        /// The SMART v2 scopes to ask for (the access decision still applies).
+        #[arg(long, value_name = "SCOPES", default_value = "system/*.cruds")]
+        scope: String,
+        /// The hub's address.
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Act as this practitioner of the institution (a user assertion is signed too).
+        #[arg(long, value_name = "ID")]
+        practitioner: Option<String>,
+        /// The practitioner's licence: doctor, dentist, pharmacist or other.
+        #[arg(long, value_name = "Q", default_value = "doctor")]
+        qualification: String,
+        /// The practitioner holds the emergency-access privilege.
+        #[arg(long)]
+        emergency: bool,
+        /// How the practitioner signed in to the EMR (RFC 8176 values, comma-separated).
+        #[arg(long, value_name = "AMR", default_value = "pwd,otp")]
+        amr: String,
+    },
     /// Disaster declarations (operator): covered institutions view 6情報 and 健診 without card
     /// consent during the period.
     Disaster {
@@ -228,6 +277,42 @@ enum InstitutionsAction {
         #[arg(value_name = "N")]
         number: String,
     },
+    /// 利用申請: file an institution's application with the public keys of its system.
+    Apply {
+        #[arg(long, value_name = "N")]
+        number: String,
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        #[arg(long, value_name = "NN")]
+        prefecture: Option<u8>,
+        #[arg(long, value_name = "ADDRESS")]
+        address: String,
+        /// The public keys (a JWKS file; `clins-hub keygen` prints one).
+        #[arg(long, value_name = "FILE")]
+        jwks: Option<PathBuf>,
+        /// Where the keys will be published instead (https://).
+        #[arg(long, value_name = "URL")]
+        jwks_url: Option<String>,
+    },
+    /// List applications (pending, approved or rejected; all without --status).
+    Applications {
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+    },
+    /// Approve an application: registers the institution and creates its client.
+    Approve {
+        #[arg(value_name = "ID")]
+        id: String,
+    },
+    /// Reject an application, with the reason the applicant is told.
+    Reject {
+        #[arg(value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -254,6 +339,17 @@ enum DisasterAction {
         #[arg(value_name = "ID")]
         id: String,
     },
+}
+
+/// The exit of a command: its error on stderr, exit code 1.
+fn exit(command: &str, r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clins-hub {command}: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// A refusal as one line for the terminal (English, then Japanese).
@@ -346,6 +442,33 @@ fn institutions(data: PathBuf, database: Option<String>, action: InstitutionsAct
                 app::registry::set_enabled(&store, &op, &number, true, &now).map_err(show)?;
                 println!("enabled {number}");
             }
+            InstitutionsAction::Apply {
+                number,
+                kind,
+                name,
+                prefecture,
+                address,
+                jwks,
+                jwks_url,
+            } => auth_cmd::apply(
+                &store,
+                auth_cmd::Apply {
+                    institution: app::registry::NewInstitution {
+                        number,
+                        kind,
+                        name,
+                        prefecture,
+                    },
+                    address,
+                    jwks,
+                    jwks_url,
+                },
+            )?,
+            InstitutionsAction::Applications { status } => {
+                auth_cmd::applications(&store, status.as_deref())?
+            }
+            InstitutionsAction::Approve { id } => auth_cmd::approve(&store, &id)?,
+            InstitutionsAction::Reject { id, reason } => auth_cmd::reject(&store, &id, &reason)?,
         }
         Ok(())
     };
@@ -494,6 +617,15 @@ fn main() -> ExitCode {
             let clock = match now {
                 Some(t) => server::Clock::Fixed(t),
                 None => server::Clock::System,
+            };
+            // Port 0: the port is chosen now, so that the base URL (and the token endpoint that
+            // client assertions name) carries the port the hub will listen on.
+            let listen = if listen.port() == 0 {
+                std::net::TcpListener::bind(listen)
+                    .and_then(|l| l.local_addr())
+                    .unwrap_or(listen)
+            } else {
+                listen
             };
             let base = base_url.unwrap_or_else(|| format!("http://{listen}/fhir"));
             hub::init_logging(tracing_subscriber::filter::LevelFilter::INFO);
@@ -645,9 +777,105 @@ fn main() -> ExitCode {
             database,
             action,
         } => disaster(data, database, action),
+        Command::Clients {
+            data,
+            database,
+            action,
+        } => exit(
+            "clients",
+            operator_store(data, database).and_then(|s| auth_cmd::clients(&s, action)),
+        ),
+        Command::Keygen { out } => exit("keygen", auth_cmd::keygen(&out)),
+        Command::Token {
+            client,
+            key,
+            kid,
+            scope,
+            url,
+            practitioner,
+            qualification,
+            emergency,
+            amr,
+        } => {
+            let user = match practitioner {
+                None => Ok(None),
+                Some(id) => clins::policy::Qualification::from_code(&qualification)
+                    .ok_or_else(|| {
+                        format!("--qualification {qualification}: use doctor, dentist, pharmacist or other")
+                    })
+                    .map(|q| {
+                        Some(app::auth::UserClaims {
+                            id,
+                            qualification: q,
+                            emergency,
+                            amr: amr
+                                .split(',')
+                                .map(str::trim)
+                                .filter(|a| !a.is_empty())
+                                .map(str::to_string)
+                                .collect(),
+                        })
+                    }),
+            };
+            exit(
+                "token",
+                user.and_then(|practitioner| {
+                    auth_cmd::token(auth_cmd::TokenArgs {
+                        client,
+                        key,
+                        kid,
+                        scope,
+                        url,
+                        practitioner,
+                    })
+                }),
+            )
+        }
         Command::Fhirpath { expression, file } => fhirpath_cmd::eval(&expression, file.as_deref()),
         Command::FhirpathTests { suite, inputs } => fhirpath_cmd::suite(&suite, inputs.as_deref()),
     }
+}
+
+/// Gives the demo's example institution a client with a new key written to `key_path`, and
+/// returns a token for it (issued as the token endpoint would).
+fn demo_client(h: &server::Hub, inst: &str, key_path: &std::path::Path) -> Result<String, String> {
+    let der = app::auth::jose::SigningKey::generate()?;
+    auth_cmd::write_private(key_path, &app::auth::jose::pem("PRIVATE KEY", &der))?;
+    let key = app::auth::jose::ClientKey::from_pkcs8(&der)?;
+    let jwks = fhir::json::to_string(&auth_cmd::jwks_of(&key));
+    let now = store::now_utc();
+    app::auth::applications::register_client(
+        &h.store,
+        &clins::policy::Principal::Operator,
+        inst,
+        &jwks,
+        &now,
+    )
+    .map_err(show)?;
+    let kid = key
+        .public_jwk(None)
+        .get("kid")
+        .and_then(fhir::json::Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let assertion = app::auth::client_assertion(
+        &key,
+        &kid,
+        inst,
+        &h.auth.token_url,
+        app::auth::now_seconds(),
+    )?;
+    let req = app::auth::TokenRequest {
+        grant_type: "client_credentials".into(),
+        client_assertion_type: app::auth::JWT_BEARER.into(),
+        client_assertion: assertion,
+        scope: "system/*.cruds".into(),
+        ..Default::default()
+    };
+    h.auth
+        .issue(&h.store, &h.directory, &req, &now)
+        .map(|t| t.access_token)
+        .map_err(|e| e.description)
 }
 
 /// `clins-hub demo`: a fresh store in a temporary folder, a generated population submitted
@@ -722,6 +950,9 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     bar.finish();
     let (member, inst) = example.unwrap_or_default();
     let enc = server::percent_encode(&member);
+    // The example institution's EMR client: a key pair in the demo's folder, registered.
+    let key_path = dir.join(format!("{inst}.pem"));
+    let token = demo_client(&h, &inst, &key_path)?;
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
     println!(
         "store: {} (temporary: removed when the demo stops)",
@@ -741,6 +972,14 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     println!("  # the patient's own view (portal):");
     println!("  curl -H 'X-Clins-Dev-Patient: {enc}' '{base}/Patient/$summary'");
     println!("  curl -X POST -H 'Content-Type: application/fhir+json' -H 'X-Clins-Dev-Institution: {inst}' --data-binary @bundle.json {base}/Bundle/\\$submit");
+    println!();
+    println!(
+        "With a real access token (SMART Backend Services; the institution's key is {}):",
+        key_path.display()
+    );
+    println!("  TOKEN={token}");
+    println!("  # valid 5 minutes; a fresh one: TOKEN=$(clins-hub token --client {inst} --key {} --url http://{listen})", key_path.display());
+    println!("  curl -H \"Authorization: Bearer $TOKEN\" '{base}/Patient/$summary?identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
     println!("Stop with Ctrl-C.");
     let r = hub::serve(h, listen, |_| {});
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,6 +6,7 @@
 // One audited unsafe call (inline strings, `json::inline_str`); everything else is safe.
 #![deny(unsafe_code)]
 
+pub mod base64;
 pub mod json;
 pub mod outcome;
 pub mod primitive;

@@ -71,7 +71,15 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = fhir::json::to_string(&operation_outcome(&self.issues));
-        fhir(self.status, body)
+        let mut r = fhir(self.status, body);
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: how to authenticate.
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"clins-hub\""),
+            );
+        }
+        r
     }
 }
 
@@ -163,8 +171,8 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
     use app::identity::Claim;
     if !dev_auth {
         return Err(unauthorized(
-            "authentication is required; this hub runs without --insecure-dev-auth and token authentication is not available yet".into(),
-            "認証が必要です。このハブは --insecure-dev-auth なしで起動されており、トークン認証はまだ提供されていません".into(),
+            "authentication is required: send Authorization: Bearer <access token> (POST /auth/token, SMART Backend Services)".into(),
+            "認証が必要です。Authorization: Bearer <アクセストークン> を送信してください（POST /auth/token で取得）".into(),
         ));
     }
     let institution = single(headers, DEV_INSTITUTION_HEADER)?;
@@ -223,6 +231,7 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
                     ));
                 }
                 Some(clins::policy::Practitioner {
+                    qualification: clins::policy::Qualification::Doctor,
                     id: id.to_string(),
                     emergency,
                     two_factor,
@@ -267,9 +276,39 @@ pub fn dev_claim(headers: &HeaderMap, dev_auth: bool) -> Result<app::identity::C
     }
 }
 
+/// The bearer token of a request (`Authorization: Bearer …`), if it sends one; any other
+/// scheme is refused (401).
+fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(value) = single(headers, header::AUTHORIZATION.as_str())? else {
+        return Ok(None);
+    };
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(unauthorized(
+            "Authorization: only the Bearer scheme with an access token of this hub (POST /auth/token)".into(),
+            "Authorization は Bearer 方式（POST /auth/token で取得したアクセストークン）のみ使用できます".into(),
+        ));
+    }
+    Ok(Some(token))
+}
+
+fn has_dev_header(headers: &HeaderMap) -> bool {
+    [
+        DEV_INSTITUTION_HEADER,
+        DEV_PRACTITIONER_HEADER,
+        DEV_PATIENT_HEADER,
+        DEV_ROLE_HEADER,
+    ]
+    .iter()
+    .any(|h| headers.contains_key(*h))
+}
+
 /// The authenticated caller of a request: the extractor every handler that needs a caller
-/// takes. It authenticates (development headers today), resolves the principal through the
-/// registry (403 for an unregistered or disabled institution) and reads the purpose of use.
+/// takes. It authenticates (a bearer token of this hub; the development headers only with
+/// `--insecure-dev-auth`), resolves the principal through the registry (403 for an
+/// unregistered or disabled institution) and reads the purpose of use. A token's scopes
+/// travel with the caller.
 pub struct Auth(pub app::Caller);
 
 impl axum::extract::FromRequestParts<crate::AppState> for Auth {
@@ -279,8 +318,34 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
         parts: &mut axum::http::request::Parts,
         hub: &crate::AppState,
     ) -> Result<Self, ApiError> {
-        let claim = dev_claim(&parts.headers, hub.dev_auth)?;
         let emergency_claimed = emergency_claimed(&parts.headers)?;
+        let (claim, scopes) = match bearer(&parts.headers)? {
+            Some(_) if has_dev_header(&parts.headers) => {
+                return Err(ApiError::bad_request(
+                    "AUTH-AMBIGUOUS",
+                    "",
+                    "send either a bearer token or development headers, not both",
+                    "ベアラートークンと開発用ヘッダーを同時に送信しないでください",
+                ))
+            }
+            Some(token) => {
+                let now = hub.clock.now();
+                let v = match hub.auth.authenticate_cached(token, &now) {
+                    Some(v) => v,
+                    None => {
+                        let (h, t) = (hub.clone(), token.to_string());
+                        tokio::task::spawn_blocking(move || h.auth.authenticate(&h.store, &t, &now))
+                            .await
+                            .map_err(ApiError::internal)??
+                    }
+                };
+                (v.claim, v.scopes)
+            }
+            None => (
+                dev_claim(&parts.headers, hub.dev_auth)?,
+                clins::policy::Scopes::Unrestricted,
+            ),
+        };
         let principal = match hub.directory.cached(&claim) {
             Some(p) => p,
             None => {
@@ -293,6 +358,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
         Ok(Auth(app::Caller {
             principal,
             emergency_claimed,
+            scopes,
         }))
     }
 }
@@ -361,7 +427,13 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/fhir+json"));
-    if res.status().as_u16() >= 400 && !is_fhir {
+    // Plain JSON answers are deliberate too (the token endpoint's RFC 6749 errors, the
+    // operator's JSON).
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if res.status().as_u16() >= 400 && !is_fhir && !is_json {
         let status = res.status();
         // Keep the framework's own explanation (e.g. a path that is not UTF-8).
         let said = axum::body::to_bytes(std::mem::take(res.body_mut()), 4096)

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod auth;
 mod consent;
 pub mod http;
 mod identify;
@@ -55,6 +56,27 @@ pub fn app(hub: AppState) -> Router {
             "/admin/institutions",
             post(admin::add_institution).get(admin::list_institutions),
         )
+        .route(
+            "/admin/institutions/{number}/{verb}",
+            post(admin::institution_action),
+        )
+        .route(
+            "/admin/applications",
+            post(admin::apply).get(admin::applications),
+        )
+        .route("/admin/applications/{id}/{verb}", post(admin::decide))
+        .route("/admin/clients", get(admin::clients))
+        .route("/admin/clients/{id}/{verb}", post(admin::client_action))
+        .route(
+            "/admin/clients/{id}/keys/{kid}",
+            axum::routing::delete(admin::remove_key),
+        )
+        .route("/auth/token", post(auth::token))
+        .route(
+            "/.well-known/smart-configuration",
+            get(auth::smart_configuration),
+        )
+        .route("/.well-known/jwks.json", get(auth::jwks))
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))

@@ -206,10 +206,46 @@ pub(crate) fn replace_demographics(
     Ok(())
 }
 
+/// Adds or replaces a registry entry inside a write.
+pub(crate) fn upsert_institution(
+    c: &mut dyn Conn,
+    r: &InstitutionRow,
+) -> Result<(), crate::DbError> {
+    let p = [
+        r.number.clone().into(),
+        r.kind.clone().into(),
+        r.name.clone().into(),
+        r.prefecture.into(),
+        i64::from(r.enabled).into(),
+        r.updated_at.clone().into(),
+    ];
+    let n = c.execute(
+        "UPDATE institutions SET kind = ?2, name = ?3, prefecture = ?4, enabled = ?5, updated_at = ?6 WHERE number = ?1",
+        &p,
+    )?;
+    if n == 0 {
+        c.execute(
+            "INSERT INTO institutions (number, kind, name, prefecture, enabled, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &p,
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// A secret of this installation (made from random bits the first time it is asked for,
     /// then kept): e.g. the key of the permutation that makes ids opaque.
     pub fn secret(&self, name: &str) -> Result<String, StoreError> {
+        self.setting_or(name, || format!("{}{}", random_id(), random_id()))
+    }
+
+    /// The setting `name`; when there is none yet, `make`'s value is stored and returned (of
+    /// several processes that race, all get the first one stored).
+    pub fn setting_or(
+        &self,
+        name: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<String, StoreError> {
         let get = |s: &Store| {
             s.read(|c| {
                 Ok(
@@ -224,7 +260,7 @@ impl Store {
         if let Some(v) = get(self)? {
             return Ok(v);
         }
-        let (n, v) = (name.to_string(), format!("{}{}", random_id(), random_id()));
+        let (n, v) = (name.to_string(), make());
         self.write(move |c| {
             c.execute(
                 "INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
@@ -270,27 +306,7 @@ impl Store {
     /// Registers an institution, or updates its kind, name and prefecture (enabled either way).
     pub fn put_institution(&self, row: &InstitutionRow) -> Result<(), StoreError> {
         let r = row.clone();
-        self.write(move |c: &mut dyn Conn| {
-            let p = [
-                r.number.clone().into(),
-                r.kind.clone().into(),
-                r.name.clone().into(),
-                r.prefecture.into(),
-                i64::from(r.enabled).into(),
-                r.updated_at.clone().into(),
-            ];
-            let n = c.execute(
-                "UPDATE institutions SET kind = ?2, name = ?3, prefecture = ?4, enabled = ?5, updated_at = ?6 WHERE number = ?1",
-                &p,
-            )?;
-            if n == 0 {
-                c.execute(
-                    "INSERT INTO institutions (number, kind, name, prefecture, enabled, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    &p,
-                )?;
-            }
-            Ok(())
-        })
+        self.write(move |c: &mut dyn Conn| Ok(upsert_institution(c, &r)?))
     }
 
     /// Enables or disables a registered institution; `false` when it is not registered.

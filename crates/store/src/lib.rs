@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod access;
+mod auth;
 pub mod driver;
 mod group;
 mod schema;
@@ -20,6 +21,7 @@ pub use access::{
     random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
     PatientFacts, PatientSel,
 };
+pub use auth::{ApplicationRow, ClientKeyRow, ClientRow};
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
 pub use group::commit_stats;

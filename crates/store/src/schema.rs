@@ -9,7 +9,7 @@ use crate::driver::{Conn, DbError, Dialect};
 /// (version, DDL). The DDL is written once with placeholders that each dialect fills
 /// ([`ddl`]): `{KEY}` an auto-numbered primary key, `{INT}` a 64-bit integer, `{BLOB}` bytes,
 /// `{CLUSTERED}` after a table whose primary key should hold the rows (SQLite's WITHOUT ROWID).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
 
 const V1: &str = "
 CREATE TABLE patients (
@@ -238,6 +238,48 @@ CREATE TABLE settings (
 );
 ";
 
+/// Sign-in: 利用申請 (applications), the clients an approval creates and their public keys,
+/// and the client-assertion ids already used (`jti`, kept until the assertion expires; the
+/// primary key makes a replay fail in every process at once). Directory data, not patient
+/// data: reference tables on Citus (`used_jtis` distributed by `client_id`).
+const V6: &str = "
+CREATE TABLE applications (
+  app_id     TEXT NOT NULL PRIMARY KEY,
+  number     TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  name       TEXT NOT NULL,
+  prefecture {INT} NOT NULL,
+  address    TEXT NOT NULL,
+  jwks       TEXT NOT NULL,
+  jwks_url   TEXT NOT NULL,
+  status     TEXT NOT NULL,
+  reason     TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  decided_at TEXT
+);
+CREATE INDEX applications_status ON applications (status, created_at);
+CREATE TABLE clients (
+  client_id   TEXT NOT NULL PRIMARY KEY,
+  institution TEXT NOT NULL,
+  enabled     {INT} NOT NULL,
+  created_at  TEXT NOT NULL
+);
+CREATE TABLE client_keys (
+  client_id TEXT NOT NULL,
+  kid       TEXT NOT NULL,
+  jwk       TEXT NOT NULL,
+  added_at  TEXT NOT NULL,
+  PRIMARY KEY (client_id, kid)
+);
+CREATE TABLE used_jtis (
+  client_id  TEXT NOT NULL,
+  jti        TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  PRIMARY KEY (client_id, jti)
+);
+CREATE INDEX used_jtis_expiry ON used_jtis (expires_at);
+";
+
 /// The DDL of a migration for one dialect.
 fn ddl(template: &str, dialect: Dialect) -> String {
     let (key, int, blob, clustered) = match dialect {
@@ -376,7 +418,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 5);
+        assert_eq!(migrate(&mut c).unwrap(), 6);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -103,13 +103,16 @@ impl Hub {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clins-hub"));
         cmd.arg("serve")
             .args(backend_args(backend))
-            .args(["--listen", "127.0.0.1:0", "--insecure-dev-auth"])
+            .arg("--insecure-dev-auth")
             .env_remove("CLINS_IG_PATH")
             .env("CLINS_QUIET", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for d in ig {
             cmd.arg("--ig").arg(d);
+        }
+        if !extra.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
         }
         cmd.args(extra);
         if let Some(n) = now {
@@ -272,6 +275,7 @@ pub fn institution_of(bundle: &[u8]) -> String {
         .to_string()
 }
 
+#[derive(Debug)]
 pub struct Resp {
     pub status: u16,
     pub headers: Vec<(String, String)>,

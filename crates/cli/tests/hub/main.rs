@@ -7,6 +7,7 @@
 mod common;
 mod access;
 mod harness;
+mod tokens;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -45,6 +46,7 @@ both!(authorization_matrix);
 both!(patient_and_insurer_views);
 both!(identification_by_four_items);
 both!(consent_validity_is_a_setting);
+both!(token_matrix);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -52,6 +54,10 @@ fn consent_validity_is_a_setting(kind: &str) {
 
 fn identification_by_four_items(kind: &str) {
     access::identification_by_four_items(kind);
+}
+
+fn token_matrix(kind: &str) {
+    tokens::token_matrix(kind, &[]);
 }
 
 fn authorization_matrix(kind: &str) {

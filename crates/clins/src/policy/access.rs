@@ -79,6 +79,42 @@ pub struct Practitioner {
     pub emergency: bool,
     /// Signed in with two factors.
     pub two_factor: bool,
+    /// The user's licence, as the institution asserts it.
+    pub qualification: Qualification,
+}
+
+/// A user's licence (資格): 医師, 歯科医師, 薬剤師, or another profession.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Qualification {
+    /// 医師
+    Doctor,
+    /// 歯科医師
+    Dentist,
+    /// 薬剤師
+    Pharmacist,
+    /// Any other (nurse, clerk, …).
+    #[default]
+    Other,
+}
+
+impl Qualification {
+    pub fn code(self) -> &'static str {
+        match self {
+            Qualification::Doctor => "doctor",
+            Qualification::Dentist => "dentist",
+            Qualification::Pharmacist => "pharmacist",
+            Qualification::Other => "other",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Qualification> {
+        Some(match s {
+            "doctor" => Qualification::Doctor,
+            "dentist" => Qualification::Dentist,
+            "pharmacist" => Qualification::Pharmacist,
+            "other" => Qualification::Other,
+            _ => return None,
+        })
+    }
 }
 
 /// The authenticated caller, whatever authenticated it.

@@ -11,6 +11,7 @@ fn inst(kind: InstitutionKind, pr: Option<(bool, bool)>) -> Principal {
         kind,
         prefecture: 13,
         practitioner: pr.map(|(emergency, two_factor)| Practitioner {
+            qualification: Qualification::Doctor,
             id: "dr1".into(),
             emergency,
             two_factor,

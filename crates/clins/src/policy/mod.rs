@@ -10,7 +10,9 @@ use fhir::json::Value;
 mod access;
 #[cfg(test)]
 mod access_table;
+mod scope;
 pub use access::*;
+pub use scope::{Interaction, Scope, ScopeContext, Scopes};
 
 use crate::kind::{allergy_item, flags as read_flags, lab_item, AllergyItem, LabItem};
 

@@ -16,7 +16,9 @@ pub async fn metadata(State(hub): State<AppState>) -> Response {
     out.push_str(env!("CARGO_PKG_VERSION"));
     out.push_str("\"},\"implementation\":{\"description\":\"clins-hub: 電子カルテ情報共有サービス (JP-CLINS)\",\"url\":");
     write_str(&mut out, &hub.base);
-    out.push_str("},\"fhirVersion\":\"4.0.1\",\"format\":[\"application/fhir+json\"],\"rest\":[{\"mode\":\"server\",\"resource\":[");
+    out.push_str("},\"fhirVersion\":\"4.0.1\",\"format\":[\"application/fhir+json\"],\"rest\":[{\"mode\":\"server\",\"security\":{\"cors\":false,\"service\":[{\"coding\":[{\"system\":\"http://terminology.hl7.org/CodeSystem/restful-security-service\",\"code\":\"SMART-on-FHIR\"}]}],\"description\":\"OAuth2 client credentials with private_key_jwt (SMART Backend Services): POST /auth/token, see /.well-known/smart-configuration. Bearer tokens carry SMART v2 scopes, enforced on top of the hub's access decision.\",\"extension\":[{\"url\":\"http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris\",\"extension\":[{\"url\":\"token\",\"valueUri\":");
+    write_str(&mut out, &hub.auth.token_url);
+    out.push_str("}]}]},\"resource\":[");
     for (i, t) in CLINICAL.iter().enumerate() {
         if i > 0 {
             out.push(',');

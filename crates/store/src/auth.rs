@@ -1,0 +1,363 @@
+//! Facts about sign-in: 利用申請 (applications), the clients they create with their public
+//! keys, and the client-assertion ids already used (replay protection shared by every hub
+//! process on the database). The store keeps and returns them; the application core decides.
+
+use crate::access::{upsert_institution, InstitutionRow};
+use crate::driver::{Conn, Param, Row};
+use crate::{Store, StoreError};
+
+/// An institution's application (利用申請).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationRow {
+    pub app_id: String,
+    pub number: String,
+    pub kind: String,
+    pub name: String,
+    pub prefecture: i64,
+    pub address: String,
+    /// The public keys (a JWKS document), as sent.
+    pub jwks: String,
+    /// Where the keys will be published (kept for later; not fetched).
+    pub jwks_url: String,
+    /// `pending`, `approved` or `rejected`.
+    pub status: String,
+    /// The operator's reason for a rejection.
+    pub reason: String,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+/// A client of an institution (its EMR system), with its keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRow {
+    pub client_id: String,
+    pub institution: String,
+    pub enabled: bool,
+    pub created_at: String,
+}
+
+/// One public key of a client, as a JWK (JSON text), named by its `kid`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientKeyRow {
+    pub client_id: String,
+    pub kid: String,
+    pub jwk: String,
+    pub added_at: String,
+}
+
+const APPLICATION_COLUMNS: &str = "app_id, number, kind, name, prefecture, address, jwks, jwks_url, status, reason, created_at, decided_at";
+
+fn application(row: Row) -> ApplicationRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    ApplicationRow {
+        app_id: next().text(),
+        number: next().text(),
+        kind: next().text(),
+        name: next().text(),
+        prefecture: next().int(),
+        address: next().text(),
+        jwks: next().text(),
+        jwks_url: next().text(),
+        status: next().text(),
+        reason: next().text(),
+        created_at: next().text(),
+        decided_at: next().opt_text(),
+    }
+}
+
+fn client(row: Row) -> ClientRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    ClientRow {
+        client_id: next().text(),
+        institution: next().text(),
+        enabled: next().int() != 0,
+        created_at: next().text(),
+    }
+}
+
+fn key(row: Row) -> ClientKeyRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    ClientKeyRow {
+        client_id: next().text(),
+        kid: next().text(),
+        jwk: next().text(),
+        added_at: next().text(),
+    }
+}
+
+fn put_keys(c: &mut dyn Conn, keys: &[ClientKeyRow]) -> Result<(), crate::DbError> {
+    for k in keys {
+        c.execute(
+            "INSERT INTO client_keys (client_id, kid, jwk, added_at) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (client_id, kid) DO UPDATE SET jwk = excluded.jwk, added_at = excluded.added_at",
+            &[
+                k.client_id.clone().into(),
+                k.kid.clone().into(),
+                k.jwk.clone().into(),
+                k.added_at.clone().into(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Files an application.
+    pub fn add_application(&self, row: &ApplicationRow) -> Result<(), StoreError> {
+        let r = row.clone();
+        self.write(move |c| {
+            c.execute(
+                &format!("INSERT INTO applications ({APPLICATION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                &[
+                    r.app_id.clone().into(),
+                    r.number.clone().into(),
+                    r.kind.clone().into(),
+                    r.name.clone().into(),
+                    r.prefecture.into(),
+                    r.address.clone().into(),
+                    r.jwks.clone().into(),
+                    r.jwks_url.clone().into(),
+                    r.status.clone().into(),
+                    r.reason.clone().into(),
+                    r.created_at.clone().into(),
+                    r.decided_at.clone().into(),
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The applications (of one status when given), oldest first.
+    pub fn applications(&self, status: Option<&str>) -> Result<Vec<ApplicationRow>, StoreError> {
+        self.read(|c| {
+            let rows = match status {
+                Some(s) => c.query(
+                    &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE status = ?1 ORDER BY created_at, app_id"),
+                    &[s.into()],
+                )?,
+                None => c.query(
+                    &format!("SELECT {APPLICATION_COLUMNS} FROM applications ORDER BY created_at, app_id"),
+                    &[],
+                )?,
+            };
+            Ok(rows.into_iter().map(application).collect())
+        })
+    }
+
+    /// One application.
+    pub fn application(&self, app_id: &str) -> Result<Option<ApplicationRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {APPLICATION_COLUMNS} FROM applications WHERE app_id = ?1"),
+                &[app_id.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(application))
+        })
+    }
+
+    /// Rejects a pending application; `false` when it is no longer pending.
+    pub fn reject_application(
+        &self,
+        app_id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, reason, now) = (app_id.to_string(), reason.to_string(), now.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE applications SET status = 'rejected', reason = ?2, decided_at = ?3 WHERE app_id = ?1 AND status = 'pending'",
+                &[id.clone().into(), reason.clone().into(), now.clone().into()],
+            )? == 1)
+        })
+    }
+
+    /// Approves a pending application in one transaction: the registry entry, the client and
+    /// its keys. `false` (nothing written) when the application is no longer pending.
+    pub fn approve_application(
+        &self,
+        app_id: &str,
+        institution: &InstitutionRow,
+        client: &ClientRow,
+        keys: &[ClientKeyRow],
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, inst, cl, keys, now) = (
+            app_id.to_string(),
+            institution.clone(),
+            client.clone(),
+            keys.to_vec(),
+            now.to_string(),
+        );
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE applications SET status = 'approved', decided_at = ?2 WHERE app_id = ?1 AND status = 'pending'",
+                &[id.clone().into(), now.clone().into()],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            upsert_institution(c, &inst)?;
+            c.execute(
+                "INSERT INTO clients (client_id, institution, enabled, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (client_id) DO UPDATE SET institution = excluded.institution, enabled = excluded.enabled",
+                &[
+                    cl.client_id.clone().into(),
+                    cl.institution.clone().into(),
+                    i64::from(cl.enabled).into(),
+                    cl.created_at.clone().into(),
+                ],
+            )?;
+            c.execute(
+                "DELETE FROM client_keys WHERE client_id = ?1",
+                &[cl.client_id.clone().into()],
+            )?;
+            put_keys(c, &keys)?;
+            Ok(true)
+        })
+    }
+
+    /// Adds or replaces a client with its keys (the command line's and the demo's direct
+    /// registration); the client's other keys are kept.
+    pub fn put_client(&self, client: &ClientRow, keys: &[ClientKeyRow]) -> Result<(), StoreError> {
+        let (cl, keys) = (client.clone(), keys.to_vec());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO clients (client_id, institution, enabled, created_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (client_id) DO UPDATE SET institution = excluded.institution, enabled = excluded.enabled",
+                &[
+                    cl.client_id.clone().into(),
+                    cl.institution.clone().into(),
+                    i64::from(cl.enabled).into(),
+                    cl.created_at.clone().into(),
+                ],
+            )?;
+            put_keys(c, &keys)?;
+            Ok(())
+        })
+    }
+
+    /// One client.
+    pub fn client(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT client_id, institution, enabled, created_at FROM clients WHERE client_id = ?1",
+                &[client_id.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(client))
+        })
+    }
+
+    /// Every client, by id.
+    pub fn clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT client_id, institution, enabled, created_at FROM clients ORDER BY client_id",
+                &[],
+            )?
+            .into_iter()
+            .map(client)
+            .collect())
+        })
+    }
+
+    /// A client with the key named `kid` (`None` for the key when the client has no such key).
+    pub fn client_with_key(
+        &self,
+        client_id: &str,
+        kid: &str,
+    ) -> Result<Option<(ClientRow, Option<ClientKeyRow>)>, StoreError> {
+        self.read(|c| {
+            let mut rows = c.query(
+                "SELECT cl.client_id, cl.institution, cl.enabled, cl.created_at, k.client_id, k.kid, k.jwk, k.added_at \
+                 FROM clients cl LEFT JOIN client_keys k ON k.client_id = cl.client_id AND k.kid = ?2 WHERE cl.client_id = ?1",
+                &[client_id.into(), kid.into()],
+            )?;
+            Ok(rows.pop().map(|mut r| {
+                let k = r.split_off(4);
+                let key = (!matches!(k.first(), None | Some(Param::Null))).then(|| key(k));
+                (client(r), key)
+            }))
+        })
+    }
+
+    /// The keys of a client, by `kid`.
+    pub fn client_keys(&self, client_id: &str) -> Result<Vec<ClientKeyRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                "SELECT client_id, kid, jwk, added_at FROM client_keys WHERE client_id = ?1 ORDER BY kid",
+                &[client_id.into()],
+            )?
+            .into_iter()
+            .map(key)
+            .collect())
+        })
+    }
+
+    /// Adds (or replaces) keys of a client.
+    pub fn add_client_keys(&self, keys: &[ClientKeyRow]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.write(move |c| Ok(put_keys(c, &keys)?))
+    }
+
+    /// Removes a key of a client; `false` when it has no such key.
+    pub fn remove_client_key(&self, client_id: &str, kid: &str) -> Result<bool, StoreError> {
+        let (id, kid) = (client_id.to_string(), kid.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM client_keys WHERE client_id = ?1 AND kid = ?2",
+                &[id.clone().into(), kid.clone().into()],
+            )? == 1)
+        })
+    }
+
+    /// Enables or disables a client; `false` when there is no such client.
+    pub fn set_client_enabled(&self, client_id: &str, enabled: bool) -> Result<bool, StoreError> {
+        let id = client_id.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE clients SET enabled = ?2 WHERE client_id = ?1",
+                &[id.clone().into(), i64::from(enabled).into()],
+            )? == 1)
+        })
+    }
+
+    /// Records the use of a client assertion's `jti` until `expires_at`; `false` when it was
+    /// used before (a replay). Atomic across processes: the primary key decides.
+    pub fn use_jti(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, jti, exp) = (
+            client_id.to_string(),
+            jti.to_string(),
+            expires_at.to_string(),
+        );
+        self.write(move |c| {
+            Ok(c.execute(
+                "INSERT INTO used_jtis (client_id, jti, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT (client_id, jti) DO NOTHING",
+                &[id.clone().into(), jti.clone().into(), exp.clone().into()],
+            )? == 1)
+        })
+    }
+
+    /// Forgets assertion ids that expired before `now` (an expired assertion is refused for
+    /// its `exp` anyway); returns how many.
+    pub fn forget_jtis(&self, now: &str) -> Result<u64, StoreError> {
+        let now = now.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM used_jtis WHERE expires_at < ?1",
+                &[now.clone().into()],
+            )?)
+        })
+    }
+}
