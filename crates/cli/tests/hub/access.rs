@@ -188,7 +188,90 @@ fn run_cli(backend: &Backend, args: &[&str]) -> String {
     text
 }
 
+/// The same actors signed in with real credentials: every registered institution gets a client
+/// (`clins-hub clients register`) and each institution actor an access token (all scopes; a
+/// user assertion for the practitioners, two factors as `amr` pwd + otp). The unregistered
+/// institution cannot get a token and keeps its header; patients, the qualification service
+/// and the operator have no sign-in of this kind yet and keep theirs.
+fn with_tokens(backend: &Backend, port: u16, actors: Vec<Actor>) -> Vec<Actor> {
+    let key = crate::tokens::ec_key("k1");
+    let jwks = temp(&format!("matrix-jwks-{}.json", store::random_id()));
+    std::fs::write(&jwks, crate::tokens::jwks(&[&key])).unwrap();
+    let jwks_arg = jwks.to_string_lossy().into_owned();
+    let header = |a: &Actor, name: &str| {
+        a.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let mut done: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for a in actors {
+        let Some(number) = header(&a, "X-Clins-Dev-Institution").filter(|n| n != "1319999999")
+        else {
+            out.push(a);
+            continue;
+        };
+        if !done.contains(&number) {
+            run_cli(
+                backend,
+                &["clients", "register", &number, "--jwks", &jwks_arg],
+            );
+            done.push(number.clone());
+        }
+        let token = match header(&a, "X-Clins-Dev-Practitioner") {
+            Some(p) => {
+                let mut parts = p.split(';');
+                let id = parts.next().unwrap().to_string();
+                let flags: Vec<&str> = parts.collect();
+                let amr: &[&str] = if flags.contains(&"2fa") {
+                    &["pwd", "otp"]
+                } else {
+                    &["pwd"]
+                };
+                crate::tokens::user_token(
+                    port,
+                    &number,
+                    &key,
+                    &id,
+                    flags.contains(&"emergency"),
+                    amr,
+                )
+            }
+            None => crate::tokens::token(port, &number, &key, "system/*.cruds")
+                .unwrap_or_else(|r| panic!("token for {number}: {}", r.body)),
+        };
+        let mut headers: Vec<(&'static str, String)> = a
+            .headers
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("X-Clins-Dev-"))
+            .collect();
+        headers.push(("Authorization", format!("Bearer {token}")));
+        out.push(Actor {
+            name: a.name,
+            headers,
+        });
+    }
+    let _ = std::fs::remove_file(&jwks);
+    let signed_in = out
+        .iter()
+        .filter(|a| a.headers.iter().any(|(k, _)| *k == "Authorization"))
+        .count();
+    assert_eq!(signed_in, 23, "institution actors with a token");
+    out
+}
+
+/// The authorisation matrix with development headers.
 pub fn authorization_matrix(kind: &str) {
+    matrix(kind, false);
+}
+
+/// The authorisation matrix with real credentials (tokens of SMART Backend Services).
+pub fn authorization_matrix_with_tokens(kind: &str) {
+    matrix(kind, true);
+}
+
+fn matrix(kind: &str, tokens: bool) {
     let Some(backend) = fresh(kind) else { return };
     let hub = Hub::start(&backend, &ig(), Some(NOW));
     let d = load(&hub);
@@ -217,7 +300,9 @@ pub fn authorization_matrix(kind: &str) {
         register_as(port, n, k);
     }
     register_as(port, &insurer, "insurer");
-    run_cli(&backend, &["institutions", "disable", "1311000015"]);
+    if !tokens {
+        run_cli(&backend, &["institutions", "disable", "1311000015"]);
+    }
     let qs = [
         ("X-Clins-Dev-Role", "qualification-service"),
         ("Content-Type", "application/fhir+json"),
@@ -335,6 +420,22 @@ pub fn authorization_matrix(kind: &str) {
         inst("disaster: outside the period", "2811000013"),
         inst("disaster: not covered", "2911000014"),
     ];
+    let actors = if tokens {
+        let a = with_tokens(&backend, port, actors);
+        // Disabled after its token was issued, through the hub (which forgets its cached
+        // registry entry at once).
+        let r = request(
+            port,
+            "POST",
+            "/admin/institutions/1311000015/disable",
+            &[("X-Clins-Dev-Role", "operator")],
+            b"",
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        a
+    } else {
+        actors
+    };
     let ident = enc(&format!("{MEMBER_SYSTEM}|{member}"));
     let endpoints: Vec<(&str, String)> = vec![
         ("GET", format!("/fhir/Patient/$summary?identifier={ident}")),

@@ -47,6 +47,7 @@ both!(patient_and_insurer_views);
 both!(identification_by_four_items);
 both!(consent_validity_is_a_setting);
 both!(token_matrix);
+both!(authorization_matrix_with_tokens);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -58,6 +59,10 @@ fn identification_by_four_items(kind: &str) {
 
 fn token_matrix(kind: &str) {
     tokens::token_matrix(kind, &[]);
+}
+
+fn authorization_matrix_with_tokens(kind: &str) {
+    access::authorization_matrix_with_tokens(kind);
 }
 
 fn authorization_matrix(kind: &str) {
