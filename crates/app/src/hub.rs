@@ -45,4 +45,6 @@ pub struct Hub {
     pub base: String,
     /// The authorization server: token issuance and bearer-token verification.
     pub auth: crate::auth::Authority,
+    /// Rate limits per caller and per address.
+    pub limits: crate::limits::Limits,
 }

@@ -26,6 +26,7 @@ mod hub;
 pub mod identify;
 pub mod identity;
 pub mod ingest;
+pub mod limits;
 pub mod purge;
 pub mod read;
 pub mod refusal;

@@ -112,6 +112,7 @@ pub fn build_hub(
     Ok(Arc::new(Hub {
         directory: app::identity::Directory::new(store.clone(), registry_ttl),
         auth,
+        limits: app::limits::Limits::default(),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,

@@ -113,6 +113,14 @@ enum Command {
         /// How long a viewing consent lasts, in hours (1–168).
         #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = clap::value_parser!(i64).range(1..=168))]
         consent_hours: i64,
+        /// Requests per second per caller (client, institution, patient), bursts of twice as
+        /// many; beyond it 429 with Retry-After. 0: no limit.
+        #[arg(long, value_name = "N", default_value_t = app::limits::DEFAULT_CALLER_RATE)]
+        rate_limit: u32,
+        /// Requests per second per client address on POST /auth/token and POST
+        /// /admin/applications. 0: no limit.
+        #[arg(long, value_name = "N", default_value_t = app::limits::DEFAULT_ANONYMOUS_RATE)]
+        sign_in_rate_limit: u32,
     },
     /// Run the hub on a fresh embedded store preloaded with synthetic patients; prints the URL
     /// and example requests. Development authentication is on (loopback only).
@@ -613,6 +621,8 @@ fn main() -> ExitCode {
             base_url,
             now,
             consent_hours,
+            rate_limit,
+            sign_in_rate_limit,
         } => {
             let clock = match now {
                 Some(t) => server::Clock::Fixed(t),
@@ -638,6 +648,10 @@ fn main() -> ExitCode {
                 let mut h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 if let Some(hub) = std::sync::Arc::get_mut(&mut h) {
                     hub.consent_hours = consent_hours;
+                    hub.limits = app::limits::Limits {
+                        caller: app::limits::RateLimiter::new(rate_limit),
+                        anonymous: app::limits::RateLimiter::new(sign_in_rate_limit),
+                    };
                 }
                 hub::serve(h, listen, |addr| {
                     // Always printed, whatever the log level: with `--listen 127.0.0.1:0` this

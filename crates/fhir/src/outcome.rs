@@ -41,6 +41,8 @@ pub enum IssueType {
     NotFound,
     TooLong,
     TooCostly,
+    /// Refused for the rate of requests (429).
+    Throttled,
     BusinessRule,
     Duplicate,
     Processing,
@@ -68,6 +70,7 @@ impl IssueType {
             IssueType::NotFound => "not-found",
             IssueType::TooLong => "too-long",
             IssueType::TooCostly => "too-costly",
+            IssueType::Throttled => "throttled",
             IssueType::BusinessRule => "business-rule",
             IssueType::Duplicate => "duplicate",
             IssueType::Processing => "processing",

@@ -28,6 +28,8 @@ pub fn fhir(status: StatusCode, body: impl Into<Body>) -> Response {
 pub struct ApiError {
     pub status: StatusCode,
     pub issues: Vec<Issue>,
+    /// `Retry-After` (seconds) of a 429 or 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -47,6 +49,7 @@ impl ApiError {
         ApiError {
             status,
             issues: vec![Issue::new(severity, code, detail, expression, en, ja)],
+            retry_after: None,
         }
     }
     pub fn bad_request(
@@ -56,6 +59,19 @@ impl ApiError {
         ja: impl Into<String>,
     ) -> Self {
         app::Refusal::bad_request(detail, expression, en, ja).into()
+    }
+    /// 429: over the rate limit; retry after `secs`.
+    pub fn too_many(secs: u64) -> Self {
+        let mut e = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            IssueType::Throttled,
+            "RATE-LIMIT",
+            "",
+            format!("too many requests from this caller; retry after {secs} s"),
+            format!("リクエストが多すぎます。{secs} 秒後に再試行してください"),
+        );
+        e.retry_after = Some(secs);
+        e
     }
     pub fn not_found(what: &str) -> Self {
         app::Refusal::not_found(what).into()
@@ -72,6 +88,11 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = fhir::json::to_string(&operation_outcome(&self.issues));
         let mut r = fhir(self.status, body);
+        if let Some(secs) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750 §3: how to authenticate.
             r.headers_mut().insert(
@@ -107,6 +128,7 @@ impl From<app::Refusal> for ApiError {
         ApiError {
             status,
             issues: r.issues,
+            retry_after: None,
         }
     }
 }
@@ -293,6 +315,34 @@ fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
+/// The rate-limit bucket of a caller: its institution (or client: the same number), patient or
+/// role.
+fn rate_key(claim: &app::identity::Claim) -> String {
+    use app::identity::Claim;
+    match claim {
+        Claim::Institution { number, .. } => format!("i:{number}"),
+        Claim::Patient { member_id } => format!("p:{member_id}"),
+        Claim::QualificationService => "qualification-service".into(),
+        Claim::Operator => "operator".into(),
+    }
+}
+
+/// The rate limit of the routes without credentials, per client address (a layer on them).
+pub async fn anonymous_limit(
+    axum::extract::State(hub): axum::extract::State<crate::AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let addr = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+    match hub.limits.anonymous.check(&addr) {
+        Ok(()) => next.run(req).await,
+        Err(secs) => ApiError::too_many(secs).into_response(),
+    }
+}
+
 fn has_dev_header(headers: &HeaderMap) -> bool {
     [
         DEV_INSTITUTION_HEADER,
@@ -346,6 +396,11 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
                 clins::policy::Scopes::Unrestricted,
             ),
         };
+        // The rate limit is taken before the registry is asked (a flood costs no query).
+        hub.limits
+            .caller
+            .check(&rate_key(&claim))
+            .map_err(ApiError::too_many)?;
         let principal = match hub.directory.cached(&claim) {
             Some(p) => p,
             None => {

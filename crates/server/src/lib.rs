@@ -62,7 +62,12 @@ pub fn app(hub: AppState) -> Router {
         )
         .route(
             "/admin/applications",
-            post(admin::apply).get(admin::applications),
+            post(admin::apply)
+                .route_layer(axum::middleware::from_fn_with_state(
+                    hub.clone(),
+                    http::anonymous_limit,
+                ))
+                .get(admin::applications),
         )
         .route("/admin/applications/{id}/{verb}", post(admin::decide))
         .route("/admin/clients", get(admin::clients))
@@ -71,7 +76,13 @@ pub fn app(hub: AppState) -> Router {
             "/admin/clients/{id}/keys/{kid}",
             axum::routing::delete(admin::remove_key),
         )
-        .route("/auth/token", post(auth::token))
+        .route(
+            "/auth/token",
+            post(auth::token).route_layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                http::anonymous_limit,
+            )),
+        )
         .route(
             "/.well-known/smart-configuration",
             get(auth::smart_configuration),
@@ -148,9 +159,12 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(listener, app(hub))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(hub).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn ready(State(hub): State<AppState>) -> Response {

@@ -89,6 +89,7 @@ pub struct Hub {
     child: Child,
     pub port: u16,
     pub backend: Backend,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Hub {
@@ -100,12 +101,35 @@ impl Hub {
 
     /// [`Hub::start`] with more `serve` arguments.
     pub fn start_with(backend: &Backend, ig: &[PathBuf], now: Option<&str>, extra: &[&str]) -> Hub {
+        Hub::spawn(backend, ig, now, extra, false)
+    }
+
+    /// [`Hub::start_with`] logging at the most verbose level (`CLINS_LOG=trace`), for the
+    /// tests that look for secrets in the log ([`Hub::log`]).
+    pub fn start_verbose(
+        backend: &Backend,
+        ig: &[PathBuf],
+        now: Option<&str>,
+        extra: &[&str],
+    ) -> Hub {
+        Hub::spawn(backend, ig, now, extra, true)
+    }
+
+    fn spawn(
+        backend: &Backend,
+        ig: &[PathBuf],
+        now: Option<&str>,
+        extra: &[&str],
+        verbose: bool,
+    ) -> Hub {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_clins-hub"));
         cmd.arg("serve")
             .args(backend_args(backend))
             .arg("--insecure-dev-auth")
             .env_remove("CLINS_IG_PATH")
             .env("CLINS_QUIET", "1")
+            // The tests that look for secrets in the log run it at the most verbose level.
+            .env("CLINS_LOG", if verbose { "trace" } else { "" })
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         for d in ig {
@@ -123,10 +147,15 @@ impl Hub {
         // A reader thread passes stderr lines on, then keeps draining it so the server never
         // blocks on a full pipe; the wait for the banner is bounded.
         let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let keep = log.clone();
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stderr);
             let mut line = String::new();
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if let Ok(mut l) = keep.lock() {
+                    l.push_str(&line);
+                }
                 let _ = tx.send(std::mem::take(&mut line));
             }
         });
@@ -155,6 +184,7 @@ impl Hub {
             child,
             port,
             backend: backend.clone(),
+            log,
         }
     }
 
@@ -176,6 +206,11 @@ impl Hub {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Everything the server wrote to stderr so far (its log).
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// SIGKILL, no chance to clean up.

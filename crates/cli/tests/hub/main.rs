@@ -48,6 +48,7 @@ both!(identification_by_four_items);
 both!(consent_validity_is_a_setting);
 both!(token_matrix);
 both!(authorization_matrix_with_tokens);
+both!(rate_limits);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -59,6 +60,10 @@ fn identification_by_four_items(kind: &str) {
 
 fn token_matrix(kind: &str) {
     tokens::token_matrix(kind, &[]);
+}
+
+fn rate_limits(kind: &str) {
+    tokens::rate_limits(kind);
 }
 
 fn authorization_matrix_with_tokens(kind: &str) {

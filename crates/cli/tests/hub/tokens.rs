@@ -226,7 +226,7 @@ fn hs256(secret: &[u8], input: &[u8]) -> Vec<u8> {
 
 pub fn token_matrix(kind: &str, ig: &[std::path::PathBuf]) {
     let Some(backend) = fresh(kind) else { return };
-    let mut hub = Hub::start(&backend, ig, Some(NOW));
+    let mut hub = Hub::start_verbose(&backend, ig, Some(NOW), &[]);
     let port = hub.port;
     let ec = ec_key("ec-1");
     let rsa = rsa_key("rsa-1");
@@ -494,6 +494,8 @@ pub fn token_matrix(kind: &str, ig: &[std::path::PathBuf]) {
             "invalid_scope",
         ),
     ];
+    // Every assertion and token of this test, to be looked for in the hub's log at the end.
+    let mut secrets: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
     let mut failures = Vec::new();
     for (name, assertion, scope, want, error) in &rows {
         let r = token_request(port, assertion, scope, "");
@@ -780,16 +782,26 @@ pub fn token_matrix(kind: &str, ig: &[std::path::PathBuf]) {
         token_request(port, &replayed, "system/*.rs", "").status,
         200
     );
+    secrets.extend([
+        all.clone(),
+        conditions.clone(),
+        live.clone(),
+        t.clone(),
+        bad_user.clone(),
+        replayed.clone(),
+    ]);
     hub.terminate();
+    let mut logs = vec![hub.log()];
     let listen = format!("127.0.0.1:{port}");
-    let mut hub2 = Hub::start_with(&backend, ig, Some(NOW), &["--listen", &listen]);
+    let mut hub2 = Hub::start_verbose(&backend, ig, Some(NOW), &["--listen", &listen]);
     let r = token_request(port, &replayed, "system/*.rs", "");
     assert_eq!(r.status, 401, "replay after a restart: {}", r.body);
     assert!(r.body.contains("jti"), "refused as a replay: {}", r.body);
     assert_ne!(api(&live), 401, "a token outlives a restart");
     hub2.terminate();
+    logs.push(hub2.log());
     let later = "2026-11-20T03:10:00.000Z";
-    let hub3 = Hub::start_with(&backend, ig, Some(later), &["--listen", &listen]);
+    let hub3 = Hub::start_verbose(&backend, ig, Some(later), &["--listen", &listen]);
     let r = request(
         port,
         "GET",
@@ -799,6 +811,81 @@ pub fn token_matrix(kind: &str, ig: &[std::path::PathBuf]) {
     );
     assert_eq!(r.status, 401, "an expired access token: {}", r.body);
     assert!(r.body.contains("expired"), "{}", r.body);
+    // No secret in any log line: not a token, not an assertion, not a signature of one. The
+    // logs are the most verbose the hub writes, and they do record these requests.
+    logs.push(hub3.log());
     drop(hub3);
+    let all_logs = logs.concat();
+    assert!(
+        all_logs.contains("/auth/token") && all_logs.contains("/fhir/Condition"),
+        "the requests are logged: {}",
+        &all_logs[..all_logs.len().min(2000)]
+    );
+    for s in secrets.iter().filter(|s| s.len() > 40) {
+        let signature = s.rsplit('.').next().unwrap_or_default();
+        for needle in [s.as_str(), signature] {
+            if needle.len() > 20 {
+                assert!(!all_logs.contains(needle), "a secret in the log: {needle}");
+            }
+        }
+    }
+    drop_backend(&backend);
+}
+
+/// Rate limits: a burst beyond the limit gets 429 with `Retry-After`, and service resumes after
+/// it; the token endpoint is limited per address; other callers are not affected.
+pub fn rate_limits(kind: &str) {
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start_with(
+        &backend,
+        &[],
+        Some(NOW),
+        &["--rate-limit", "5", "--sign-in-rate-limit", "3"],
+    );
+    let port = hub.port;
+    register(port, "1312000001");
+    register(port, "1312000002");
+    let get = |inst: &str| {
+        request(
+            port,
+            "GET",
+            &format!("/fhir/Condition?{}", who()),
+            &[("X-Clins-Dev-Institution", inst)],
+            b"",
+        )
+    };
+    // Bursts of twice the rate pass (the registration above used the operator's bucket).
+    let statuses: Vec<u16> = (0..14).map(|_| get("1312000001").status).collect();
+    let passed = statuses.iter().filter(|s| **s != 429).count();
+    assert!(
+        (10..=12).contains(&passed),
+        "a burst of 10 (and one refilled) passes: {statuses:?}"
+    );
+    let refused = get("1312000001");
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(refused.body.contains("RATE-LIMIT"), "{}", refused.body);
+    let wait: u64 = refused
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    // Another caller has its own bucket.
+    assert_ne!(get("1312000002").status, 429);
+    std::thread::sleep(std::time::Duration::from_secs(wait));
+    assert_ne!(
+        get("1312000001").status,
+        429,
+        "service resumes after Retry-After"
+    );
+    // The token endpoint, per address (bursts of 6).
+    let statuses: Vec<u16> = (0..9)
+        .map(|_| token_request(port, "x.y.z", "system/*.rs", "").status)
+        .collect();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!((2..=3).contains(&refused), "{statuses:?}");
+    let r = token_request(port, "x.y.z", "system/*.rs", "");
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    drop(hub);
     drop_backend(&backend);
 }
