@@ -22,6 +22,8 @@ pub struct Caller {
     pub principal: Principal,
     pub emergency_claimed: bool,
     pub scopes: Scopes,
+    /// Signed in as an administrator of its institution's staff accounts.
+    pub staff_admin: bool,
 }
 
 impl Caller {
@@ -30,6 +32,7 @@ impl Caller {
             principal,
             emergency_claimed: false,
             scopes: Scopes::Unrestricted,
+            staff_admin: false,
         }
     }
     /// The caller's institution (or insurer) number.

@@ -7,7 +7,14 @@
 //! load summary --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
 //! load consent --port P [--clients 16] [--seconds 30] --patients N [--seed 1]
 //! load setup   --port P --patients N [--seed 1] [--grants 1]
+//! load token   --port P [--clients 16] [--seconds 30]
 //! ```
+//! `--tokens 1` (submit, summary): every institution the requests name gets a client
+//! (`POST /admin/clients`, one key) and an access token, sent as `Authorization: Bearer`
+//! instead of the development header, so the hub verifies a token on every request.
+//! `token` registers one client and posts client assertions, all signed before the run (each
+//! with its own `jti`), to `POST /auth/token`: token issuance per second (run the hub with
+//! `--sign-in-rate-limit 0`).
 //! `setup` registers the world's institutions and insurers (as the operator) and, with
 //! `--grants 1`, grants each patient's summary institution viewing consent (as the
 //! qualification service), so that `summary` reads what it read before access control; a hub
@@ -37,6 +44,7 @@ struct Args {
     offset: u64,
     dump: Option<String>,
     grants: bool,
+    tokens: bool,
 }
 
 fn args() -> Args {
@@ -51,6 +59,7 @@ fn args() -> Args {
         offset: 0,
         dump: None,
         grants: false,
+        tokens: false,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     a.mode = v.first().cloned().unwrap_or_default();
@@ -71,6 +80,7 @@ fn args() -> Args {
             "--offset" => a.offset = n(),
             "--dump" => a.dump = Some(val.clone()),
             "--grants" => a.grants = n() == 1,
+            "--tokens" => a.tokens = n() == 1,
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -82,27 +92,52 @@ fn args() -> Args {
 struct Conn {
     s: TcpStream,
     buf: Vec<u8>,
+    port: u16,
 }
 
 impl Conn {
     fn open(port: u16) -> Conn {
         let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_nodelay(true).ok();
-        Conn { s, buf: Vec::new() }
+        Conn {
+            s,
+            buf: Vec::new(),
+            port,
+        }
+    }
+
+    /// [`Conn::call`] as a polite client of the set-up requests: on 429 it waits a second
+    /// and sends again; a connection the server closed is opened again.
+    fn call_patiently(&mut self, head: &str, body: &[u8]) -> (u16, usize) {
+        for _ in 0..120 {
+            match self.try_call(head, body) {
+                Ok((429, _)) => std::thread::sleep(Duration::from_secs(1)),
+                Ok(r) => return r,
+                Err(_) => *self = Conn::open(self.port),
+            }
+        }
+        panic!("the hub kept refusing a set-up request");
     }
 
     /// Sends a request and reads the response; returns the status and the body length.
     fn call(&mut self, head: &str, body: &[u8]) -> (u16, usize) {
-        self.s.write_all(head.as_bytes()).expect("write");
-        self.s.write_all(body).expect("write body");
+        self.try_call(head, body).expect("request")
+    }
+
+    fn try_call(&mut self, head: &str, body: &[u8]) -> std::io::Result<(u16, usize)> {
+        let closed = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed");
+        self.s.write_all(head.as_bytes())?;
+        self.s.write_all(body)?;
         self.buf.clear();
         let mut chunk = [0u8; 65536];
         let head_end = loop {
             if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
                 break p + 4;
             }
-            let n = self.s.read(&mut chunk).expect("read");
-            assert!(n > 0, "connection closed");
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(closed());
+            }
             self.buf.extend_from_slice(&chunk[..n]);
         };
         let head_text = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
@@ -117,11 +152,13 @@ impl Conn {
             .and_then(|v| v.trim().parse().ok())
             .expect("content-length");
         while self.buf.len() < head_end + len {
-            let n = self.s.read(&mut chunk).expect("read body");
-            assert!(n > 0, "connection closed");
+            let n = self.s.read(&mut chunk)?;
+            if n == 0 {
+                return Err(closed());
+            }
             self.buf.extend_from_slice(&chunk[..n]);
         }
-        (status, len)
+        Ok((status, len))
     }
 }
 
@@ -302,7 +339,7 @@ fn setup(a: &Args, cfg: &synth::Config, templates: &[Template]) -> (usize, usize
         fhir::json::write_str(&mut body, &inst.name);
         body.push('}');
         let head = format!("POST /admin/institutions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Clins-Dev-Role: operator\r\nContent-Length: {}\r\n\r\n", body.len());
-        match conn.call(&head, body.as_bytes()).0 {
+        match conn.call_patiently(&head, body.as_bytes()).0 {
             200 => registered += 1,
             _ => refused += 1,
         }
@@ -310,13 +347,120 @@ fn setup(a: &Args, cfg: &synth::Config, templates: &[Template]) -> (usize, usize
     if a.grants {
         for (head, body, _) in templates {
             let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
-            match conn.call(&head, body).0 {
+            match conn.call_patiently(&head, body).0 {
                 201 => granted += 1,
                 _ => refused += 1,
             }
         }
     }
     (registered, granted, refused)
+}
+
+/// The load's client key: one P-256 key for every client it registers.
+fn load_key() -> (app::auth::jose::ClientKey, String) {
+    let der = app::auth::jose::SigningKey::generate().expect("key");
+    let key = app::auth::jose::ClientKey::from_pkcs8(&der).expect("key");
+    (key, "load-1".to_string())
+}
+
+/// Gives `number` a client with `key` (as the operator) and returns an access token for it.
+fn client_token(
+    conn: &mut Conn,
+    port: u16,
+    number: &str,
+    key: &app::auth::jose::ClientKey,
+    kid: &str,
+) -> String {
+    let jwk = fhir::json::to_string(&key.public_jwk(Some(kid)));
+    let body = format!("{{\"number\":\"{number}\",\"jwks\":{{\"keys\":[{jwk}]}}}}");
+    let head = format!("POST /admin/clients HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Clins-Dev-Role: operator\r\nContent-Length: {}\r\n\r\n", body.len());
+    let (status, _) = conn.call_patiently(&head, body.as_bytes());
+    assert_eq!(status, 200, "register a client for {number}");
+    let url = format!("http://127.0.0.1:{port}/auth/token");
+    let assertion = app::auth::client_assertion(key, kid, number, &url, app::auth::now_seconds())
+        .expect("assertion");
+    let form = token_form(&assertion);
+    let head = format!("POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n", form.len());
+    let (status, len) = conn.call_patiently(&head, form.as_bytes());
+    let text = String::from_utf8_lossy(&conn.buf[conn.buf.len() - len..]).into_owned();
+    assert_eq!(status, 200, "token for {number}: {text}");
+    fhir::json::parse(&text)
+        .ok()
+        .and_then(|v| {
+            v.get("access_token")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .expect("access_token")
+}
+
+fn token_form(assertion: &str) -> String {
+    format!("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope=system%2F%2A.cruds")
+}
+
+/// `--tokens 1`: the development header of each template replaced by a bearer token.
+fn with_tokens(a: &Args, templates: Vec<Template>) -> Vec<Template> {
+    let (key, kid) = load_key();
+    let mut conn = Conn::open(a.port);
+    let mut tokens: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let t = Instant::now();
+    let out: Vec<Template> = templates
+        .into_iter()
+        .map(|(head, body, at)| {
+            let number = head
+                .split("X-Clins-Dev-Institution: ")
+                .nth(1)
+                .and_then(|r| r.split("\r\n").next())
+                .expect("a development header")
+                .to_string();
+            let token = tokens
+                .entry(number.clone())
+                .or_insert_with(|| client_token(&mut conn, a.port, &number, &key, &kid))
+                .clone();
+            let head = head.replace(
+                &format!("X-Clins-Dev-Institution: {number}\r\n"),
+                &format!("Authorization: Bearer {token}\r\n"),
+            );
+            (head, body, at)
+        })
+        .collect();
+    eprintln!(
+        "{} clients registered with tokens in {:.1}s",
+        tokens.len(),
+        t.elapsed().as_secs_f64()
+    );
+    out
+}
+
+/// `token`: one client, and client assertions signed before the run.
+fn token_templates(a: &Args) -> Vec<Template> {
+    let (key, kid) = load_key();
+    let mut conn = Conn::open(a.port);
+    let number = "1319990001";
+    let body = format!("{{\"number\":\"{number}\",\"kind\":\"hospital\",\"name\":\"load\"}}");
+    let head = format!("POST /admin/institutions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Clins-Dev-Role: operator\r\nContent-Length: {}\r\n\r\n", body.len());
+    assert_eq!(
+        conn.call_patiently(&head, body.as_bytes()).0,
+        200,
+        "register the load's institution"
+    );
+    client_token(&mut conn, a.port, number, &key, &kid);
+    let url = format!("http://127.0.0.1:{}/auth/token", a.port);
+    let now = app::auth::now_seconds();
+    // Enough for 12,000 tokens/s over the run; each assertion is used once (a client that
+    // has used its share stops early, and the rate is over the time actually taken).
+    let n = (a.seconds as usize * 12_000).max(1000);
+    (0..n)
+        .map(|_| {
+            let assertion = app::auth::client_assertion(&key, &kid, number, &url, now)
+                .expect("assertion");
+            (
+                "POST /auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n".to_string(),
+                token_form(&assertion).into_bytes(),
+                usize::MAX,
+            )
+        })
+        .collect()
 }
 
 fn main() {
@@ -327,7 +471,11 @@ fn main() {
         seed: a.seed,
     };
     let t0 = Instant::now();
-    let templates = templates(&a, &cfg);
+    let templates = if a.mode == "token" {
+        token_templates(&a)
+    } else {
+        templates(&a, &cfg)
+    };
     eprintln!(
         "{} request templates in {:.1}s",
         templates.len(),
@@ -342,6 +490,11 @@ fn main() {
         );
         return;
     }
+    let templates = if a.tokens {
+        with_tokens(&a, templates)
+    } else {
+        templates
+    };
     if let Some(path) = &a.dump {
         let body = &templates.first().expect("a request template").1;
         std::fs::write(path, body).unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
@@ -366,8 +519,17 @@ fn main() {
                         rng ^= rng << 13;
                         rng ^= rng >> 7;
                         rng ^= rng << 17;
-                        let (head, template, at) =
-                            &templates[(rng % templates.len() as u64) as usize];
+                        // Assertions are used once each, in turn; other requests at random.
+                        let pick = if a.mode == "token" {
+                            let i = c as u64 + (k - 1) * a.clients as u64;
+                            if i >= templates.len() as u64 {
+                                break; // every assertion used: a replay would be refused
+                            }
+                            i
+                        } else {
+                            rng % templates.len() as u64
+                        };
+                        let (head, template, at) = &templates[pick as usize];
                         body.clear();
                         body.extend_from_slice(template);
                         if *at != usize::MAX {

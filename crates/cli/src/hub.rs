@@ -126,9 +126,10 @@ pub fn build_hub(
 /// Runs the server until Ctrl-C or SIGTERM; in-flight requests are drained.
 pub fn serve(
     hub: Arc<Hub>,
-    listen: SocketAddr,
+    how: server::Listen,
     banner: impl FnOnce(SocketAddr),
 ) -> Result<(), String> {
+    let listen = how.addr;
     // On the embedded store, validation and rendering yield the CPU to its one writer thread
     // (see the function). Not on PostgreSQL: its servers are processes of their own, and
     // measured, the hub's threads then gain nothing from yielding to them.
@@ -146,7 +147,7 @@ pub fn serve(
     // closes its connections with a runtime of its own, which must not run inside ours.
     let keep = hub.clone();
     let r = rt.block_on(async move {
-        server::serve(hub, listen, shutdown_signal(), banner)
+        server::serve(hub, how, shutdown_signal(), banner)
             .await
             .map_err(|e| format!("cannot serve on {listen}: {e}"))
     });

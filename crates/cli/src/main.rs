@@ -121,6 +121,19 @@ enum Command {
         /// /admin/applications. 0: no limit.
         #[arg(long, value_name = "N", default_value_t = app::limits::DEFAULT_ANONYMOUS_RATE)]
         sign_in_rate_limit: u32,
+        /// TLS: the certificate chain (PEM). With --tls-key, the hub speaks TLS 1.3 / 1.2 only.
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS: the private key (PEM: PKCS#8, PKCS#1 or SEC1).
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// TLS: require client certificates issued by this CA (PEM): mutual TLS.
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_client_ca: Option<PathBuf>,
+        /// Allow plain HTTP on a non-loopback address: a proxy in front of the hub terminates
+        /// TLS.
+        #[arg(long)]
+        behind_tls_proxy: bool,
     },
     /// Run the hub on a fresh embedded store preloaded with synthetic patients; prints the URL
     /// and example requests. Development authentication is on (loopback only).
@@ -623,6 +636,10 @@ fn main() -> ExitCode {
             consent_hours,
             rate_limit,
             sign_in_rate_limit,
+            tls_cert,
+            tls_key,
+            tls_client_ca,
+            behind_tls_proxy,
         } => {
             let clock = match now {
                 Some(t) => server::Clock::Fixed(t),
@@ -637,7 +654,8 @@ fn main() -> ExitCode {
             } else {
                 listen
             };
-            let base = base_url.unwrap_or_else(|| format!("http://{listen}/fhir"));
+            let scheme = if tls_cert.is_some() { "https" } else { "http" };
+            let base = base_url.unwrap_or_else(|| format!("{scheme}://{listen}/fhir"));
             hub::init_logging(tracing_subscriber::filter::LevelFilter::INFO);
             let run = || -> Result<(), String> {
                 let store = hub::open_store(&StoreArgs {
@@ -653,7 +671,22 @@ fn main() -> ExitCode {
                         anonymous: app::limits::RateLimiter::new(sign_in_rate_limit),
                     };
                 }
-                hub::serve(h, listen, |addr| {
+                let tls = match (tls_cert, tls_key) {
+                    (Some(cert), Some(key)) => {
+                        Some(server::tls::server_config(&server::tls::TlsFiles {
+                            cert,
+                            key,
+                            client_ca: tls_client_ca,
+                        })?)
+                    }
+                    _ => None,
+                };
+                let how = server::Listen {
+                    addr: listen,
+                    tls,
+                    behind_tls_proxy,
+                };
+                hub::serve(h, how, |addr| {
                     // Always printed, whatever the log level: with `--listen 127.0.0.1:0` this
                     // line is how a supervisor (or the test suite) learns the port.
                     eprintln!("clins-hub listening addr={addr}");
@@ -995,7 +1028,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     println!("  # valid 5 minutes; a fresh one: TOKEN=$(clins-hub token --client {inst} --key {} --url http://{listen})", key_path.display());
     println!("  curl -H \"Authorization: Bearer $TOKEN\" '{base}/Patient/$summary?identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
     println!("Stop with Ctrl-C.");
-    let r = hub::serve(h, listen, |_| {});
+    let r = hub::serve(h, server::Listen::plain(listen), |_| {});
     let _ = std::fs::remove_dir_all(&dir);
     r
 }

@@ -328,3 +328,35 @@ pub async fn institution_action(
     })
     .await
 }
+
+/// `POST /admin/clients` with `{"number": "…", "jwks": {…}}`: gives a registered institution a
+/// client with these keys, without an application (the operator's direct registration).
+pub async fn register_client(
+    State(hub): State<AppState>,
+    Auth(caller): Auth,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body_or_error(body)?;
+    let v = parse_json(&body)?;
+    let number = v
+        .get("number")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let jwks = v.get("jwks").map(fhir::json::to_string).unwrap_or_default();
+    blocking(move || {
+        let c = app::auth::applications::register_client(
+            &hub.store,
+            &caller.principal,
+            &number,
+            &jwks,
+            &hub.clock.now(),
+        )?;
+        hub.auth.invalidate_client(&c.client_id);
+        let mut out = String::from("{\"client_id\":");
+        write_str(&mut out, &c.client_id);
+        out.push('}');
+        Ok(json(StatusCode::OK, out))
+    })
+    .await
+}

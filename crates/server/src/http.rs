@@ -335,12 +335,40 @@ pub async fn anonymous_limit(
 ) -> Response {
     let addr = req
         .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        .get::<axum::extract::ConnectInfo<crate::tls::PeerAddr>>()
+        .map_or_else(|| "unknown".to_string(), |c| c.0 .0.ip().to_string());
     match hub.limits.anonymous.check(&addr) {
         Ok(()) => next.run(req).await,
         Err(secs) => ApiError::too_many(secs).into_response(),
     }
+}
+
+/// The header that carries a session's CSRF token on requests that change something.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The session cookie's value, if the request sends one (twice: 400).
+fn session_cookie(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let name = app::auth::people::SESSION_COOKIE;
+    let mut found = None;
+    for v in headers.get_all(header::COOKIE) {
+        let Ok(text) = v.to_str() else { continue };
+        for pair in text.split(';') {
+            if let Some((k, val)) = pair.trim().split_once('=') {
+                if k == name {
+                    if found.is_some() {
+                        return Err(ApiError::bad_request(
+                            "AUTH-HEADER-REPEATED",
+                            "",
+                            "the session cookie was sent more than once",
+                            "セッションCookieが複数送信されています",
+                        ));
+                    }
+                    found = Some(val);
+                }
+            }
+        }
+    }
+    Ok(found.filter(|v| !v.is_empty()))
 }
 
 fn has_dev_header(headers: &HeaderMap) -> bool {
@@ -369,14 +397,51 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
         hub: &crate::AppState,
     ) -> Result<Self, ApiError> {
         let emergency_claimed = emergency_claimed(&parts.headers)?;
+        let cookie = session_cookie(&parts.headers)?;
+        let mut staff_admin = false;
         let (claim, scopes) = match bearer(&parts.headers)? {
-            Some(_) if has_dev_header(&parts.headers) => {
+            Some(_) if has_dev_header(&parts.headers) || cookie.is_some() => {
                 return Err(ApiError::bad_request(
                     "AUTH-AMBIGUOUS",
                     "",
-                    "send either a bearer token or development headers, not both",
-                    "ベアラートークンと開発用ヘッダーを同時に送信しないでください",
+                    "send one kind of credentials: a bearer token, a session cookie or development headers",
+                    "認証情報は1種類だけ送信してください（ベアラートークン、セッションCookie、開発用ヘッダーのいずれか）",
                 ))
+            }
+            None if cookie.is_some() && has_dev_header(&parts.headers) => {
+                return Err(ApiError::bad_request(
+                    "AUTH-AMBIGUOUS",
+                    "",
+                    "send one kind of credentials: a session cookie or development headers",
+                    "セッションCookieと開発用ヘッダーを同時に送信しないでください",
+                ))
+            }
+            None if cookie.is_some() => {
+                let (h, c, now) = (
+                    hub.clone(),
+                    cookie.unwrap_or_default().to_string(),
+                    hub.clock.now(),
+                );
+                let live = tokio::task::spawn_blocking(move || {
+                    app::auth::people::session(&h.store, &c, &now)
+                })
+                .await
+                .map_err(ApiError::internal)??;
+                if !parts.method.is_safe() {
+                    let sent = single(&parts.headers, CSRF_HEADER)?.unwrap_or_default();
+                    if !app::auth::secrets::same(sent.as_bytes(), live.csrf.as_bytes()) {
+                        return Err(ApiError::new(
+                            StatusCode::FORBIDDEN,
+                            IssueType::Security,
+                            "CSRF",
+                            "",
+                            "a request that changes something needs the session's CSRF token in X-CSRF-Token",
+                            "変更を伴うリクエストには X-CSRF-Token ヘッダーでセッションのCSRFトークンを送信してください",
+                        ));
+                    }
+                }
+                staff_admin = live.staff_admin;
+                (live.claim, clins::policy::Scopes::Unrestricted)
             }
             Some(token) => {
                 let now = hub.clock.now();
@@ -414,6 +479,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
             principal,
             emergency_claimed,
             scopes,
+            staff_admin,
         }))
     }
 }

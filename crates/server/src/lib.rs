@@ -16,7 +16,9 @@ pub mod http;
 mod identify;
 pub mod metrics;
 mod read;
+mod signin;
 mod submit;
+pub mod tls;
 mod withdraw;
 
 pub use app::purge::{purge, purge_plan};
@@ -70,7 +72,10 @@ pub fn app(hub: AppState) -> Router {
                 .get(admin::applications),
         )
         .route("/admin/applications/{id}/{verb}", post(admin::decide))
-        .route("/admin/clients", get(admin::clients))
+        .route(
+            "/admin/clients",
+            get(admin::clients).post(admin::register_client),
+        )
         .route("/admin/clients/{id}/{verb}", post(admin::client_action))
         .route(
             "/admin/clients/{id}/keys/{kid}",
@@ -88,6 +93,34 @@ pub fn app(hub: AppState) -> Router {
             get(auth::smart_configuration),
         )
         .route("/.well-known/jwks.json", get(auth::jwks))
+        .route(
+            "/auth/staff",
+            post(signin::add_staff).get(signin::list_staff),
+        )
+        .route(
+            "/auth/staff/{institution}/{login}/{verb}",
+            post(signin::staff_action),
+        )
+        .route(
+            "/auth/patients/activation",
+            post(signin::patient_activation),
+        )
+        .route(
+            "/auth/activate",
+            post(signin::activate).route_layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                http::anonymous_limit,
+            )),
+        )
+        .route(
+            "/auth/login",
+            post(signin::login).route_layer(axum::middleware::from_fn_with_state(
+                hub.clone(),
+                http::anonymous_limit,
+            )),
+        )
+        .route("/auth/session", get(signin::session))
+        .route("/auth/logout", post(signin::logout))
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))
@@ -125,13 +158,42 @@ pub fn app(hub: AppState) -> Router {
         .with_state(hub)
 }
 
+/// Where and how the hub listens.
+#[derive(Clone)]
+pub struct Listen {
+    pub addr: SocketAddr,
+    /// TLS on the listener (`serve --tls-cert/--tls-key`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Plain HTTP on a non-loopback address is allowed because a TLS proxy in front of the hub
+    /// terminates TLS (`serve --behind-tls-proxy`).
+    pub behind_tls_proxy: bool,
+}
+
+impl Listen {
+    /// Plain HTTP on `addr` (loopback, or behind a proxy when `addr` is not).
+    pub fn plain(addr: SocketAddr) -> Listen {
+        Listen {
+            addr,
+            tls: None,
+            behind_tls_proxy: false,
+        }
+    }
+}
+
 /// Runs the server until `shutdown` completes, then drains in-flight requests.
 pub async fn serve(
     hub: AppState,
-    listen: SocketAddr,
+    how: Listen,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    let listen = how.addr;
+    if how.tls.is_none() && !how.behind_tls_proxy && !listen.ip().is_loopback() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{listen} is not a loopback address: give --tls-cert and --tls-key, or --behind-tls-proxy when a proxy in front of the hub terminates TLS"),
+        ));
+    }
     if hub.dev_auth && !listen.ip().is_loopback() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
@@ -159,12 +221,25 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(
-        listener,
-        app(hub).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let router = app(hub);
+    match how.tls {
+        Some(config) => {
+            axum::serve(
+                tls::TlsListener::new(listener, config)?,
+                router.into_make_service_with_connect_info::<tls::PeerAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+        None => {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<tls::PeerAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
 }
 
 async fn ready(State(hub): State<AppState>) -> Response {

@@ -361,3 +361,333 @@ impl Store {
         })
     }
 }
+
+/// A person who signs in: a staff member of an institution or a patient.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AccountRow {
+    pub account_id: String,
+    /// `staff` or `patient`.
+    pub kind: String,
+    /// Staff: the institution's number; patients: empty.
+    pub institution: String,
+    /// Staff: the login id; patients: the normalised member id.
+    pub login: String,
+    pub name: String,
+    /// Staff: `doctor`, `dentist`, `pharmacist` or `other`.
+    pub qualification: String,
+    pub emergency: bool,
+    /// An administrator of the institution's staff accounts.
+    pub admin: bool,
+    /// argon2id (PHC string); empty until activated.
+    pub password: String,
+    /// base32; empty until activated.
+    pub totp_secret: String,
+    /// The last TOTP step accepted (a code is accepted once).
+    pub totp_step: i64,
+    pub failures: i64,
+    /// Locked until this instant (empty: not locked).
+    pub locked_until: String,
+    /// SHA-256 of the one-time activation code; empty when none is open.
+    pub activation: String,
+    pub activation_until: String,
+    pub enabled: bool,
+    pub created_at: String,
+}
+
+/// A signed-in session (the cookie holds the value whose SHA-256 is `session_hash`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRow {
+    pub session_hash: String,
+    pub account_id: String,
+    pub csrf: String,
+    pub created_at: String,
+    pub expires_at: String,
+    pub idle_until: String,
+    pub revoked: bool,
+}
+
+const ACCOUNT_COLUMNS: &str = "account_id, kind, institution, login, name, qualification, emergency, admin, password, totp_secret, totp_step, failures, locked_until, activation, activation_until, enabled, created_at";
+
+fn account(row: Row) -> AccountRow {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Param::Null);
+    AccountRow {
+        account_id: next().text(),
+        kind: next().text(),
+        institution: next().text(),
+        login: next().text(),
+        name: next().text(),
+        qualification: next().text(),
+        emergency: next().int() != 0,
+        admin: next().int() != 0,
+        password: next().text(),
+        totp_secret: next().text(),
+        totp_step: next().int(),
+        failures: next().int(),
+        locked_until: next().text(),
+        activation: next().text(),
+        activation_until: next().text(),
+        enabled: next().int() != 0,
+        created_at: next().text(),
+    }
+}
+
+fn account_params(a: &AccountRow) -> Vec<Param> {
+    vec![
+        a.account_id.clone().into(),
+        a.kind.clone().into(),
+        a.institution.clone().into(),
+        a.login.clone().into(),
+        a.name.clone().into(),
+        a.qualification.clone().into(),
+        i64::from(a.emergency).into(),
+        i64::from(a.admin).into(),
+        a.password.clone().into(),
+        a.totp_secret.clone().into(),
+        a.totp_step.into(),
+        a.failures.into(),
+        a.locked_until.clone().into(),
+        a.activation.clone().into(),
+        a.activation_until.clone().into(),
+        i64::from(a.enabled).into(),
+        a.created_at.clone().into(),
+    ]
+}
+
+impl Store {
+    /// Adds an account, or replaces the one with the same kind, institution and login (its id
+    /// kept). Returns the stored row.
+    pub fn put_account(&self, row: &AccountRow) -> Result<AccountRow, StoreError> {
+        let r = row.clone();
+        self.write(move |c| {
+            let existing = c
+                .query(
+                    &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE kind = ?1 AND institution = ?2 AND login = ?3"),
+                    &[r.kind.clone().into(), r.institution.clone().into(), r.login.clone().into()],
+                )?
+                .into_iter()
+                .next()
+                .map(account);
+            let mut row = r.clone();
+            if let Some(e) = existing {
+                row.account_id = e.account_id;
+                row.created_at = e.created_at;
+                c.execute(
+                    "DELETE FROM accounts WHERE account_id = ?1",
+                    &[row.account_id.clone().into()],
+                )?;
+            }
+            c.execute(
+                &format!("INSERT INTO accounts ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+                &account_params(&row),
+            )?;
+            Ok(row)
+        })
+    }
+
+    /// The account of a kind, institution and login.
+    pub fn account(
+        &self,
+        kind: &str,
+        institution: &str,
+        login: &str,
+    ) -> Result<Option<AccountRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE kind = ?1 AND institution = ?2 AND login = ?3"),
+                &[kind.into(), institution.into(), login.into()],
+            )?
+            .into_iter()
+            .next()
+            .map(account))
+        })
+    }
+
+    /// The accounts of a kind and institution, by login.
+    pub fn accounts(&self, kind: &str, institution: &str) -> Result<Vec<AccountRow>, StoreError> {
+        self.read(|c| {
+            Ok(c.query(
+                &format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE kind = ?1 AND institution = ?2 ORDER BY login"),
+                &[kind.into(), institution.into()],
+            )?
+            .into_iter()
+            .map(account)
+            .collect())
+        })
+    }
+
+    /// Sets a password and TOTP secret and closes the activation (`activation` must still be
+    /// the open code's digest: a code works once). `false`: it was not.
+    pub fn activate_account(
+        &self,
+        account_id: &str,
+        activation: &str,
+        password: &str,
+        totp_secret: &str,
+    ) -> Result<bool, StoreError> {
+        let p: Vec<Param> = vec![
+            account_id.into(),
+            activation.into(),
+            password.into(),
+            totp_secret.into(),
+        ];
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE accounts SET password = ?3, totp_secret = ?4, totp_step = 0, failures = 0, locked_until = '', activation = '', activation_until = '' \
+                 WHERE account_id = ?1 AND activation = ?2 AND activation <> ''",
+                &p,
+            )? == 1)
+        })
+    }
+
+    /// Counts a failed sign-in; at `limit` failures the account is locked until `until`.
+    /// Returns the failures now.
+    pub fn sign_in_failed(
+        &self,
+        account_id: &str,
+        limit: i64,
+        until: &str,
+    ) -> Result<i64, StoreError> {
+        let p: Vec<Param> = vec![account_id.into(), limit.into(), until.into()];
+        self.write(move |c| {
+            c.execute(
+                "UPDATE accounts SET failures = failures + 1, \
+                 locked_until = CASE WHEN failures + 1 >= ?2 THEN ?3 ELSE locked_until END WHERE account_id = ?1",
+                &p,
+            )?;
+            Ok(c.query(
+                "SELECT failures FROM accounts WHERE account_id = ?1",
+                &[p[0].clone()],
+            )?
+            .first()
+            .and_then(|r| r.first())
+            .map_or(0, Param::int))
+        })
+    }
+
+    /// Records a successful sign-in at TOTP `step`, only if the step is later than the last
+    /// one accepted (so that one code signs in once, even in a race). `false`: it was not.
+    pub fn sign_in_succeeded(&self, account_id: &str, step: i64) -> Result<bool, StoreError> {
+        let p: Vec<Param> = vec![account_id.into(), step.into()];
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE accounts SET totp_step = ?2, failures = 0, locked_until = '' WHERE account_id = ?1 AND totp_step < ?2",
+                &p,
+            )? == 1)
+        })
+    }
+
+    /// Enables or disables an account; a disabled account's sessions end.
+    pub fn set_account_enabled(&self, account_id: &str, enabled: bool) -> Result<bool, StoreError> {
+        let p: Vec<Param> = vec![account_id.into(), i64::from(enabled).into()];
+        self.write(move |c| {
+            let n = c.execute("UPDATE accounts SET enabled = ?2 WHERE account_id = ?1", &p)?;
+            if !enabled {
+                c.execute(
+                    "UPDATE sessions SET revoked = 1 WHERE account_id = ?1",
+                    &[p[0].clone()],
+                )?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    pub fn add_session(&self, s: &SessionRow) -> Result<(), StoreError> {
+        let p: Vec<Param> = vec![
+            s.session_hash.clone().into(),
+            s.account_id.clone().into(),
+            s.csrf.clone().into(),
+            s.created_at.clone().into(),
+            s.expires_at.clone().into(),
+            s.idle_until.clone().into(),
+            i64::from(s.revoked).into(),
+        ];
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO sessions (session_hash, account_id, csrf, created_at, expires_at, idle_until, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &p,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// A session with its account.
+    pub fn session(
+        &self,
+        session_hash: &str,
+    ) -> Result<Option<(SessionRow, AccountRow)>, StoreError> {
+        self.read(|c| {
+            let cols = ACCOUNT_COLUMNS
+                .split(", ")
+                .map(|x| format!("a.{x}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut rows = c.query(
+                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, {cols} \
+                          FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
+                &[session_hash.into()],
+            )?;
+            Ok(rows.pop().map(|mut r| {
+                let a = r.split_off(7);
+                let mut it = r.into_iter();
+                let mut next = || it.next().unwrap_or(Param::Null);
+                (
+                    SessionRow {
+                        session_hash: next().text(),
+                        account_id: next().text(),
+                        csrf: next().text(),
+                        created_at: next().text(),
+                        expires_at: next().text(),
+                        idle_until: next().text(),
+                        revoked: next().int() != 0,
+                    },
+                    account(a),
+                )
+            }))
+        })
+    }
+
+    /// Moves a session's idle expiry.
+    pub fn touch_session(&self, session_hash: &str, idle_until: &str) -> Result<(), StoreError> {
+        let p: Vec<Param> = vec![session_hash.into(), idle_until.into()];
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sessions SET idle_until = ?2 WHERE session_hash = ?1",
+                &p,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ends a session (sign-out).
+    pub fn revoke_session(&self, session_hash: &str) -> Result<(), StoreError> {
+        let p: Vec<Param> = vec![session_hash.into()];
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sessions SET revoked = 1 WHERE session_hash = ?1",
+                &p,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Ends every session of an account (its credentials were reset).
+    pub fn revoke_sessions_of(&self, account_id: &str) -> Result<(), StoreError> {
+        let p: Vec<Param> = vec![account_id.into()];
+        self.write(move |c| {
+            c.execute("UPDATE sessions SET revoked = 1 WHERE account_id = ?1", &p)?;
+            Ok(())
+        })
+    }
+
+    /// Forgets sessions that expired before `now`; returns how many.
+    pub fn forget_sessions(&self, now: &str) -> Result<u64, StoreError> {
+        let now = now.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM sessions WHERE expires_at < ?1 OR idle_until < ?1",
+                &[now.clone().into()],
+            )?)
+        })
+    }
+}

@@ -209,7 +209,15 @@ pub struct PgConn {
 
 impl PgConn {
     pub fn connect(url: &str) -> Result<Self, DbError> {
-        let client = postgres::Client::connect(url, postgres::NoTls).map_err(pg_err)?;
+        let (url, tls) = crate::pgtls::parse(url).map_err(DbError::Other)?;
+        let client = match tls {
+            Some(config) => postgres::Client::connect(
+                &url,
+                tokio_postgres_rustls::MakeRustlsConnect::new((*config).clone()),
+            ),
+            None => postgres::Client::connect(&url, postgres::NoTls),
+        }
+        .map_err(pg_err)?;
         Ok(PgConn {
             client,
             statements: std::collections::HashMap::new(),
@@ -236,7 +244,17 @@ fn pg_err(e: postgres::Error) -> DbError {
     // Show the server's message, not only "db error".
     let msg = match e.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => e.to_string(),
+        None => {
+            // With its causes: "error performing TLS handshake: invalid peer certificate: …".
+            let mut m = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                m.push_str(": ");
+                m.push_str(&c.to_string());
+                cause = c.source();
+            }
+            m
+        }
     };
     if conflict {
         DbError::Conflict(msg)

@@ -12,6 +12,8 @@ mod access;
 mod auth;
 pub mod driver;
 mod group;
+mod pgtls;
+pub use pgtls::ring_provider;
 mod schema;
 
 use std::path::Path;
@@ -21,7 +23,7 @@ pub use access::{
     random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
     PatientFacts, PatientSel,
 };
-pub use auth::{ApplicationRow, ClientKeyRow, ClientRow};
+pub use auth::{AccountRow, ApplicationRow, ClientKeyRow, ClientRow, SessionRow};
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
 pub use group::commit_stats;

@@ -9,7 +9,15 @@ use crate::driver::{Conn, DbError, Dialect};
 /// (version, DDL). The DDL is written once with placeholders that each dialect fills
 /// ([`ddl`]): `{KEY}` an auto-numbered primary key, `{INT}` a 64-bit integer, `{BLOB}` bytes,
 /// `{CLUSTERED}` after a table whose primary key should hold the rows (SQLite's WITHOUT ROWID).
-const MIGRATIONS: &[(i64, &str)] = &[(1, V1), (2, V2), (3, V3), (4, V4), (5, V5), (6, V6)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, V1),
+    (2, V2),
+    (3, V3),
+    (4, V4),
+    (5, V5),
+    (6, V6),
+    (7, V7),
+];
 
 const V1: &str = "
 CREATE TABLE patients (
@@ -280,6 +288,43 @@ CREATE TABLE used_jtis (
 CREATE INDEX used_jtis_expiry ON used_jtis (expires_at);
 ";
 
+/// Sign-in of people: staff of institutions and patients (`kind`), their argon2id password,
+/// TOTP secret and last accepted TOTP step, failures and lock, a one-time activation code
+/// (stored as its SHA-256), and their sessions (the cookie's SHA-256; idle and absolute
+/// expiry). Directory data, not patient data (a patient account names its member id only).
+const V7: &str = "
+CREATE TABLE accounts (
+  account_id    TEXT NOT NULL PRIMARY KEY,
+  kind          TEXT NOT NULL,
+  institution   TEXT NOT NULL,
+  login         TEXT NOT NULL,
+  name          TEXT NOT NULL,
+  qualification TEXT NOT NULL,
+  emergency     {INT} NOT NULL,
+  admin         {INT} NOT NULL,
+  password      TEXT NOT NULL,
+  totp_secret   TEXT NOT NULL,
+  totp_step     {INT} NOT NULL,
+  failures      {INT} NOT NULL,
+  locked_until  TEXT NOT NULL,
+  activation    TEXT NOT NULL,
+  activation_until TEXT NOT NULL,
+  enabled       {INT} NOT NULL,
+  created_at    TEXT NOT NULL,
+  UNIQUE (kind, institution, login)
+);
+CREATE TABLE sessions (
+  session_hash TEXT NOT NULL PRIMARY KEY,
+  account_id   TEXT NOT NULL,
+  csrf         TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  expires_at   TEXT NOT NULL,
+  idle_until   TEXT NOT NULL,
+  revoked      {INT} NOT NULL
+);
+CREATE INDEX sessions_account ON sessions (account_id);
+";
+
 /// The DDL of a migration for one dialect.
 fn ddl(template: &str, dialect: Dialect) -> String {
     let (key, int, blob, clustered) = match dialect {
@@ -418,7 +463,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 6);
+        assert_eq!(migrate(&mut c).unwrap(), 7);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -8,6 +8,8 @@
 
 pub mod applications;
 pub mod jose;
+pub mod people;
+pub mod secrets;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -7,6 +7,8 @@
 mod common;
 mod access;
 mod harness;
+mod signin;
+mod tls;
 mod tokens;
 
 use std::collections::{BTreeSet, HashMap};
@@ -49,6 +51,8 @@ both!(consent_validity_is_a_setting);
 both!(token_matrix);
 both!(authorization_matrix_with_tokens);
 both!(rate_limits);
+both!(tls_listener_and_database);
+both!(people_sign_in);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -60,6 +64,14 @@ fn identification_by_four_items(kind: &str) {
 
 fn token_matrix(kind: &str) {
     tokens::token_matrix(kind, &[]);
+}
+
+fn people_sign_in(kind: &str) {
+    signin::people_sign_in(kind, &ig());
+}
+
+fn tls_listener_and_database(kind: &str) {
+    tls::tls(kind);
 }
 
 fn rate_limits(kind: &str) {
