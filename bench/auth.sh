@@ -6,6 +6,7 @@
 #
 #   bench/auth.sh PATIENTS [sqlite|postgres] [SECONDS] [ROUNDS]
 #
+# PARTS (environment, default "token summary submit") picks the parts to run.
 # PATIENTS generated patients are imported once for the summary runs; `$submit` uses a fresh
 # store per run (20,000 patients' units, 10 Conditions each). Everything on 127.0.0.1; the load
 # generator (crates/cli/examples/load.rs) runs on the same cores.
@@ -48,12 +49,18 @@ stop() {
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
 }
 
+parts=${PARTS:-token summary submit}
+has() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+if has token; then
 echo "== token issuance"
 # shellcheck disable=SC2086
 start $(fresh_store tokens)
 "$load" token --port "$port" --clients 16 --seconds "$seconds" 2>/dev/null
 stop
+fi
 
+if has summary; then
 echo "== Patient/\$summary, $patients patients"
 mkdir -p "$work/gen"
 mkfifo "$work/gen/submissions.ndjson"
@@ -75,7 +82,9 @@ for r in $(seq "$rounds"); do
   done
 done
 stop
+fi
 
+if has submit; then
 echo "== \$submit, 10-Condition units, 20,000 patients"
 for r in $(seq "$rounds"); do
   for auth in dev token; do
@@ -88,6 +97,7 @@ for r in $(seq "$rounds"); do
     stop
   done
 done
+fi
 if [ "$backend" = postgres ]; then
   for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'clins_auth_$$_%'"); do
     psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null

@@ -36,7 +36,13 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
     plan
 }
 
-/// Applies the retention rules now (`clins-hub purge` and the hourly task of the server).
+/// Applies the retention rules now (`clins-hub purge` and the hourly task of the server), and
+/// forgets the client-assertion ids and sessions that have expired (they are refused for their
+/// expiry anyway; only the rows go).
 pub fn purge(hub: &Hub) -> Result<store::PurgeReport, store::StoreError> {
-    hub.store.purge(&purge_plan(&hub.clock.now()))
+    let now = hub.clock.now();
+    let report = hub.store.purge(&purge_plan(&now))?;
+    hub.store.forget_jtis(&now)?;
+    hub.store.forget_sessions(&now)?;
+    Ok(report)
 }

@@ -296,3 +296,123 @@ fn http_post_form(url: &str, form: &str) -> Result<(u16, String), String> {
     let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     Ok((status, body.to_string()))
 }
+
+#[derive(Subcommand)]
+pub enum StaffAction {
+    /// Make a staff account (an institution's first administrator with --admin); prints its
+    /// one-time activation code.
+    Add {
+        #[arg(long, value_name = "N")]
+        institution: String,
+        #[arg(long, value_name = "LOGIN")]
+        login: String,
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// doctor, dentist, pharmacist or other.
+        #[arg(long, value_name = "Q", default_value = "other")]
+        qualification: String,
+        /// Holds the emergency-access privilege (救急時閲覧).
+        #[arg(long)]
+        emergency: bool,
+        /// Administers the institution's staff accounts.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List an institution's staff accounts.
+    List {
+        #[arg(value_name = "N")]
+        institution: String,
+    },
+    /// A new activation code (password and TOTP set again; sessions end).
+    Reset {
+        #[arg(value_name = "N")]
+        institution: String,
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
+    /// Disable an account (its sessions end at once).
+    Disable {
+        #[arg(value_name = "N")]
+        institution: String,
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        #[arg(value_name = "N")]
+        institution: String,
+        #[arg(value_name = "LOGIN")]
+        login: String,
+    },
+}
+
+/// `clins-hub staff …` (as the operator).
+pub fn staff(store: &store::Store, action: StaffAction) -> Result<(), String> {
+    use app::auth::people;
+    let op = app::Caller::new(clins::policy::Principal::Operator);
+    let now = store::now_utc();
+    match action {
+        StaffAction::Add {
+            institution,
+            login,
+            name,
+            qualification,
+            emergency,
+            admin,
+        } => {
+            let new = people::NewStaff {
+                institution,
+                login,
+                name,
+                qualification,
+                emergency,
+                admin,
+            };
+            let (a, code) = people::add_staff(store, &op, &new, &now).map_err(show)?;
+            println!(
+                "staff account {} of {} made; activation code (valid {} hours, shown once): {code}",
+                a.login,
+                a.institution,
+                people::ACTIVATION_HOURS
+            );
+        }
+        StaffAction::List { institution } => {
+            for a in people::staff(store, &op, &institution).map_err(show)? {
+                println!(
+                    "{}\t{}\t{}{}{}\t{}",
+                    a.login,
+                    a.qualification,
+                    if a.enabled { "enabled" } else { "disabled" },
+                    if a.admin { ",admin" } else { "" },
+                    if a.emergency { ",emergency" } else { "" },
+                    a.name
+                );
+            }
+        }
+        StaffAction::Reset { institution, login } => {
+            let code = people::reset_staff(store, &op, &institution, &login, &now).map_err(show)?;
+            println!("new activation code for {login} (shown once): {code}");
+        }
+        StaffAction::Disable { institution, login } => {
+            people::set_staff_enabled(store, &op, &institution, &login, false).map_err(show)?;
+            println!("disabled {login} of {institution}");
+        }
+        StaffAction::Enable { institution, login } => {
+            people::set_staff_enabled(store, &op, &institution, &login, true).map_err(show)?;
+            println!("enabled {login} of {institution}");
+        }
+    }
+    Ok(())
+}
+
+/// `clins-hub patients activation MEMBER` (as the operator): a patient's one-time code.
+pub fn patient_activation(store: &store::Store, member: &str) -> Result<(), String> {
+    let op = app::Caller::new(clins::policy::Principal::Operator);
+    let code = app::auth::people::patient_activation(store, &op, member, &store::now_utc())
+        .map_err(show)?;
+    println!(
+        "activation code for {member} (valid {} hours, shown once): {code}",
+        app::auth::people::ACTIVATION_HOURS
+    );
+    Ok(())
+}

@@ -204,6 +204,28 @@ enum Command {
         #[command(subcommand)]
         action: auth_cmd::ClientsAction,
     },
+    /// Staff accounts of institutions (operator): activation codes, reset, disable.
+    Staff {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: auth_cmd::StaffAction,
+    },
+    /// Patients' sign-in (operator): `patients activation MEMBER` prints a one-time code.
+    Patients {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        #[command(subcommand)]
+        action: PatientsAction,
+    },
     /// Make a key pair for a client: writes the private key (PKCS#8 PEM, owner-only) and prints
     /// the public JWKS to apply with.
     Keygen {
@@ -333,6 +355,16 @@ enum InstitutionsAction {
         id: String,
         #[arg(long, value_name = "TEXT")]
         reason: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PatientsAction {
+    /// A one-time activation code for the patient's sign-in (the card reader's stand-in).
+    Activation {
+        /// The insurance member id (被保険者個人識別子).
+        #[arg(value_name = "MEMBER")]
+        member: String,
     },
 }
 
@@ -833,6 +865,22 @@ fn main() -> ExitCode {
             operator_store(data, database).and_then(|s| auth_cmd::clients(&s, action)),
         ),
         Command::Keygen { out } => exit("keygen", auth_cmd::keygen(&out)),
+        Command::Staff {
+            data,
+            database,
+            action,
+        } => exit(
+            "staff",
+            operator_store(data, database).and_then(|s| auth_cmd::staff(&s, action)),
+        ),
+        Command::Patients {
+            data,
+            database,
+            action: PatientsAction::Activation { member },
+        } => exit(
+            "patients",
+            operator_store(data, database).and_then(|s| auth_cmd::patient_activation(&s, &member)),
+        ),
         Command::Token {
             client,
             key,
@@ -925,6 +973,70 @@ fn demo_client(h: &server::Hub, inst: &str, key_path: &std::path::Path) -> Resul
         .map_err(|e| e.description)
 }
 
+/// The demo's people: a doctor (with the emergency privilege) and an administrator of the
+/// example institution, and the example patient, each activated with a generated password.
+/// Returns a line per person for the banner.
+fn demo_people(h: &server::Hub, inst: &str, member: &str) -> Result<Vec<String>, String> {
+    use app::auth::people::{self, Person};
+    let op = app::Caller::new(clins::policy::Principal::Operator);
+    let now = store::now_utc();
+    let mut lines = Vec::new();
+    let password = || app::auth::secrets::random_token()[..16].to_string();
+    for (login, name, admin) in [
+        ("doctor", "救急 医師", false),
+        ("admin", "施設 管理者", true),
+    ] {
+        let new = people::NewStaff {
+            institution: inst.to_string(),
+            login: login.to_string(),
+            name: name.to_string(),
+            qualification: "doctor".into(),
+            emergency: !admin,
+            admin,
+        };
+        let (_, code) = people::add_staff(&h.store, &op, &new, &now).map_err(show)?;
+        let pw = password();
+        let who = Person::Staff {
+            institution: inst.to_string(),
+            login: login.to_string(),
+        };
+        let e = people::activate(&h.store, &who, &code, &pw, &now).map_err(show)?;
+        lines.push(format!(
+            "staff {login} of {inst}{}: password {pw}, TOTP secret {}",
+            if admin {
+                " (administrator)"
+            } else {
+                " (doctor, emergency privilege)"
+            },
+            e.totp_secret
+        ));
+    }
+    let code = people::patient_activation(
+        &h.store,
+        &app::Caller::new(clins::policy::Principal::QualificationService),
+        member,
+        &now,
+    )
+    .map_err(show)?;
+    let pw = password();
+    let m = clins::InsuranceMemberId::parse(member)
+        .map_err(|e| e.en)?
+        .normalized();
+    let e = people::activate(
+        &h.store,
+        &Person::Patient { member_id: m },
+        &code,
+        &pw,
+        &now,
+    )
+    .map_err(show)?;
+    lines.push(format!(
+        "patient (login: the member id {member}): password {pw}, TOTP secret {}",
+        e.totp_secret
+    ));
+    Ok(lines)
+}
+
 /// `clins-hub demo`: a fresh store in a temporary folder, a generated population submitted
 /// through the normal path, then the server.
 fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(), String> {
@@ -1000,6 +1112,7 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     // The example institution's EMR client: a key pair in the demo's folder, registered.
     let key_path = dir.join(format!("{inst}.pem"));
     let token = demo_client(&h, &inst, &key_path)?;
+    let people = demo_people(&h, &inst, &member)?;
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
     println!(
         "store: {} (temporary: removed when the demo stops)",
@@ -1027,6 +1140,12 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     println!("  TOKEN={token}");
     println!("  # valid 5 minutes; a fresh one: TOKEN=$(clins-hub token --client {inst} --key {} --url http://{listen})", key_path.display());
     println!("  curl -H \"Authorization: Bearer $TOKEN\" '{base}/Patient/$summary?identifier=http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID|{enc}'");
+    println!();
+    println!("Sign-ins of people (password + TOTP: add the secret to an authenticator app, or compute codes with `oathtool --totp -b SECRET`):");
+    for p in &people {
+        println!("  {p}");
+    }
+    println!("  curl -c jar -H 'Content-Type: application/json' -d '{{\"kind\":\"staff\",\"institution\":\"{inst}\",\"login\":\"doctor\",\"password\":\"…\",\"totp\":\"123456\"}}' http://{listen}/auth/login");
     println!("Stop with Ctrl-C.");
     let r = hub::serve(h, server::Listen::plain(listen), |_| {});
     let _ = std::fs::remove_dir_all(&dir);

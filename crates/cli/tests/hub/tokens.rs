@@ -886,6 +886,16 @@ pub fn rate_limits(kind: &str) {
     let r = token_request(port, "x.y.z", "system/*.rs", "");
     assert_eq!(r.status, 429);
     assert!(r.header("retry-after").is_some());
+    // Request heads are bounded: too many headers, or one too large, never reach a handler.
+    let many: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("X-Filler-{i}"), "x".to_string()))
+        .collect();
+    let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let r = request(port, "GET", "/health/live", &many, b"");
+    assert_eq!(r.status, 431, "150 headers: {}", r.body);
+    let huge = "x".repeat(600 * 1024);
+    let r = request(port, "GET", "/health/live", &[("X-Huge", &huge)], b"");
+    assert_eq!(r.status, 431, "a 600 KB header: {}", r.body);
     drop(hub);
     drop_backend(&backend);
 }
