@@ -85,7 +85,7 @@ stop
 fi
 
 if has submit; then
-echo "== \$submit, 10-Condition units, 20,000 patients"
+echo "== \$submit, 10-Condition units, 20,000 patients, a fresh store per run"
 for r in $(seq "$rounds"); do
   for auth in dev token; do
     flag=0; [ "$auth" = token ] && flag=1
@@ -97,6 +97,22 @@ for r in $(seq "$rounds"); do
     stop
   done
 done
+fi
+
+if has submit-alternating; then
+echo "== \$submit, 10-Condition units, 20,000 patients, one store, dev and token in turn"
+# shellcheck disable=SC2086
+start $(fresh_store alternating)
+"$load" setup --port "$port" --patients 20000 >/dev/null
+"$load" submit --port "$port" --clients 16 --seconds 5 --conditions 10 --patients 20000 >/dev/null 2>&1
+for r in $(seq "$rounds"); do
+  for auth in dev token; do
+    flag=0; [ "$auth" = token ] && flag=1
+    echo -n "round $r $auth: "
+    "$load" submit --port "$port" --clients 16 --seconds "$seconds" --conditions 10 --patients 20000 --tokens "$flag" --offset $(( (2 * r + flag) * 100000 )) 2>/dev/null
+  done
+done
+stop
 fi
 if [ "$backend" = postgres ]; then
   for db in $(psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'clins_auth_$$_%'"); do
