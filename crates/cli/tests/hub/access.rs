@@ -207,6 +207,15 @@ fn with_tokens(backend: &Backend, port: u16, actors: Vec<Actor>) -> Vec<Actor> {
     let mut done: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for a in actors {
+        if let Some(encoded) = header(&a, "X-Clins-Dev-Patient") {
+            // A patient signs in: a code from the qualification service, a password, TOTP.
+            let cookie = patient_session(port, &percent_decode(&encoded));
+            out.push(Actor {
+                name: a.name,
+                headers: vec![("Cookie", cookie)],
+            });
+            continue;
+        }
         let Some(number) = header(&a, "X-Clins-Dev-Institution").filter(|n| n != "1319999999")
         else {
             out.push(a);
@@ -258,7 +267,83 @@ fn with_tokens(backend: &Backend, port: u16, actors: Vec<Actor>) -> Vec<Actor> {
         .filter(|a| a.headers.iter().any(|(k, _)| *k == "Authorization"))
         .count();
     assert_eq!(signed_in, 23, "institution actors with a token");
+    let sessions = out
+        .iter()
+        .filter(|a| a.headers.iter().any(|(k, _)| *k == "Cookie"))
+        .count();
+    assert_eq!(sessions, 2, "patients with a session");
     out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// A signed-in session of patient `member` (the `Cookie` header value).
+fn patient_session(port: u16, member: &str) -> String {
+    let json = |path: &str, headers: &[(&str, &str)], body: String| {
+        let mut h = vec![("Content-Type", "application/json")];
+        h.extend_from_slice(headers);
+        request(port, "POST", path, &h, body.as_bytes())
+    };
+    let field = |r: &Resp, k: &str| {
+        r.json()
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{k}: {}", r.body))
+            .to_string()
+    };
+    let body_member = fhir::json::to_string(&Value::string(member));
+    let r = json(
+        "/auth/patients/activation",
+        &[("X-Clins-Dev-Role", "qualification-service")],
+        format!(r#"{{"member_id":{body_member}}}"#),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let code = field(&r, "activation_code");
+    let password = format!("passphrase of {}", store::random_id());
+    let r = json(
+        "/auth/activate",
+        &[],
+        format!(
+            r#"{{"kind":"patient","login":{body_member},"code":"{code}","password":"{password}"}}"#
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let totp = field(&r, "totp_secret");
+    let step = app::auth::secrets::totp_step(app::dates::instant_millis(NOW).unwrap() / 1000);
+    let now_code = app::auth::secrets::totp_code(&totp, step, 6).unwrap();
+    let r = json(
+        "/auth/login",
+        &[],
+        format!(
+            r#"{{"kind":"patient","login":{body_member},"password":"{password}","totp":"{now_code}"}}"#
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie = r
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    secret(&code);
+    secret(&password);
+    secret(cookie.split('=').nth(1).unwrap());
+    cookie
 }
 
 /// The authorisation matrix with development headers.

@@ -294,9 +294,41 @@ impl Hub {
     }
 }
 
+/// Every secret a test of the suite used (tokens, assertions, passwords, codes, cookies).
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Registers a secret: every hub of the suite, when it stops, looks for all secrets registered
+/// so far in its log, whichever test used them (`Drop for Hub`).
+pub fn secret(s: &str) {
+    if s.len() >= 8 {
+        SECRETS.lock().unwrap().push(s.to_string());
+    }
+}
+
+/// The registered secrets that `log` contains.
+pub fn secrets_in(log: &str) -> Vec<String> {
+    SECRETS
+        .lock()
+        .map(|all| {
+            all.iter()
+                .filter(|s| log.contains(s.as_str()))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Drop for Hub {
     fn drop(&mut self) {
         self.kill();
+        // No secret of any test in any hub's log (checked when the test is not already
+        // failing, so that a failure is not hidden behind a panic in a panic).
+        if !std::thread::panicking() {
+            // The reader thread may still be copying the last lines.
+            std::thread::sleep(Duration::from_millis(50));
+            let found = secrets_in(&self.log());
+            assert!(found.is_empty(), "secrets in a hub's log: {found:?}");
+        }
     }
 }
 

@@ -20,6 +20,13 @@ fn code(secret: &str, t: &str, ahead: i64) -> String {
     app::auth::secrets::totp_code(secret, step, 6).unwrap()
 }
 
+/// Keeps a secret for this test's own check and the suite's (`harness::secret`).
+fn remember(list: &mut Vec<String>, s: impl Into<String>) {
+    let s = s.into();
+    secret(&s);
+    list.push(s);
+}
+
 fn post_json(port: u16, path: &str, headers: &[(&str, &str)], body: &str) -> Resp {
     let mut h: Vec<(&str, &str)> = vec![("Content-Type", "application/json")];
     h.extend_from_slice(headers);
@@ -75,7 +82,7 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let admin_code = field(&r, "activation_code");
-    secrets.push(admin_code.clone());
+    remember(&mut secrets, admin_code.clone());
     // Activation: a weak password, a wrong code, then the code (once).
     let activate = |login_id: &str, code: &str, password: &str| {
         post_json(
@@ -93,12 +100,12 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     let r = activate("admin", "AAAA-BBBB-CCCC", "a long admin passphrase");
     assert_eq!(r.status, 401, "{}", r.body);
     let admin_password = "a long admin passphrase";
-    secrets.push(admin_password.into());
+    remember(&mut secrets, admin_password);
     let r = activate("admin", &admin_code.to_lowercase(), admin_password);
     assert_eq!(r.status, 200, "{}", r.body);
     let admin_totp = field(&r, "totp_secret");
     assert!(field(&r, "otpauth").starts_with("otpauth://totp/"));
-    secrets.push(admin_totp.clone());
+    remember(&mut secrets, admin_totp.clone());
     assert_eq!(
         activate("admin", &admin_code, admin_password).status,
         401,
@@ -120,8 +127,11 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     assert_eq!(r.status, 200, "{}", r.body);
     let admin_cookie = cookie_of(&r);
     let admin_csrf = field(&r, "csrf");
-    secrets.push(admin_cookie.split('=').nth(1).unwrap().to_string());
-    secrets.push(admin_csrf.clone());
+    remember(
+        &mut secrets,
+        admin_cookie.split('=').nth(1).unwrap().to_string(),
+    );
+    remember(&mut secrets, admin_csrf.clone());
     let r = staff_login(port, inst, "admin", admin_password, &now_code);
     assert_eq!(r.status, 401, "a TOTP code signs in once: {}", r.body);
     let r = staff_login(
@@ -152,7 +162,7 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     let r = post_json(port, "/auth/staff", &with_csrf, doctor);
     assert_eq!(r.status, 201, "{}", r.body);
     let dr_code = field(&r, "activation_code");
-    secrets.push(dr_code.clone());
+    remember(&mut secrets, dr_code.clone());
     let r = post_json(
         port,
         "/auth/staff",
@@ -172,7 +182,7 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
 
     // The doctor: activation, sign-in, its session; not an administrator.
     let dr_password = "the doctor's passphrase";
-    secrets.push(dr_password.into());
+    remember(&mut secrets, dr_password);
     let r = activate("dr1", &dr_code, dr_password);
     assert_eq!(r.status, 200, "{}", r.body);
     let dr_totp = field(&r, "totp_secret");
@@ -240,9 +250,9 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     );
     assert_eq!(r.status, 201, "{}", r.body);
     let p_code = field(&r, "activation_code");
-    secrets.push(p_code.clone());
+    remember(&mut secrets, p_code.clone());
     let p_password = "the patient's passphrase";
-    secrets.push(p_password.into());
+    remember(&mut secrets, p_password);
     let r = post_json(
         port,
         "/auth/activate",
@@ -263,7 +273,10 @@ pub fn people_sign_in(kind: &str, ig: &[std::path::PathBuf]) {
     assert_eq!(r.status, 200, "{}", r.body);
     let p_cookie = cookie_of(&r);
     let p_csrf = field(&r, "csrf");
-    secrets.push(p_cookie.split('=').nth(1).unwrap().to_string());
+    remember(
+        &mut secrets,
+        p_cookie.split('=').nth(1).unwrap().to_string(),
+    );
     let own = request(
         port,
         "GET",

@@ -99,6 +99,7 @@ fn form_encode(s: &str) -> String {
 
 /// `POST /auth/token` with a client assertion (and extra form fields).
 pub fn token_request(port: u16, assertion: &str, scope: &str, extra: &str) -> Resp {
+    secret(assertion);
     let body = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}&scope={}{extra}",
         form_encode(app::auth::JWT_BEARER),
@@ -121,7 +122,10 @@ pub fn token(port: u16, client: &str, key: &Key, scope: &str) -> Result<String, 
         .unwrap();
     let r = token_request(port, &a, scope, "");
     match r.json().get("access_token").and_then(Value::as_str) {
-        Some(t) if r.status == 200 => Ok(t.to_string()),
+        Some(t) if r.status == 200 => {
+            secret(t);
+            Ok(t.to_string())
+        }
         _ => Err(r),
     }
 }
@@ -150,6 +154,8 @@ pub fn user_token(
         .unwrap();
     let r = token_request(port, &a, "user/*.cruds", &format!("&user_assertion={ua}"));
     assert_eq!(r.status, 200, "user token: {}", r.body);
+    secret(&ua);
+    secret(&field_of(&r, "access_token"));
     r.json()
         .get("access_token")
         .and_then(Value::as_str)
@@ -176,6 +182,14 @@ fn who() -> String {
         "patient.identifier={}",
         enc(&format!("{MEMBER_SYSTEM}|06139999:1:2:"))
     )
+}
+
+fn field_of(r: &Resp, k: &str) -> String {
+    r.json()
+        .get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn bearer(t: &str) -> String {
