@@ -71,6 +71,21 @@ pub fn scope(caller: &Caller, resource: &str, interaction: Interaction) -> Resul
     ))
 }
 
+/// Who reads a patient's access history: the patient (their own) and the operator.
+pub fn audit_history(caller: &Caller, member_id: &str) -> Result<(), Refusal> {
+    scope(caller, "AuditEvent", Interaction::Search)?;
+    match &caller.principal {
+        Principal::Operator => Ok(()),
+        Principal::Patient { member_id: me } if me == member_id => Ok(()),
+        Principal::Patient { .. } => Err(Refusal::not_found("the patient")),
+        _ => Err(Refusal::forbidden(
+            "AUDIT-NOT-PERMITTED",
+            "a patient's access history is shown to the patient and to the operator",
+            "アクセス履歴は本人と運用者のみが閲覧できます",
+        )),
+    }
+}
+
 /// Whether the caller's credentials let it see resources of `resource` type (entries of a
 /// `$summary` or an `_include` without the scope are left out, not refused).
 pub fn scoped(caller: &Caller, resource: &str) -> bool {

@@ -14,10 +14,12 @@
 //! - [`consent`]: viewing consent (grant, list, read, revoke) and the release of held referrals.
 //! - [`auth`]: `POST /auth/token` (SMART Backend Services), bearer-token verification,
 //!   利用申請 and the clients and keys it creates.
+//! - [`audit`]: the audit trail's records (hash chain), AuditEvents, checkpoints, verification.
 //! - [`dates`]: FHIR dates as UTC ranges and instants (the one date helper of the hub).
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod consent;
 pub mod dates;

@@ -99,6 +99,8 @@ fn shown(
 /// `Patient/$summary`: the Patient and the entries the caller may see, grouped by item and
 /// code, newest first (DECISIONS.md "Merging").
 pub struct Summary {
+    /// The patient's normalised member id.
+    pub member_id: String,
     pub patient: StoredPatient,
     pub entries: Vec<(StoredResource, Mark)>,
 }
@@ -123,6 +125,7 @@ pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary,
             .then_with(|| a.0.res_id.cmp(&b.0.res_id))
     });
     Ok(Summary {
+        member_id: opened.view.member_id.clone(),
         patient: (pk, body),
         entries,
     })

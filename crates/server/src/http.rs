@@ -88,6 +88,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = fhir::json::to_string(&operation_outcome(&self.issues));
         let mut r = fhir(self.status, body);
+        if let Some(first) = self.issues.first() {
+            r.extensions_mut()
+                .insert(crate::audit::RefusalCode(first.detail.to_string()));
+        }
         if let Some(secs) = self.retry_after {
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
                 r.headers_mut().insert(header::RETRY_AFTER, v);
@@ -399,6 +403,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
         let emergency_claimed = emergency_claimed(&parts.headers)?;
         let cookie = session_cookie(&parts.headers)?;
         let mut staff_admin = false;
+        let mut client = String::new();
         let (claim, scopes) = match bearer(&parts.headers)? {
             Some(_) if has_dev_header(&parts.headers) || cookie.is_some() => {
                 return Err(ApiError::bad_request(
@@ -454,6 +459,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
                             .map_err(ApiError::internal)??
                     }
                 };
+                client = v.client_id.clone();
                 (v.claim, v.scopes)
             }
             None => (
@@ -475,12 +481,16 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
                     .map_err(ApiError::internal)??
             }
         };
-        Ok(Auth(app::Caller {
+        let caller = app::Caller {
             principal,
             emergency_claimed,
             scopes,
             staff_admin,
-        }))
+        };
+        if let Some(slot) = parts.extensions.get::<crate::audit::Slot>() {
+            slot.caller(&caller, &client);
+        }
+        Ok(Auth(caller))
     }
 }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod audit;
 mod auth;
 mod consent;
 pub mod http;
@@ -121,6 +122,7 @@ pub fn app(hub: AppState) -> Router {
         )
         .route("/auth/session", get(signin::session))
         .route("/auth/logout", post(signin::logout))
+        .route("/fhir/AuditEvent", get(audit::history))
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))
@@ -149,6 +151,10 @@ pub fn app(hub: AppState) -> Router {
                 "このエンドポイントはこのHTTPメソッドに対応していません。GET /fhir/metadata を参照してください",
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            hub.clone(),
+            audit::layer,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -9,6 +9,7 @@
 #![deny(unsafe_code)]
 
 mod access;
+mod audit;
 mod auth;
 pub mod driver;
 mod group;
@@ -23,6 +24,7 @@ pub use access::{
     random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
     PatientFacts, PatientSel,
 };
+pub use audit::{AuditHasher, AuditRow, Checkpoint};
 pub use auth::{AccountRow, ApplicationRow, ClientKeyRow, ClientRow, SessionRow};
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};

@@ -17,6 +17,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, V5),
     (6, V6),
     (7, V7),
+    (8, V8),
 ];
 
 const V1: &str = "
@@ -325,6 +326,70 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_account ON sessions (account_id);
 ";
 
+/// The audit trail: one hash chain (`seq`, each record holding its predecessor's hash) of
+/// records of every request that touched patient data or credentials, and the signed
+/// checkpoints of the chain's head. The database refuses UPDATE, DELETE and TRUNCATE on both
+/// (triggers on SQLite and PostgreSQL, `audit_guard`). Never purged (DECISIONS.md).
+const V8: &str = "
+CREATE TABLE audit_log (
+  seq          {INT} NOT NULL PRIMARY KEY,
+  at           TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  outcome      TEXT NOT NULL,
+  status       {INT} NOT NULL,
+  member_id    TEXT NOT NULL,
+  institution  TEXT NOT NULL,
+  practitioner TEXT NOT NULL,
+  client       TEXT NOT NULL,
+  role         TEXT NOT NULL,
+  purpose      TEXT NOT NULL,
+  basis        TEXT NOT NULL,
+  items        TEXT NOT NULL,
+  request      TEXT NOT NULL,
+  detail       TEXT NOT NULL,
+  prev         TEXT NOT NULL,
+  hash         TEXT NOT NULL
+);
+CREATE INDEX audit_member ON audit_log (member_id, at);
+CREATE INDEX audit_institution ON audit_log (institution, at);
+CREATE TABLE audit_checkpoints (
+  seq       {INT} NOT NULL PRIMARY KEY,
+  head      TEXT NOT NULL,
+  at        TEXT NOT NULL,
+  kid       TEXT NOT NULL,
+  signature TEXT NOT NULL
+);
+{AUDIT_GUARD}
+";
+
+/// The statements that make the audit tables append-only, per dialect.
+fn audit_guard(dialect: Dialect) -> String {
+    let tables = ["audit_log", "audit_checkpoints"];
+    match dialect {
+        Dialect::Sqlite => tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;\n\
+                     CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;\n"
+                )
+            })
+            .collect(),
+        Dialect::Postgres => {
+            let mut s = String::from(
+                "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $f$;\n",
+            );
+            for t in tables {
+                s.push_str(&format!(
+                    "CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION audit_append_only();\n\
+                     CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();\n"
+                ));
+            }
+            s
+        }
+    }
+}
+
 /// The DDL of a migration for one dialect.
 fn ddl(template: &str, dialect: Dialect) -> String {
     let (key, int, blob, clustered) = match dialect {
@@ -341,6 +406,7 @@ fn ddl(template: &str, dialect: Dialect) -> String {
         .replace("{INT}", int)
         .replace("{BLOB}", blob)
         .replace("{CLUSTERED}", clustered)
+        .replace("{AUDIT_GUARD}", &audit_guard(dialect))
 }
 
 /// Applies the migrations this binary knows and the database does not have yet. Refuses a
@@ -463,7 +529,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 7);
+        assert_eq!(migrate(&mut c).unwrap(), 8);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -272,6 +272,14 @@ impl SigningKey {
         PublicKey::P256(self.pair.public_key().as_ref().to_vec())
     }
 
+    /// Signs bytes (ES256, the fixed r‖s form), base64url without padding.
+    pub fn sign_bytes(&self, message: &[u8]) -> Result<String, String> {
+        self.pair
+            .sign(&self.rng, message)
+            .map(|s| base64::encode(s.as_ref(), Alphabet::Url, false))
+            .map_err(|_| "signing failed".to_string())
+    }
+
     /// Signs `claims` as a compact JWS with this key's `kid` and the header `typ`.
     pub fn sign(&self, typ: &str, claims: &Object) -> Result<String, String> {
         let mut header = Object::new();

@@ -268,6 +268,11 @@ impl Authority {
         })
     }
 
+    /// The hub's signing key (the audit trail's checkpoints are signed with it too).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The hub's public keys (for `jwks_uri`).
     pub fn jwks(&self) -> Value {
         let mut o = Object::new();

@@ -19,6 +19,7 @@ use store::{Query, StoredResource};
 pub async fn search(
     State(hub): State<AppState>,
     Path(rtype): Path<String>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -137,8 +138,17 @@ pub async fn search(
         .filter(|(k, _)| k != "_cursor")
         .cloned()
         .collect();
+    if let Some(a) = &audit {
+        a.detail(&rtype);
+        if let app::read::PatientRef::Member(m) = &pref {
+            a.patient(m);
+        }
+    }
     blocking(move || {
         let found = app::read::search(&hub, &caller, &pref, query, include_orgs)?;
+        if let Some(a) = &audit {
+            a.items(found.entries.iter().map(|(r, _)| r.item.as_str()));
+        }
         let included = found
             .patient
             .filter(|_| include_patient && !found.entries.is_empty());

@@ -12,6 +12,7 @@ use axum::response::Response;
 /// `GET /fhir/Patient/$summary?identifier=<system>|<member id>`.
 pub async fn summary(
     State(hub): State<AppState>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -31,8 +32,15 @@ pub async fn summary(
             format!("患者を指定してください: identifier={MEMBER_ID_SYSTEM}|<被保険者個人識別子>"),
         ));
     };
+    if let (Some(a), app::read::PatientRef::Member(m)) = (&audit, &pref) {
+        a.patient(m);
+    }
     blocking(move || {
         let s = app::read::summary(&hub, &caller, &pref)?;
+        if let Some(a) = &audit {
+            a.patient(&s.member_id);
+            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
+        }
         let now = hub.clock.now();
         let mut out = String::with_capacity(
             4096 + s

@@ -1,0 +1,501 @@
+//! The audit trail: what is recorded of a request, how a record is hashed into the chain, its
+//! FHIR AuditEvent (after IHE BALP), the signed checkpoints of the chain's head, and the
+//! verification of the whole chain. The store appends and reads rows; this module decides
+//! their content.
+
+use clins::policy::Principal;
+use fhir::json::{Object, Value};
+use store::{AuditRow, Checkpoint, Store};
+
+use crate::access::Caller;
+use crate::auth::jose;
+use crate::refusal::Refusal;
+
+/// The hash of a record given its predecessor's: SHA-256 (hex) over the predecessor's hash and
+/// every field of the record but `prev` and `hash`, each length-prefixed (so that no two
+/// different records write the same bytes).
+pub fn hash(prev: &str, r: &AuditRow) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let seq = r.seq.to_string();
+    let status = r.status.to_string();
+    for field in [
+        prev,
+        seq.as_str(),
+        &r.at,
+        &r.action,
+        &r.outcome,
+        status.as_str(),
+        &r.member_id,
+        &r.institution,
+        &r.practitioner,
+        &r.client,
+        &r.role,
+        &r.purpose,
+        &r.basis,
+        &r.items,
+        &r.request,
+        &r.detail,
+    ] {
+        ctx.update(&(field.len() as u64).to_be_bytes());
+        ctx.update(field.as_bytes());
+    }
+    ctx.finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Who did it, as recorded: the principal's institution, practitioner and role, the purpose
+/// of use.
+pub fn caller_fields(caller: &Caller, row: &mut AuditRow) {
+    row.role = caller.principal.role().to_string();
+    match &caller.principal {
+        Principal::Institution {
+            number,
+            practitioner,
+            kind,
+            ..
+        } => {
+            row.institution = number.clone();
+            row.practitioner = practitioner
+                .as_ref()
+                .map(|p| p.id.clone())
+                .unwrap_or_default();
+            row.purpose = if caller.emergency_claimed {
+                "ETREAT"
+            } else if *kind == clins::policy::InstitutionKind::Insurer {
+                "HPAYMT"
+            } else {
+                "TREAT"
+            }
+            .into();
+        }
+        Principal::Patient { member_id } => {
+            row.purpose = "PATRQT".into();
+            if row.member_id.is_empty() {
+                row.member_id = member_id.clone();
+            }
+        }
+        Principal::QualificationService | Principal::Operator => {
+            row.purpose = "HOPERAT".into();
+        }
+    }
+}
+
+/// Appends a record (durable when this returns).
+pub fn record(store: &Store, row: AuditRow) -> Result<(), Refusal> {
+    store.append_audit(vec![row], hash)?;
+    Ok(())
+}
+
+/// The FHIR outcome code of an HTTP status.
+pub fn outcome(status: u16) -> &'static str {
+    match status {
+        0..=399 => "0",
+        400..=499 => "4",
+        _ => "8",
+    }
+}
+
+fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
+    let mut o = Object::new();
+    o.insert("system", Value::string(system));
+    o.insert("code", Value::string(code));
+    if let Some(d) = display {
+        o.insert("display", Value::string(d));
+    }
+    Value::Object(o)
+}
+
+/// A record as a FHIR R4 AuditEvent, shaped after IHE BALP (RESTful activity with a patient
+/// entity, the agents of the institution, the user and the client, `purposeOfUse`).
+/// `facility`: the institution's name; `for_patient`: the patient's own view, which names the
+/// facility and never the individual (service-rules §1.8).
+pub fn audit_event(r: &AuditRow, facility: Option<&str>, for_patient: bool) -> Value {
+    let mut e = Object::new();
+    e.insert("resourceType", Value::string("AuditEvent"));
+    e.insert("id", Value::string(format!("a{}", r.seq)));
+    e.insert(
+        "type",
+        coding(
+            "http://terminology.hl7.org/CodeSystem/audit-event-type",
+            "rest",
+            Some("RESTful Operation"),
+        ),
+    );
+    let (sub, action) = match r.action.as_str() {
+        "submit" | "consent" | "token" | "sign-in" | "registry" | "application" => ("create", "C"),
+        "withdraw" | "revoke" => ("delete", "D"),
+        "search" | "summary" | "documents" | "history" => ("search-type", "E"),
+        _ => ("read", "R"),
+    };
+    e.insert(
+        "subtype",
+        Value::Array(vec![coding(
+            "http://hl7.org/fhir/restful-interaction",
+            sub,
+            None,
+        )]),
+    );
+    e.insert("action", Value::string(action));
+    e.insert("recorded", Value::string(r.at.as_str()));
+    e.insert("outcome", Value::string(r.outcome.as_str()));
+    if !r.detail.is_empty() && !for_patient {
+        e.insert("outcomeDesc", Value::string(r.detail.as_str()));
+    }
+    if !r.purpose.is_empty() {
+        e.insert(
+            "purposeOfEvent",
+            Value::Array(vec![Value::Object({
+                let mut c = Object::new();
+                c.insert(
+                    "coding",
+                    Value::Array(vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                        &r.purpose,
+                        None,
+                    )]),
+                );
+                c
+            })]),
+        );
+    }
+    let mut agents = Vec::new();
+    if !r.institution.is_empty() {
+        let mut a = Object::new();
+        a.insert(
+            "type",
+            Value::Object({
+                let mut t = Object::new();
+                t.insert(
+                    "coding",
+                    Value::Array(vec![coding(
+                        "http://terminology.hl7.org/CodeSystem/v3-RoleClass",
+                        "PROV",
+                        Some("healthcare provider"),
+                    )]),
+                );
+                t
+            }),
+        );
+        let mut who = Object::new();
+        let mut ident = Object::new();
+        ident.insert(
+            "system",
+            Value::string("http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no"),
+        );
+        ident.insert("value", Value::string(r.institution.as_str()));
+        who.insert("identifier", Value::Object(ident));
+        if let Some(name) = facility {
+            who.insert("display", Value::string(name));
+        }
+        a.insert("who", Value::Object(who));
+        a.insert("requestor", Value::Bool(r.practitioner.is_empty()));
+        agents.push(Value::Object(a));
+    }
+    if !for_patient && !r.practitioner.is_empty() {
+        let mut a = Object::new();
+        let mut who = Object::new();
+        let mut ident = Object::new();
+        ident.insert("value", Value::string(r.practitioner.as_str()));
+        who.insert("identifier", Value::Object(ident));
+        a.insert("who", Value::Object(who));
+        a.insert("requestor", Value::Bool(true));
+        agents.push(Value::Object(a));
+    }
+    if r.institution.is_empty() {
+        let mut a = Object::new();
+        let mut who = Object::new();
+        who.insert("display", Value::string(r.role.as_str()));
+        a.insert("who", Value::Object(who));
+        a.insert("requestor", Value::Bool(true));
+        agents.push(Value::Object(a));
+    }
+    e.insert("agent", Value::Array(agents));
+    let mut source = Object::new();
+    let mut obs = Object::new();
+    obs.insert("display", Value::string("clins-hub"));
+    source.insert("observer", Value::Object(obs));
+    e.insert("source", Value::Object(source));
+    let mut entities = Vec::new();
+    if !r.member_id.is_empty() {
+        let mut en = Object::new();
+        let mut what = Object::new();
+        let mut ident = Object::new();
+        ident.insert(
+            "system",
+            Value::string("http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID"),
+        );
+        ident.insert("value", Value::string(r.member_id.as_str()));
+        what.insert("identifier", Value::Object(ident));
+        en.insert("what", Value::Object(what));
+        en.insert(
+            "type",
+            coding(
+                "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                "1",
+                Some("Person"),
+            ),
+        );
+        en.insert(
+            "role",
+            coding(
+                "http://terminology.hl7.org/CodeSystem/object-role",
+                "1",
+                Some("Patient"),
+            ),
+        );
+        let mut detail = Vec::new();
+        for (k, v) in [("items", &r.items), ("basis", &r.basis)] {
+            if !v.is_empty() {
+                let mut d = Object::new();
+                d.insert("type", Value::string(k));
+                d.insert("valueString", Value::string(v.as_str()));
+                detail.push(Value::Object(d));
+            }
+        }
+        if !detail.is_empty() {
+            en.insert("detail", Value::Array(detail));
+        }
+        entities.push(Value::Object(en));
+    }
+    if !for_patient && !r.request.is_empty() {
+        let mut en = Object::new();
+        en.insert(
+            "type",
+            coding(
+                "http://terminology.hl7.org/CodeSystem/audit-entity-type",
+                "2",
+                Some("System Object"),
+            ),
+        );
+        en.insert(
+            "query",
+            Value::string(fhir::base64::encode(
+                r.request.as_bytes(),
+                fhir::base64::Alphabet::Standard,
+                true,
+            )),
+        );
+        entities.push(Value::Object(en));
+    }
+    if !entities.is_empty() {
+        e.insert("entity", Value::Array(entities));
+    }
+    Value::Object(e)
+}
+
+/// The message a checkpoint signs: the chain's length and head.
+fn checkpoint_message(seq: i64, head: &str) -> String {
+    format!("clins-hub audit checkpoint\n{seq}\n{head}")
+}
+
+/// Signs the chain's head now (when it has grown since the last checkpoint) and records the
+/// checkpoint; with `anchor`, also appends it to that file (a copy outside the database, which
+/// makes a rollback of the database visible).
+pub fn checkpoint(
+    store: &Store,
+    key: &jose::SigningKey,
+    now: &str,
+    anchor: Option<&std::path::Path>,
+) -> Result<Option<Checkpoint>, Refusal> {
+    let (seq, head) = store.audit_head()?;
+    if seq == 0 || store.checkpoints()?.last().is_some_and(|c| c.seq >= seq) {
+        return Ok(None);
+    }
+    let signature = key
+        .sign_bytes(checkpoint_message(seq, &head).as_bytes())
+        .map_err(Refusal::internal)?;
+    let cp = Checkpoint {
+        seq,
+        head,
+        at: now.to_string(),
+        kid: key.kid.clone(),
+        signature,
+    };
+    store.add_checkpoint(&cp)?;
+    if let Some(path) = anchor {
+        use std::io::Write;
+        let line = format!(
+            "{}\t{}\t{}\t{}\t{}\n",
+            cp.seq, cp.head, cp.at, cp.kid, cp.signature
+        );
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_data()))
+            .map_err(|e| Refusal::internal(format!("audit anchor {}: {e}", path.display())))?;
+    }
+    Ok(Some(cp))
+}
+
+/// Reads an anchor file's checkpoints.
+pub fn read_anchor(path: &std::path::Path) -> Result<Vec<Checkpoint>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Some(Checkpoint {
+                seq: f.first()?.parse().ok()?,
+                head: f.get(1)?.to_string(),
+                at: f.get(2)?.to_string(),
+                kid: f.get(3)?.to_string(),
+                signature: f.get(4)?.to_string(),
+            })
+        })
+        .collect())
+}
+
+/// What verification found.
+#[derive(Clone, Debug, Default)]
+pub struct Verified {
+    pub records: i64,
+    pub checkpoints: usize,
+    /// The first problem: the sequence number it concerns and what is wrong.
+    pub broken: Option<(i64, String)>,
+}
+
+/// Checks the whole chain: every sequence number present once and in order, every record's
+/// `prev` its predecessor's hash and its `hash` its content's; every checkpoint (in the
+/// database and in `anchor`) signed by `key` and matching the chain at its length — a chain
+/// shorter than a checkpoint was truncated or rolled back.
+pub fn verify(
+    store: &Store,
+    key: &jose::PublicKey,
+    anchor: &[Checkpoint],
+    mut progress: impl FnMut(i64),
+) -> Result<Verified, Refusal> {
+    let mut v = Verified::default();
+    let mut checkpoints = store.checkpoints()?;
+    checkpoints.extend(anchor.iter().cloned());
+    checkpoints.sort_by_key(|c| c.seq);
+    v.checkpoints = checkpoints.len();
+    for c in &checkpoints {
+        if !key.verify(
+            jose::Alg::Es256,
+            checkpoint_message(c.seq, &c.head).as_bytes(),
+            &fhir::base64::decode_url_strict(&c.signature).unwrap_or_default(),
+        ) {
+            v.broken = Some((
+                c.seq,
+                format!("checkpoint {} is not signed by the hub's key", c.seq),
+            ));
+            return Ok(v);
+        }
+    }
+    let mut at_seq: std::collections::HashMap<i64, &Checkpoint> = Default::default();
+    for c in &checkpoints {
+        at_seq.insert(c.seq, c);
+    }
+    let (mut last_seq, mut last_hash) = (0i64, String::new());
+    loop {
+        let page = store.audit_page(last_seq, 10_000)?;
+        if page.is_empty() {
+            break;
+        }
+        for r in &page {
+            if r.seq != last_seq + 1 {
+                v.broken = Some((
+                    last_seq + 1,
+                    format!("record {} is missing (the next is {})", last_seq + 1, r.seq),
+                ));
+                return Ok(v);
+            }
+            if r.prev != last_hash {
+                v.broken = Some((
+                    r.seq,
+                    format!("record {} does not follow record {} (its predecessor was changed, removed or reordered)", r.seq, last_seq),
+                ));
+                return Ok(v);
+            }
+            if hash(&r.prev, r) != r.hash {
+                v.broken = Some((r.seq, format!("record {} was altered", r.seq)));
+                return Ok(v);
+            }
+            if let Some(c) = at_seq.get(&r.seq) {
+                if c.head != r.hash {
+                    v.broken = Some((
+                        r.seq,
+                        format!(
+                            "record {} differs from checkpoint {} (the chain was rewritten)",
+                            r.seq, c.seq
+                        ),
+                    ));
+                    return Ok(v);
+                }
+            }
+            last_seq = r.seq;
+            last_hash = r.hash.clone();
+            v.records += 1;
+        }
+        progress(v.records);
+    }
+    if let Some(c) = checkpoints.last() {
+        if c.seq > last_seq {
+            v.broken = Some((
+                last_seq + 1,
+                format!(
+                    "the chain ends at record {last_seq}, but checkpoint {} ({}) saw {} records: it was truncated or rolled back",
+                    c.seq, c.at, c.seq
+                ),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_covers_every_field() {
+        let base = AuditRow {
+            seq: 1,
+            at: "2026-11-20T03:00:00.000Z".into(),
+            action: "summary".into(),
+            outcome: "0".into(),
+            status: 200,
+            member_id: "m".into(),
+            institution: "1312000001".into(),
+            ..AuditRow::default()
+        };
+        let h = hash("", &base);
+        assert_eq!(h.len(), 64);
+        let changed = [
+            AuditRow {
+                seq: 2,
+                ..base.clone()
+            },
+            AuditRow {
+                status: 403,
+                ..base.clone()
+            },
+            AuditRow {
+                member_id: "n".into(),
+                ..base.clone()
+            },
+            AuditRow {
+                items: "lab".into(),
+                ..base.clone()
+            },
+            AuditRow {
+                practitioner: "x".into(),
+                ..base.clone()
+            },
+            // Moving a character between fields changes the hash (length prefixes).
+            AuditRow {
+                action: "summar".into(),
+                outcome: "y0".into(),
+                ..base.clone()
+            },
+        ];
+        for c in changed {
+            assert_ne!(hash("", &c), h, "{c:?}");
+        }
+        assert_ne!(hash("x", &base), h, "the predecessor is part of it");
+    }
+}

@@ -1,0 +1,198 @@
+//! The audit of every request: a layer around every route that touches patient data or
+//! credentials records one audit record per request, allowed or refused, durable before the
+//! answer leaves (a request whose record cannot be written is answered 503 instead). The
+//! `Auth` extractor notes who called; handlers note the patient and the items shown. Also
+//! `GET /fhir/AuditEvent?patient=…`, the patient's access history.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{MatchedPath, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use fhir::json::{self, Value};
+use store::AuditRow;
+
+use crate::http::{fhir, ApiError, Auth};
+use crate::{blocking, AppState};
+
+/// What a request's handlers learned for its audit record.
+#[derive(Clone, Default)]
+pub struct Slot(Arc<Mutex<AuditRow>>);
+
+impl Slot {
+    fn with(&self, f: impl FnOnce(&mut AuditRow)) {
+        if let Ok(mut r) = self.0.lock() {
+            f(&mut r);
+        }
+    }
+    /// The authenticated caller.
+    pub fn caller(&self, caller: &app::Caller, client: &str) {
+        self.with(|r| {
+            app::audit::caller_fields(caller, r);
+            r.client = client.to_string();
+        });
+    }
+    /// The patient concerned (normalised member id).
+    pub fn patient(&self, member_id: &str) {
+        self.with(|r| r.member_id = member_id.to_string());
+    }
+    /// The items shown or written.
+    pub fn items<'a>(&self, items: impl IntoIterator<Item = &'a str>) {
+        let mut list: Vec<&str> = items.into_iter().collect();
+        list.sort_unstable();
+        list.dedup();
+        let joined = list.join(",");
+        self.with(|r| r.items = joined);
+    }
+    /// Why it was allowed, or more about what was done.
+    pub fn detail(&self, detail: &str) {
+        let d = detail.to_string();
+        self.with(|r| r.detail = d);
+    }
+}
+
+/// The refusal's detail code, attached to an error response for its audit record.
+#[derive(Clone)]
+pub struct RefusalCode(pub String);
+
+/// Routes that are not audited: they touch neither patient data nor credentials.
+fn audited(path: &str) -> bool {
+    !(path.starts_with("/health")
+        || path == "/metrics"
+        || path == "/fhir/metadata"
+        || path.starts_with("/.well-known"))
+}
+
+/// The action of a route.
+fn action(method: &str, route: &str) -> &'static str {
+    match (method, route) {
+        (_, "/fhir/Bundle/$submit") => "submit",
+        (_, "/fhir/Bundle/$withdraw") => "withdraw",
+        (_, "/fhir/Patient/$summary") => "summary",
+        ("POST", "/fhir/Consent") => "consent",
+        ("DELETE", _) => "revoke",
+        (_, "/auth/token") => "token",
+        (_, "/auth/login") => "sign-in",
+        (_, "/auth/logout") => "sign-out",
+        (_, "/auth/activate") => "activation",
+        (_, r) if r.starts_with("/admin/applications") => "application",
+        (_, r) if r.starts_with("/admin") || r.starts_with("/auth/staff") => "registry",
+        (_, r) if r.ends_with("/_history") || r.ends_with("/{vid}") => "history",
+        (_, r) if r.ends_with("/{id}") => "read",
+        (_, "/fhir/{rtype}") => "search",
+        _ => "other",
+    }
+}
+
+/// The layer: one record per audited request.
+pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(route) = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .filter(|p| audited(p))
+    else {
+        return next.run(req).await;
+    };
+    let method = req.method().as_str().to_string();
+    let slot = Slot::default();
+    slot.with(|r| {
+        r.action = action(&method, &route).to_string();
+        // Method and route template: no ids, no query values.
+        r.request = format!("{method} {route}");
+        r.role = "unauthenticated".into();
+    });
+    req.extensions_mut().insert(slot.clone());
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    let code = res.extensions().get::<RefusalCode>().map(|c| c.0.clone());
+    let mut row = slot.0.lock().map(|r| r.clone()).unwrap_or_default();
+    row.at = hub.clock.now();
+    row.status = i64::from(status);
+    row.outcome = app::audit::outcome(status).to_string();
+    if let Some(c) = code {
+        row.detail = c;
+    }
+    if status >= 400 {
+        row.items.clear();
+    }
+    let h = hub.clone();
+    match tokio::task::spawn_blocking(move || app::audit::record(&h.store, row)).await {
+        Ok(Ok(())) => res,
+        _ => {
+            tracing::error!("the audit record could not be written; the answer is withheld");
+            ApiError::unavailable(
+                "the audit trail could not be written; nothing was answered, retry later",
+            )
+            .into_response()
+        }
+    }
+}
+
+/// `GET /fhir/AuditEvent?patient=<member id>`: the patient's access history (own record, or
+/// the operator), newest first: for the patient, the facility and never the individual.
+pub async fn history(
+    State(hub): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = crate::query_pairs(&q);
+    let member = pairs
+        .iter()
+        .find(|(k, _)| k == "patient")
+        .map(|(_, v)| v.clone())
+        .or_else(|| caller.patient().map(str::to_string))
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "AUDIT-PATIENT",
+                "patient",
+                "name the patient: patient=<insurance member id>",
+                "patient=<被保険者個人識別子> で患者を指定してください",
+            )
+        })?;
+    let member = clins::InsuranceMemberId::parse(member.trim())
+        .map_err(|e| ApiError::bad_request("AUDIT-PATIENT", "patient", e.en, e.ja))?
+        .normalized();
+    blocking(move || {
+        app::access::audit_history(&caller, &member)?;
+        let for_patient = caller.patient().is_some();
+        let rows = hub.store.audit_of_patient(&member, 1000)?;
+        let mut names: std::collections::HashMap<String, Option<String>> = Default::default();
+        let mut entries = Vec::new();
+        for r in &rows {
+            // The patient sees the institutions that were shown their data: not their own
+            // requests, not refused ones.
+            if for_patient && (r.institution.is_empty() || r.outcome != "0") {
+                continue;
+            }
+            let name = names
+                .entry(r.institution.clone())
+                .or_insert_with(|| {
+                    hub.store
+                        .institution(&r.institution)
+                        .ok()
+                        .flatten()
+                        .map(|i| i.name)
+                })
+                .clone();
+            let mut e = json::Object::new();
+            e.insert(
+                "fullUrl",
+                Value::string(format!("{}/AuditEvent/a{}", hub.base, r.seq)),
+            );
+            e.insert(
+                "resource",
+                app::audit::audit_event(r, name.as_deref(), for_patient),
+            );
+            entries.push(Value::Object(e));
+        }
+        let mut b = json::Object::new();
+        b.insert("resourceType", Value::string("Bundle"));
+        b.insert("type", Value::string("searchset"));
+        b.insert("total", Value::Number(entries.len().to_string().into()));
+        b.insert("entry", Value::Array(entries));
+        Ok(fhir(StatusCode::OK, json::to_string(&Value::Object(b))))
+    })
+    .await
+}
