@@ -47,4 +47,6 @@ pub struct Hub {
     pub auth: crate::auth::Authority,
     /// Rate limits per caller and per address.
     pub limits: crate::limits::Limits,
+    /// Where the audit trail's checkpoints are also written (outside the database), if set.
+    pub audit_anchor: Option<std::path::PathBuf>,
 }

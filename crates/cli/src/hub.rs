@@ -113,6 +113,7 @@ pub fn build_hub(
         directory: app::identity::Directory::new(store.clone(), registry_ttl),
         auth,
         limits: app::limits::Limits::default(),
+        audit_anchor: None,
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,
@@ -152,6 +153,18 @@ pub fn serve(
             .map_err(|e| format!("cannot serve on {listen}: {e}"))
     });
     drop(rt);
+    // A last checkpoint of the audit trail, so that what this process recorded is signed.
+    if let Err(e) = app::audit::checkpoint(
+        &keep.store,
+        keep.auth.signing_key(),
+        &keep.clock.now(),
+        keep.audit_anchor.as_deref(),
+    ) {
+        eprintln!(
+            "clins-hub: the last audit checkpoint failed: {}",
+            e.issues.first().map_or("", |i| i.en.as_str())
+        );
+    }
     keep.store.checkpoint();
     drop(keep);
     r

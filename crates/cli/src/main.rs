@@ -134,6 +134,25 @@ enum Command {
         /// TLS.
         #[arg(long)]
         behind_tls_proxy: bool,
+        /// A file outside the database where each signed checkpoint of the audit trail is
+        /// appended too (makes a rollback of the database visible to `audit verify`).
+        /// Default: audit-anchor.tsv in --data on the embedded store; none on PostgreSQL.
+        #[arg(long, value_name = "FILE")]
+        audit_anchor: Option<PathBuf>,
+    },
+    /// The audit trail: verify its chains and checkpoints, sign its head now.
+    Audit {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data", global = true)]
+        data: PathBuf,
+        /// PostgreSQL URL instead of the embedded store.
+        #[arg(long, value_name = "URL", global = true)]
+        database: Option<String>,
+        /// The anchor file of checkpoints (default: audit-anchor.tsv in --data, if present).
+        #[arg(long, value_name = "FILE", global = true)]
+        anchor: Option<PathBuf>,
+        #[command(subcommand)]
+        action: AuditAction,
     },
     /// Run the hub on a fresh embedded store preloaded with synthetic patients; prints the URL
     /// and example requests. Development authentication is on (loopback only).
@@ -359,6 +378,15 @@ enum InstitutionsAction {
 }
 
 #[derive(Subcommand)]
+enum AuditAction {
+    /// Check every record's hash and link and every checkpoint's signature; names the first
+    /// broken record. Exit 0 intact, 1 broken.
+    Verify,
+    /// Sign the chain's head now (the server does so every minute).
+    Checkpoint,
+}
+
+#[derive(Subcommand)]
 enum PatientsAction {
     /// A one-time activation code for the patient's sign-in (the card reader's stand-in).
     Activation {
@@ -392,6 +420,71 @@ enum DisasterAction {
         #[arg(value_name = "ID")]
         id: String,
     },
+}
+
+/// The hub's signing key, as the server keeps it in the database.
+fn hub_key(store: &store::Store) -> Result<app::auth::Authority, String> {
+    app::auth::Authority::load(store, "", std::time::Duration::from_secs(1))
+}
+
+/// `clins-hub audit verify`.
+fn audit_verify(store: &store::Store, anchor: Option<&std::path::Path>) -> ExitCode {
+    let run = || -> Result<app::audit::Verified, String> {
+        let auth = hub_key(store)?;
+        let anchored = match anchor {
+            Some(p) => app::audit::read_anchor(p)?,
+            None => Vec::new(),
+        };
+        let (total, _) = store.audit_head().map_err(|e| e.to_string())?;
+        let bar = progress::Progress::new(total.max(0) as usize, "verifying the audit trail");
+        let mut shown = 0i64;
+        let v = app::audit::verify(store, &auth.signing_key().public_key(), &anchored, |n| {
+            while shown < n {
+                bar.inc();
+                shown += 1;
+            }
+        })
+        .map_err(show)?;
+        bar.finish();
+        Ok(v)
+    };
+    match run() {
+        Ok(v) => match v.broken {
+            None => {
+                println!(
+                    "audit trail intact: {} records, {} checkpoints{}",
+                    v.records,
+                    v.checkpoints,
+                    if anchor.is_some() {
+                        " (with the anchor file)"
+                    } else {
+                        ""
+                    }
+                );
+                ExitCode::SUCCESS
+            }
+            Some((seq, why)) => {
+                println!("audit trail BROKEN at record {seq}: {why}");
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("clins-hub audit verify: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `clins-hub audit checkpoint`.
+fn audit_checkpoint(store: &store::Store, anchor: Option<&std::path::Path>) -> Result<(), String> {
+    let auth = hub_key(store)?;
+    match app::audit::checkpoint(store, auth.signing_key(), &store::now_utc(), anchor)
+        .map_err(show)?
+    {
+        Some(c) => println!("checkpoint at record {}: {}", c.seq, c.head),
+        None => println!("nothing new since the last checkpoint"),
+    }
+    Ok(())
 }
 
 /// The exit of a command: its error on stderr, exit code 1.
@@ -672,7 +765,10 @@ fn main() -> ExitCode {
             tls_key,
             tls_client_ca,
             behind_tls_proxy,
+            audit_anchor,
         } => {
+            let audit_anchor =
+                audit_anchor.or_else(|| database.is_none().then(|| data.join("audit-anchor.tsv")));
             let clock = match now {
                 Some(t) => server::Clock::Fixed(t),
                 None => server::Clock::System,
@@ -698,6 +794,7 @@ fn main() -> ExitCode {
                 let mut h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 if let Some(hub) = std::sync::Arc::get_mut(&mut h) {
                     hub.consent_hours = consent_hours;
+                    hub.audit_anchor = audit_anchor;
                     hub.limits = app::limits::Limits {
                         caller: app::limits::RateLimiter::new(rate_limit),
                         anonymous: app::limits::RateLimiter::new(sign_in_rate_limit),
@@ -865,6 +962,28 @@ fn main() -> ExitCode {
             operator_store(data, database).and_then(|s| auth_cmd::clients(&s, action)),
         ),
         Command::Keygen { out } => exit("keygen", auth_cmd::keygen(&out)),
+        Command::Audit {
+            data,
+            database,
+            anchor,
+            action,
+        } => {
+            // The embedded store's anchor file: read when it exists, written by checkpoints.
+            let default = database.is_none().then(|| data.join("audit-anchor.tsv"));
+            match operator_store(data, database) {
+                Err(e) => exit("audit", Err(e)),
+                Ok(store) => match action {
+                    AuditAction::Verify => {
+                        let a = anchor.or(default.filter(|p| p.exists()));
+                        audit_verify(&store, a.as_deref())
+                    }
+                    AuditAction::Checkpoint => exit(
+                        "audit",
+                        audit_checkpoint(&store, anchor.or(default).as_deref()),
+                    ),
+                },
+            }
+        }
         Command::Staff {
             data,
             database,

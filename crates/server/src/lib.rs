@@ -208,6 +208,34 @@ pub async fn serve(
     }
     let listener = tokio::net::TcpListener::bind(listen).await?;
     on_ready(listener.local_addr()?);
+    // The audit trail's head is signed every minute (CLINS_AUDIT_CHECKPOINT_SECONDS).
+    let h = hub.clone();
+    tokio::spawn(async move {
+        let every = Duration::from_secs(
+            std::env::var("CLINS_AUDIT_CHECKPOINT_SECONDS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(60)
+                .max(1),
+        );
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let h = h.clone();
+            let r = tokio::task::spawn_blocking(move || {
+                app::audit::checkpoint(
+                    &h.store,
+                    h.auth.signing_key(),
+                    &h.clock.now(),
+                    h.audit_anchor.as_deref(),
+                )
+            })
+            .await;
+            if let Ok(Err(e)) = r {
+                tracing::warn!(error = %e.issues.first().map_or("", |i| i.en.as_str()), "audit checkpoint failed");
+            }
+        }
+    });
     // Retention: purge what has expired once an hour.
     let h = hub.clone();
     tokio::spawn(async move {
@@ -263,16 +291,19 @@ async fn metrics_text(
     State(hub): State<AppState>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
-    let counts = if q.as_deref() == Some("store=true") {
+    let (counts, audit) = if q.as_deref() == Some("store=true") {
         let store = hub.store.clone();
-        tokio::task::spawn_blocking(move || store.counts().ok())
+        tokio::task::spawn_blocking(move || (store.counts().ok(), store.audit_head().ok()))
             .await
-            .ok()
-            .flatten()
+            .unwrap_or((None, None))
     } else {
-        None
+        (None, None)
     };
-    let mut r = metrics::render(counts).into_response();
+    let mut text = metrics::render(counts);
+    if let Some((records, _)) = audit {
+        text.push_str(&format!("# HELP clins_audit_records Records in the audit trail.\n# TYPE clins_audit_records gauge\nclins_audit_records {records}\n"));
+    }
+    let mut r = text.into_response();
     r.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -572,6 +572,7 @@ fn matrix(kind: &str, tokens: bool) {
     assert_eq!(table.len(), actors.len());
     let mut failures = Vec::new();
     let mut n = 0;
+    let audited_before = hub.audit_records();
     for (name, want) in table {
         let actor = actors
             .iter()
@@ -606,6 +607,12 @@ fn matrix(kind: &str, tokens: bool) {
         "{} of {n} cells differ:\n{}",
         failures.len(),
         failures.join("\n")
+    );
+    // Every request of the matrix left exactly one audit record.
+    assert_eq!(
+        hub.audit_records() - audited_before,
+        n as i64,
+        "one audit record per request of the matrix"
     );
     // A hidden resource answers exactly as one that does not exist.
     let hidden = request(

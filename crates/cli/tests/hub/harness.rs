@@ -275,6 +275,16 @@ impl Hub {
         )
     }
 
+    /// The number of records in the audit trail (from /metrics).
+    pub fn audit_records(&self) -> i64 {
+        let m = request(self.port, "GET", "/metrics?store=true", &[], b"");
+        m.body
+            .lines()
+            .find_map(|l| l.strip_prefix("clins_audit_records "))
+            .and_then(|v| v.trim().parse().ok())
+            .expect("clins_audit_records in /metrics")
+    }
+
     /// The store's row counts from /metrics: (units, current resources, resource versions).
     pub fn counts(&self) -> (i64, i64, i64) {
         let m = request(self.port, "GET", "/metrics?store=true", &[], b"");

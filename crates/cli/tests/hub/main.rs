@@ -6,6 +6,7 @@
 #[macro_use]
 mod common;
 mod access;
+mod audit;
 mod harness;
 mod signin;
 mod tls;
@@ -53,6 +54,7 @@ both!(authorization_matrix_with_tokens);
 both!(rate_limits);
 both!(tls_listener_and_database);
 both!(people_sign_in);
+both!(audit_trail);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -64,6 +66,10 @@ fn identification_by_four_items(kind: &str) {
 
 fn token_matrix(kind: &str) {
     tokens::token_matrix(kind, &[]);
+}
+
+fn audit_trail(kind: &str) {
+    audit::audit_trail(kind, &ig());
 }
 
 fn people_sign_in(kind: &str) {

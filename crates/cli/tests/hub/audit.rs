@@ -1,0 +1,345 @@
+//! The audit trail: the patient's access history (the facility, never the individual; nobody
+//! else's), the database refusing to change the log, `clins-hub audit verify` on an intact
+//! trail and on copies tampered with in every way (edit, delete, reorder, insert with the chain
+//! recomputed, truncation, rollback to an earlier checkpoint, a forged checkpoint).
+
+use std::process::Command;
+
+use fhir::json::{self, Value};
+
+use crate::harness::*;
+
+const NOW: &str = "2026-11-20T03:00:00.000Z";
+
+fn cli(backend: &Backend, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+        .args(args)
+        .args(backend_args(backend))
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// Runs SQL on the backend with the audit triggers out of the way (as someone with full access
+/// to the database would), or with them in place when `guarded`.
+fn sql(backend: &Backend, statements: &[String], guarded: bool) -> Result<(), String> {
+    match backend {
+        Backend::Sqlite(dir) => {
+            let c =
+                rusqlite::Connection::open(dir.join("clins.sqlite")).map_err(|e| e.to_string())?;
+            if !guarded {
+                for t in ["audit_log", "audit_checkpoints"] {
+                    c.execute_batch(&format!(
+                        "DROP TRIGGER IF EXISTS {t}_no_update; DROP TRIGGER IF EXISTS {t}_no_delete;"
+                    ))
+                    .map_err(|e| e.to_string())?;
+                }
+            }
+            for s in statements {
+                c.execute_batch(s).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        Backend::Postgres(url) => {
+            let mut c =
+                postgres::Client::connect(url, postgres::NoTls).map_err(|e| e.to_string())?;
+            if !guarded {
+                c.batch_execute("SET session_replication_role = replica")
+                    .map_err(|e| e.to_string())?;
+            }
+            for s in statements {
+                c.batch_execute(s).map_err(|e| {
+                    format!(
+                        "{e}: {}",
+                        e.as_db_error()
+                            .map_or(String::new(), |d| d.message().to_string())
+                    )
+                })?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The audit rows (seq, every field) of a backend, for recomputing a forged chain.
+fn rows(backend: &Backend) -> Vec<store::AuditRow> {
+    let store = match backend {
+        Backend::Sqlite(dir) => store::Store::open_sqlite(dir).unwrap(),
+        Backend::Postgres(url) => store::Store::open_postgres(url, 1).unwrap(),
+    };
+    store.audit_page(0, 1_000_000).unwrap()
+}
+
+fn copy(backend: &Backend, name: &str) -> Backend {
+    match backend {
+        Backend::Sqlite(dir) => {
+            let to = dir.with_file_name(format!(
+                "{}-{name}",
+                dir.file_name().unwrap().to_string_lossy()
+            ));
+            let _ = std::fs::remove_dir_all(&to);
+            std::fs::create_dir_all(&to).unwrap();
+            for e in std::fs::read_dir(dir).unwrap() {
+                let e = e.unwrap();
+                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+            }
+            Backend::Sqlite(to)
+        }
+        Backend::Postgres(url) => {
+            let db = url.rsplit('/').next().unwrap();
+            let copy = format!("{db}_{name}");
+            let mut admin = postgres::Client::connect(
+                "host=127.0.0.1 port=5432 user=postgres dbname=postgres",
+                postgres::NoTls,
+            )
+            .unwrap();
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {copy}"))
+                .unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {copy} TEMPLATE {db}"))
+                .unwrap();
+            Backend::Postgres(url.replace(db, &copy))
+        }
+    }
+}
+
+fn q(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
+    let Some(backend) = fresh(kind) else { return };
+    let anchor = temp(&format!("anchor-{}.tsv", store::random_id()));
+    let anchor_arg = anchor.to_string_lossy().into_owned();
+    let mut hub = Hub::start_with(&backend, ig, Some(NOW), &["--audit-anchor", &anchor_arg]);
+    let port = hub.port;
+    let subs = crate::population(1, 7);
+    for s in &subs {
+        assert_eq!(submit_to(port, &crate::bytes(&s.bundle)).status, 200);
+    }
+    let member = member_of(&subs[0].bundle);
+    for (n, k) in [
+        ("1312000001", "hospital"),
+        ("1312000002", "hospital"),
+        ("1312000003", "hospital"),
+    ] {
+        register_as(port, n, k);
+    }
+    hub.grant(&member, "1312000001");
+    let path = summary_path(&member);
+    let r = request(
+        port,
+        "GET",
+        &path,
+        &[("X-Clins-Dev-Institution", "1312000001")],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let er = [
+        ("X-Clins-Dev-Institution", "1312000002"),
+        ("X-Clins-Dev-Practitioner", "er-doctor-7;emergency;2fa"),
+        ("X-Clins-Purpose-Of-Use", "ETREAT"),
+    ];
+    let r = request(port, "GET", &path, &er, b"");
+    assert_eq!(r.status, 200, "emergency: {}", r.body);
+    let r = request(
+        port,
+        "GET",
+        &path,
+        &[("X-Clins-Dev-Institution", "1312000003")],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // The patient's history: the facilities and times, the emergency one marked, never the
+    // doctor; not the refused request.
+    let me = [("X-Clins-Dev-Patient", enc(&member))];
+    let me: Vec<(&str, &str)> = me.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = request(port, "GET", "/fhir/AuditEvent", &me, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let events: Vec<Value> = r
+        .entries()
+        .iter()
+        .filter_map(|e| e.get("resource").cloned())
+        .collect();
+    let text = r.body.clone();
+    assert!(
+        text.contains("テスト機関 1312000001"),
+        "the facility's name: {text}"
+    );
+    assert!(text.contains("テスト機関 1312000002"));
+    assert!(
+        !text.contains("1312000003"),
+        "a refused request is not an access"
+    );
+    assert!(!text.contains("er-doctor-7"), "never the individual");
+    assert!(text.contains("ETREAT"), "the emergency access stands out");
+    let summaries = events
+        .iter()
+        .filter(|e| json::to_string(e).contains("1312000001"))
+        .count();
+    assert_eq!(summaries, 1, "one record of the consented read");
+    for e in &events {
+        assert_eq!(
+            e.get("resourceType").and_then(Value::as_str),
+            Some("AuditEvent")
+        );
+        assert!(e.get("recorded").is_some() && e.get("agent").is_some());
+    }
+    // Nobody else's history: another patient (404, as for what does not exist), an
+    // institution (403); the operator sees the individual.
+    let other = [("X-Clins-Dev-Patient", enc("06139999:1:99999:"))];
+    let other: Vec<(&str, &str)> = other.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let asked = format!("/fhir/AuditEvent?patient={}", enc(&member));
+    assert_eq!(request(port, "GET", &asked, &other, b"").status, 404);
+    assert_eq!(
+        request(
+            port,
+            "GET",
+            &asked,
+            &[("X-Clins-Dev-Institution", "1312000001")],
+            b""
+        )
+        .status,
+        403
+    );
+    let r = request(
+        port,
+        "GET",
+        &asked,
+        &[("X-Clins-Dev-Role", "operator")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body.contains("er-doctor-7"),
+        "the operator sees who: {}",
+        r.body
+    );
+
+    // Checkpoints: one now, more records, and the last at shutdown.
+    let (ok, out) = cli(&backend, &["audit", "checkpoint", "--anchor", &anchor_arg]);
+    assert!(ok, "{out}");
+    let first_checkpoint: i64 = out
+        .split("record ")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    for _ in 0..5 {
+        request(
+            port,
+            "GET",
+            &path,
+            &[("X-Clins-Dev-Institution", "1312000001")],
+            b"",
+        );
+    }
+    hub.terminate();
+    let total = rows(&backend).len() as i64;
+    assert!(total > first_checkpoint + 4, "{total} records");
+
+    // The database refuses to change the log.
+    for s in [
+        "UPDATE audit_log SET items = 'x' WHERE seq = 2",
+        "DELETE FROM audit_log WHERE seq = 2",
+        "DELETE FROM audit_checkpoints",
+    ] {
+        let e = sql(&backend, &[s.to_string()], true).expect_err(s);
+        assert!(e.contains("append-only"), "{s}: {e}");
+    }
+    if let Backend::Postgres(_) = &backend {
+        let e = sql(&backend, &["TRUNCATE audit_log".to_string()], true).unwrap_err();
+        assert!(e.contains("append-only"), "{e}");
+    }
+    // Intact.
+    let (ok, out) = cli(&backend, &["audit", "verify", "--anchor", &anchor_arg]);
+    assert!(ok && out.contains("intact"), "{out}");
+
+    // Tampered copies.
+    let last = total;
+    let before_last_cp = first_checkpoint;
+    let mut cases: Vec<(&str, Vec<String>, i64)> = vec![
+        (
+            "edit",
+            vec!["UPDATE audit_log SET items = 'forged' WHERE seq = 3".into()],
+            3,
+        ),
+        (
+            "delete",
+            vec!["DELETE FROM audit_log WHERE seq = 3".into()],
+            3,
+        ),
+        (
+            "reorder",
+            vec![
+                "UPDATE audit_log SET seq = -3 WHERE seq = 3".into(),
+                "UPDATE audit_log SET seq = 3 WHERE seq = 4".into(),
+                "UPDATE audit_log SET seq = 4 WHERE seq = -3".into(),
+            ],
+            3,
+        ),
+        (
+            "truncate",
+            vec![format!("DELETE FROM audit_log WHERE seq > {}", last - 2)],
+            last - 1,
+        ),
+        (
+            "rollback",
+            vec![
+                format!("DELETE FROM audit_log WHERE seq > {before_last_cp}"),
+                format!("DELETE FROM audit_checkpoints WHERE seq > {before_last_cp}"),
+            ],
+            before_last_cp + 1,
+        ),
+        (
+            "forged checkpoint",
+            vec![format!(
+                "UPDATE audit_checkpoints SET signature = 'AAAA' WHERE seq = {before_last_cp}"
+            )],
+            before_last_cp,
+        ),
+    ];
+    // Insertion with the whole chain recomputed after it (no key is needed for that): only the
+    // signed checkpoints can show it, at the first checkpoint after the insertion.
+    let mut forged = rows(&backend);
+    let mut inserted = forged[1].clone();
+    inserted.institution = "1312000099".into();
+    forged.insert(2, inserted);
+    let mut prev = forged[1].hash.clone();
+    let mut rewrite = vec!["DELETE FROM audit_log WHERE seq >= 3".to_string()];
+    for (i, r) in forged.iter_mut().enumerate().skip(2) {
+        r.seq = i as i64 + 1;
+        r.prev = prev.clone();
+        r.hash = app::audit::hash(&r.prev, r);
+        prev = r.hash.clone();
+        rewrite.push(format!(
+            "INSERT INTO audit_log (seq, at, action, outcome, status, member_id, institution, practitioner, client, role, purpose, basis, items, request, detail, prev, hash) VALUES ({}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+            r.seq, q(&r.at), q(&r.action), q(&r.outcome), r.status, q(&r.member_id), q(&r.institution),
+            q(&r.practitioner), q(&r.client), q(&r.role), q(&r.purpose), q(&r.basis), q(&r.items),
+            q(&r.request), q(&r.detail), q(&r.prev), q(&r.hash)
+        ));
+    }
+    cases.push(("insert, chain recomputed", rewrite, first_checkpoint));
+    for (name, statements, at) in cases {
+        let c = copy(&backend, &name.replace([' ', ','], "_"));
+        sql(&c, &statements, false).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let (ok, out) = cli(&c, &["audit", "verify", "--anchor", &anchor_arg]);
+        assert!(!ok, "{name}: detected: {out}");
+        assert!(
+            out.contains(&format!("BROKEN at record {at}:")),
+            "{name}: names record {at}: {out}"
+        );
+        drop_backend(&c);
+    }
+    let _ = std::fs::remove_file(&anchor);
+    drop_backend(&backend);
+}
