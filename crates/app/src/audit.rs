@@ -116,6 +116,23 @@ pub fn audit_event(r: &AuditRow, facility: Option<&str>, for_patient: bool) -> V
     let mut e = Object::new();
     e.insert("resourceType", Value::string("AuditEvent"));
     e.insert("id", Value::string(format!("a{}", r.seq)));
+    if matches!(r.basis.as_str(), "emergency" | "disaster") {
+        // Access without consent: marked, so that it stands out in the patient's history.
+        let mut meta = Object::new();
+        meta.insert(
+            "tag",
+            Value::Array(vec![coding(
+                "https://clins-hub.org/fhir/CodeSystem/access-method",
+                &r.basis,
+                Some(if r.basis == "emergency" {
+                    "救急時閲覧 (emergency access)"
+                } else {
+                    "災害時閲覧 (disaster access)"
+                }),
+            )]),
+        );
+        e.insert("meta", Value::Object(meta));
+    }
     e.insert(
         "type",
         coding(

@@ -101,6 +101,8 @@ fn shown(
 pub struct Summary {
     /// The patient's normalised member id.
     pub member_id: String,
+    /// Why the caller sees the patient.
+    pub basis: Option<Basis>,
     pub patient: StoredPatient,
     pub entries: Vec<(StoredResource, Mark)>,
 }
@@ -126,6 +128,7 @@ pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary,
     });
     Ok(Summary {
         member_id: opened.view.member_id.clone(),
+        basis: opened.view.basis,
         patient: (pk, body),
         entries,
     })
@@ -134,6 +137,9 @@ pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary,
 /// One page of a search.
 #[derive(Default)]
 pub struct Found {
+    /// The patient's normalised member id and why the caller sees it.
+    pub member_id: String,
+    pub basis: Option<Basis>,
     /// The patient (for `_include`); `None` when it is not stored.
     pub patient: Option<StoredPatient>,
     pub entries: Vec<(StoredResource, Mark)>,
@@ -189,6 +195,8 @@ pub fn search(
         Vec::new()
     };
     Ok(Found {
+        member_id: opened.view.member_id.clone(),
+        basis: opened.view.basis,
         patient: Some((pk, body)),
         entries,
         cursor,

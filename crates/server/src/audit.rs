@@ -45,6 +45,12 @@ impl Slot {
         let joined = list.join(",");
         self.with(|r| r.items = joined);
     }
+    /// Why the caller was allowed to see the patient.
+    pub fn basis(&self, basis: Option<clins::policy::Basis>) {
+        if let Some(b) = basis {
+            self.with(|r| r.basis = b.code().to_string());
+        }
+    }
     /// Why it was allowed, or more about what was done.
     pub fn detail(&self, detail: &str) {
         let d = detail.to_string();

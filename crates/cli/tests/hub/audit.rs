@@ -182,6 +182,11 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
     );
     assert!(!text.contains("er-doctor-7"), "never the individual");
     assert!(text.contains("ETREAT"), "the emergency access stands out");
+    assert!(
+        text.contains(r#""code":"emergency""#) && text.contains("access-method"),
+        "marked as emergency access: {text}"
+    );
+    assert!(text.contains(r#""valueString":"consent""#), "the method: consent");
     let summaries = events
         .iter()
         .filter(|e| json::to_string(e).contains("1312000001"))

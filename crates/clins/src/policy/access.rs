@@ -418,6 +418,22 @@ pub enum Basis {
     Role,
 }
 
+impl Basis {
+    /// The code recorded in the audit trail.
+    pub fn code(self) -> &'static str {
+        match self {
+            Basis::Submitter => "submitter",
+            Basis::Consent => "consent",
+            Basis::Emergency => "emergency",
+            Basis::Disaster => "disaster",
+            Basis::Own => "own",
+            Basis::Insurer => "insurer",
+            Basis::Addressee => "addressee",
+            Basis::Role => "role",
+        }
+    }
+}
+
 /// What to change in what is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mark {

@@ -39,6 +39,7 @@ pub async fn summary(
         let s = app::read::summary(&hub, &caller, &pref)?;
         if let Some(a) = &audit {
             a.patient(&s.member_id);
+            a.basis(s.basis);
             a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
         }
         let now = hub.clock.now();
