@@ -516,3 +516,79 @@ mod tests {
         assert_ne!(hash("x", &base), h, "the predecessor is part of it");
     }
 }
+
+/// One institution's use of the service in a month (医療DX推進体制整備加算 evidence).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub institution: String,
+    /// Accepted submissions by kind.
+    pub submissions: std::collections::BTreeMap<String, i64>,
+    /// Reads of patients' data that were answered (summaries, searches, reads, histories).
+    pub views: i64,
+    pub emergency: i64,
+    pub disaster: i64,
+    /// Viewing consents granted to the institution.
+    pub consents: i64,
+    /// Requests refused.
+    pub refused: i64,
+}
+
+/// The usage of every institution in the month `YYYY-MM` (UTC), from the audit trail.
+pub fn usage(store: &Store, month: &str) -> Result<Vec<Usage>, Refusal> {
+    let ok = month.len() == 7
+        && month.as_bytes()[4] == b'-'
+        && month[..4].bytes().all(|b| b.is_ascii_digit())
+        && matches!(month[5..].parse::<u8>(), Ok(1..=12));
+    if !ok {
+        return Err(Refusal::bad_request(
+            "REPORT-MONTH",
+            "",
+            format!("month `{month}`: write YYYY-MM"),
+            format!("月「{month}」は YYYY-MM の形で指定してください"),
+        ));
+    }
+    let mut by: std::collections::BTreeMap<String, Usage> = Default::default();
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, 10_000)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in page.iter().filter(|r| r.at.starts_with(month)) {
+            let who = if r.action == "consent" {
+                r.detail
+                    .strip_prefix("grantee=")
+                    .unwrap_or_default()
+                    .to_string()
+            } else {
+                r.institution.clone()
+            };
+            if who.is_empty() {
+                continue;
+            }
+            let u = by.entry(who.clone()).or_insert_with(|| Usage {
+                institution: who,
+                ..Usage::default()
+            });
+            if r.outcome != "0" {
+                u.refused += 1;
+                continue;
+            }
+            match r.action.as_str() {
+                "submit" => {
+                    *u.submissions.entry(r.items.clone()).or_default() += 1;
+                }
+                "summary" | "search" | "read" | "history" => {
+                    u.views += 1;
+                    match r.basis.as_str() {
+                        "emergency" => u.emergency += 1,
+                        "disaster" => u.disaster += 1,
+                        _ => {}
+                    }
+                }
+                "consent" => u.consents += 1,
+                _ => {}
+            }
+        }
+    }
+    Ok(by.into_values().collect())
+}

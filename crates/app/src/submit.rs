@@ -39,6 +39,9 @@ pub(crate) fn locked() -> Vec<String> {
 pub struct Submitted {
     pub label: &'static str,
     pub outcome: String,
+    /// The patient (normalised member id) and the kind submitted, for the audit record.
+    pub member_id: String,
+    pub kind: &'static str,
 }
 
 /// First half of a submission (CPU only, no write): parse, validate, resolve, render.
@@ -298,5 +301,7 @@ pub fn store(hub: &Hub, ready: Ready) -> Result<Submitted, Refusal> {
     Ok(Submitted {
         label,
         outcome: fhir::json::to_string(&operation_outcome(&issues)),
+        member_id: sub.member_id.normalized(),
+        kind: sub.kind_code,
     })
 }

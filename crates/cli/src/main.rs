@@ -384,6 +384,15 @@ enum AuditAction {
     Verify,
     /// Sign the chain's head now (the server does so every minute).
     Checkpoint,
+    /// Per-institution usage of a month: submissions by kind, views (emergency, disaster),
+    /// consents received, refused requests.
+    Report {
+        /// The month, YYYY-MM (UTC).
+        #[arg(long, value_name = "YYYY-MM")]
+        month: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
 }
 
 #[derive(Subcommand)]
@@ -473,6 +482,74 @@ fn audit_verify(store: &store::Store, anchor: Option<&std::path::Path>) -> ExitC
             ExitCode::from(2)
         }
     }
+}
+
+/// `clins-hub audit report`: CSV (text) or JSON.
+fn audit_report(store: &store::Store, month: &str, format: Format) -> Result<(), String> {
+    let rows = app::audit::usage(store, month).map_err(show)?;
+    let name = |n: &str| {
+        store
+            .institution(n)
+            .ok()
+            .flatten()
+            .map(|i| i.name)
+            .unwrap_or_default()
+    };
+    let kinds = |u: &app::audit::Usage| {
+        u.submissions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    match format {
+        Format::Text => {
+            println!("institution,name,submissions,submissions_by_kind,views,emergency,disaster,consents,refused");
+            for u in &rows {
+                let csv = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+                println!(
+                    "{},{},{},{},{},{},{},{},{}",
+                    u.institution,
+                    csv(&name(&u.institution)),
+                    u.submissions.values().sum::<i64>(),
+                    csv(&kinds(u)),
+                    u.views,
+                    u.emergency,
+                    u.disaster,
+                    u.consents,
+                    u.refused
+                );
+            }
+        }
+        Format::Json => {
+            use fhir::json::{Object, Value};
+            let num = |n: i64| Value::Number(n.to_string().into());
+            let list: Vec<Value> = rows
+                .iter()
+                .map(|u| {
+                    let mut o = Object::new();
+                    o.insert("institution", Value::string(u.institution.as_str()));
+                    o.insert("name", Value::string(name(&u.institution)));
+                    let mut k = Object::new();
+                    for (kind, n) in &u.submissions {
+                        k.insert(kind.as_str(), num(*n));
+                    }
+                    o.insert("submissions", Value::Object(k));
+                    o.insert("views", num(u.views));
+                    o.insert("emergency", num(u.emergency));
+                    o.insert("disaster", num(u.disaster));
+                    o.insert("consents", num(u.consents));
+                    o.insert("refused", num(u.refused));
+                    Value::Object(o)
+                })
+                .collect();
+            let mut o = Object::new();
+            o.insert("month", Value::string(month));
+            o.insert("institutions", Value::Array(list));
+            println!("{}", fhir::json::to_string_pretty(&Value::Object(o)));
+        }
+    }
+    Ok(())
 }
 
 /// `clins-hub audit checkpoint`.
@@ -981,6 +1058,9 @@ fn main() -> ExitCode {
                         "audit",
                         audit_checkpoint(&store, anchor.or(default).as_deref()),
                     ),
+                    AuditAction::Report { month, format } => {
+                        exit("audit", audit_report(&store, &month, format))
+                    }
                 },
             }
         }

@@ -14,6 +14,7 @@ use crate::{blocking, body_or_error, query_pairs, AppState};
 
 pub async fn post(
     State(hub): State<AppState>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -25,6 +26,11 @@ pub async fn post(
         let now = hub.clock.now();
         match app::consent::post(&hub.store, &caller, &c, &now, hub.consent_hours)? {
             app::consent::Posted::Granted(row) => {
+                if let Some(a) = &audit {
+                    // The patient, and the institution the consent is for (usage reports).
+                    a.patient(&row.member_id);
+                    a.detail(&format!("grantee={}", row.institution));
+                }
                 let mut r = fhir(StatusCode::CREATED, app::consent::render(&row, &now));
                 if let Ok(v) = HeaderValue::from_str(&format!("Consent/{}", row.consent_id)) {
                     r.headers_mut().insert(header::LOCATION, v);

@@ -15,6 +15,7 @@ use crate::{body_or_error, metrics, AppState};
 /// `POST /fhir/Bundle/$submit`.
 pub async fn submit(
     State(hub): State<AppState>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -35,6 +36,11 @@ pub async fn submit(
             let ready = app::submit::prepare(&h, Some(&caller), &body, None);
             drop(permit);
             let done = app::submit::store(&h, ready?)?;
+            if let Some(a) = &audit {
+                a.patient(&done.member_id);
+                a.items([done.kind]);
+                a.detail(done.label);
+            }
             metrics::record_submission(done.label);
             Ok(done.outcome)
         })

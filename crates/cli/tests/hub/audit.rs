@@ -186,7 +186,10 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
         text.contains(r#""code":"emergency""#) && text.contains("access-method"),
         "marked as emergency access: {text}"
     );
-    assert!(text.contains(r#""valueString":"consent""#), "the method: consent");
+    assert!(
+        text.contains(r#""valueString":"consent""#),
+        "the method: consent"
+    );
     let summaries = events
         .iter()
         .filter(|e| json::to_string(e).contains("1312000001"))
@@ -265,6 +268,52 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
         let e = sql(&backend, &["TRUNCATE audit_log".to_string()], true).unwrap_err();
         assert!(e.contains("append-only"), "{e}");
     }
+    // The month's usage per institution.
+    let (ok, out) = cli(
+        &backend,
+        &["audit", "report", "--month", "2026-11", "--format", "json"],
+    );
+    assert!(ok, "{out}");
+    let report = json::parse(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    let of = |n: &str| {
+        report
+            .get("institutions")
+            .map(Value::items)
+            .unwrap_or_default()
+            .iter()
+            .find(|u| u.get("institution").and_then(Value::as_str) == Some(n))
+            .cloned()
+            .unwrap_or_else(|| panic!("{n} in {out}"))
+    };
+    let int = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_number)
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    let a = of("1312000001");
+    assert_eq!(int(&a, "views"), 6, "one summary, then five: {a:?}");
+    assert_eq!(int(&a, "consents"), 1);
+    assert_eq!(
+        a.get("name").and_then(Value::as_str),
+        Some("テスト機関 1312000001")
+    );
+    let b = of("1312000002");
+    assert_eq!((int(&b, "views"), int(&b, "emergency")), (1, 1));
+    assert_eq!(int(&of("1312000003"), "refused"), 1);
+    let submitter = institution_of(&crate::bytes(&subs[0].bundle));
+    let s = of(&submitter);
+    assert!(json::to_string(&s).contains("submissions"), "{s:?}");
+    let (ok, csv) = cli(&backend, &["audit", "report", "--month", "2026-11"]);
+    assert!(
+        ok && csv.starts_with("institution,name,submissions"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("1312000002,\"テスト機関 1312000002\",0,\"\",1,1,0,0,0"),
+        "{csv}"
+    );
+
     // Intact.
     let (ok, out) = cli(&backend, &["audit", "verify", "--anchor", &anchor_arg]);
     assert!(ok && out.contains("intact"), "{out}");
