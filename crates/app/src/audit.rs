@@ -15,16 +15,42 @@ use crate::refusal::Refusal;
 /// every field of the record but `prev` and `hash`, each length-prefixed (so that no two
 /// different records write the same bytes).
 pub fn hash(prev: &str, r: &AuditRow) -> String {
+    fhir::base64::hex(digest(prev, r).as_ref())
+}
+
+/// Decimal digits of a number, on the stack.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    let neg = n < 0;
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if neg {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+/// The SHA-256 of [`hash`], as bytes.
+fn digest(prev: &str, r: &AuditRow) -> ring::digest::Digest {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
-    let seq = r.seq.to_string();
-    let status = r.status.to_string();
+    let (mut b1, mut b2) = ([0u8; 20], [0u8; 20]);
+    let seq = decimal(r.seq, &mut b1);
+    let status = decimal(r.status, &mut b2);
     for field in [
         prev,
-        seq.as_str(),
+        seq,
         &r.at,
         &r.action,
         &r.outcome,
-        status.as_str(),
+        status,
         &r.member_id,
         &r.institution,
         &r.practitioner,
@@ -40,10 +66,16 @@ pub fn hash(prev: &str, r: &AuditRow) -> String {
         ctx.update(field.as_bytes());
     }
     ctx.finish()
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+}
+
+/// Whether a stored hex hash is the digest's (no string is made).
+fn hex_is(stored: &str, d: &[u8]) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let s = stored.as_bytes();
+    s.len() == d.len() * 2
+        && d.iter().enumerate().all(|(i, b)| {
+            s[2 * i] == DIGITS[usize::from(b >> 4)] && s[2 * i + 1] == DIGITS[usize::from(b & 15)]
+        })
 }
 
 /// Who did it, as recorded: the principal's institution, practitioner and role, the purpose
@@ -408,47 +440,40 @@ pub fn verify(
         at_seq.insert(c.seq, c);
     }
     let (mut last_seq, mut last_hash) = (0i64, String::new());
-    loop {
-        let page = store.audit_page(last_seq, 10_000)?;
-        if page.is_empty() {
-            break;
-        }
-        for r in &page {
-            if r.seq != last_seq + 1 {
-                v.broken = Some((
-                    last_seq + 1,
-                    format!("record {} is missing (the next is {})", last_seq + 1, r.seq),
-                ));
-                return Ok(v);
-            }
-            if r.prev != last_hash {
-                v.broken = Some((
-                    r.seq,
-                    format!("record {} does not follow record {} (its predecessor was changed, removed or reordered)", r.seq, last_seq),
-                ));
-                return Ok(v);
-            }
-            if hash(&r.prev, r) != r.hash {
-                v.broken = Some((r.seq, format!("record {} was altered", r.seq)));
-                return Ok(v);
-            }
-            if let Some(c) = at_seq.get(&r.seq) {
-                if c.head != r.hash {
-                    v.broken = Some((
-                        r.seq,
-                        format!(
-                            "record {} differs from checkpoint {} (the chain was rewritten)",
-                            r.seq, c.seq
-                        ),
-                    ));
-                    return Ok(v);
+    // Pages are read on one thread while the previous one is checked on this one.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<AuditRow>, store::StoreError>>(2);
+    std::thread::scope(|s| -> Result<(), Refusal> {
+        s.spawn(move || {
+            let mut after = 0;
+            loop {
+                let page = store.audit_page(after, 10_000);
+                let stop = match &page {
+                    Ok(p) => p.last().map(|r| r.seq),
+                    Err(_) => None,
+                };
+                if tx.send(page).is_err() {
+                    return;
+                }
+                match stop {
+                    Some(s) => after = s,
+                    None => return,
                 }
             }
-            last_seq = r.seq;
-            last_hash = r.hash.clone();
-            v.records += 1;
+        });
+        for page in rx {
+            let page = page?;
+            if page.is_empty() {
+                break;
+            }
+            if check_page(&page, &at_seq, &mut last_seq, &mut last_hash, &mut v) {
+                break;
+            }
+            progress(v.records);
         }
-        progress(v.records);
+        Ok(())
+    })?;
+    if v.broken.is_some() {
+        return Ok(v);
     }
     if let Some(c) = checkpoints.last() {
         if c.seq > last_seq {
@@ -464,9 +489,82 @@ pub fn verify(
     Ok(v)
 }
 
+/// Checks one page of the chain after `last_seq`/`last_hash`; `true` when a record is broken
+/// (`v.broken` says which).
+fn check_page(
+    page: &[AuditRow],
+    at_seq: &std::collections::HashMap<i64, &Checkpoint>,
+    last_seq: &mut i64,
+    last_hash: &mut String,
+    v: &mut Verified,
+) -> bool {
+    {
+        for (i, r) in page.iter().enumerate() {
+            let prev_hash = if i == 0 {
+                last_hash.as_str()
+            } else {
+                page[i - 1].hash.as_str()
+            };
+            if r.seq != *last_seq + 1 {
+                v.broken = Some((
+                    *last_seq + 1,
+                    format!(
+                        "record {} is missing (the next is {})",
+                        *last_seq + 1,
+                        r.seq
+                    ),
+                ));
+                return true;
+            }
+            if r.prev != prev_hash {
+                v.broken = Some((
+                    r.seq,
+                    format!("record {} does not follow record {} (its predecessor was changed, removed or reordered)", r.seq, last_seq),
+                ));
+                return true;
+            }
+            if !hex_is(&r.hash, digest(&r.prev, r).as_ref()) {
+                v.broken = Some((r.seq, format!("record {} was altered", r.seq)));
+                return true;
+            }
+            if let Some(c) = at_seq.get(&r.seq) {
+                if c.head != r.hash {
+                    v.broken = Some((
+                        r.seq,
+                        format!(
+                            "record {} differs from checkpoint {} (the chain was rewritten)",
+                            r.seq, c.seq
+                        ),
+                    ));
+                    return true;
+                }
+            }
+            *last_seq = r.seq;
+            v.records += 1;
+        }
+        if let Some(r) = page.last() {
+            last_hash.clone_from(&r.hash);
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_and_hex_comparison() {
+        let mut b = [0u8; 20];
+        for n in [0, 7, 10, 12345, -3, i64::MAX, i64::MIN + 1] {
+            assert_eq!(decimal(n, &mut b), n.to_string());
+        }
+        let d = [0u8, 0xab, 0xff];
+        assert!(hex_is("00abff", &d));
+        assert!(!hex_is("00abfe", &d));
+        assert!(!hex_is("00ABFF", &d));
+        assert!(!hex_is("00ab", &d));
+    }
 
     #[test]
     fn hash_covers_every_field() {

@@ -56,6 +56,17 @@ pub fn encode(data: &[u8], alphabet: Alphabet, pad: bool) -> String {
     out
 }
 
+/// Lower-case hexadecimal (digests as the hub stores them).
+pub fn hex(data: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(data.len() * 2);
+    for b in data {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
+
 /// Decodes leniently: whitespace is skipped and decoding stops at the first `=` (FHIRPath's
 /// `decode`). `None` on a symbol outside the alphabet.
 pub fn decode(s: &str, alphabet: Alphabet) -> Option<Vec<u8>> {
@@ -128,6 +139,12 @@ mod tests {
         let url = encode(&all, Alphabet::Url, false);
         assert!(!url.contains(['+', '/', '=']));
         assert_eq!(decode_url_strict(&url).unwrap(), all);
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0, 0x0f, 0xa0, 0xff]), "000fa0ff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

@@ -33,6 +33,13 @@ impl Param {
             Param::Null | Param::Ints(_) | Param::Texts(_) | Param::Blobs(_) => String::new(),
         }
     }
+    /// The text of an owned value, without a copy.
+    pub fn into_text(self) -> String {
+        match self {
+            Param::Text(t) => t,
+            other => other.text(),
+        }
+    }
     pub fn opt_text(&self) -> Option<String> {
         match self {
             Param::Null => None,

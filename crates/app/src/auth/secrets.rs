@@ -53,11 +53,7 @@ pub fn normalize_code(code: &str) -> String {
 
 /// SHA-256 in hex: how one-time codes and session ids are stored.
 pub fn digest_hex(s: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, s.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    base64::hex(ring::digest::digest(&ring::digest::SHA256, s.as_bytes()).as_ref())
 }
 
 /// Equal without revealing where two strings differ.
