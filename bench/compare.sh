@@ -12,6 +12,8 @@
 # institution viewing consent (`load setup`), so both read the same data. `summary` imports
 # PATIENTS generated patients once with the earlier binary and copies the store (the later one
 # migrates its copy on start); `submit` uses a fresh store per run. Everything on 127.0.0.1.
+# SETUP_BOTH=1: the earlier build has a registry too (an earlier build of the access issue or
+# later), so `load setup` runs for both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?summary, submit or consent}
@@ -96,7 +98,7 @@ summary)
       if [ "$side" = before ]; then bin=$before_bin; st=$a_store; else bin=$after_bin; st=$b_store; fi
       # shellcheck disable=SC2086
       start "$bin" $st
-      if [ "$side" = after ] && [ "$r" = 1 ]; then
+      if [ "$r" = 1 ] && { [ "$side" = after ] || [ "${SETUP_BOTH:-0}" = 1 ]; }; then
         "$load" setup --port "$port" --patients "$patients" --grants 1
       fi
       if [ "$backend" = sqlite ]; then cat "$work"/"${st##*/}"/clins.sqlite* >/dev/null 2>&1 || true; fi
@@ -114,7 +116,7 @@ submit)
       st=$(fresh_store "s${r}_$side")
       # shellcheck disable=SC2086
       start "$bin" $st
-      if [ "$side" = after ]; then
+      if [ "$side" = after ] || [ "${SETUP_BOTH:-0}" = 1 ]; then
         "$load" setup --port "$port" --patients "$patients" >/dev/null
       fi
       echo -n "round $r $side (calibration $(calibrate) s): "

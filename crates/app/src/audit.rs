@@ -690,3 +690,171 @@ pub fn usage(store: &Store, month: &str) -> Result<Vec<Usage>, Refusal> {
     }
     Ok(by.into_values().collect())
 }
+
+/// Who may query the audit trail for an institution's accesses: the operator (any), or an
+/// administrator of the institution's staff (its own).
+fn may_query(caller: &Caller, institution: Option<&str>) -> Result<(), Refusal> {
+    match (&caller.principal, institution) {
+        (Principal::Operator, _) => Ok(()),
+        (Principal::Institution { number, .. }, Some(i)) if number == i && caller.staff_admin => {
+            Ok(())
+        }
+        _ => Err(Refusal::forbidden(
+            "AUDIT-NOT-PERMITTED",
+            "the audit trail of an institution is read by its staff administrators and the operator",
+            "施設のアクセス記録は当該施設の管理者と運用者のみが閲覧できます",
+        )),
+    }
+}
+
+/// A query of the audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct Query {
+    /// The caller's institution (required for a staff administrator).
+    pub institution: Option<String>,
+    pub practitioner: Option<String>,
+    /// Instants; empty: unbounded.
+    pub from: String,
+    pub to: String,
+    pub limit: i64,
+}
+
+/// The records of an institution's (or, for the operator, any) accesses, newest first.
+pub fn query(store: &Store, caller: &Caller, q: &Query) -> Result<Vec<AuditRow>, Refusal> {
+    may_query(caller, q.institution.as_deref())?;
+    let to = if q.to.is_empty() {
+        "9999"
+    } else {
+        q.to.as_str()
+    };
+    let limit = q.limit.clamp(1, 10_000);
+    let mut rows = match &q.institution {
+        Some(i) => store.audit_of_institution(i, &q.from, to, limit * 4)?,
+        None => {
+            let mut all = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = store.audit_page(after, 10_000)?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                all.extend(
+                    page.into_iter()
+                        .filter(|r| r.at.as_str() >= q.from.as_str() && r.at.as_str() < to),
+                );
+            }
+            all.reverse();
+            all
+        }
+    };
+    if let Some(p) = &q.practitioner {
+        rows.retain(|r| &r.practitioner == p);
+    }
+    rows.truncate(limit as usize);
+    Ok(rows)
+}
+
+/// Something to review.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// `many-patients`, `emergency-use`, `many-refusals`.
+    pub rule: &'static str,
+    pub institution: String,
+    pub practitioner: String,
+    /// The day (UTC) it concerns.
+    pub day: String,
+    pub count: i64,
+    pub threshold: i64,
+}
+
+/// Thresholds of unusual access, per caller and day.
+#[derive(Clone, Copy, Debug)]
+pub struct Thresholds {
+    /// Distinct patients viewed by one practitioner (or institution without one) in a day.
+    pub patients_per_day: i64,
+    /// Emergency accesses by one practitioner in a day.
+    pub emergency_per_day: i64,
+    /// Refused requests of one caller in a day.
+    pub refusals_per_day: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            patients_per_day: 100,
+            emergency_per_day: 5,
+            refusals_per_day: 50,
+        }
+    }
+}
+
+/// Unusual access in `[from, to)` for the operator to review: many patients viewed by one
+/// person in a day, frequent emergency use by one practitioner, many refusals of one caller.
+pub fn unusual(
+    store: &Store,
+    caller: &Caller,
+    from: &str,
+    to: &str,
+    t: Thresholds,
+) -> Result<Vec<Finding>, Refusal> {
+    may_query(caller, None)?;
+    use std::collections::{BTreeMap, BTreeSet};
+    type Key = (String, String, String);
+    let mut patients: BTreeMap<Key, BTreeSet<String>> = BTreeMap::new();
+    let mut emergency: BTreeMap<Key, i64> = BTreeMap::new();
+    let mut refused: BTreeMap<Key, i64> = BTreeMap::new();
+    let to = if to.is_empty() { "9999" } else { to };
+    let mut after = 0;
+    loop {
+        let page = store.audit_page(after, 10_000)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for r in page
+            .iter()
+            .filter(|r| r.at.as_str() >= from && r.at.as_str() < to && !r.institution.is_empty())
+        {
+            let key = (
+                r.institution.clone(),
+                r.practitioner.clone(),
+                r.at.chars().take(10).collect::<String>(),
+            );
+            if r.outcome != "0" {
+                *refused.entry(key).or_default() += 1;
+                continue;
+            }
+            if !r.member_id.is_empty()
+                && matches!(r.action.as_str(), "summary" | "search" | "read" | "history")
+            {
+                patients
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(r.member_id.clone());
+                if r.basis == "emergency" {
+                    *emergency.entry(key).or_default() += 1;
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut add = |rule, (institution, practitioner, day): Key, count, threshold| {
+        if count > threshold {
+            out.push(Finding {
+                rule,
+                institution,
+                practitioner,
+                day,
+                count,
+                threshold,
+            });
+        }
+    };
+    for (k, set) in patients {
+        add("many-patients", k, set.len() as i64, t.patients_per_day);
+    }
+    for (k, n) in emergency {
+        add("emergency-use", k, n, t.emergency_per_day);
+    }
+    for (k, n) in refused {
+        add("many-refusals", k, n, t.refusals_per_day);
+    }
+    Ok(out)
+}

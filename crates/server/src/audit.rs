@@ -202,3 +202,88 @@ pub async fn history(
     })
     .await
 }
+
+fn param(pairs: &[(String, String)], k: &str) -> Option<String> {
+    pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+}
+
+fn json_response(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+/// `GET /admin/audit?institution=&practitioner=&from=&to=&_count=`: accesses as AuditEvents
+/// (the operator: any institution; a staff administrator: its own institution's staff).
+pub async fn query(
+    State(hub): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = crate::query_pairs(&q);
+    let institution = param(&pairs, "institution").or_else(|| {
+        (caller.staff_admin)
+            .then(|| caller.institution().map(str::to_string))
+            .flatten()
+    });
+    let query = app::audit::Query {
+        institution,
+        practitioner: param(&pairs, "practitioner"),
+        from: param(&pairs, "from").unwrap_or_default(),
+        to: param(&pairs, "to").unwrap_or_default(),
+        limit: param(&pairs, "_count")
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1000),
+    };
+    blocking(move || {
+        let rows = app::audit::query(&hub.store, &caller, &query)?;
+        let events: Vec<Value> = rows
+            .iter()
+            .map(|r| app::audit::audit_event(r, None, false))
+            .collect();
+        Ok(json_response(json::to_string(&Value::Array(events))))
+    })
+    .await
+}
+
+/// `GET /admin/audit/unusual?from=&to=[&patients=N&emergency=N&refusals=N]` (operator): what to
+/// review.
+pub async fn unusual(
+    State(hub): State<AppState>,
+    Auth(caller): Auth,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let pairs = crate::query_pairs(&q);
+    let num = |k: &str, d: i64| param(&pairs, k).and_then(|v| v.parse().ok()).unwrap_or(d);
+    let d = app::audit::Thresholds::default();
+    let t = app::audit::Thresholds {
+        patients_per_day: num("patients", d.patients_per_day),
+        emergency_per_day: num("emergency", d.emergency_per_day),
+        refusals_per_day: num("refusals", d.refusals_per_day),
+    };
+    let (from, to) = (
+        param(&pairs, "from").unwrap_or_default(),
+        param(&pairs, "to").unwrap_or_default(),
+    );
+    blocking(move || {
+        let found = app::audit::unusual(&hub.store, &caller, &from, &to, t)?;
+        let list: Vec<Value> = found
+            .iter()
+            .map(|f| {
+                let mut o = json::Object::new();
+                o.insert("rule", Value::string(f.rule));
+                o.insert("institution", Value::string(f.institution.as_str()));
+                o.insert("practitioner", Value::string(f.practitioner.as_str()));
+                o.insert("day", Value::string(f.day.as_str()));
+                o.insert("count", Value::Number(f.count.to_string().into()));
+                o.insert("threshold", Value::Number(f.threshold.to_string().into()));
+                Value::Object(o)
+            })
+            .collect();
+        Ok(json_response(json::to_string(&Value::Array(list))))
+    })
+    .await
+}

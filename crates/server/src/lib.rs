@@ -123,6 +123,8 @@ pub fn app(hub: AppState) -> Router {
         .route("/auth/session", get(signin::session))
         .route("/auth/logout", post(signin::logout))
         .route("/fhir/AuditEvent", get(audit::history))
+        .route("/admin/audit", get(audit::query))
+        .route("/admin/audit/unusual", get(audit::unusual))
         .route("/fhir/Patient/$summary", get(read::summary))
         .route("/fhir/{rtype}", get(read::search))
         .route("/fhir/{rtype}/{id}", get(read::read))

@@ -111,6 +111,12 @@ fn copy(backend: &Backend, name: &str) -> Backend {
     }
 }
 
+fn secret_of_suite(list: &[&str]) {
+    for s in list {
+        secret(s);
+    }
+}
+
 fn q(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -233,6 +239,117 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
         r.body
     );
 
+    // The operator's queries: per institution, and what to review.
+    let op = [("X-Clins-Dev-Role", "operator")];
+    let r = request(port, "GET", "/admin/audit?institution=1312000002", &op, b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("er-doctor-7") && r.body.contains("ETREAT"),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("1312000001"),
+        "only that institution: {}",
+        r.body
+    );
+    let r = request(
+        port,
+        "GET",
+        "/admin/audit/unusual?emergency=0&patients=5",
+        &op,
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let findings = json::parse(&r.body).unwrap();
+    assert!(
+        findings
+            .items()
+            .iter()
+            .any(
+                |f| f.get("rule").and_then(Value::as_str) == Some("emergency-use")
+                    && f.get("practitioner").and_then(Value::as_str) == Some("er-doctor-7")
+            ),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.contains("many-patients"),
+        "one patient is not many: {}",
+        r.body
+    );
+    assert_eq!(
+        request(
+            port,
+            "GET",
+            "/admin/audit",
+            &[("X-Clins-Dev-Institution", "1312000002")],
+            b""
+        )
+        .status,
+        403,
+        "an institution without a staff administrator's session"
+    );
+    // A staff administrator of 1312000002 reads its own staff's accesses, not others'.
+    let r = request(
+        port,
+        "POST",
+        "/auth/staff",
+        &[
+            ("X-Clins-Dev-Role", "operator"),
+            ("Content-Type", "application/json"),
+        ],
+        br#"{"institution":"1312000002","login":"adm","name":"adm","admin":true}"#,
+    );
+    let code = r
+        .json()
+        .get("activation_code")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let r = request(
+        port,
+        "POST",
+        "/auth/activate",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"kind":"staff","institution":"1312000002","login":"adm","code":"{code}","password":"an administrator's passphrase"}}"#).as_bytes(),
+    );
+    let secret = r
+        .json()
+        .get("totp_secret")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_string();
+    let step = app::auth::secrets::totp_step(app::dates::instant_millis(NOW).unwrap() / 1000);
+    let totp = app::auth::secrets::totp_code(&secret, step, 6).unwrap();
+    let r = request(
+        port,
+        "POST",
+        "/auth/login",
+        &[("Content-Type", "application/json")],
+        format!(r#"{{"kind":"staff","institution":"1312000002","login":"adm","password":"an administrator's passphrase","totp":"{totp}"}}"#).as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let cookie = r
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    secret_of_suite(&[&code, &secret, cookie.split('=').nth(1).unwrap()]);
+    let r = request(port, "GET", "/admin/audit", &[("Cookie", &cookie)], b"");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("er-doctor-7"), "its own staff: {}", r.body);
+    let r = request(
+        port,
+        "GET",
+        "/admin/audit?institution=1312000001",
+        &[("Cookie", &cookie)],
+        b"",
+    );
+    assert_eq!(r.status, 403, "another institution's: {}", r.body);
+
     // Checkpoints: one now, more records, and the last at shutdown.
     let (ok, out) = cli(&backend, &["audit", "checkpoint", "--anchor", &anchor_arg]);
     assert!(ok, "{out}");
@@ -310,7 +427,7 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
         "{csv}"
     );
     assert!(
-        csv.contains("1312000002,\"テスト機関 1312000002\",0,\"\",1,1,0,0,0"),
+        csv.contains("1312000002,\"テスト機関 1312000002\",0,\"\",1,1,0,0,2"),
         "{csv}"
     );
 
