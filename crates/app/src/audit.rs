@@ -858,3 +858,54 @@ pub fn unusual(
     }
     Ok(out)
 }
+
+/// What a caller of [`Recorder::record`] is told when its record is durable (or why not).
+pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// The audit writer: records from every request are appended by one thread in batches (all
+/// that arrived while the previous batch was being written), one transaction each — group
+/// commit — and each caller is told when its record is durable.
+pub struct Recorder {
+    tx: std::sync::Mutex<std::sync::mpsc::Sender<(AuditRow, Done)>>,
+}
+
+impl Recorder {
+    /// Starts the writer thread on `store`.
+    pub fn start(store: Store) -> Recorder {
+        let (tx, rx) = std::sync::mpsc::channel::<(AuditRow, Done)>();
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || {
+                while let Ok(first) = rx.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < 4096 {
+                        match rx.try_recv() {
+                            Ok(x) => batch.push(x),
+                            Err(_) => break,
+                        }
+                    }
+                    let (rows, done): (Vec<AuditRow>, Vec<Done>) = batch.into_iter().unzip();
+                    let r = store.append_audit(rows, hash).map_err(|e| e.to_string());
+                    for d in done {
+                        d(r.clone());
+                    }
+                }
+            })
+            .expect("start the audit writer");
+        Recorder {
+            tx: std::sync::Mutex::new(tx),
+        }
+    }
+
+    /// Queues a record; `done` is called once it is committed (or failed).
+    pub fn record(&self, row: AuditRow, done: Done) {
+        let sent = self
+            .tx
+            .lock()
+            .map(|tx| tx.send((row, done)))
+            .map_err(|_| ());
+        if let Ok(Err(std::sync::mpsc::SendError((_, done)))) = sent {
+            done(Err("the audit writer has stopped".into()));
+        }
+    }
+}

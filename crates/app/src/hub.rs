@@ -49,4 +49,6 @@ pub struct Hub {
     pub limits: crate::limits::Limits,
     /// Where the audit trail's checkpoints are also written (outside the database), if set.
     pub audit_anchor: Option<std::path::PathBuf>,
+    /// The audit trail's writer (group commit of the records of all requests).
+    pub audit: crate::audit::Recorder,
 }

@@ -114,6 +114,7 @@ pub fn build_hub(
         auth,
         limits: app::limits::Limits::default(),
         audit_anchor: None,
+        audit: app::audit::Recorder::start(store.clone()),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,

@@ -123,8 +123,14 @@ pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) ->
     if status >= 400 {
         row.items.clear();
     }
-    let h = hub.clone();
-    match tokio::task::spawn_blocking(move || app::audit::record(&h.store, row)).await {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    hub.audit.record(
+        row,
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+    );
+    match rx.await {
         Ok(Ok(())) => res,
         _ => {
             tracing::error!("the audit record could not be written; the answer is withheld");

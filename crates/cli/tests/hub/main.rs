@@ -55,6 +55,7 @@ both!(rate_limits);
 both!(tls_listener_and_database);
 both!(people_sign_in);
 both!(audit_trail);
+both!(audit_survives_sigkill);
 
 fn consent_validity_is_a_setting(kind: &str) {
     access::consent_validity_is_a_setting(kind);
@@ -66,6 +67,10 @@ fn identification_by_four_items(kind: &str) {
 
 fn token_matrix(kind: &str) {
     tokens::token_matrix(kind, &[]);
+}
+
+fn audit_survives_sigkill(kind: &str) {
+    audit::audit_survives_sigkill(kind, &ig());
 }
 
 fn audit_trail(kind: &str) {
