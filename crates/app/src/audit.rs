@@ -899,12 +899,11 @@ impl Recorder {
 
     /// Queues a record; `done` is called once it is committed (or failed).
     pub fn record(&self, row: AuditRow, done: Done) {
-        let sent = self
-            .tx
-            .lock()
-            .map(|tx| tx.send((row, done)))
-            .map_err(|_| ());
-        if let Ok(Err(std::sync::mpsc::SendError((_, done)))) = sent {
+        let Ok(tx) = self.tx.lock() else {
+            done(Err("the audit writer is unavailable".into()));
+            return;
+        };
+        if let Err(std::sync::mpsc::SendError((_, done))) = tx.send((row, done)) {
             done(Err("the audit writer has stopped".into()));
         }
     }

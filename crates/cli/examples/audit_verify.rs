@@ -71,9 +71,9 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     assert!(v.broken.is_none(), "{:?}", v.broken);
     assert_eq!(v.records, n);
-    // The database file itself (its write-ahead log is transient): the table and its two
-    // indexes (by patient and by institution).
-    let bytes = std::fs::metadata(dir.join("clins.sqlite")).map_or(0, |m| m.len());
+    // The audit database file itself (its write-ahead log is transient): the table and its
+    // two indexes (by patient and by institution).
+    let bytes = std::fs::metadata(dir.join("audit.sqlite")).map_or(0, |m| m.len());
     println!(
         "{n} records appended in {built:.1} s; verified in {secs:.2} s: {:.0} records/s{}",
         n as f64 / secs,

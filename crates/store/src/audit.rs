@@ -147,14 +147,56 @@ pub(crate) fn append_in(
 }
 
 impl Store {
+    /// A write to the audit tables: in the embedded store's audit file (one transaction on its
+    /// own connection), or a transaction on PostgreSQL.
+    fn audit_write<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&mut dyn Conn) -> Result<T, crate::DbError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match &self.audit_db {
+            Some(db) => {
+                let mut c = db.lock().map_err(|_| {
+                    StoreError::Db(crate::DbError::Other("audit store poisoned".into()))
+                })?;
+                c.batch("BEGIN IMMEDIATE")?;
+                match f(&mut *c) {
+                    Ok(v) => {
+                        c.batch("COMMIT")?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = c.batch("ROLLBACK");
+                        Err(StoreError::Db(e))
+                    }
+                }
+            }
+            None => self.write(move |c| Ok(f(c)?)),
+        }
+    }
+
+    fn audit_read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, crate::DbError>,
+    ) -> Result<T, StoreError> {
+        match &self.audit_db {
+            Some(db) => {
+                let mut c = db.lock().map_err(|_| {
+                    StoreError::Db(crate::DbError::Other("audit store poisoned".into()))
+                })?;
+                Ok(f(&mut *c)?)
+            }
+            None => self.read(f),
+        }
+    }
+
     /// Appends records to the audit chain (committed before this returns).
     pub fn append_audit(&self, rows: Vec<AuditRow>, hasher: AuditHasher) -> Result<(), StoreError> {
-        self.write(move |c| Ok(append_in(c, &rows, hasher)?))
+        self.audit_write(move |c| append_in(c, &rows, hasher))
     }
 
     /// The chain's head: its last sequence number and hash (0 and empty when empty).
     pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        self.read(|c| {
+        self.audit_read(|c| {
             Ok(c.query(
                 "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
                 &[],
@@ -175,7 +217,7 @@ impl Store {
     /// Up to `limit` records after `after_seq`, in chain order (verification reads the whole
     /// chain in such pages).
     pub fn audit_page(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
-        self.read(|c| {
+        self.audit_read(|c| {
             Ok(c.query(
                 &format!(
                     "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
@@ -194,7 +236,7 @@ impl Store {
         member_id: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        self.read(|c| {
+        self.audit_read(|c| {
             Ok(c.query(
                 &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE member_id = ?1 ORDER BY at DESC, seq DESC LIMIT ?2"),
                 &[member_id.into(), limit.into()],
@@ -213,7 +255,7 @@ impl Store {
         to: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        self.read(|c| {
+        self.audit_read(|c| {
             Ok(c.query(
                 &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE institution = ?1 AND at >= ?2 AND at < ?3 ORDER BY at DESC, seq DESC LIMIT ?4"),
                 &[institution.into(), from.into(), to.into(), limit.into()],
@@ -233,7 +275,7 @@ impl Store {
             cp.kid.clone().into(),
             cp.signature.clone().into(),
         ];
-        self.write(move |c| {
+        self.audit_write(move |c| {
             c.execute(
                 "INSERT INTO audit_checkpoints (seq, head, at, kid, signature) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
                 &p,
@@ -244,7 +286,7 @@ impl Store {
 
     /// Every checkpoint, by sequence number.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.read(|c| {
+        self.audit_read(|c| {
             Ok(c.query(
                 "SELECT seq, head, at, kid, signature FROM audit_checkpoints ORDER BY seq",
                 &[],

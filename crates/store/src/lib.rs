@@ -518,6 +518,10 @@ pub struct Store {
     /// SQLite: the last patient key handed out for a patient not stored yet (see
     /// [`Store::guess`]); the writer uses it only if no patient has it.
     last_spare_key: Arc<std::sync::atomic::AtomicI64>,
+    /// SQLite: the audit trail in a file of its own (`audit.sqlite`), so that its appends, one
+    /// per request, do not make every reader of the patient data start over with an empty page
+    /// cache (SQLite resets a connection's cache when the database changed).
+    audit_db: Option<Arc<Mutex<SqliteConn>>>,
 }
 
 /// Entries of the patient-key cache of a PostgreSQL store (about 100 bytes each).
@@ -595,7 +599,10 @@ impl Store {
             16,
             SQLITE_READERS,
         );
+        let mut audit_db = SqliteConn::open(&dir.join("audit.sqlite"))?;
+        audit_db.batch(&schema::audit_tables(Dialect::Sqlite))?;
         Ok(Store {
+            audit_db: Some(Arc::new(Mutex::new(audit_db))),
             writer,
             group,
             reader,
@@ -620,6 +627,7 @@ impl Store {
             connections,
         );
         Ok(Store {
+            audit_db: None,
             writer: pool.clone(),
             group: None,
             reader: pool,

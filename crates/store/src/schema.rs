@@ -362,6 +362,15 @@ CREATE TABLE audit_checkpoints (
 {AUDIT_GUARD}
 ";
 
+/// The audit tables with their guards, created if missing: the embedded store keeps them in a
+/// database file of their own (`audit.sqlite`).
+pub fn audit_tables(dialect: Dialect) -> String {
+    ddl(V8, dialect)
+        .replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ")
+        .replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ")
+        .replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ")
+}
+
 /// The statements that make the audit tables append-only, per dialect.
 fn audit_guard(dialect: Dialect) -> String {
     let tables = ["audit_log", "audit_checkpoints"];

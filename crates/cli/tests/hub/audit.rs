@@ -33,7 +33,7 @@ fn sql(backend: &Backend, statements: &[String], guarded: bool) -> Result<(), St
     match backend {
         Backend::Sqlite(dir) => {
             let c =
-                rusqlite::Connection::open(dir.join("clins.sqlite")).map_err(|e| e.to_string())?;
+                rusqlite::Connection::open(dir.join("audit.sqlite")).map_err(|e| e.to_string())?;
             if !guarded {
                 for t in ["audit_log", "audit_checkpoints"] {
                     c.execute_batch(&format!(
