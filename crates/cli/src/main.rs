@@ -431,6 +431,53 @@ enum DisasterAction {
     },
 }
 
+/// Runs an operator's command and records it in the audit trail (its arguments without the
+/// database URL, which may hold a password; its outcome by exit code), as the HTTP forms of
+/// these commands are recorded.
+fn audited(
+    data: PathBuf,
+    database: Option<String>,
+    action: &str,
+    run: impl FnOnce(PathBuf, Option<String>) -> ExitCode,
+) -> ExitCode {
+    let code = run(data.clone(), database.clone());
+    let mut words = Vec::new();
+    let mut skip = false;
+    for a in std::env::args().skip(1) {
+        if skip {
+            skip = false;
+            continue;
+        }
+        if a == "--database" || a == "--data" {
+            skip = true;
+            continue;
+        }
+        if a.starts_with("--database=") || a.starts_with("--data=") {
+            continue;
+        }
+        words.push(a);
+    }
+    let ok = code == ExitCode::SUCCESS;
+    let row = store::AuditRow {
+        at: store::now_utc(),
+        action: action.to_string(),
+        outcome: if ok { "0" } else { "4" }.into(),
+        status: 0,
+        role: "operator".into(),
+        purpose: "HOPERAT".into(),
+        request: format!("CLI clins-hub {}", words.first().map_or("", String::as_str)),
+        detail: words.join(" "),
+        ..Default::default()
+    };
+    let recorded =
+        operator_store(data, database).and_then(|s| app::audit::record(&s, row).map_err(show));
+    if let Err(e) = recorded {
+        eprintln!("clins-hub: the command was not recorded in the audit trail: {e}");
+        return ExitCode::from(1);
+    }
+    code
+}
+
 /// The hub's signing key, as the server keeps it in the database.
 fn hub_key(store: &store::Store) -> Result<app::auth::Authority, String> {
     app::auth::Authority::load(store, "", std::time::Duration::from_secs(1))
@@ -1024,20 +1071,24 @@ fn main() -> ExitCode {
             data,
             database,
             action,
-        } => institutions(data, database, action),
+        } => audited(data, database, "registry", |d, db| {
+            institutions(d, db, action)
+        }),
         Command::Disaster {
             data,
             database,
             action,
-        } => disaster(data, database, action),
+        } => audited(data, database, "disaster", |d, db| disaster(d, db, action)),
         Command::Clients {
             data,
             database,
             action,
-        } => exit(
-            "clients",
-            operator_store(data, database).and_then(|s| auth_cmd::clients(&s, action)),
-        ),
+        } => audited(data, database, "registry", |d, db| {
+            exit(
+                "clients",
+                operator_store(d, db).and_then(|s| auth_cmd::clients(&s, action)),
+            )
+        }),
         Command::Keygen { out } => exit("keygen", auth_cmd::keygen(&out)),
         Command::Audit {
             data,
@@ -1068,10 +1119,12 @@ fn main() -> ExitCode {
             data,
             database,
             action,
-        } => exit(
-            "staff",
-            operator_store(data, database).and_then(|s| auth_cmd::staff(&s, action)),
-        ),
+        } => audited(data, database, "registry", |d, db| {
+            exit(
+                "staff",
+                operator_store(d, db).and_then(|s| auth_cmd::staff(&s, action)),
+            )
+        }),
         Command::Patients {
             data,
             database,

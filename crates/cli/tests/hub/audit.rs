@@ -350,6 +350,16 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
     );
     assert_eq!(r.status, 403, "another institution's: {}", r.body);
 
+    // The operator's commands are recorded too (without the database URL).
+    let (ok, out) = cli(&backend, &["institutions", "disable", "1312000003"]);
+    assert!(ok, "{out}");
+    let r = request(port, "GET", "/admin/audit?_count=5", &op, b"");
+    assert!(
+        r.body.contains("institutions disable 1312000003") && !r.body.contains("postgres://"),
+        "{}",
+        r.body
+    );
+
     // Checkpoints: one now, more records, and the last at shutdown.
     let (ok, out) = cli(&backend, &["audit", "checkpoint", "--anchor", &anchor_arg]);
     assert!(ok, "{out}");
