@@ -54,13 +54,7 @@ pub fn scope(caller: &Caller, resource: &str, interaction: Interaction) -> Resul
     if caller.scopes.permits(resource, interaction) {
         return Ok(());
     }
-    let letter = match interaction {
-        Interaction::Create => "c",
-        Interaction::Read => "r",
-        Interaction::Update => "u",
-        Interaction::Delete => "d",
-        Interaction::Search => "s",
-    };
+    let letter = interaction.letter();
     Err(Refusal::new(
         crate::refusal::Why::Forbidden,
         fhir::outcome::IssueType::Forbidden,

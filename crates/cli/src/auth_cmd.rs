@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use app::auth::jose::{self, ClientKey};
 use clap::Subcommand;
+
+use crate::show;
 use fhir::json::{self, Value};
 
 #[derive(Subcommand)]
@@ -49,14 +51,6 @@ pub enum ClientsAction {
 
 fn read(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-fn show(e: app::Refusal) -> String {
-    e.issues
-        .iter()
-        .map(|i| format!("{} ({})", i.en, i.ja))
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// `clins-hub clients …` on an opened store.
@@ -230,9 +224,9 @@ pub fn token(a: TokenArgs) -> Result<(), String> {
     let assertion = app::auth::client_assertion(&key, &kid, &a.client, &token_url, now)?;
     let mut form = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={}&scope={}",
-        form_encode(app::auth::JWT_BEARER),
+        server::percent_encode(app::auth::JWT_BEARER),
         assertion,
-        form_encode(&a.scope)
+        server::percent_encode(&a.scope)
     );
     if let Some(user) = &a.practitioner {
         let ua = app::auth::user_assertion(&key, &kid, &a.client, &token_url, now, user)?;
@@ -254,19 +248,6 @@ pub fn token(a: TokenArgs) -> Result<(), String> {
                 .unwrap_or("")
         )),
     }
-}
-
-/// `application/x-www-form-urlencoded` encoding of one value.
-pub fn form_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A POST of a form to an `http://host:port/path` URL (one request, `Connection: close`).

@@ -6,20 +6,11 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fhir::json::{write_str, Value};
 
-use crate::http::{parse_json, ApiError, Auth};
+use crate::http::{json, parse_json, ApiError, Auth};
 use crate::{blocking, body_or_error, AppState};
-
-fn json(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    r
-}
 
 fn row_json(out: &mut String, r: &store::InstitutionRow) {
     out.push_str("{\"number\":");

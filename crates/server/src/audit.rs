@@ -213,15 +213,6 @@ fn param(pairs: &[(String, String)], k: &str) -> Option<String> {
     pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
 }
 
-fn json_response(body: String) -> Response {
-    let mut r = (StatusCode::OK, body).into_response();
-    r.headers_mut().insert(
-        axum::http::header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
-    r
-}
-
 /// `GET /admin/audit?institution=&practitioner=&from=&to=&_count=`: accesses as AuditEvents
 /// (the operator: any institution; a staff administrator: its own institution's staff).
 pub async fn query(
@@ -250,7 +241,10 @@ pub async fn query(
             .iter()
             .map(|r| app::audit::audit_event(r, None, false))
             .collect();
-        Ok(json_response(json::to_string(&Value::Array(events))))
+        Ok(crate::http::json(
+            StatusCode::OK,
+            json::to_string(&Value::Array(events)),
+        ))
     })
     .await
 }
@@ -289,7 +283,10 @@ pub async fn unusual(
                 Value::Object(o)
             })
             .collect();
-        Ok(json_response(json::to_string(&Value::Array(list))))
+        Ok(crate::http::json(
+            StatusCode::OK,
+            json::to_string(&Value::Array(list)),
+        ))
     })
     .await
 }

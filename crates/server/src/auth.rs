@@ -8,29 +8,17 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fhir::json::{self, Object, Value};
 
 use crate::AppState;
-
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    let mut r = (status, json::to_string(body)).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    r
-}
 
 fn oauth_error(e: &app::auth::TokenError) -> Response {
     let mut o = Object::new();
     o.insert("error", Value::string(e.error));
     o.insert("error_description", Value::string(e.description.as_str()));
     let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = json_response(status, &Value::Object(o));
+    let mut r = crate::http::json(status, json::to_string(&Value::Object(o)));
     if status == StatusCode::UNAUTHORIZED {
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -108,7 +96,7 @@ pub async fn token(
             o.insert("token_type", Value::string("bearer"));
             o.insert("expires_in", Value::Number(t.expires_in.to_string().into()));
             o.insert("scope", Value::string(t.scope));
-            json_response(StatusCode::OK, &Value::Object(o))
+            crate::http::json(StatusCode::OK, json::to_string(&Value::Object(o)))
         }
         Ok(Err(e)) => {
             tracing::info!(error = e.error, "token request refused");
@@ -160,10 +148,10 @@ pub async fn smart_configuration(State(hub): State<AppState>) -> Response {
         "capabilities",
         strings(&["client-confidential-asymmetric", "permission-v2"]),
     );
-    json_response(StatusCode::OK, &Value::Object(o))
+    crate::http::json(StatusCode::OK, json::to_string(&Value::Object(o)))
 }
 
 /// `GET /.well-known/jwks.json`: the keys that sign the hub's access tokens.
 pub async fn jwks(State(hub): State<AppState>) -> Response {
-    json_response(StatusCode::OK, &hub.auth.jwks())
+    crate::http::json(StatusCode::OK, json::to_string(&hub.auth.jwks()))
 }

@@ -14,6 +14,21 @@ use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 pub const DEV_INSTITUTION_HEADER: &str = "x-clins-dev-institution";
 
+/// A plain JSON response (the operator's and sign-in endpoints, the token endpoint): never
+/// cached, as it may hold credentials or personal data.
+pub fn json(status: StatusCode, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r
+}
+
 /// A FHIR JSON response.
 pub fn fhir(status: StatusCode, body: impl Into<Body>) -> Response {
     let mut r = Response::new(body.into());

@@ -7,24 +7,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fhir::json::{write_str, Value};
 
 use app::auth::people::{self, Person, SESSION_COOKIE};
 
-use crate::http::{parse_json, ApiError, Auth};
+use crate::http::{json, parse_json, ApiError, Auth};
 use crate::{blocking, body_or_error, AppState};
-
-fn json(status: StatusCode, body: String) -> Response {
-    let mut r = (status, body).into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
 
 fn text(v: &Value, k: &str) -> String {
     v.get(k)

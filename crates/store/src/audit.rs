@@ -82,6 +82,24 @@ fn audit(row: Row) -> AuditRow {
 /// The hash of a row given its predecessor's, as the application computes it.
 pub type AuditHasher = fn(prev: &str, row: &AuditRow) -> String;
 
+/// The chain's head: its last sequence number and hash (0 and empty when it is empty).
+fn head(c: &mut dyn Conn) -> Result<(i64, String), crate::DbError> {
+    Ok(c.query(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        &[],
+    )?
+    .into_iter()
+    .next()
+    .map(|r| {
+        let mut it = r.into_iter();
+        (
+            it.next().map_or(0, |v| v.int()),
+            it.next().map(Param::into_text).unwrap_or_default(),
+        )
+    })
+    .unwrap_or((0, String::new())))
+}
+
 /// Appends `rows` to the chain inside the caller's transaction: each gets the next sequence
 /// number, its predecessor's hash and its own (`hasher`).
 pub(crate) fn append_in(
@@ -97,22 +115,7 @@ pub(crate) fn append_in(
         // are not blocked.
         c.batch("LOCK TABLE audit_log IN EXCLUSIVE MODE")?;
     }
-    let head = c
-        .query(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
-        )?
-        .into_iter()
-        .next()
-        .map(|r| {
-            let mut it = r.into_iter();
-            (
-                it.next().map_or(0, |v| v.int()),
-                it.next().map(|v| v.text()).unwrap_or_default(),
-            )
-        })
-        .unwrap_or((0, String::new()));
-    let (mut seq, mut prev) = head;
+    let (mut seq, mut prev) = head(c)?;
     for r in rows {
         seq += 1;
         let mut row = r.clone();
@@ -196,22 +199,7 @@ impl Store {
 
     /// The chain's head: its last sequence number and hash (0 and empty when empty).
     pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        self.audit_read(|c| {
-            Ok(c.query(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                &[],
-            )?
-            .into_iter()
-            .next()
-            .map(|r| {
-                let mut it = r.into_iter();
-                (
-                    it.next().map_or(0, |v| v.int()),
-                    it.next().map(|v| v.text()).unwrap_or_default(),
-                )
-            })
-            .unwrap_or((0, String::new())))
-        })
+        self.audit_read(head)
     }
 
     /// Up to `limit` records after `after_seq`, in chain order (verification reads the whole

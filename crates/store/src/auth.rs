@@ -88,6 +88,21 @@ fn key(row: Row) -> ClientKeyRow {
     }
 }
 
+/// Adds a client, or updates its institution and state (its keys are the caller's business).
+fn upsert_client(c: &mut dyn Conn, cl: &ClientRow) -> Result<(), crate::DbError> {
+    c.execute(
+        "INSERT INTO clients (client_id, institution, enabled, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (client_id) DO UPDATE SET institution = excluded.institution, enabled = excluded.enabled",
+        &[
+            cl.client_id.clone().into(),
+            cl.institution.clone().into(),
+            i64::from(cl.enabled).into(),
+            cl.created_at.clone().into(),
+        ],
+    )?;
+    Ok(())
+}
+
 fn put_keys(c: &mut dyn Conn, keys: &[ClientKeyRow]) -> Result<(), crate::DbError> {
     for k in keys {
         c.execute(
@@ -202,16 +217,7 @@ impl Store {
                 return Ok(false);
             }
             upsert_institution(c, &inst)?;
-            c.execute(
-                "INSERT INTO clients (client_id, institution, enabled, created_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (client_id) DO UPDATE SET institution = excluded.institution, enabled = excluded.enabled",
-                &[
-                    cl.client_id.clone().into(),
-                    cl.institution.clone().into(),
-                    i64::from(cl.enabled).into(),
-                    cl.created_at.clone().into(),
-                ],
-            )?;
+            upsert_client(c, &cl)?;
             c.execute(
                 "DELETE FROM client_keys WHERE client_id = ?1",
                 &[cl.client_id.clone().into()],
@@ -226,16 +232,7 @@ impl Store {
     pub fn put_client(&self, client: &ClientRow, keys: &[ClientKeyRow]) -> Result<(), StoreError> {
         let (cl, keys) = (client.clone(), keys.to_vec());
         self.write(move |c| {
-            c.execute(
-                "INSERT INTO clients (client_id, institution, enabled, created_at) VALUES (?1, ?2, ?3, ?4) \
-                 ON CONFLICT (client_id) DO UPDATE SET institution = excluded.institution, enabled = excluded.enabled",
-                &[
-                    cl.client_id.clone().into(),
-                    cl.institution.clone().into(),
-                    i64::from(cl.enabled).into(),
-                    cl.created_at.clone().into(),
-                ],
-            )?;
+            upsert_client(c, &cl)?;
             put_keys(c, &keys)?;
             Ok(())
         })

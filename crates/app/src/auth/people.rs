@@ -80,6 +80,24 @@ fn login_ok(login: &str) -> bool {
     crate::auth::practitioner_id_ok(login)
 }
 
+/// A new one-time activation code: the code (shown once), its digest (stored) and its expiry.
+struct Activation {
+    code: String,
+    digest: String,
+    until: String,
+}
+
+impl Activation {
+    fn new(now: &str) -> Activation {
+        let code = secrets::one_time_code();
+        Activation {
+            digest: secrets::digest_hex(&secrets::normalize_code(&code)),
+            until: plus_hours(now, ACTIVATION_HOURS).unwrap_or_default(),
+            code,
+        }
+    }
+}
+
 /// Whether `caller` manages the staff accounts of `institution`: the operator, or an
 /// administrator among that institution's staff.
 pub fn may_manage_staff(caller: &Caller, institution: &str) -> Result<(), Refusal> {
@@ -155,7 +173,7 @@ pub fn add_staff(
     };
     // Only the operator names administrators of an institution it has not got one of yet; an
     // institution's administrator may name others.
-    let code = secrets::one_time_code();
+    let code = Activation::new(now);
     let row = store.put_account(&AccountRow {
         account_id: store::random_id(),
         kind: "staff".into(),
@@ -165,13 +183,13 @@ pub fn add_staff(
         qualification: q.code().to_string(),
         emergency: new.emergency,
         admin: new.admin,
-        activation: secrets::digest_hex(&secrets::normalize_code(&code)),
-        activation_until: plus_hours(now, ACTIVATION_HOURS).unwrap_or_default(),
+        activation: code.digest.clone(),
+        activation_until: code.until.clone(),
         enabled: true,
         created_at: now.to_string(),
         ..AccountRow::default()
     })?;
-    Ok((row, code))
+    Ok((row, code.code))
 }
 
 /// The staff accounts of an institution.
@@ -214,7 +232,7 @@ pub fn reset_staff(
 ) -> Result<String, Refusal> {
     may_manage_staff(caller, institution.trim())?;
     let a = staff_account(store, institution, login)?;
-    let code = secrets::one_time_code();
+    let code = Activation::new(now);
     let id = a.account_id.clone();
     store.put_account(&AccountRow {
         password: String::new(),
@@ -222,12 +240,12 @@ pub fn reset_staff(
         totp_step: 0,
         failures: 0,
         locked_until: String::new(),
-        activation: secrets::digest_hex(&secrets::normalize_code(&code)),
-        activation_until: plus_hours(now, ACTIVATION_HOURS).unwrap_or_default(),
+        activation: code.digest.clone(),
+        activation_until: code.until.clone(),
         ..a
     })?;
     store.revoke_sessions_of(&id)?;
-    Ok(code)
+    Ok(code.code)
 }
 
 /// A patient's activation code, issued by the qualification service (after the card check)
@@ -251,7 +269,7 @@ pub fn patient_activation(
     let member = clins::InsuranceMemberId::parse(member_id.trim())
         .map_err(|e| invalid("ACTIVATION-MEMBER", e.en, e.ja))?
         .normalized();
-    let code = secrets::one_time_code();
+    let code = Activation::new(now);
     let existing = store.account("patient", "", &member)?;
     store.put_account(&AccountRow {
         account_id: existing
@@ -259,13 +277,13 @@ pub fn patient_activation(
             .map_or_else(store::random_id, |a| a.account_id.clone()),
         kind: "patient".into(),
         login: member,
-        activation: secrets::digest_hex(&secrets::normalize_code(&code)),
-        activation_until: plus_hours(now, ACTIVATION_HOURS).unwrap_or_default(),
+        activation: code.digest.clone(),
+        activation_until: code.until.clone(),
         enabled: true,
         created_at: now.to_string(),
         ..AccountRow::default()
     })?;
-    Ok(code)
+    Ok(code.code)
 }
 
 /// What activation gives: the TOTP secret to enrol in an authenticator app.

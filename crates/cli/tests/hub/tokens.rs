@@ -85,25 +85,13 @@ fn claims(port: u16, client: &str, jti: &str) -> Object {
     c
 }
 
-fn form_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// `POST /auth/token` with a client assertion (and extra form fields).
 pub fn token_request(port: u16, assertion: &str, scope: &str, extra: &str) -> Resp {
     secret(assertion);
     let body = format!(
         "grant_type=client_credentials&client_assertion_type={}&client_assertion={assertion}&scope={}{extra}",
-        form_encode(app::auth::JWT_BEARER),
-        form_encode(scope)
+        server::percent_encode(app::auth::JWT_BEARER),
+        server::percent_encode(scope)
     );
     request(
         port,

@@ -22,7 +22,8 @@ impl Interaction {
             Interaction::Search => 16,
         }
     }
-    fn letter(self) -> char {
+    /// The scope letter of the interaction (`c r u d s`).
+    pub fn letter(self) -> char {
         match self {
             Interaction::Create => 'c',
             Interaction::Read => 'r',
