@@ -121,6 +121,35 @@ pub fn record(store: &Store, row: AuditRow) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// `store` with `row` (the record of a write, its outcome success) appended to the audit
+/// trail in the transaction of its next write: both commit, or neither.
+pub fn with_record(store: &Store, row: AuditRow) -> Store {
+    store.with_audit(row, hash)
+}
+
+/// Every record of every chain, page by page, in chain order.
+fn each_page(store: &Store, mut f: impl FnMut(Vec<AuditRow>)) -> Result<(), store::StoreError> {
+    for chain in store.audit_chains() {
+        let mut after = 0;
+        loop {
+            let page = store.audit_page(chain, after, 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            f(page);
+        }
+    }
+    Ok(())
+}
+
+/// The number of records in every chain.
+pub fn total(store: &Store) -> Result<i64, store::StoreError> {
+    let mut n = 0;
+    for chain in store.audit_chains() {
+        n += store.audit_head(chain)?.0;
+    }
+    Ok(n)
+}
+
 /// The FHIR outcome code of an HTTP status.
 pub fn outcome(status: u16) -> &'static str {
     match status {
@@ -140,6 +169,12 @@ fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
     Value::Object(o)
 }
 
+/// The id of a record's AuditEvent: `w<seq>` in the `writes` chain, `a<seq>` in the other.
+pub fn event_id(r: &AuditRow) -> String {
+    let prefix = if r.chain == store::WRITES { 'w' } else { 'a' };
+    format!("{prefix}{}", r.seq)
+}
+
 /// A record as a FHIR R4 AuditEvent, shaped after IHE BALP (RESTful activity with a patient
 /// entity, the agents of the institution, the user and the client, `purposeOfUse`).
 /// `facility`: the institution's name; `for_patient`: the patient's own view, which names the
@@ -147,7 +182,7 @@ fn coding(system: &str, code: &str, display: Option<&str>) -> Value {
 pub fn audit_event(r: &AuditRow, facility: Option<&str>, for_patient: bool) -> Value {
     let mut e = Object::new();
     e.insert("resourceType", Value::string("AuditEvent"));
-    e.insert("id", Value::string(format!("a{}", r.seq)));
+    e.insert("id", Value::string(event_id(r)));
     if matches!(r.basis.as_str(), "emergency" | "disaster") {
         // Access without consent: marked, so that it stands out in the patient's history.
         let mut meta = Object::new();
@@ -335,65 +370,78 @@ pub fn audit_event(r: &AuditRow, facility: Option<&str>, for_patient: bool) -> V
     Value::Object(e)
 }
 
-/// The message a checkpoint signs: the chain's length and head.
-fn checkpoint_message(seq: i64, head: &str) -> String {
-    format!("clins-hub audit checkpoint\n{seq}\n{head}")
+/// The message a checkpoint signs: the chain's name, length and head.
+fn checkpoint_message(chain: &str, seq: i64, head: &str) -> String {
+    format!("clins-hub audit checkpoint\n{chain}\n{seq}\n{head}")
 }
 
-/// Signs the chain's head now (when it has grown since the last checkpoint) and records the
-/// checkpoint; with `anchor`, also appends it to that file (a copy outside the database, which
-/// makes a rollback of the database visible).
+/// Signs every chain's head now (each that has grown since its last checkpoint) and records
+/// the checkpoints; with `anchor`, also appends them to that file (a copy outside the
+/// database, which makes a rollback of the database visible). Returns the chains and
+/// checkpoints made.
 pub fn checkpoint(
     store: &Store,
     key: &jose::SigningKey,
     now: &str,
     anchor: Option<&std::path::Path>,
-) -> Result<Option<Checkpoint>, Refusal> {
-    let (seq, head) = store.audit_head()?;
-    if seq == 0 || store.checkpoints()?.last().is_some_and(|c| c.seq >= seq) {
-        return Ok(None);
+) -> Result<Vec<(String, Checkpoint)>, Refusal> {
+    let mut made = Vec::new();
+    for chain in store.audit_chains() {
+        let (seq, head) = store.audit_head(chain)?;
+        if seq == 0
+            || store
+                .checkpoints(chain)?
+                .last()
+                .is_some_and(|c| c.seq >= seq)
+        {
+            continue;
+        }
+        let signature = key
+            .sign_bytes(checkpoint_message(chain, seq, &head).as_bytes())
+            .map_err(Refusal::internal)?;
+        let cp = Checkpoint {
+            seq,
+            head,
+            at: now.to_string(),
+            kid: key.kid.clone(),
+            signature,
+        };
+        store.add_checkpoint(chain, &cp)?;
+        if let Some(path) = anchor {
+            use std::io::Write;
+            let line = format!(
+                "{chain}\t{}\t{}\t{}\t{}\t{}\n",
+                cp.seq, cp.head, cp.at, cp.kid, cp.signature
+            );
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_data()))
+                .map_err(|e| Refusal::internal(format!("audit anchor {}: {e}", path.display())))?;
+        }
+        made.push((chain.to_string(), cp));
     }
-    let signature = key
-        .sign_bytes(checkpoint_message(seq, &head).as_bytes())
-        .map_err(Refusal::internal)?;
-    let cp = Checkpoint {
-        seq,
-        head,
-        at: now.to_string(),
-        kid: key.kid.clone(),
-        signature,
-    };
-    store.add_checkpoint(&cp)?;
-    if let Some(path) = anchor {
-        use std::io::Write;
-        let line = format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            cp.seq, cp.head, cp.at, cp.kid, cp.signature
-        );
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.sync_data()))
-            .map_err(|e| Refusal::internal(format!("audit anchor {}: {e}", path.display())))?;
-    }
-    Ok(Some(cp))
+    Ok(made)
 }
 
-/// Reads an anchor file's checkpoints.
-pub fn read_anchor(path: &std::path::Path) -> Result<Vec<Checkpoint>, String> {
+/// Reads an anchor file's checkpoints, with their chains.
+pub fn read_anchor(path: &std::path::Path) -> Result<Vec<(String, Checkpoint)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text
         .lines()
         .filter_map(|l| {
             let f: Vec<&str> = l.split('\t').collect();
-            Some(Checkpoint {
-                seq: f.first()?.parse().ok()?,
-                head: f.get(1)?.to_string(),
-                at: f.get(2)?.to_string(),
-                kid: f.get(3)?.to_string(),
-                signature: f.get(4)?.to_string(),
-            })
+            Some((
+                f.first()?.to_string(),
+                Checkpoint {
+                    seq: f.get(1)?.parse().ok()?,
+                    head: f.get(2)?.to_string(),
+                    at: f.get(3)?.to_string(),
+                    kid: f.get(4)?.to_string(),
+                    signature: f.get(5)?.to_string(),
+                },
+            ))
         })
         .collect())
 }
@@ -403,29 +451,67 @@ pub fn read_anchor(path: &std::path::Path) -> Result<Vec<Checkpoint>, String> {
 pub struct Verified {
     pub records: i64,
     pub checkpoints: usize,
-    /// The first problem: the sequence number it concerns and what is wrong.
-    pub broken: Option<(i64, String)>,
+    /// The chains checked.
+    pub chains: Vec<String>,
+    /// The first problem: the chain, the sequence number it concerns and what is wrong.
+    pub broken: Option<(String, i64, String)>,
 }
 
-/// Checks the whole chain: every sequence number present once and in order, every record's
-/// `prev` its predecessor's hash and its `hash` its content's; every checkpoint (in the
-/// database and in `anchor`) signed by `key` and matching the chain at its length — a chain
-/// shorter than a checkpoint was truncated or rolled back.
+/// Checks every chain ([`verify_chain`]); stops at the first broken one.
 pub fn verify(
     store: &Store,
     key: &jose::PublicKey,
-    anchor: &[Checkpoint],
+    anchor: &[(String, Checkpoint)],
     mut progress: impl FnMut(i64),
 ) -> Result<Verified, Refusal> {
-    let mut v = Verified::default();
-    let mut checkpoints = store.checkpoints()?;
+    let mut all = Verified::default();
+    for chain in store.audit_chains() {
+        let theirs: Vec<Checkpoint> = anchor
+            .iter()
+            .filter(|(c, _)| c == chain)
+            .map(|(_, cp)| cp.clone())
+            .collect();
+        let done = all.records;
+        let v = verify_chain(store, chain, key, &theirs, |n| progress(done + n))?;
+        all.records += v.records;
+        all.checkpoints += v.checkpoints;
+        all.chains.push(chain.to_string());
+        if let Some((seq, why)) = v.broken {
+            all.broken = Some((chain.to_string(), seq, why));
+            break;
+        }
+    }
+    Ok(all)
+}
+
+/// What verification of one chain found.
+#[derive(Default)]
+struct ChainVerified {
+    records: i64,
+    checkpoints: usize,
+    broken: Option<(i64, String)>,
+}
+
+/// Checks one chain: every sequence number present once and in order, every record's
+/// `prev` its predecessor's hash and its `hash` its content's; every checkpoint (in the
+/// database and in `anchor`) signed by `key` and matching the chain at its length — a chain
+/// shorter than a checkpoint was truncated or rolled back.
+fn verify_chain(
+    store: &Store,
+    chain: &str,
+    key: &jose::PublicKey,
+    anchor: &[Checkpoint],
+    mut progress: impl FnMut(i64),
+) -> Result<ChainVerified, Refusal> {
+    let mut v = ChainVerified::default();
+    let mut checkpoints = store.checkpoints(chain)?;
     checkpoints.extend(anchor.iter().cloned());
     checkpoints.sort_by_key(|c| c.seq);
     v.checkpoints = checkpoints.len();
     for c in &checkpoints {
         if !key.verify(
             jose::Alg::Es256,
-            checkpoint_message(c.seq, &c.head).as_bytes(),
+            checkpoint_message(chain, c.seq, &c.head).as_bytes(),
             &fhir::base64::decode_url_strict(&c.signature).unwrap_or_default(),
         ) {
             v.broken = Some((
@@ -446,7 +532,7 @@ pub fn verify(
         s.spawn(move || {
             let mut after = 0;
             loop {
-                let page = store.audit_page(after, 10_000);
+                let page = store.audit_page(chain, after, 10_000);
                 let stop = match &page {
                     Ok(p) => p.last().map(|r| r.seq),
                     Err(_) => None,
@@ -496,7 +582,7 @@ fn check_page(
     at_seq: &std::collections::HashMap<i64, &Checkpoint>,
     last_seq: &mut i64,
     last_hash: &mut String,
-    v: &mut Verified,
+    v: &mut ChainVerified,
 ) -> bool {
     {
         for (i, r) in page.iter().enumerate() {
@@ -646,11 +732,7 @@ pub fn usage(store: &Store, month: &str) -> Result<Vec<Usage>, Refusal> {
         ));
     }
     let mut by: std::collections::BTreeMap<String, Usage> = Default::default();
-    let mut after = 0;
-    loop {
-        let page = store.audit_page(after, 10_000)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
+    each_page(store, |page| {
         for r in page.iter().filter(|r| r.at.starts_with(month)) {
             let who = if r.action == "consent" {
                 r.detail
@@ -687,7 +769,7 @@ pub fn usage(store: &Store, month: &str) -> Result<Vec<Usage>, Refusal> {
                 _ => {}
             }
         }
-    }
+    })?;
     Ok(by.into_values().collect())
 }
 
@@ -732,17 +814,13 @@ pub fn query(store: &Store, caller: &Caller, q: &Query) -> Result<Vec<AuditRow>,
         Some(i) => store.audit_of_institution(i, &q.from, to, limit * 4)?,
         None => {
             let mut all = Vec::new();
-            let mut after = 0;
-            loop {
-                let page = store.audit_page(after, 10_000)?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
+            each_page(store, |page| {
                 all.extend(
                     page.into_iter()
                         .filter(|r| r.at.as_str() >= q.from.as_str() && r.at.as_str() < to),
                 );
-            }
-            all.reverse();
+            })?;
+            all.sort_by(|a, b| b.at.cmp(&a.at).then(b.seq.cmp(&a.seq)));
             all
         }
     };
@@ -803,11 +881,7 @@ pub fn unusual(
     let mut emergency: BTreeMap<Key, i64> = BTreeMap::new();
     let mut refused: BTreeMap<Key, i64> = BTreeMap::new();
     let to = if to.is_empty() { "9999" } else { to };
-    let mut after = 0;
-    loop {
-        let page = store.audit_page(after, 10_000)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
+    each_page(store, |page| {
         for r in page
             .iter()
             .filter(|r| r.at.as_str() >= from && r.at.as_str() < to && !r.institution.is_empty())
@@ -833,7 +907,7 @@ pub fn unusual(
                 }
             }
         }
-    }
+    })?;
     let mut out = Vec::new();
     let mut add = |rule, (institution, practitioner, day): Key, count, threshold| {
         if count > threshold {
@@ -859,52 +933,76 @@ pub fn unusual(
     Ok(out)
 }
 
-/// What a caller of [`Recorder::record`] is told when its record is durable (or why not).
-pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
-
-/// The audit writer: records from every request are appended by one thread in batches (all
-/// that arrived while the previous batch was being written), one transaction each — group
-/// commit — and each caller is told when its record is durable.
+/// The audit writer: group commit without a writer thread. A caller queues its record and
+/// either waits while another caller (the leader) commits everything queued in one
+/// transaction, or, when no commit is under way, becomes the leader itself and commits on its
+/// own thread — so a record costs no hand-off to another thread and back. Each caller returns
+/// once its record is durable (or with why it is not).
 pub struct Recorder {
-    tx: std::sync::Mutex<std::sync::mpsc::Sender<(AuditRow, Done)>>,
+    store: Store,
+    state: std::sync::Mutex<Queue>,
+    committed: std::sync::Condvar,
 }
 
+#[derive(Default)]
+struct Queue {
+    rows: Vec<AuditRow>,
+    /// Tickets handed out: the next record queued gets this one.
+    next: u64,
+    /// Every ticket below this one has been committed or has failed.
+    done: u64,
+    leader: bool,
+    /// Recent failed ranges of tickets, with the reason (the oldest are forgotten).
+    failed: std::collections::VecDeque<(u64, u64, String)>,
+}
+
+/// Most records committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
 impl Recorder {
-    /// Starts the writer thread on `store`.
-    pub fn start(store: Store) -> Recorder {
-        let (tx, rx) = std::sync::mpsc::channel::<(AuditRow, Done)>();
-        std::thread::Builder::new()
-            .name("audit-writer".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < 4096 {
-                        match rx.try_recv() {
-                            Ok(x) => batch.push(x),
-                            Err(_) => break,
-                        }
-                    }
-                    let (rows, done): (Vec<AuditRow>, Vec<Done>) = batch.into_iter().unzip();
-                    let r = store.append_audit(rows, hash).map_err(|e| e.to_string());
-                    for d in done {
-                        d(r.clone());
-                    }
-                }
-            })
-            .expect("start the audit writer");
+    pub fn new(store: Store) -> Recorder {
         Recorder {
-            tx: std::sync::Mutex::new(tx),
+            store,
+            state: Default::default(),
+            committed: Default::default(),
         }
     }
 
-    /// Queues a record; `done` is called once it is committed (or failed).
-    pub fn record(&self, row: AuditRow, done: Done) {
-        let Ok(tx) = self.tx.lock() else {
-            done(Err("the audit writer is unavailable".into()));
-            return;
-        };
-        if let Err(std::sync::mpsc::SendError((_, done))) = tx.send((row, done)) {
-            done(Err("the audit writer has stopped".into()));
+    /// Appends a record and returns once it is durable; blocks the calling thread (call it
+    /// from a blocking task).
+    pub fn record(&self, row: AuditRow) -> Result<(), String> {
+        let unavailable = || "the audit writer is unavailable".to_string();
+        let mut q = self.state.lock().map_err(|_| unavailable())?;
+        let ticket = q.next;
+        q.next += 1;
+        q.rows.push(row);
+        loop {
+            if q.done > ticket {
+                return match q.failed.iter().find(|(a, b, _)| (*a..*b).contains(&ticket)) {
+                    Some((_, _, e)) => Err(e.clone()),
+                    None => Ok(()),
+                };
+            }
+            if q.leader {
+                q = self.committed.wait(q).map_err(|_| unavailable())?;
+                continue;
+            }
+            q.leader = true;
+            let take = q.rows.len().min(MAX_BATCH);
+            let rows: Vec<AuditRow> = q.rows.drain(..take).collect();
+            let (start, end) = (q.done, q.done + take as u64);
+            drop(q);
+            let r = self.store.append_audit(rows, hash);
+            q = self.state.lock().map_err(|_| unavailable())?;
+            q.done = end;
+            if let Err(e) = r {
+                q.failed.push_back((start, end, e.to_string()));
+                if q.failed.len() > 64 {
+                    q.failed.pop_front();
+                }
+            }
+            q.leader = false;
+            self.committed.notify_all();
         }
     }
 }

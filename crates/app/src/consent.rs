@@ -23,8 +23,9 @@ pub const DEFAULT_HOURS: i64 = 24;
 pub enum Posted {
     /// A viewing consent was stored.
     Granted(ConsentRow),
-    /// Held referrals were released (one issue per document).
-    Released(Vec<Issue>),
+    /// Held referrals were released: one issue per document, and whether the audit record
+    /// was committed with a release.
+    Released(Vec<Issue>, bool),
 }
 
 fn invalid(
@@ -36,13 +37,27 @@ fn invalid(
     Refusal::new(Why::Invalid, IssueType::Invalid, detail, at, en, ja)
 }
 
+/// The referrals a posted Consent releases (`provision.data`); none for a viewing consent.
+pub fn released_documents(c: &Value) -> Vec<String> {
+    c.pointer("provision.data")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|d| d.pointer("reference.reference").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
 /// `POST /fhir/Consent`: a viewing consent, or the release of held referrals.
+/// `audit`: the request's audit record, committed with the consent (or with the first
+/// referral released); its patient and grantee are filled in here.
 pub fn post(
     store: &Store,
     caller: &Caller,
     c: &Value,
     now: &str,
     hours: i64,
+    audit: Option<store::AuditRow>,
 ) -> Result<Posted, Refusal> {
     access::scope(caller, "Consent", Interaction::Create)?;
     if c.get("resourceType").and_then(Value::as_str) != Some("Consent") {
@@ -61,16 +76,10 @@ pub fn post(
             "Consent.status は active にしてください",
         ));
     }
-    let documents: Vec<String> = c
-        .pointer("provision.data")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|d| d.pointer("reference.reference").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
+    let documents = released_documents(c);
     if !documents.is_empty() {
-        return release(store, caller, &documents, now).map(Posted::Released);
+        return release(store, caller, &documents, now, audit)
+            .map(|(issues, recorded)| Posted::Released(issues, recorded));
     }
     // The patient: patient.identifier (the member id); a patient may leave it out.
     let member = match c.pointer("patient.identifier") {
@@ -194,19 +203,32 @@ pub fn post(
         created_at: now.to_string(),
         revoked_at: None,
     };
-    store.add_consent(&row)?;
+    let st = match audit {
+        Some(mut r) => {
+            r.member_id.clone_from(&row.member_id);
+            // The institution the consent is for (usage reports).
+            r.detail = format!("grantee={}", row.institution);
+            crate::audit::with_record(store, r)
+        }
+        None => store.clone(),
+    };
+    st.add_consent(&row)?;
     Ok(Posted::Granted(row))
 }
 
 /// Releases held referrals named `DocumentReference/<id>` (the patient's own; the
 /// qualification service's for any patient).
+/// With `audit`, the record is committed with the first referral released (the answer's
+/// `bool` says whether it was).
 fn release(
     store: &Store,
     caller: &Caller,
     documents: &[String],
     now: &str,
-) -> Result<Vec<Issue>, Refusal> {
+    mut audit: Option<store::AuditRow>,
+) -> Result<(Vec<Issue>, bool), Refusal> {
     let mut issues = Vec::new();
+    let mut recorded = false;
     for r in documents {
         let Some(id) = r.strip_prefix("DocumentReference/") else {
             return Err(invalid(
@@ -227,16 +249,29 @@ fn release(
                 e
             }
         })?;
+        let st = match audit.clone() {
+            Some(mut r) => {
+                r.member_id.clone_from(&doc.member_id);
+                r.detail = format!("released={}", doc.doc_id);
+                crate::audit::with_record(store, r)
+            }
+            None => store.clone(),
+        };
         issues.push(
-            match store.set_document_status(&doc.doc_id, &["held"], "current", now) {
-                Ok(_) => Issue::new(
-                    Severity::Information,
-                    IssueType::Informational,
-                    "CONSENT-RELEASED",
-                    "",
-                    format!("{what} may now be retrieved by its addressee"),
-                    format!("{what} は紹介先で閲覧可能になりました"),
-                ),
+            match st.set_document_status(&doc.doc_id, &["held"], "current", now) {
+                Ok(_) => {
+                    if audit.take().is_some() {
+                        recorded = true;
+                    }
+                    Issue::new(
+                        Severity::Information,
+                        IssueType::Informational,
+                        "CONSENT-RELEASED",
+                        "",
+                        format!("{what} may now be retrieved by its addressee"),
+                        format!("{what} は紹介先で閲覧可能になりました"),
+                    )
+                }
                 Err(StoreError::State(state)) => Issue::new(
                     Severity::Information,
                     IssueType::Informational,
@@ -249,7 +284,7 @@ fn release(
             },
         );
     }
-    Ok(issues)
+    Ok((issues, recorded))
 }
 
 /// `GET /fhir/Consent?patient=…`: the patient's own, or (operator) any patient's or all.
@@ -278,7 +313,14 @@ pub fn read(store: &Store, caller: &Caller, id: &str) -> Result<ConsentRow, Refu
 }
 
 /// `DELETE /fhir/Consent/{id}`: the patient revokes a grant at once.
-pub fn revoke(store: &Store, caller: &Caller, id: &str, now: &str) -> Result<ConsentRow, Refusal> {
+/// `audit`: the request's audit record, committed with the revocation.
+pub fn revoke(
+    store: &Store,
+    caller: &Caller,
+    id: &str,
+    now: &str,
+    audit: Option<store::AuditRow>,
+) -> Result<ConsentRow, Refusal> {
     access::scope(caller, "Consent", Interaction::Delete)?;
     let what = format!("Consent/{id}");
     let row = store
@@ -291,7 +333,15 @@ pub fn revoke(store: &Store, caller: &Caller, id: &str, now: &str) -> Result<Con
             e
         }
     })?;
-    store.revoke_consent(id, now)?;
+    let st = match audit {
+        Some(mut r) => {
+            r.member_id.clone_from(&row.member_id);
+            r.detail = format!("grantee={}", row.institution);
+            crate::audit::with_record(store, r)
+        }
+        None => store.clone(),
+    };
+    st.revoke_consent(id, now)?;
     Ok(store.consent(id)?.unwrap_or(row))
 }
 

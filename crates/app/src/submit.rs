@@ -22,7 +22,7 @@ pub fn submit(
     status: Option<&str>,
 ) -> Result<Submitted, Refusal> {
     let ready = prepare(hub, caller, body, status)?;
-    store(hub, ready)
+    store(hub, ready, None)
 }
 
 /// The statuses `clins::policy` locks, as the store writes them.
@@ -190,14 +190,29 @@ pub struct Ready {
 }
 
 /// Second half of a submission: the atomic write and the answer.
-pub fn store(hub: &Hub, ready: Ready) -> Result<Submitted, Refusal> {
+/// `audit`: the request's audit record, committed with the write (its patient, kind and
+/// Bundle-ID are filled in here).
+pub fn store(
+    hub: &Hub,
+    ready: Ready,
+    audit: Option<store::AuditRow>,
+) -> Result<Submitted, Refusal> {
     let Ready {
         sub,
         new,
         guess,
         render,
     } = ready;
-    let result = match hub.store.submit(new, guess, render) {
+    let st = match audit {
+        Some(mut r) => {
+            r.member_id.clone_from(&new.member_id);
+            r.items = sub.kind_code.to_string();
+            r.detail = format!("bundle={}", sub.bundle_id);
+            crate::audit::with_record(&hub.store, r)
+        }
+        None => hub.store.clone(),
+    };
+    let result = match st.submit(new, guess, render) {
         Ok(r) => r,
         Err(store::StoreError::OtherPatient) => {
             return Err(Refusal::new(

@@ -22,7 +22,14 @@ fn parameter<'a>(params: &'a Value, name: &str) -> Option<&'a Value> {
 
 /// Withdraws (or, with `undo`, restores) what `params` names; answers the OperationOutcome
 /// JSON.
-pub fn withdraw(hub: &Hub, caller: &Caller, params: &Value) -> Result<String, Refusal> {
+/// `audit`: the request's audit record, committed with the withdrawal (its patient and
+/// Bundle-ID are filled in here).
+pub fn withdraw(
+    hub: &Hub,
+    caller: &Caller,
+    params: &Value,
+    audit: Option<store::AuditRow>,
+) -> Result<String, Refusal> {
     crate::access::scope(caller, "Bundle", clins::policy::Interaction::Delete)?;
     if params.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
         return Err(Refusal::bad_request(
@@ -82,10 +89,18 @@ pub fn withdraw(hub: &Hub, caller: &Caller, params: &Value) -> Result<String, Re
     if undo {
         return undo_cancel(hub, caller, institution, &bundle_id);
     }
-    match hub
-        .store
-        .withdraw(institution, &bundle_id, &hub.clock.now(), &submit::locked())
-    {
+    let st = match audit {
+        Some(mut r) => {
+            r.member_id = hub
+                .store
+                .unit_member(institution, &bundle_id)?
+                .unwrap_or_default();
+            r.detail = format!("bundle={bundle_id}");
+            crate::audit::with_record(&hub.store, r)
+        }
+        None => hub.store.clone(),
+    };
+    match st.withdraw(institution, &bundle_id, &hub.clock.now(), &submit::locked()) {
         Ok(res) => {
             let (detail, en, ja) = if res.action == SubmitAction::Deleted {
                 ("WITHDRAWN", "withdrawn", "を取り消しました")

@@ -29,6 +29,10 @@ fn main() {
         Some(url) => store::Store::open_postgres(url, 2).expect("open PostgreSQL"),
         None => store::Store::open_sqlite(&dir).expect("open the store"),
     };
+    // As the serving hub: records go through the journal into audit.sqlite.
+    store
+        .start_audit_journal(store::Durability::Flush)
+        .expect("the audit journal");
     let auth = app::auth::Authority::load(&store, "", std::time::Duration::from_secs(1))
         .expect("the hub's key");
     let t = Instant::now();

@@ -114,7 +114,7 @@ pub fn build_hub(
         auth,
         limits: app::limits::Limits::default(),
         audit_anchor: None,
-        audit: app::audit::Recorder::start(store.clone()),
+        audit: app::audit::Recorder::new(store.clone()),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,
@@ -125,13 +125,18 @@ pub fn build_hub(
     }))
 }
 
-/// Runs the server until Ctrl-C or SIGTERM; in-flight requests are drained.
+/// Runs the server until Ctrl-C or SIGTERM; in-flight requests are drained. `audit`: when a
+/// request's audit record is on disk (the embedded store's journal; PostgreSQL commits).
 pub fn serve(
     hub: Arc<Hub>,
     how: server::Listen,
+    audit: store::Durability,
     banner: impl FnOnce(SocketAddr),
 ) -> Result<(), String> {
     let listen = how.addr;
+    hub.store
+        .start_audit_journal(audit)
+        .map_err(|e| format!("cannot open the audit journal: {e}"))?;
     // On the embedded store, validation and rendering yield the CPU to its one writer thread
     // (see the function). Not on PostgreSQL: its servers are processes of their own, and
     // measured, the hub's threads then gain nothing from yielding to them.

@@ -139,6 +139,12 @@ enum Command {
         /// Default: audit-anchor.tsv in --data on the embedded store; none on PostgreSQL.
         #[arg(long, value_name = "FILE")]
         audit_anchor: Option<PathBuf>,
+        /// Embedded store: sync the audit journal before each answer leaves (one fdatasync per
+        /// group of requests; survives a power cut). Default: each record is written to the
+        /// operating system before the answer (survives a crash of the hub) and synced within
+        /// 10 ms. Records of writes always commit with the write.
+        #[arg(long)]
+        audit_sync: bool,
     },
     /// The audit trail: verify its chains and checkpoints, sign its head now.
     Audit {
@@ -382,7 +388,7 @@ enum AuditAction {
     /// Check every record's hash and link and every checkpoint's signature; names the first
     /// broken record. Exit 0 intact, 1 broken.
     Verify,
-    /// Sign the chain's head now (the server does so every minute).
+    /// Sign every chain's head now (the server does so every minute).
     Checkpoint,
     /// Per-institution usage of a month: submissions by kind, views (emergency, disaster),
     /// consents received, refused requests.
@@ -491,7 +497,7 @@ fn audit_verify(store: &store::Store, anchor: Option<&std::path::Path>) -> ExitC
             Some(p) => app::audit::read_anchor(p)?,
             None => Vec::new(),
         };
-        let (total, _) = store.audit_head().map_err(|e| e.to_string())?;
+        let total = app::audit::total(store).map_err(|e| e.to_string())?;
         let bar = progress::Progress::new(total.max(0) as usize, "verifying the audit trail");
         let mut shown = 0i64;
         let v = app::audit::verify(store, &auth.signing_key().public_key(), &anchored, |n| {
@@ -508,8 +514,10 @@ fn audit_verify(store: &store::Store, anchor: Option<&std::path::Path>) -> ExitC
         Ok(v) => match v.broken {
             None => {
                 println!(
-                    "audit trail intact: {} records, {} checkpoints{}",
+                    "audit trail intact: {} records in {} chains ({}), {} checkpoints{}",
                     v.records,
+                    v.chains.len(),
+                    v.chains.join(", "),
                     v.checkpoints,
                     if anchor.is_some() {
                         " (with the anchor file)"
@@ -519,8 +527,8 @@ fn audit_verify(store: &store::Store, anchor: Option<&std::path::Path>) -> ExitC
                 );
                 ExitCode::SUCCESS
             }
-            Some((seq, why)) => {
-                println!("audit trail BROKEN at record {seq}: {why}");
+            Some((chain, seq, why)) => {
+                println!("audit chain `{chain}` BROKEN at record {seq}: {why}");
                 ExitCode::from(1)
             }
         },
@@ -602,11 +610,13 @@ fn audit_report(store: &store::Store, month: &str, format: Format) -> Result<(),
 /// `clins-hub audit checkpoint`.
 fn audit_checkpoint(store: &store::Store, anchor: Option<&std::path::Path>) -> Result<(), String> {
     let auth = hub_key(store)?;
-    match app::audit::checkpoint(store, auth.signing_key(), &store::now_utc(), anchor)
-        .map_err(show)?
-    {
-        Some(c) => println!("checkpoint at record {}: {}", c.seq, c.head),
-        None => println!("nothing new since the last checkpoint"),
+    let made = app::audit::checkpoint(store, auth.signing_key(), &store::now_utc(), anchor)
+        .map_err(show)?;
+    if made.is_empty() {
+        println!("nothing new since the last checkpoints");
+    }
+    for (chain, c) in made {
+        println!("chain {chain}: checkpoint at record {}: {}", c.seq, c.head);
     }
     Ok(())
 }
@@ -890,6 +900,7 @@ fn main() -> ExitCode {
             tls_client_ca,
             behind_tls_proxy,
             audit_anchor,
+            audit_sync,
         } => {
             let audit_anchor =
                 audit_anchor.or_else(|| database.is_none().then(|| data.join("audit-anchor.tsv")));
@@ -939,7 +950,12 @@ fn main() -> ExitCode {
                     tls,
                     behind_tls_proxy,
                 };
-                hub::serve(h, how, |addr| {
+                let durability = if audit_sync {
+                    store::Durability::Sync
+                } else {
+                    store::Durability::Flush
+                };
+                hub::serve(h, how, durability, |addr| {
                     // Always printed, whatever the log level: with `--listen 127.0.0.1:0` this
                     // line is how a supervisor (or the test suite) learns the port.
                     eprintln!("clins-hub listening addr={addr}");
@@ -1399,7 +1415,12 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     }
     println!("  curl -c jar -H 'Content-Type: application/json' -d '{{\"kind\":\"staff\",\"institution\":\"{inst}\",\"login\":\"doctor\",\"password\":\"…\",\"totp\":\"123456\"}}' http://{listen}/auth/login");
     println!("Stop with Ctrl-C.");
-    let r = hub::serve(h, server::Listen::plain(listen), |_| {});
+    let r = hub::serve(
+        h,
+        server::Listen::plain(listen),
+        store::Durability::Flush,
+        |_| {},
+    );
     let _ = std::fs::remove_dir_all(&dir);
     r
 }

@@ -16,16 +16,70 @@ use store::AuditRow;
 use crate::http::{fhir, ApiError, Auth};
 use crate::{blocking, AppState};
 
-/// What a request's handlers learned for its audit record.
+/// What a request's handlers learned for its audit record, and whether a handler has
+/// committed the record itself.
 #[derive(Clone, Default)]
-pub struct Slot(Arc<Mutex<AuditRow>>);
+pub struct Slot(Arc<Mutex<Noted>>);
+
+#[derive(Default)]
+struct Noted {
+    row: AuditRow,
+    recorded: bool,
+}
+
+/// Completes a row with what the answer was: its time, status and outcome (the items shown
+/// only when something was shown).
+fn finish(row: &mut AuditRow, now: String, status: u16) {
+    row.at = now;
+    row.status = i64::from(status);
+    row.outcome = app::audit::outcome(status).to_string();
+    if status >= 400 {
+        row.items.clear();
+    }
+}
 
 impl Slot {
     fn with(&self, f: impl FnOnce(&mut AuditRow)) {
-        if let Ok(mut r) = self.0.lock() {
-            f(&mut r);
+        if let Ok(mut n) = self.0.lock() {
+            f(&mut n.row);
         }
     }
+
+    /// Commits the record now, from a handler's blocking task, for an answer with `status`
+    /// that the handler is about to return: the layer then writes nothing more. Waiting here,
+    /// on a thread that is running already, is cheaper than handing the record to another
+    /// thread and being woken again.
+    pub fn commit(&self, hub: &app::Hub, status: u16) -> Result<(), ApiError> {
+        let mut row = self.0.lock().map(|n| n.row.clone()).unwrap_or_default();
+        finish(&mut row, hub.clock.now(), status);
+        match hub.audit.record(row) {
+            Ok(()) => {
+                if let Ok(mut n) = self.0.lock() {
+                    n.recorded = true;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the audit record could not be written; the answer is withheld");
+                Err(withheld())
+            }
+        }
+    }
+    /// The record so far, as it will read for an answer with `status` (for a write that
+    /// commits it in its own transaction: then call [`Slot::recorded`]).
+    pub fn template(&self, hub: &app::Hub, status: u16) -> AuditRow {
+        let mut row = self.0.lock().map(|n| n.row.clone()).unwrap_or_default();
+        finish(&mut row, hub.clock.now(), status);
+        row
+    }
+
+    /// The record was committed (with the write): the layer writes nothing more.
+    pub fn recorded(&self) {
+        if let Ok(mut n) = self.0.lock() {
+            n.recorded = true;
+        }
+    }
+
     /// The authenticated caller.
     pub fn caller(&self, caller: &app::Caller, client: &str) {
         self.with(|r| {
@@ -111,35 +165,32 @@ pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) ->
     });
     req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
+    let Ok(mut noted) = slot.0.lock().map(|n| (n.recorded, n.row.clone())) else {
+        return withheld().into_response();
+    };
+    if noted.0 {
+        return res;
+    }
     let status = res.status().as_u16();
-    let code = res.extensions().get::<RefusalCode>().map(|c| c.0.clone());
-    let mut row = slot.0.lock().map(|r| r.clone()).unwrap_or_default();
-    row.at = hub.clock.now();
-    row.status = i64::from(status);
-    row.outcome = app::audit::outcome(status).to_string();
-    if let Some(c) = code {
-        row.detail = c;
+    finish(&mut noted.1, hub.clock.now(), status);
+    if let Some(c) = res.extensions().get::<RefusalCode>() {
+        noted.1.detail = c.0.clone();
     }
-    if status >= 400 {
-        row.items.clear();
-    }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    hub.audit.record(
-        row,
-        Box::new(move |r| {
-            let _ = tx.send(r);
-        }),
-    );
-    match rx.await {
+    let row = noted.1;
+    let written = tokio::task::spawn_blocking(move || hub.audit.record(row)).await;
+    match written {
         Ok(Ok(())) => res,
-        _ => {
-            tracing::error!("the audit record could not be written; the answer is withheld");
-            ApiError::unavailable(
-                "the audit trail could not be written; nothing was answered, retry later",
-            )
-            .into_response()
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the audit record could not be written; the answer is withheld");
+            withheld().into_response()
         }
+        Err(_) => withheld().into_response(),
     }
+}
+
+/// The answer instead of one whose audit record could not be written.
+fn withheld() -> ApiError {
+    ApiError::unavailable("the audit trail could not be written; nothing was answered, retry later")
 }
 
 /// `GET /fhir/AuditEvent?patient=<member id>`: the patient's access history (own record, or
@@ -191,7 +242,11 @@ pub async fn history(
             let mut e = json::Object::new();
             e.insert(
                 "fullUrl",
-                Value::string(format!("{}/AuditEvent/a{}", hub.base, r.seq)),
+                Value::string(format!(
+                    "{}/AuditEvent/{}",
+                    hub.base,
+                    app::audit::event_id(r)
+                )),
             );
             e.insert(
                 "resource",

@@ -24,12 +24,15 @@ pub async fn post(
     let c = parse_json(&body)?;
     blocking(move || {
         let now = hub.clock.now();
-        match app::consent::post(&hub.store, &caller, &c, &now, hub.consent_hours)? {
+        // A grant answers 201, a release 200: the record says which it was.
+        let grant = app::consent::released_documents(&c).is_empty();
+        let record = audit
+            .as_ref()
+            .map(|a| a.template(&hub, if grant { 201 } else { 200 }));
+        match app::consent::post(&hub.store, &caller, &c, &now, hub.consent_hours, record)? {
             app::consent::Posted::Granted(row) => {
                 if let Some(a) = &audit {
-                    // The patient, and the institution the consent is for (usage reports).
-                    a.patient(&row.member_id);
-                    a.detail(&format!("grantee={}", row.institution));
+                    a.recorded();
                 }
                 let mut r = fhir(StatusCode::CREATED, app::consent::render(&row, &now));
                 if let Ok(v) = HeaderValue::from_str(&format!("Consent/{}", row.consent_id)) {
@@ -37,10 +40,15 @@ pub async fn post(
                 }
                 Ok(r)
             }
-            app::consent::Posted::Released(issues) => Ok(fhir(
-                StatusCode::OK,
-                fhir::json::to_string(&operation_outcome(&issues)),
-            )),
+            app::consent::Posted::Released(issues, recorded) => {
+                if let (Some(a), true) = (&audit, recorded) {
+                    a.recorded();
+                }
+                Ok(fhir(
+                    StatusCode::OK,
+                    fhir::json::to_string(&operation_outcome(&issues)),
+                ))
+            }
         }
     })
     .await
@@ -108,12 +116,17 @@ pub async fn read(
 
 pub async fn revoke(
     State(hub): State<AppState>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     blocking(move || {
         let now = hub.clock.now();
-        let row = app::consent::revoke(&hub.store, &caller, &id, &now)?;
+        let record = audit.as_ref().map(|a| a.template(&hub, 200));
+        let row = app::consent::revoke(&hub.store, &caller, &id, &now, record)?;
+        if let Some(a) = &audit {
+            a.recorded();
+        }
         Ok(fhir(StatusCode::OK, app::consent::render(&row, &now)))
     })
     .await

@@ -295,14 +295,14 @@ async fn metrics_text(
 ) -> Response {
     let (counts, audit) = if q.as_deref() == Some("store=true") {
         let store = hub.store.clone();
-        tokio::task::spawn_blocking(move || (store.counts().ok(), store.audit_head().ok()))
+        tokio::task::spawn_blocking(move || (store.counts().ok(), app::audit::total(&store).ok()))
             .await
             .unwrap_or((None, None))
     } else {
         (None, None)
     };
     let mut text = metrics::render(counts);
-    if let Some((records, _)) = audit {
+    if let Some(records) = audit {
         text.push_str(&format!("# HELP clins_audit_records Records in the audit trail.\n# TYPE clins_audit_records gauge\nclins_audit_records {records}\n"));
     }
     let mut r = text.into_response();

@@ -35,11 +35,12 @@ pub async fn submit(
         span.in_scope(|| {
             let ready = app::submit::prepare(&h, Some(&caller), &body, None);
             drop(permit);
-            let done = app::submit::store(&h, ready?)?;
+            let ready = ready?;
+            // API.md: 200 for every accepted submission; its audit record commits with it.
+            let record = audit.as_ref().map(|a| a.template(&h, 200));
+            let done = app::submit::store(&h, ready, record)?;
             if let Some(a) = &audit {
-                a.patient(&done.member_id);
-                a.items([done.kind]);
-                a.detail(done.label);
+                a.recorded();
             }
             metrics::record_submission(done.label);
             Ok(done.outcome)

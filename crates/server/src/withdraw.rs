@@ -12,6 +12,7 @@ use crate::{blocking, body_or_error, http, AppState};
 /// `POST /fhir/Bundle/$withdraw`: Parameters with `identifier` (the Bundle-ID).
 pub async fn withdraw(
     State(hub): State<AppState>,
+    audit: Option<axum::Extension<crate::audit::Slot>>,
     Auth(caller): Auth,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -20,10 +21,12 @@ pub async fn withdraw(
     let body = body_or_error(body)?;
     let params = http::parse_json(&body)?;
     blocking(move || {
-        Ok(fhir(
-            StatusCode::OK,
-            app::withdraw::withdraw(&hub, &caller, &params)?,
-        ))
+        let record = audit.as_ref().map(|a| a.template(&hub, 200));
+        let body = app::withdraw::withdraw(&hub, &caller, &params, record)?;
+        if let Some(a) = &audit {
+            a.recorded();
+        }
+        Ok(fhir(StatusCode::OK, body))
     })
     .await
 }

@@ -5,6 +5,8 @@
 //! on PostgreSQL — so that the chain has one order whatever the number of hub processes.
 
 use crate::driver::{Conn, Dialect, Param, Row};
+use std::sync::Arc;
+
 use crate::{Store, StoreError};
 
 /// One audit record.
@@ -41,6 +43,8 @@ pub struct AuditRow {
     pub detail: String,
     pub prev: String,
     pub hash: String,
+    /// The chain the record is in (see [`Store::audit_chains`]); not part of its hash.
+    pub chain: String,
 }
 
 /// A signed checkpoint of the chain: its head (`seq`, `head` hash) signed with the hub's key.
@@ -76,6 +80,7 @@ fn audit(row: Row) -> AuditRow {
         detail: next().into_text(),
         prev: next().into_text(),
         hash: next().into_text(),
+        chain: String::new(),
     }
 }
 
@@ -83,7 +88,7 @@ fn audit(row: Row) -> AuditRow {
 pub type AuditHasher = fn(prev: &str, row: &AuditRow) -> String;
 
 /// The chain's head: its last sequence number and hash (0 and empty when it is empty).
-fn head(c: &mut dyn Conn) -> Result<(i64, String), crate::DbError> {
+pub(crate) fn head(c: &mut dyn Conn) -> Result<(i64, String), crate::DbError> {
     Ok(c.query(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
         &[],
@@ -116,14 +121,24 @@ pub(crate) fn append_in(
         c.batch("LOCK TABLE audit_log IN EXCLUSIVE MODE")?;
     }
     let (mut seq, mut prev) = head(c)?;
+    let mut chained = Vec::with_capacity(rows.len());
     for r in rows {
         seq += 1;
         let mut row = r.clone();
         row.seq = seq;
-        row.prev = prev.clone();
         row.hash = hasher(&prev, &row);
+        row.prev = std::mem::replace(&mut prev, row.hash.clone());
+        chained.push(row);
+    }
+    append_rows(c, &chained)
+}
+
+/// Inserts chained records as they are (a record already there is left as it is: the
+/// journal's copy may run in two processes).
+pub(crate) fn append_rows(c: &mut dyn Conn, rows: &[AuditRow]) -> Result<(), crate::DbError> {
+    for row in rows {
         c.execute(
-            &format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+            &format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (seq) DO NOTHING"),
             &[
                 row.seq.into(),
                 row.at.clone().into(),
@@ -144,21 +159,72 @@ pub(crate) fn append_in(
                 row.hash.clone().into(),
             ],
         )?;
-        prev = row.hash;
     }
     Ok(())
 }
 
+/// Where a chain's rows are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The data database (PostgreSQL: the only one; the embedded store: `clins.sqlite`).
+    Data,
+    /// The embedded store's `audit.sqlite`, fed by the journal.
+    Trail,
+}
+
+/// The chain of the records that are not written with a write of patient data.
+pub const TRAIL: &str = "trail";
+/// The embedded store's chain of the records committed with writes of patient data.
+pub const WRITES: &str = "writes";
+
 impl Store {
-    /// A write to the audit tables: in the embedded store's audit file (one transaction on its
-    /// own connection), or a transaction on PostgreSQL.
+    /// The audit chains: on the embedded store `writes` (in the data file, each record
+    /// committed in the transaction of its write) and `trail` (every other record, through
+    /// the journal); on PostgreSQL one chain, `trail`, holding both.
+    pub fn audit_chains(&self) -> &'static [&'static str] {
+        if self.journal.is_some() {
+            &[WRITES, TRAIL]
+        } else {
+            &[TRAIL]
+        }
+    }
+
+    fn place(&self, chain: &str) -> Result<Place, StoreError> {
+        match (chain, &self.journal) {
+            (TRAIL, Some(_)) => Ok(Place::Trail),
+            (WRITES, Some(_)) | (TRAIL, None) => Ok(Place::Data),
+            _ => Err(StoreError::Db(crate::DbError::Other(format!(
+                "no audit chain `{chain}` in this store"
+            )))),
+        }
+    }
+
+    /// Makes this process the appender of the embedded store's audit journal (the serving
+    /// hub; one per data folder). Other processes append their records to the `writes`
+    /// chain. Nothing to do on PostgreSQL.
+    pub fn start_audit_journal(&self, durability: crate::Durability) -> Result<(), StoreError> {
+        match &self.journal {
+            Some(j) => Ok(j.start_appending(durability, Arc::downgrade(&self._alive))?),
+            None => Ok(()),
+        }
+    }
+
+    /// Syncs the audit journal now (a clean shutdown).
+    pub fn flush_audit(&self) {
+        if let Some(j) = &self.journal {
+            j.flush();
+        }
+    }
+
+    /// A write to a chain's tables in its own transaction.
     fn audit_write<T: Send + 'static>(
         &self,
+        place: Place,
         mut f: impl FnMut(&mut dyn Conn) -> Result<T, crate::DbError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        match &self.audit_db {
-            Some(db) => {
-                let mut c = db.lock().map_err(|_| {
+        match (place, &self.journal) {
+            (Place::Trail, Some(j)) => {
+                let mut c = j.db.lock().map_err(|_| {
                     StoreError::Db(crate::DbError::Other("audit store poisoned".into()))
                 })?;
                 c.batch("BEGIN IMMEDIATE")?;
@@ -173,39 +239,67 @@ impl Store {
                     }
                 }
             }
-            None => self.write(move |c| Ok(f(c)?)),
+            _ => self.write(move |c| Ok(f(c)?)),
         }
     }
 
+    /// A read of a chain's tables, the journal copied into them first.
     fn audit_read<T>(
         &self,
+        place: Place,
         f: impl FnOnce(&mut dyn Conn) -> Result<T, crate::DbError>,
     ) -> Result<T, StoreError> {
-        match &self.audit_db {
-            Some(db) => {
-                let mut c = db.lock().map_err(|_| {
+        match (place, &self.journal) {
+            (Place::Trail, Some(j)) => {
+                j.catch_up()?;
+                let mut c = j.db.lock().map_err(|_| {
                     StoreError::Db(crate::DbError::Other("audit store poisoned".into()))
                 })?;
                 Ok(f(&mut *c)?)
             }
-            None => self.read(f),
+            _ => self.read(f),
         }
     }
 
-    /// Appends records to the audit chain (committed before this returns).
+    /// Appends records to the `trail` chain, durable when this returns (the journal's
+    /// durability on the embedded store; the commit on PostgreSQL). A process of the embedded
+    /// store that does not append to the journal (a command beside a running hub) appends to
+    /// the `writes` chain instead.
     pub fn append_audit(&self, rows: Vec<AuditRow>, hasher: AuditHasher) -> Result<(), StoreError> {
-        self.audit_write(move |c| append_in(c, &rows, hasher))
+        match &self.journal {
+            Some(j) if j.appending() => Ok(j.append(rows, hasher)?),
+            _ => self.audit_write(Place::Data, move |c| append_in(c, &rows, hasher)),
+        }
     }
 
-    /// The chain's head: its last sequence number and hash (0 and empty when empty).
-    pub fn audit_head(&self) -> Result<(i64, String), StoreError> {
-        self.audit_read(head)
+    /// This store, with `row` appended to the audit trail in the transaction of its next write
+    /// (the `writes` chain of the embedded store; PostgreSQL's one chain): the write and its
+    /// record commit together or not at all. For the store methods that write once.
+    pub fn with_audit(&self, row: AuditRow, hasher: AuditHasher) -> Store {
+        let mut s = self.clone();
+        s.audit_in_write = Some(Arc::new((row, hasher)));
+        s
     }
 
-    /// Up to `limit` records after `after_seq`, in chain order (verification reads the whole
-    /// chain in such pages).
-    pub fn audit_page(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
-        self.audit_read(|c| {
+    /// A chain's head: its last sequence number and hash (0 and empty when empty).
+    pub fn audit_head(&self, chain: &str) -> Result<(i64, String), StoreError> {
+        let place = self.place(chain)?;
+        if let (Place::Trail, Some(h)) = (place, self.journal.as_ref().and_then(|j| j.head())) {
+            return Ok(h);
+        }
+        self.audit_read(place, head)
+    }
+
+    /// Up to `limit` records of a chain after `after_seq`, in chain order (verification
+    /// reads a whole chain in such pages).
+    pub fn audit_page(
+        &self,
+        chain: &str,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let name = chain.to_string();
+        self.audit_read(self.place(chain)?, |c| {
             Ok(c.query(
                 &format!(
                     "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
@@ -213,9 +307,39 @@ impl Store {
                 &[after_seq.into(), limit.into()],
             )?
             .into_iter()
-            .map(audit)
+            .map(|r| AuditRow {
+                chain: name.clone(),
+                ..audit(r)
+            })
             .collect())
         })
+    }
+
+    /// The records of every chain matching `filter` (a condition on `audit_log` with `?1`…),
+    /// newest first, at most `limit`.
+    fn audit_matching(
+        &self,
+        filter: &str,
+        params: &[Param],
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let mut all = Vec::new();
+        let n = params.len() + 1;
+        for chain in self.audit_chains() {
+            let sql = format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {filter} ORDER BY at DESC, seq DESC LIMIT ?{n}"
+            );
+            let mut p = params.to_vec();
+            p.push(limit.into());
+            let rows = self.audit_read(self.place(chain)?, |c| c.query(&sql, &p))?;
+            all.extend(rows.into_iter().map(|r| AuditRow {
+                chain: chain.to_string(),
+                ..audit(r)
+            }));
+        }
+        all.sort_by(|a, b| b.at.cmp(&a.at).then(b.seq.cmp(&a.seq)));
+        all.truncate(limit.max(0) as usize);
+        Ok(all)
     }
 
     /// The records about one patient, newest first.
@@ -224,15 +348,7 @@ impl Store {
         member_id: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        self.audit_read(|c| {
-            Ok(c.query(
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE member_id = ?1 ORDER BY at DESC, seq DESC LIMIT ?2"),
-                &[member_id.into(), limit.into()],
-            )?
-            .into_iter()
-            .map(audit)
-            .collect())
-        })
+        self.audit_matching("member_id = ?1", &[member_id.into()], limit)
     }
 
     /// The records of one institution's callers from `from` to `to` (instants), newest first.
@@ -243,19 +359,15 @@ impl Store {
         to: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        self.audit_read(|c| {
-            Ok(c.query(
-                &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE institution = ?1 AND at >= ?2 AND at < ?3 ORDER BY at DESC, seq DESC LIMIT ?4"),
-                &[institution.into(), from.into(), to.into(), limit.into()],
-            )?
-            .into_iter()
-            .map(audit)
-            .collect())
-        })
+        self.audit_matching(
+            "institution = ?1 AND at >= ?2 AND at < ?3",
+            &[institution.into(), from.into(), to.into()],
+            limit,
+        )
     }
 
-    /// Records a checkpoint.
-    pub fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+    /// Records a checkpoint of a chain.
+    pub fn add_checkpoint(&self, chain: &str, cp: &Checkpoint) -> Result<(), StoreError> {
         let p: Vec<Param> = vec![
             cp.seq.into(),
             cp.head.clone().into(),
@@ -263,7 +375,7 @@ impl Store {
             cp.kid.clone().into(),
             cp.signature.clone().into(),
         ];
-        self.audit_write(move |c| {
+        self.audit_write(self.place(chain)?, move |c| {
             c.execute(
                 "INSERT INTO audit_checkpoints (seq, head, at, kid, signature) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (seq) DO NOTHING",
                 &p,
@@ -272,9 +384,9 @@ impl Store {
         })
     }
 
-    /// Every checkpoint, by sequence number.
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        self.audit_read(|c| {
+    /// Every checkpoint of a chain, by sequence number.
+    pub fn checkpoints(&self, chain: &str) -> Result<Vec<Checkpoint>, StoreError> {
+        self.audit_read(self.place(chain)?, |c| {
             Ok(c.query(
                 "SELECT seq, head, at, kid, signature FROM audit_checkpoints ORDER BY seq",
                 &[],

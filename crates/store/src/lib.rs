@@ -13,6 +13,8 @@ mod audit;
 mod auth;
 pub mod driver;
 mod group;
+mod journal;
+pub use journal::{Durability, FLUSH_EVERY};
 mod pgtls;
 pub use pgtls::ring_provider;
 mod schema;
@@ -24,7 +26,7 @@ pub use access::{
     random_id, AccessRecord, ConsentRow, DemographicsRow, DisasterRow, InstitutionRow,
     PatientFacts, PatientSel,
 };
-pub use audit::{AuditHasher, AuditRow, Checkpoint};
+pub use audit::{AuditHasher, AuditRow, Checkpoint, TRAIL, WRITES};
 pub use auth::{AccountRow, ApplicationRow, ClientKeyRow, ClientRow, SessionRow};
 use driver::{Conn, PgConn, Pool, SqliteConn};
 pub use driver::{DbError, Dialect, Param, Row};
@@ -518,10 +520,14 @@ pub struct Store {
     /// SQLite: the last patient key handed out for a patient not stored yet (see
     /// [`Store::guess`]); the writer uses it only if no patient has it.
     last_spare_key: Arc<std::sync::atomic::AtomicI64>,
-    /// SQLite: the audit trail in a file of its own (`audit.sqlite`), so that its appends, one
-    /// per request, do not make every reader of the patient data start over with an empty page
-    /// cache (SQLite resets a connection's cache when the database changed).
-    audit_db: Option<Arc<Mutex<SqliteConn>>>,
+    /// SQLite: the `trail` audit chain, through its journal into a database file of its own
+    /// (`audit.sqlite`), so that its appends, one per request, cost a write to a flat file and
+    /// do not make every reader of the patient data start over with an empty page cache
+    /// (SQLite resets a connection's cache when the database changed).
+    journal: Option<Arc<journal::Journal>>,
+    /// A record to append to the audit trail in the next write's transaction
+    /// ([`Store::with_audit`]).
+    audit_in_write: Option<Arc<(AuditRow, AuditHasher)>>,
 }
 
 /// Entries of the patient-key cache of a PostgreSQL store (about 100 bytes each).
@@ -601,8 +607,11 @@ impl Store {
         );
         let mut audit_db = SqliteConn::open(&dir.join("audit.sqlite"))?;
         audit_db.batch(&schema::audit_tables(Dialect::Sqlite))?;
+        // A copy of the journal: on disk when the journal is started over (a checkpoint).
+        audit_db.batch("PRAGMA synchronous=NORMAL")?;
         Ok(Store {
-            audit_db: Some(Arc::new(Mutex::new(audit_db))),
+            journal: Some(Arc::new(journal::Journal::open(dir, audit_db))),
+            audit_in_write: None,
             writer,
             group,
             reader,
@@ -627,7 +636,8 @@ impl Store {
             connections,
         );
         Ok(Store {
-            audit_db: None,
+            journal: None,
+            audit_in_write: None,
             writer: pool.clone(),
             group: None,
             reader: pool,
@@ -648,6 +658,13 @@ impl Store {
     /// import, a server's shutdown), so that the folder holds no more than the data. Best
     /// effort: a busy database keeps its log for the next checkpoint.
     pub fn checkpoint(&self) {
+        if let Some(j) = &self.journal {
+            // The audit journal synced, copied into its table and started over.
+            j.flush();
+            if let Err(e) = j.catch_up().and_then(|_| j.restart_if_copied(0)) {
+                tracing::warn!(error = %e, "the audit journal could not be copied; it is kept");
+            }
+        }
         if self.dialect == Dialect::Sqlite {
             let _ = self.read(|c| c.query("PRAGMA wal_checkpoint(TRUNCATE)", &[]));
         }
@@ -710,7 +727,23 @@ impl Store {
     }
 
     /// Runs `f` in a write transaction, retrying it when a concurrent transaction won.
+    /// With [`Store::with_audit`], the audit record is appended last in the transaction (on
+    /// PostgreSQL the chain's lock is taken after every row lock of the write, so no deadlock).
     fn write<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.audit_in_write.clone() {
+            Some(audit) => self.write_tx(move |c| {
+                let v = f(c)?;
+                audit::append_in(c, std::slice::from_ref(&audit.0), audit.1)?;
+                Ok(v)
+            }),
+            None => self.write_tx(f),
+        }
+    }
+
+    fn write_tx<T: Send + 'static>(
         &self,
         mut f: impl FnMut(&mut dyn Conn) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -802,9 +835,26 @@ impl Store {
                     .patient_keys
                     .lock()
                     .is_ok_and(|m| m.get(&sub.member_id) == Some(&k));
-                let r = self
-                    .writer
-                    .with(|c| submit_new_unit(c, &sub, k, known, rendered));
+                // With an audit record, the statement and the record commit together.
+                let audit = self.audit_in_write.clone();
+                let r = self.writer.with(|c| {
+                    if audit.is_some() {
+                        c.batch("BEGIN")?;
+                    }
+                    let r = submit_new_unit(c, &sub, k, known, rendered);
+                    if let Some(a) = &audit {
+                        let done = match &r {
+                            Ok(Some(_)) => audit::append_in(c, std::slice::from_ref(&a.0), a.1)
+                                .and_then(|_| c.batch("COMMIT")),
+                            _ => Err(DbError::Other("not stored in one statement".into())),
+                        };
+                        if let Err(e) = done {
+                            let _ = c.batch("ROLLBACK");
+                            return Err(e);
+                        }
+                    }
+                    r
+                });
                 if let Ok(Some(r)) = r {
                     if !known {
                         self.remember_patient(&sub.member_id, k);

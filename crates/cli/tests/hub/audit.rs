@@ -74,7 +74,7 @@ fn rows(backend: &Backend) -> Vec<store::AuditRow> {
         Backend::Sqlite(dir) => store::Store::open_sqlite(dir).unwrap(),
         Backend::Postgres(url) => store::Store::open_postgres(url, 1).unwrap(),
     };
-    store.audit_page(0, 1_000_000).unwrap()
+    store.audit_page(store::TRAIL, 0, 1_000_000).unwrap()
 }
 
 fn copy(backend: &Backend, name: &str) -> Backend {
@@ -364,7 +364,7 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
     let (ok, out) = cli(&backend, &["audit", "checkpoint", "--anchor", &anchor_arg]);
     assert!(ok, "{out}");
     let first_checkpoint: i64 = out
-        .split("record ")
+        .split("chain trail: checkpoint at record ")
         .nth(1)
         .and_then(|s| s.split(':').next())
         .and_then(|s| s.trim().parse().ok())
@@ -516,7 +516,7 @@ pub fn audit_trail(kind: &str, ig: &[std::path::PathBuf]) {
         let (ok, out) = cli(&c, &["audit", "verify", "--anchor", &anchor_arg]);
         assert!(!ok, "{name}: detected: {out}");
         assert!(
-            out.contains(&format!("BROKEN at record {at}:")),
+            out.contains(&format!("`trail` BROKEN at record {at}:")),
             "{name}: names record {at}: {out}"
         );
         drop_backend(&c);

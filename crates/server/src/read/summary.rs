@@ -58,6 +58,9 @@ pub async fn summary(
             write_entry(&mut out, &hub, r, *mark, None);
         }
         out.push_str("]}");
+        if let Some(a) = &audit {
+            a.commit(&hub, 200)?;
+        }
         Ok(fhir(StatusCode::OK, out))
     })
     .await

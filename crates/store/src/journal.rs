@@ -1,0 +1,434 @@
+//! The embedded store's audit journal: the `trail` chain's records are appended to a flat file
+//! (`audit.journal`, one line per record) — a write and, per [`Durability`], an fdatasync per
+//! group of records — and copied from there into the `audit_log` table of `audit.sqlite` in
+//! large batches, off the request path. The journal is the durable copy; the table, with its
+//! indexes, is what queries and verification read, brought up to date with the journal first
+//! ([`Journal::catch_up`]). Only one process appends (it holds an exclusive lock on the file);
+//! any process may copy. Once everything is copied and the table is on disk, the appender
+//! starts the journal over.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::audit::{append_rows, head, AuditHasher, AuditRow};
+use crate::driver::{Conn, DbError, SqliteConn};
+
+/// When a record appended to the journal is on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Before the append returns: one fdatasync per group of records (survives a power cut).
+    Sync,
+    /// The append returns once the records are written to the operating system (they survive
+    /// a crash of the hub); the file is synced within [`FLUSH_EVERY`] by a background thread
+    /// (a power cut may lose the records of that last interval).
+    #[default]
+    Flush,
+}
+
+/// How often the [`Durability::Flush`] journal is synced.
+pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+/// How often the journal is copied into the table.
+const COPY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// The journal is started over once it is copied and longer than this.
+const RESTART_BYTES: u64 = 32 << 20;
+
+struct Appender {
+    file: File,
+    seq: i64,
+    head: String,
+    durability: Durability,
+}
+
+pub(crate) struct Journal {
+    path: PathBuf,
+    /// `audit.sqlite`.
+    pub(crate) db: Arc<Mutex<SqliteConn>>,
+    /// Set in the process that appends.
+    appender: Mutex<Option<Appender>>,
+    /// Bytes of the journal written by this process's appender (complete lines only).
+    written: AtomicU64,
+    /// Bytes of the journal copied into the table, and the sequence number of the journal's
+    /// first record then (the journal was started over when it changes).
+    copied: Mutex<(u64, i64)>,
+    dirty: Arc<AtomicBool>,
+}
+
+fn err(what: &str, e: impl std::fmt::Display) -> DbError {
+    DbError::Other(format!("audit journal: {what}: {e}"))
+}
+
+fn escape(v: &str, out: &mut String) {
+    for ch in v.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(v: &str) -> Option<String> {
+    let mut out = String::with_capacity(v.len());
+    let mut it = v.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match it.next()? {
+            '\\' => '\\',
+            't' => '\t',
+            'n' => '\n',
+            'r' => '\r',
+            _ => return None,
+        });
+    }
+    Some(out)
+}
+
+/// One record as a journal line (tab-separated, escaped, ending in a newline).
+fn encode(r: &AuditRow, out: &mut String) {
+    let (seq, status) = (r.seq.to_string(), r.status.to_string());
+    let fields = [
+        seq.as_str(),
+        &r.at,
+        &r.action,
+        &r.outcome,
+        status.as_str(),
+        &r.member_id,
+        &r.institution,
+        &r.practitioner,
+        &r.client,
+        &r.role,
+        &r.purpose,
+        &r.basis,
+        &r.items,
+        &r.request,
+        &r.detail,
+        &r.prev,
+        &r.hash,
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        escape(f, out);
+    }
+    out.push('\n');
+}
+
+/// A journal line (without its newline) as a record.
+fn decode(line: &str) -> Option<AuditRow> {
+    let f: Vec<String> = line.split('\t').map(unescape).collect::<Option<Vec<_>>>()?;
+    if f.len() != 17 {
+        return None;
+    }
+    let mut it = f.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Some(AuditRow {
+        seq: next().parse().ok()?,
+        at: next(),
+        action: next(),
+        outcome: next(),
+        status: next().parse().ok()?,
+        member_id: next(),
+        institution: next(),
+        practitioner: next(),
+        client: next(),
+        role: next(),
+        purpose: next(),
+        basis: next(),
+        items: next(),
+        request: next(),
+        detail: next(),
+        prev: next(),
+        hash: next(),
+        chain: String::new(),
+    })
+}
+
+/// The sequence number of the journal's first record (0 when it is empty).
+fn first_seq(file: &File) -> i64 {
+    let mut b = [0u8; 24];
+    let n = file.read_at(&mut b, 0).unwrap_or(0);
+    let digits = b[..n].iter().take_while(|c| c.is_ascii_digit()).count();
+    std::str::from_utf8(&b[..digits])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+impl Journal {
+    pub(crate) fn open(dir: &Path, db: SqliteConn) -> Journal {
+        Journal {
+            path: dir.join("audit.journal"),
+            db: Arc::new(Mutex::new(db)),
+            appender: Mutex::new(None),
+            written: AtomicU64::new(0),
+            copied: Mutex::new((0, 0)),
+            dirty: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    fn db(&self) -> Result<std::sync::MutexGuard<'_, SqliteConn>, DbError> {
+        self.db
+            .lock()
+            .map_err(|_| DbError::Other("audit store poisoned".into()))
+    }
+
+    /// Makes this process the appender: locks the journal, copies what it holds, cuts a torn
+    /// last line (a write the crash interrupted, never acknowledged), and starts the threads
+    /// that sync and copy it. `alive` stops them when the store is dropped.
+    pub(crate) fn start_appending(
+        self: &Arc<Self>,
+        durability: Durability,
+        alive: std::sync::Weak<()>,
+    ) -> Result<(), DbError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| err(&self.path.display().to_string(), e))?;
+        file.try_lock().map_err(|_| {
+            DbError::Other(format!(
+                "{} is in use by another hub process: one process serves a data folder",
+                self.path.display()
+            ))
+        })?;
+        let len = file.metadata().map_err(|e| err("size", e))?.len();
+        let complete = self.copy_upto(&file, len)?;
+        if complete < len {
+            file.set_len(complete)
+                .map_err(|e| err("cutting a torn last record", e))?;
+        }
+        let (seq, head) = head(&mut *self.db()?)?;
+        self.written.store(complete, Ordering::SeqCst);
+        *self.appender.lock().map_err(|_| err("lock", "poisoned"))? = Some(Appender {
+            file,
+            seq,
+            head,
+            durability,
+        });
+        self.restart_if_copied(0)?;
+        if durability == Durability::Flush {
+            let me = Arc::downgrade(self);
+            let alive = alive.clone();
+            std::thread::Builder::new()
+                .name("clins-audit-flush".into())
+                .spawn(move || {
+                    while alive.upgrade().is_some() {
+                        std::thread::sleep(FLUSH_EVERY);
+                        let Some(j) = me.upgrade() else { return };
+                        j.flush();
+                    }
+                })
+                .map_err(|e| err("flush thread", e))?;
+        }
+        let me = Arc::downgrade(self);
+        std::thread::Builder::new()
+            .name("clins-audit-copy".into())
+            .spawn(move || {
+                while alive.upgrade().is_some() {
+                    std::thread::sleep(COPY_EVERY);
+                    let Some(j) = me.upgrade() else { return };
+                    if let Err(e) = j
+                        .catch_up()
+                        .and_then(|_| j.restart_if_copied(RESTART_BYTES))
+                    {
+                        tracing::warn!(error = %e, "copying the audit journal failed; retrying");
+                    }
+                }
+            })
+            .map_err(|e| err("copy thread", e))?;
+        Ok(())
+    }
+
+    /// Syncs the journal if records were appended since the last sync.
+    pub(crate) fn flush(&self) {
+        if !self.dirty.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let file = match self.appender.lock() {
+            Ok(a) => a.as_ref().and_then(|a| a.file.try_clone().ok()),
+            Err(_) => None,
+        };
+        if let Some(f) = file {
+            if let Err(e) = f.sync_data() {
+                self.dirty.store(true, Ordering::SeqCst);
+                tracing::error!(error = %e, "syncing the audit journal failed");
+            }
+        }
+    }
+
+    /// Whether this process appends.
+    pub(crate) fn appending(&self) -> bool {
+        self.appender.lock().map(|a| a.is_some()).unwrap_or(false)
+    }
+
+    /// The chain's head (last sequence number and hash), as the appender knows it.
+    pub(crate) fn head(&self) -> Option<(i64, String)> {
+        self.appender
+            .lock()
+            .ok()?
+            .as_ref()
+            .map(|a| (a.seq, a.head.clone()))
+    }
+
+    /// Appends records to the chain: each gets the next sequence number, its predecessor's
+    /// hash and its own; durable per the journal's [`Durability`] when this returns. On an
+    /// error nothing of them stays in the journal.
+    pub(crate) fn append(&self, rows: Vec<AuditRow>, hasher: AuditHasher) -> Result<(), DbError> {
+        let mut guard = self.appender.lock().map_err(|_| err("lock", "poisoned"))?;
+        let a = guard.as_mut().ok_or_else(|| {
+            DbError::Other("this process does not append to the audit journal".into())
+        })?;
+        let (mut seq, mut prev) = (a.seq, a.head.clone());
+        let mut buf = String::with_capacity(rows.len() * 400);
+        for mut row in rows {
+            seq += 1;
+            row.seq = seq;
+            row.hash = hasher(&prev, &row);
+            row.prev = std::mem::replace(&mut prev, row.hash.clone());
+            encode(&row, &mut buf);
+        }
+        let start = self.written.load(Ordering::SeqCst);
+        let done = a.file.write_all(buf.as_bytes()).and_then(|_| {
+            if a.durability == Durability::Sync {
+                a.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = done {
+            // Nothing half-written stays: the next append starts where this one did.
+            let _ = a.file.set_len(start);
+            return Err(err("append", e));
+        }
+        if a.durability == Durability::Flush {
+            self.dirty.store(true, Ordering::SeqCst);
+        }
+        a.seq = seq;
+        a.head = prev;
+        self.written
+            .store(start + buf.len() as u64, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Copies into the table every complete record of the journal not copied yet.
+    pub(crate) fn catch_up(&self) -> Result<(), DbError> {
+        let end = if self.appending() {
+            self.written.load(Ordering::SeqCst)
+        } else {
+            match std::fs::metadata(&self.path) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(err("size", e)),
+            }
+        };
+        let file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(err("open", e)),
+        };
+        self.copy_upto(&file, end).map(|_| ())
+    }
+
+    /// Copies complete records up to byte `end`; returns where the complete records end.
+    fn copy_upto(&self, file: &File, end: u64) -> Result<u64, DbError> {
+        let mut guard = self.copied.lock().map_err(|_| err("lock", "poisoned"))?;
+        let first = first_seq(file);
+        if end < guard.0 || first != guard.1 {
+            // Started over by the appender (another process): read it from its beginning.
+            *guard = (0, first);
+        }
+        let copied = &mut guard.0;
+        if end == *copied {
+            return Ok(end);
+        }
+        let mut bytes = vec![0u8; (end - *copied) as usize];
+        file.read_exact_at(&mut bytes, *copied)
+            .map_err(|e| err("read", e))?;
+        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let text = std::str::from_utf8(&bytes[..complete])
+            .map_err(|_| err("read", format!("not UTF-8 after byte {}", *copied)))?;
+        let mut rows = Vec::new();
+        let mut offset = *copied;
+        for line in text.split_terminator('\n') {
+            rows.push(decode(line).ok_or_else(|| {
+                DbError::Other(format!(
+                    "audit journal {}: the record at byte {offset} is damaged; the trail is not copied past it",
+                    self.path.display()
+                ))
+            })?);
+            offset += line.len() as u64 + 1;
+        }
+        let mut db = self.db()?;
+        for chunk in rows.chunks(10_000) {
+            db.batch("BEGIN IMMEDIATE")?;
+            match append_rows(&mut *db, chunk) {
+                Ok(()) => db.batch("COMMIT")?,
+                Err(e) => {
+                    let _ = db.batch("ROLLBACK");
+                    return Err(e);
+                }
+            }
+        }
+        *copied += complete as u64;
+        Ok(*copied)
+    }
+
+    /// Starts the journal over once it is copied, the table is on disk and the journal is
+    /// longer than `min` bytes.
+    pub(crate) fn restart_if_copied(&self, min: u64) -> Result<(), DbError> {
+        let mut copied = self.copied.lock().map_err(|_| err("lock", "poisoned"))?;
+        let mut guard = self.appender.lock().map_err(|_| err("lock", "poisoned"))?;
+        let Some(a) = guard.as_mut() else {
+            return Ok(());
+        };
+        let written = self.written.load(Ordering::SeqCst);
+        if written == 0 || written <= min || copied.0 != written {
+            return Ok(());
+        }
+        // The table's log copied into its file and synced: the journal is no longer needed.
+        self.db()?.query("PRAGMA wal_checkpoint(TRUNCATE)", &[])?;
+        a.file.sync_data().map_err(|e| err("sync", e))?;
+        a.file.set_len(0).map_err(|e| err("restart", e))?;
+        a.file.sync_all().map_err(|e| err("sync", e))?;
+        self.written.store(0, Ordering::SeqCst);
+        *copied = (0, 0);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_round_trip_with_tabs_and_newlines() {
+        let r = AuditRow {
+            seq: 7,
+            at: "2026-12-07T00:00:00.000Z".into(),
+            action: "summary".into(),
+            status: 200,
+            detail: "a\tb\nc\\d\re".into(),
+            items: "日本語".into(),
+            hash: "ab".into(),
+            ..AuditRow::default()
+        };
+        let mut s = String::new();
+        encode(&r, &mut s);
+        assert!(s.ends_with('\n'));
+        assert_eq!(s.matches('\n').count(), 1);
+        assert_eq!(decode(s.trim_end_matches('\n')), Some(r));
+        assert_eq!(decode("1\t2"), None);
+        assert_eq!(decode(&s.replace("\\t", "\\x")), None);
+    }
+}
