@@ -235,6 +235,9 @@ impl Journal {
         std::thread::Builder::new()
             .name("clins-audit-copy".into())
             .spawn(move || {
+                // Behind the requests: under a burst the journal grows and is copied when the
+                // load drops (a query copies what is left first).
+                crate::lower_thread_priority(10);
                 while alive.upgrade().is_some() {
                     std::thread::sleep(COPY_EVERY);
                     let Some(j) = me.upgrade() else { return };
