@@ -413,6 +413,139 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{ConsentRow, Store, TRAIL, WRITES};
+
+    fn folder(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "clins-journal-{name}-{}-{}",
+            std::process::id(),
+            crate::random_id()
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    /// A stand-in for the application's hash: enough to see the links.
+    fn h(prev: &str, r: &AuditRow) -> String {
+        format!("{}:{}:{}", prev.len(), r.seq, r.action)
+    }
+
+    fn row(action: &str) -> AuditRow {
+        AuditRow {
+            at: "2026-12-07T00:00:00.000Z".into(),
+            action: action.into(),
+            outcome: "0".into(),
+            status: 200,
+            ..AuditRow::default()
+        }
+    }
+
+    fn seqs(rows: &[AuditRow]) -> Vec<i64> {
+        rows.iter().map(|r| r.seq).collect()
+    }
+
+    #[test]
+    fn the_journal_is_copied_recovered_and_has_one_appender() {
+        let d = folder("recover");
+        {
+            let hub = Store::open_sqlite(&d).unwrap();
+            hub.start_audit_journal(Durability::Sync).unwrap();
+            let beside = Store::open_sqlite(&d).unwrap();
+            let e = beside
+                .start_audit_journal(Durability::Flush)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("another hub process"), "{e}");
+            hub.append_audit(vec![row("a"), row("b")], h).unwrap();
+            // Another process reads the records: it copies the journal first.
+            let page = beside.audit_page(TRAIL, 0, 10).unwrap();
+            assert_eq!(seqs(&page), [1, 2]);
+            assert_eq!(page[1].prev, page[0].hash);
+            assert_eq!(page[0].chain, TRAIL);
+            // Its own records go to the other chain.
+            beside.append_audit(vec![row("cli")], h).unwrap();
+            assert_eq!(beside.audit_head(WRITES).unwrap().0, 1);
+            hub.append_audit(vec![row("c")], h).unwrap();
+            assert_eq!(hub.audit_head(TRAIL).unwrap().0, 3);
+            // Dropped without a clean shutdown: the journal still holds the records.
+        }
+        // A crash in the middle of a write: a torn last line, never acknowledged.
+        let journal = d.join("audit.journal");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap()
+            .write_all(b"4\t2026-12")
+            .unwrap();
+        let hub = Store::open_sqlite(&d).unwrap();
+        hub.start_audit_journal(Durability::Flush).unwrap();
+        assert_eq!(hub.audit_head(TRAIL).unwrap().0, 3);
+        hub.append_audit(vec![row("d")], h).unwrap();
+        let all = hub.audit_page(TRAIL, 0, 10).unwrap();
+        assert_eq!(seqs(&all), [1, 2, 3, 4]);
+        assert_eq!(all[3].prev, all[2].hash);
+        assert_eq!(all[3].action, "d");
+        // A clean shutdown: copied, on disk, started over.
+        hub.checkpoint();
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0);
+        hub.append_audit(vec![row("e")], h).unwrap();
+        assert_eq!(seqs(&hub.audit_page(TRAIL, 3, 10).unwrap()), [4, 5]);
+        drop(hub);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_damaged_record_stops_the_copy_with_its_place() {
+        let d = folder("damaged");
+        let hub = Store::open_sqlite(&d).unwrap();
+        std::fs::write(d.join("audit.journal"), "1\tnot a record\n").unwrap();
+        let e = hub
+            .start_audit_journal(Durability::Flush)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("byte 0 is damaged"), "{e}");
+        drop(hub);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_write_and_its_record_commit_together() {
+        let d = folder("atomic");
+        let store = Store::open_sqlite(&d).unwrap();
+        let consent = |id: &str| ConsentRow {
+            consent_id: id.into(),
+            member_id: "00012345:1:2:".into(),
+            institution: "1312000001".into(),
+            granted_by: "patient".into(),
+            start: "2026-12-07T00:00:00Z".into(),
+            end: "2026-12-08T00:00:00Z".into(),
+            created_at: "2026-12-07T00:00:00Z".into(),
+            revoked_at: None,
+        };
+        store
+            .with_audit(row("consent"), h)
+            .add_consent(&consent("c1"))
+            .unwrap();
+        assert_eq!(store.audit_head(WRITES).unwrap().0, 1);
+        // The record cannot be written: the consent is not stored either.
+        rusqlite::Connection::open(d.join("clins.sqlite"))
+            .unwrap()
+            .execute_batch(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'no record'); END;",
+            )
+            .unwrap();
+        assert!(store
+            .with_audit(row("consent"), h)
+            .add_consent(&consent("c2"))
+            .is_err());
+        assert!(store.consent("c2").unwrap().is_none());
+        // Without a record to write, the same write goes through.
+        store.add_consent(&consent("c3")).unwrap();
+        assert!(store.consent("c3").unwrap().is_some());
+        assert_eq!(store.audit_head(WRITES).unwrap().0, 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&d);
+    }
 
     #[test]
     fn lines_round_trip_with_tabs_and_newlines() {
