@@ -31,8 +31,9 @@ pub enum Durability {
 
 /// How often the [`Durability::Flush`] journal is synced.
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
-/// How often the journal is copied into the table.
-const COPY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How often the journal is copied into the table: seldom enough that a copy brings several
+/// records to each index page it writes (a patient's records are spread over the index).
+const COPY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 /// The journal is started over once it is copied and longer than this.
 const RESTART_BYTES: u64 = 32 << 20;
 
