@@ -44,24 +44,7 @@ fn digest(prev: &str, r: &AuditRow) -> ring::digest::Digest {
     let (mut b1, mut b2) = ([0u8; 20], [0u8; 20]);
     let seq = decimal(r.seq, &mut b1);
     let status = decimal(r.status, &mut b2);
-    for field in [
-        prev,
-        seq,
-        &r.at,
-        &r.action,
-        &r.outcome,
-        status,
-        &r.member_id,
-        &r.institution,
-        &r.practitioner,
-        &r.client,
-        &r.role,
-        &r.purpose,
-        &r.basis,
-        &r.items,
-        &r.request,
-        &r.detail,
-    ] {
+    for field in std::iter::once(prev).chain(r.content(seq, status)) {
         ctx.update(&(field.len() as u64).to_be_bytes());
         ctx.update(field.as_bytes());
     }
@@ -121,10 +104,17 @@ pub fn record(store: &Store, row: AuditRow) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// `store` with `row` (the record of a write, its outcome success) appended to the audit
-/// trail in the transaction of its next write: both commit, or neither.
-pub fn with_record(store: &Store, row: AuditRow) -> Store {
-    store.with_audit(row, hash)
+/// The store for a write: with the request's record (`audit`, completed by `fill` with what
+/// the write is about) appended to the audit trail in the write's own transaction — both
+/// commit, or neither; `store` itself without one.
+pub fn writing(store: &Store, audit: Option<AuditRow>, fill: impl FnOnce(&mut AuditRow)) -> Store {
+    match audit {
+        Some(mut r) => {
+            fill(&mut r);
+            store.with_audit(r, hash)
+        }
+        None => store.clone(),
+    }
 }
 
 /// Every record of every chain, page by page, in chain order.

@@ -203,16 +203,8 @@ pub fn post(
         created_at: now.to_string(),
         revoked_at: None,
     };
-    let st = match audit {
-        Some(mut r) => {
-            r.member_id.clone_from(&row.member_id);
-            // The institution the consent is for (usage reports).
-            r.detail = format!("grantee={}", row.institution);
-            crate::audit::with_record(store, r)
-        }
-        None => store.clone(),
-    };
-    st.add_consent(&row)?;
+    // The institution the consent is for (usage reports).
+    crate::audit::writing(store, audit, |r| grantee(r, &row)).add_consent(&row)?;
     Ok(Posted::Granted(row))
 }
 
@@ -249,14 +241,10 @@ fn release(
                 e
             }
         })?;
-        let st = match audit.clone() {
-            Some(mut r) => {
-                r.member_id.clone_from(&doc.member_id);
-                r.detail = format!("released={}", doc.doc_id);
-                crate::audit::with_record(store, r)
-            }
-            None => store.clone(),
-        };
+        let st = crate::audit::writing(store, audit.clone(), |r| {
+            r.member_id.clone_from(&doc.member_id);
+            r.detail = format!("released={}", doc.doc_id);
+        });
         issues.push(
             match st.set_document_status(&doc.doc_id, &["held"], "current", now) {
                 Ok(_) => {
@@ -333,16 +321,14 @@ pub fn revoke(
             e
         }
     })?;
-    let st = match audit {
-        Some(mut r) => {
-            r.member_id.clone_from(&row.member_id);
-            r.detail = format!("grantee={}", row.institution);
-            crate::audit::with_record(store, r)
-        }
-        None => store.clone(),
-    };
-    st.revoke_consent(id, now)?;
+    crate::audit::writing(store, audit, |r| grantee(r, &row)).revoke_consent(id, now)?;
     Ok(store.consent(id)?.unwrap_or(row))
+}
+
+/// A consent's record: the patient, and the institution the consent is for.
+fn grantee(r: &mut store::AuditRow, row: &ConsentRow) {
+    r.member_id.clone_from(&row.member_id);
+    r.detail = format!("grantee={}", row.institution);
 }
 
 /// The FHIR Consent of a stored grant (`status` inactive once revoked or past its period).

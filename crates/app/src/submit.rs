@@ -203,15 +203,11 @@ pub fn store(
         guess,
         render,
     } = ready;
-    let st = match audit {
-        Some(mut r) => {
-            r.member_id.clone_from(&new.member_id);
-            r.items = sub.kind_code.to_string();
-            r.detail = format!("bundle={}", sub.bundle_id);
-            crate::audit::with_record(&hub.store, r)
-        }
-        None => hub.store.clone(),
-    };
+    let st = crate::audit::writing(&hub.store, audit, |r| {
+        r.member_id.clone_from(&new.member_id);
+        r.items = sub.kind_code.to_string();
+        r.detail = format!("bundle={}", sub.bundle_id);
+    });
     let result = match st.submit(new, guess, render) {
         Ok(r) => r,
         Err(store::StoreError::OtherPatient) => {

@@ -89,17 +89,18 @@ pub fn withdraw(
     if undo {
         return undo_cancel(hub, caller, institution, &bundle_id);
     }
-    let st = match audit {
-        Some(mut r) => {
-            r.member_id = hub
-                .store
-                .unit_member(institution, &bundle_id)?
-                .unwrap_or_default();
-            r.detail = format!("bundle={bundle_id}");
-            crate::audit::with_record(&hub.store, r)
-        }
-        None => hub.store.clone(),
+    // The record names the patient whose unit it is.
+    let member = match &audit {
+        Some(_) => hub
+            .store
+            .unit_member(institution, &bundle_id)?
+            .unwrap_or_default(),
+        None => String::new(),
     };
+    let st = crate::audit::writing(&hub.store, audit, |r| {
+        r.member_id = member;
+        r.detail = format!("bundle={bundle_id}");
+    });
     match st.withdraw(institution, &bundle_id, &hub.clock.now(), &submit::locked()) {
         Ok(res) => {
             let (detail, en, ja) = if res.action == SubmitAction::Deleted {

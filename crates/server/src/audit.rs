@@ -50,13 +50,9 @@ impl Slot {
     /// on a thread that is running already, is cheaper than handing the record to another
     /// thread and being woken again.
     pub fn commit(&self, hub: &app::Hub, status: u16) -> Result<(), ApiError> {
-        let mut row = self.0.lock().map(|n| n.row.clone()).unwrap_or_default();
-        finish(&mut row, hub.clock.now(), status);
-        match hub.audit.record(row) {
+        match hub.audit.record(self.template(hub, status)) {
             Ok(()) => {
-                if let Ok(mut n) = self.0.lock() {
-                    n.recorded = true;
-                }
+                self.recorded();
                 Ok(())
             }
             Err(e) => {
@@ -165,18 +161,16 @@ pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) ->
     });
     req.extensions_mut().insert(slot.clone());
     let res = next.run(req).await;
-    let Ok(mut noted) = slot.0.lock().map(|n| (n.recorded, n.row.clone())) else {
-        return withheld().into_response();
-    };
-    if noted.0 {
-        return res;
+    // Written already by the handler (with its write, or on its own thread): nothing to copy.
+    match slot.0.lock() {
+        Ok(n) if n.recorded => return res,
+        Ok(_) => {}
+        Err(_) => return withheld().into_response(),
     }
-    let status = res.status().as_u16();
-    finish(&mut noted.1, hub.clock.now(), status);
+    let mut row = slot.template(&hub, res.status().as_u16());
     if let Some(c) = res.extensions().get::<RefusalCode>() {
-        noted.1.detail = c.0.clone();
+        row.detail = c.0.clone();
     }
-    let row = noted.1;
     let written = tokio::task::spawn_blocking(move || hub.audit.record(row)).await;
     match written {
         Ok(Ok(())) => res,

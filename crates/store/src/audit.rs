@@ -47,6 +47,30 @@ pub struct AuditRow {
     pub chain: String,
 }
 
+impl AuditRow {
+    /// The record's content in column order, from `seq` to `detail` (everything but `prev`
+    /// and `hash`), with `seq` and `status` as the caller wrote them in decimal.
+    pub fn content<'a>(&'a self, seq: &'a str, status: &'a str) -> [&'a str; 15] {
+        [
+            seq,
+            &self.at,
+            &self.action,
+            &self.outcome,
+            status,
+            &self.member_id,
+            &self.institution,
+            &self.practitioner,
+            &self.client,
+            &self.role,
+            &self.purpose,
+            &self.basis,
+            &self.items,
+            &self.request,
+            &self.detail,
+        ]
+    }
+}
+
 /// A signed checkpoint of the chain: its head (`seq`, `head` hash) signed with the hub's key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
@@ -120,17 +144,27 @@ pub(crate) fn append_in(
         // are not blocked.
         c.batch("LOCK TABLE audit_log IN EXCLUSIVE MODE")?;
     }
-    let (mut seq, mut prev) = head(c)?;
-    let mut chained = Vec::with_capacity(rows.len());
-    for r in rows {
-        seq += 1;
-        let mut row = r.clone();
-        row.seq = seq;
-        row.hash = hasher(&prev, &row);
-        row.prev = std::mem::replace(&mut prev, row.hash.clone());
-        chained.push(row);
-    }
+    let (seq, prev) = head(c)?;
+    let mut chained = rows.to_vec();
+    chain(&mut chained, seq, prev, hasher);
     append_rows(c, &chained)
+}
+
+/// Links `rows` after the chain's head (`seq`, `prev`): each gets the next sequence number,
+/// its predecessor's hash and its own. Returns the new head.
+pub(crate) fn chain(
+    rows: &mut [AuditRow],
+    mut seq: i64,
+    mut prev: String,
+    hasher: AuditHasher,
+) -> (i64, String) {
+    for row in rows {
+        seq += 1;
+        row.seq = seq;
+        row.hash = hasher(&prev, row);
+        row.prev = std::mem::replace(&mut prev, row.hash.clone());
+    }
+    (seq, prev)
 }
 
 /// Inserts chained records as they are (a record already there is left as it is: the

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::audit::{append_rows, head, AuditHasher, AuditRow};
+use crate::audit::{append_rows, chain, head, AuditHasher, AuditRow};
 use crate::driver::{Conn, DbError, SqliteConn};
 
 /// When a record appended to the journal is on disk.
@@ -96,26 +96,9 @@ fn unescape(v: &str) -> Option<String> {
 /// One record as a journal line (tab-separated, escaped, ending in a newline).
 fn encode(r: &AuditRow, out: &mut String) {
     let (seq, status) = (r.seq.to_string(), r.status.to_string());
-    let fields = [
-        seq.as_str(),
-        &r.at,
-        &r.action,
-        &r.outcome,
-        status.as_str(),
-        &r.member_id,
-        &r.institution,
-        &r.practitioner,
-        &r.client,
-        &r.role,
-        &r.purpose,
-        &r.basis,
-        &r.items,
-        &r.request,
-        &r.detail,
-        &r.prev,
-        &r.hash,
-    ];
-    for (i, f) in fields.iter().enumerate() {
+    let content = r.content(&seq, &status);
+    let fields = content.iter().copied().chain([r.prev.as_str(), &r.hash]);
+    for (i, f) in fields.enumerate() {
         if i > 0 {
             out.push('\t');
         }
@@ -293,14 +276,11 @@ impl Journal {
         let a = guard.as_mut().ok_or_else(|| {
             DbError::Other("this process does not append to the audit journal".into())
         })?;
-        let (mut seq, mut prev) = (a.seq, a.head.clone());
+        let mut rows = rows;
+        let (seq, head) = chain(&mut rows, a.seq, a.head.clone(), hasher);
         let mut buf = String::with_capacity(rows.len() * 400);
-        for mut row in rows {
-            seq += 1;
-            row.seq = seq;
-            row.hash = hasher(&prev, &row);
-            row.prev = std::mem::replace(&mut prev, row.hash.clone());
-            encode(&row, &mut buf);
+        for row in &rows {
+            encode(row, &mut buf);
         }
         let start = self.written.load(Ordering::SeqCst);
         let done = a.file.write_all(buf.as_bytes()).and_then(|_| {
@@ -319,7 +299,7 @@ impl Journal {
             self.dirty.store(true, Ordering::SeqCst);
         }
         a.seq = seq;
-        a.head = prev;
+        a.head = head;
         self.written
             .store(start + buf.len() as u64, Ordering::SeqCst);
         Ok(())
