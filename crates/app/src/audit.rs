@@ -11,6 +11,40 @@ use crate::access::Caller;
 use crate::auth::jose;
 use crate::refusal::Refusal;
 
+/// One entry of a patient's access history: the record and the facility's name.
+pub struct Access {
+    pub row: AuditRow,
+    pub facility: Option<String>,
+}
+
+/// A patient's access history, newest first (the patient's own, or the operator). The patient
+/// sees the institutions that were shown the data: not their own requests, not refused ones,
+/// and never the individual (that is left out of the AuditEvent by `audit_event`).
+pub fn history(store: &Store, caller: &Caller, member_id: &str) -> Result<Vec<Access>, Refusal> {
+    crate::access::audit_history(caller, member_id)?;
+    let for_patient = caller.patient().is_some();
+    let rows = store.audit_of_patient(member_id, 1000)?;
+    let mut names: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut out = Vec::new();
+    for row in rows {
+        if for_patient && (row.institution.is_empty() || row.outcome != "0") {
+            continue;
+        }
+        let facility = names
+            .entry(row.institution.clone())
+            .or_insert_with(|| {
+                store
+                    .institution(&row.institution)
+                    .ok()
+                    .flatten()
+                    .map(|i| i.name)
+            })
+            .clone();
+        out.push(Access { row, facility });
+    }
+    Ok(out)
+}
+
 /// The hash of a record given its predecessor's: SHA-256 (hex) over the predecessor's hash and
 /// every field of the record but `prev` and `hash`, each length-prefixed (so that no two
 /// different records write the same bytes).

@@ -51,4 +51,19 @@ pub struct Hub {
     pub audit_anchor: Option<std::path::PathBuf>,
     /// The audit trail's writer (group commit of the records of all requests).
     pub audit: crate::audit::Recorder,
+    /// Set by `clins-hub demo` only: who the start page's one-click sign-ins are.
+    pub demo: std::sync::OnceLock<Demo>,
+}
+
+/// The demo's people, for the start page's one-click sign-ins (never set outside a demo).
+#[derive(Clone, Debug, Default)]
+pub struct Demo {
+    /// The hospital whose doctor (emergency privilege) signs in as `doctor`.
+    pub hospital: String,
+    /// The pharmacy whose pharmacist signs in as `pharmacist`.
+    pub pharmacy: String,
+    /// The example patient's normalised member id.
+    pub patient: String,
+    /// The operator's account.
+    pub operator: String,
 }

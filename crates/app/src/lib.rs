@@ -37,5 +37,5 @@ pub mod submit;
 pub mod withdraw;
 
 pub use access::Caller;
-pub use hub::{Clock, Hub, MAX_BODY};
+pub use hub::{Clock, Demo, Hub, MAX_BODY};
 pub use refusal::{Refusal, Why};

@@ -115,6 +115,7 @@ pub fn build_hub(
         limits: app::limits::Limits::default(),
         audit_anchor: None,
         audit: app::audit::Recorder::new(store.clone()),
+        demo: Default::default(),
         store,
         validator: Arc::new(validator_for(defs)),
         indexer,

@@ -1305,6 +1305,47 @@ fn demo_people(h: &server::Hub, inst: &str, member: &str) -> Result<Vec<String>,
     Ok(lines)
 }
 
+/// The demo's pharmacist (of `pharmacy`) and the operator's console account.
+fn demo_more_people(h: &server::Hub, pharmacy: &str) -> Result<Vec<String>, String> {
+    use app::auth::people::{self, Person};
+    let op = app::Caller::new(clins::policy::Principal::Operator);
+    let now = store::now_utc();
+    let mut lines = Vec::new();
+    if !pharmacy.is_empty() {
+        let new = people::NewStaff {
+            institution: pharmacy.to_string(),
+            login: "pharmacist".into(),
+            name: "薬局 薬剤師".into(),
+            qualification: "pharmacist".into(),
+            emergency: false,
+            admin: false,
+        };
+        let (_, code) = people::add_staff(&h.store, &op, &new, &now).map_err(show)?;
+        let pw = app::auth::secrets::random_token()[..16].to_string();
+        let who = Person::Staff {
+            institution: pharmacy.to_string(),
+            login: "pharmacist".into(),
+        };
+        let e = people::activate(&h.store, &who, &code, &pw, &now).map_err(show)?;
+        lines.push(format!(
+            "staff pharmacist of {pharmacy} (pharmacist): password {pw}, TOTP secret {}",
+            e.totp_secret
+        ));
+    }
+    let (_, code) =
+        people::add_operator(&h.store, &op, "operator", "運用 担当者", &now).map_err(show)?;
+    let pw = app::auth::secrets::random_token()[..16].to_string();
+    let who = Person::Operator {
+        login: "operator".into(),
+    };
+    let e = people::activate(&h.store, &who, &code, &pw, &now).map_err(show)?;
+    lines.push(format!(
+        "operator (console, login operator): password {pw}, TOTP secret {}",
+        e.totp_secret
+    ));
+    Ok(lines)
+}
+
 /// `clins-hub demo`: a fresh store in a temporary folder, a generated population submitted
 /// through the normal path, then the server.
 fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(), String> {
@@ -1380,13 +1421,30 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     // The example institution's EMR client: a key pair in the demo's folder, registered.
     let key_path = dir.join(format!("{inst}.pem"));
     let token = demo_client(&h, &inst, &key_path)?;
-    let people = demo_people(&h, &inst, &member)?;
+    let mut people = demo_people(&h, &inst, &member)?;
+    let pharmacy = world
+        .institutions
+        .iter()
+        .find(|i| i.kind == synth::tables::InstitutionKind::Pharmacy)
+        .map(|i| hub::registry_entry(i).0)
+        .unwrap_or_default();
+    people.extend(demo_more_people(&h, &pharmacy)?);
+    let normalized = clins::InsuranceMemberId::parse(&member)
+        .map(|m| m.normalized())
+        .unwrap_or_default();
+    let _ = h.demo.set(app::Demo {
+        hospital: inst.clone(),
+        pharmacy,
+        patient: normalized,
+        operator: "operator".into(),
+    });
     println!("clins-hub demo: {ok} submissions loaded ({rejected} rejected) for {patients} synthetic patients");
     println!(
         "store: {} (temporary: removed when the demo stops)",
         dir.display()
     );
     println!("FHIR base: {base}");
+    println!("Start page (one-click demo sign-ins): http://{listen}/");
     println!();
     println!("{registered} institutions and insurers registered (clins-hub institutions list).");
     println!();

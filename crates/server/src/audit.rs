@@ -113,11 +113,15 @@ impl Slot {
 pub struct RefusalCode(pub String);
 
 /// Routes that are not audited: they touch neither patient data nor credentials.
-fn audited(path: &str) -> bool {
+fn audited(method: &axum::http::Method, path: &str) -> bool {
     !(path.starts_with("/health")
         || path == "/metrics"
         || path == "/fhir/metadata"
-        || path.starts_with("/.well-known"))
+        || path.starts_with("/.well-known")
+        || path == "/"
+        || path == "/lang"
+        || path.starts_with("/static/")
+        || (method == axum::http::Method::GET && path.ends_with("/signin")))
 }
 
 /// The action of a route.
@@ -130,6 +134,14 @@ fn action(method: &str, route: &str) -> &'static str {
         ("DELETE", _) => "revoke",
         (_, "/auth/token") => "token",
         (_, "/auth/login") => "sign-in",
+        ("POST", r) if r.ends_with("/signin") => "sign-in",
+        (_, r) if r.ends_with("/signout") => "sign-out",
+        (_, "/viewer/patient") | (_, "/portal/record") => "summary",
+        (_, "/viewer/consent") => "consent",
+        (_, "/portal/revoke") => "revoke",
+        (_, "/portal/download") => "read",
+        (_, "/portal") => "history",
+        (_, "/admin/approve") => "application",
         (_, "/auth/logout") => "sign-out",
         (_, "/auth/activate") => "activation",
         (_, r) if r.starts_with("/admin/applications") => "application",
@@ -147,7 +159,7 @@ pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) ->
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_string())
-        .filter(|p| audited(p))
+        .filter(|p| audited(req.method(), p))
     else {
         return next.run(req).await;
     };
@@ -212,27 +224,14 @@ pub async fn history(
         .map_err(|e| ApiError::bad_request("AUDIT-PATIENT", "patient", e.en, e.ja))?
         .normalized();
     blocking(move || {
-        app::access::audit_history(&caller, &member)?;
         let for_patient = caller.patient().is_some();
-        let rows = hub.store.audit_of_patient(&member, 1000)?;
-        let mut names: std::collections::HashMap<String, Option<String>> = Default::default();
         let mut entries = Vec::new();
-        for r in &rows {
-            // The patient sees the institutions that were shown their data: not their own
-            // requests, not refused ones.
-            if for_patient && (r.institution.is_empty() || r.outcome != "0") {
-                continue;
-            }
-            let name = names
-                .entry(r.institution.clone())
-                .or_insert_with(|| {
-                    hub.store
-                        .institution(&r.institution)
-                        .ok()
-                        .flatten()
-                        .map(|i| i.name)
-                })
-                .clone();
+        for app::audit::Access {
+            row: r,
+            facility: name,
+        } in app::audit::history(&hub.store, &caller, &member)?
+        {
+            let r = &r;
             let mut e = json::Object::new();
             e.insert(
                 "fullUrl",

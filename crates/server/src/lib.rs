@@ -20,6 +20,7 @@ mod read;
 mod signin;
 mod submit;
 pub mod tls;
+pub mod web;
 mod withdraw;
 
 pub use app::purge::{purge, purge_plan};
@@ -46,7 +47,7 @@ pub type AppState = Arc<Hub>;
 
 /// The router with every route and layer.
 pub fn app(hub: AppState) -> Router {
-    Router::new()
+    web::routes(&hub)
         .route("/fhir/metadata", get(read::metadata))
         .route("/fhir/Bundle/$submit", post(submit::submit))
         .route("/fhir/Bundle/$withdraw", post(withdraw::withdraw))

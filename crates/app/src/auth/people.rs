@@ -36,6 +36,10 @@ pub enum Person {
     Patient {
         member_id: String,
     },
+    /// A person of the operator (the web console).
+    Operator {
+        login: String,
+    },
 }
 
 impl Person {
@@ -43,6 +47,7 @@ impl Person {
         match self {
             Person::Staff { institution, login } => ("staff", institution, login),
             Person::Patient { member_id } => ("patient", "", member_id),
+            Person::Operator { login } => ("operator", "", login),
         }
     }
 }
@@ -336,10 +341,92 @@ pub fn activate(
     let account = match who {
         Person::Staff { institution, login } => format!("{login}@{institution}"),
         Person::Patient { member_id } => member_id.clone(),
+        Person::Operator { login } => format!("{login}@operator"),
     };
     Ok(Enrolment {
         otpauth: secrets::otpauth_uri(&secret, &account),
         totp_secret: secret,
+    })
+}
+
+/// Creates (or re-creates) an account of the operator's staff (the web console) with a
+/// one-time activation code, returned once. Only the operator (its command line) does this.
+pub fn add_operator(
+    store: &Store,
+    caller: &Caller,
+    login: &str,
+    name: &str,
+    now: &str,
+) -> Result<(AccountRow, String), Refusal> {
+    if !matches!(caller.principal, Principal::Operator) {
+        return Err(Refusal::forbidden(
+            "OPERATOR-ONLY",
+            "only the operator creates the operator's accounts",
+            "運用者のアカウントは運用者のみが作成できます",
+        ));
+    }
+    let login = login.trim();
+    if !login_ok(login) {
+        return Err(invalid(
+            "STAFF-LOGIN",
+            "the login id must be 1–64 letters, digits or - _ . @",
+            "ログインIDは英数字と - _ . @ の1〜64文字にしてください",
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "STAFF-NAME",
+            "give the person's name (1–100 characters)",
+            "氏名を1〜100文字で指定してください",
+        ));
+    }
+    let code = Activation::new(now);
+    let existing = store.account("operator", "", login)?;
+    let row = store.put_account(&AccountRow {
+        account_id: existing
+            .as_ref()
+            .map_or_else(store::random_id, |a| a.account_id.clone()),
+        kind: "operator".into(),
+        login: login.to_string(),
+        name: name.to_string(),
+        activation: code.digest.clone(),
+        activation_until: code.until.clone(),
+        enabled: true,
+        created_at: now.to_string(),
+        ..AccountRow::default()
+    })?;
+    Ok((row, code.code))
+}
+
+/// A session for an activated, enabled account without its password and code: only the
+/// `demo` command's one-click sign-ins reach this (the route exists only in a demo).
+pub fn demo_session(store: &Store, who: &Person, now: &str) -> Result<NewSession, Refusal> {
+    let (kind, institution, login) = who.key();
+    let a = store
+        .account(kind, institution, login)?
+        .filter(|a| a.enabled && !a.password.is_empty())
+        .ok_or_else(failed)?;
+    new_session(store, &a.account_id, now)
+}
+
+fn new_session(store: &Store, account_id: &str, now: &str) -> Result<NewSession, Refusal> {
+    let cookie = secrets::random_token();
+    let csrf = secrets::random_token();
+    let expires_at = plus_hours(now, SESSION_HOURS).unwrap_or_default();
+    store.add_session(&SessionRow {
+        session_hash: secrets::digest_hex(&cookie),
+        account_id: account_id.to_string(),
+        csrf: csrf.clone(),
+        created_at: now.to_string(),
+        expires_at: expires_at.clone(),
+        idle_until: minutes_after(now, IDLE_MINUTES),
+        revoked: false,
+    })?;
+    Ok(NewSession {
+        cookie,
+        csrf,
+        expires_at,
     })
 }
 
@@ -383,23 +470,7 @@ pub fn sign_in(
     if !store.sign_in_succeeded(&a.account_id, totp_step)? {
         return Err(failed());
     }
-    let cookie = secrets::random_token();
-    let csrf = secrets::random_token();
-    let expires_at = plus_hours(now, SESSION_HOURS).unwrap_or_default();
-    store.add_session(&SessionRow {
-        session_hash: secrets::digest_hex(&cookie),
-        account_id: a.account_id,
-        csrf: csrf.clone(),
-        created_at: now.to_string(),
-        expires_at: expires_at.clone(),
-        idle_until: minutes_after(now, IDLE_MINUTES),
-        revoked: false,
-    })?;
-    Ok(NewSession {
-        cookie,
-        csrf,
-        expires_at,
-    })
+    new_session(store, &a.account_id, now)
 }
 
 /// A live session: who it is, its CSRF token, and whether the person administers the staff.
@@ -444,6 +515,7 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
                     .unwrap_or(Qualification::Other),
             }),
         },
+        "operator" => Claim::Operator,
         _ => Claim::Patient {
             member_id: a.login.clone(),
         },

@@ -9,7 +9,7 @@ mod metadata;
 pub(crate) mod params;
 pub(crate) mod render;
 mod search;
-mod summary;
+pub(crate) mod summary;
 
 pub use instance::{history, read, vread};
 pub use metadata::metadata;

@@ -42,26 +42,32 @@ pub async fn summary(
             a.basis(s.basis);
             a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
         }
-        let now = hub.clock.now();
-        let mut out = String::with_capacity(
-            4096 + s
-                .entries
-                .iter()
-                .map(|e| e.0.body.len() + 400)
-                .sum::<usize>(),
-        );
-        bundle_head(&mut out, "collection", &now);
-        out.push_str(",\"entry\":[");
-        write_patient_entry(&mut out, &hub, s.patient.0, &s.patient.1, None);
-        for (r, mark) in &s.entries {
-            out.push(',');
-            write_entry(&mut out, &hub, r, *mark, None);
-        }
-        out.push_str("]}");
+        let out = bundle(&hub, &s);
         if let Some(a) = &audit {
             a.commit(&hub, 200)?;
         }
         Ok(fhir(StatusCode::OK, out))
     })
     .await
+}
+
+/// The `collection` Bundle of a summary: the Patient, then the entries shown.
+pub(crate) fn bundle(hub: &app::Hub, s: &app::read::Summary) -> String {
+    let now = hub.clock.now();
+    let mut out = String::with_capacity(
+        4096 + s
+            .entries
+            .iter()
+            .map(|e| e.0.body.len() + 400)
+            .sum::<usize>(),
+    );
+    bundle_head(&mut out, "collection", &now);
+    out.push_str(",\"entry\":[");
+    write_patient_entry(&mut out, hub, s.patient.0, &s.patient.1, None);
+    for (r, mark) in &s.entries {
+        out.push(',');
+        write_entry(&mut out, hub, r, *mark, None);
+    }
+    out.push_str("]}");
+    out
 }

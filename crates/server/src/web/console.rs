@@ -1,0 +1,199 @@
+//! The operator console: applications to approve, the audit trail's chains, and unusual access
+//! to review.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use app::auth::people::Person;
+
+use super::html::{day, esc, note, see_other, Lang};
+use super::{lang_of, plain, refused, sign_in, Form, Posted, Web};
+use crate::AppState;
+
+fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
+    let t = |ja, en| lang.t(ja, en);
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>{}</h1>{}<form method=\"post\" action=\"/admin/signin\" class=\"card narrow\">\
+         <label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required>\
+         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"totp\">{}</label><input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
+         <button type=\"submit\">{}</button></form>",
+        t("運用コンソール サインイン", "Operator console sign-in"),
+        error.map(|e| note("error", e)).unwrap_or_default(),
+        t("ログインID", "Login"),
+        t("パスワード", "Password"),
+        t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
+        t("サインイン", "Sign in"),
+    );
+    plain(
+        lang,
+        t("運用コンソール", "Operator console"),
+        "/admin/signin",
+        status,
+        b,
+    )
+}
+
+pub async fn signin_form(headers: HeaderMap) -> Response {
+    signin_page(lang_of(&headers), None, StatusCode::OK)
+}
+
+pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form) -> Response {
+    let who = Person::Operator {
+        login: form.get("login").trim().to_string(),
+    };
+    match sign_in(hub, who, &form, "/admin").await {
+        Ok(r) => r,
+        Err(e) => signin_page(lang_of(&headers), Some(&e), StatusCode::UNAUTHORIZED),
+    }
+}
+
+/// `GET /admin`: what waits for the operator.
+pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
+    let (h, principal) = (hub.clone(), web.caller.principal.clone());
+    let caller = web.caller.clone();
+    let now = hub.clock.now();
+    let data = tokio::task::spawn_blocking(move || {
+        let pending = app::auth::applications::list(&h.store, &principal, Some("pending"))?;
+        let mut chains = Vec::new();
+        for c in h.store.audit_chains() {
+            let (seq, head) = h.store.audit_head(c)?;
+            let cps = h.store.checkpoints(c)?;
+            chains.push((
+                c.to_string(),
+                seq,
+                head,
+                cps.last().map(|k| (k.seq, k.at.clone())),
+            ));
+        }
+        let from = app::dates::plus_hours(&now, -24 * 7).unwrap_or_default();
+        let findings = app::audit::unusual(&h.store, &caller, &from, &now, Default::default())?;
+        Ok::<_, app::Refusal>((pending, chains, findings))
+    })
+    .await;
+    let title = web.t("運用コンソール", "Operator console");
+    let (pending, chains, findings) = match data {
+        Ok(Ok(d)) => d,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/admin"),
+    };
+    let t = |ja, en| web.t(ja, en);
+    let mut p = web.page(title);
+    p.h(1, title);
+    let _ = write!(
+        p.body,
+        "<section aria-labelledby=\"h-apps\"><h2 id=\"h-apps\">{}</h2>",
+        t("承認待ちの利用申請", "Applications waiting for approval")
+    );
+    if pending.is_empty() {
+        let _ = write!(
+            p.body,
+            "<p class=\"none\">{}</p>",
+            t("承認待ちはありません。", "Nothing is waiting.")
+        );
+    } else {
+        let _ = write!(
+            p.body,
+            "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"><span class=\"sr\">{}</span></th></tr></thead><tbody>",
+            t("名称", "Name"),
+            t("種別", "Kind"),
+            t("番号", "Number"),
+            t("申請日", "Applied"),
+            t("操作", "Action")
+        );
+        for a in &pending {
+            let _ = write!(
+                p.body,
+                "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td><form method=\"post\" action=\"/admin/approve\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">{} <span class=\"sr\">{}</span></button></form></td></tr>",
+                esc(&a.name),
+                esc(&a.kind),
+                esc(&a.number),
+                esc(&day(&a.created_at)),
+                esc(&web.csrf),
+                esc(&a.app_id),
+                t("承認", "Approve"),
+                esc(&a.name)
+            );
+        }
+        p.w("</tbody></table>");
+    }
+    p.w("</section>");
+    let _ = write!(p.body, "<section aria-labelledby=\"h-audit\"><h2 id=\"h-audit\">{}</h2><table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("監査ログ", "Audit trail"), t("チェーン", "Chain"), t("記録数", "Records"), t("先頭ハッシュ", "Head"), t("最新の署名付きチェックポイント", "Latest signed checkpoint"));
+    for (c, seq, head, cp) in &chains {
+        let _ = write!(
+            p.body,
+            "<tr><td>{}</td><td>{}</td><td class=\"mono\">{}…</td><td>{}</td></tr>",
+            esc(c),
+            seq,
+            esc(head.get(..16).unwrap_or(head)),
+            cp.as_ref().map_or_else(
+                || t("なし", "none").to_string(),
+                |(s, at)| format!("#{s} {}", esc(&day(at)))
+            )
+        );
+    }
+    let _ = write!(
+        p.body,
+        "</tbody></table><p class=\"hint\">{}</p></section>",
+        t(
+            "改ざんの検査: clins-hub audit verify",
+            "To check for tampering: clins-hub audit verify"
+        )
+    );
+    let _ = write!(
+        p.body,
+        "<section aria-labelledby=\"h-unusual\"><h2 id=\"h-unusual\">{}</h2>",
+        t(
+            "確認が必要なアクセス（7日間）",
+            "Unusual access to review (7 days)"
+        )
+    );
+    if findings.is_empty() {
+        let _ = write!(
+            p.body,
+            "<p class=\"none\">{}</p>",
+            t("該当なし", "None found")
+        );
+    } else {
+        p.w("<ul>");
+        for f in &findings {
+            let _ = write!(
+                p.body,
+                "<li>{} — {} {} {} ({} {}, {} {})</li>",
+                esc(&f.day),
+                esc(f.rule),
+                esc(&f.institution),
+                esc(&f.practitioner),
+                t("件数", "count"),
+                f.count,
+                t("閾値", "threshold"),
+                f.threshold
+            );
+        }
+        p.w("</ul>");
+    }
+    p.w("</section>");
+    p.finish()
+}
+
+/// `POST /admin/approve`: approves an application (its institution and client registered).
+pub async fn approve(State(hub): State<AppState>, posted: Posted) -> Response {
+    let web = &posted.web;
+    let id = posted.form.get("id").to_string();
+    let (h, principal) = (hub.clone(), web.caller.principal.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        app::auth::applications::approve(&h.store, &principal, &id, &h.clock.now())
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => see_other("/admin"),
+        Ok(Err(r)) => refused(web, web.t("承認", "Approval"), &r),
+        Err(_) => see_other("/admin"),
+    }
+}

@@ -1,0 +1,400 @@
+//! The web pages: the clinician viewer (`/viewer`), the patient portal (`/portal`), the
+//! operator console (`/admin`) and the demo's start page (`/`). Server-rendered HTML that works
+//! without JavaScript; every page is an adapter of the same application core as the FHIR API
+//! (`app::read`, `app::consent`, `app::audit`, …), so a page never shows what the API would
+//! refuse. A person is known by the session cookie of `/auth/login` (or of a page's sign-in
+//! form); a form that changes something carries the session's CSRF token.
+
+mod chart;
+mod console;
+pub mod html;
+mod portal;
+mod start;
+mod viewer;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+use app::auth::people::{self, Person, SESSION_COOKIE};
+use app::identity::Claim;
+
+use crate::AppState;
+use html::{see_other, Lang};
+
+pub use html::esc;
+
+/// The language cookie (not a secret: `ja` or `en`).
+const LANG_COOKIE: &str = "clins-lang";
+/// Largest form body a page accepts.
+const MAX_FORM: usize = 64 * 1024;
+
+/// The routes of the pages and their stylesheet.
+pub fn routes(hub: &AppState) -> Router<AppState> {
+    let mut r = Router::new()
+        .route("/", get(start::home))
+        .route("/static/app.css", get(stylesheet))
+        .route("/lang", get(language))
+        .route("/viewer", get(viewer::lookup))
+        .route(
+            "/viewer/signin",
+            get(viewer::signin_form).post(viewer::signin),
+        )
+        .route("/viewer/signout", post(signout))
+        .route("/viewer/patient", get(viewer::patient))
+        .route("/viewer/consent", post(viewer::card_consent))
+        .route("/portal", get(portal::home))
+        .route(
+            "/portal/signin",
+            get(portal::signin_form).post(portal::signin),
+        )
+        .route("/portal/signout", post(signout))
+        .route("/portal/record", get(portal::record))
+        .route("/portal/download", get(portal::download))
+        .route("/portal/revoke", post(portal::revoke))
+        .route("/admin", get(console::home))
+        .route(
+            "/admin/signin",
+            get(console::signin_form).post(console::signin),
+        )
+        .route("/admin/signout", post(signout))
+        .route("/admin/approve", post(console::approve));
+    if hub.demo.get().is_some() {
+        r = r.route("/demo/signin/{who}", post(start::demo_signin));
+    }
+    r
+}
+
+/// Which part of the site a page belongs to (its sign-in page and who may use it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Area {
+    Viewer,
+    Portal,
+    Admin,
+}
+
+impl Area {
+    fn of(path: &str) -> Area {
+        if path.starts_with("/portal") {
+            Area::Portal
+        } else if path.starts_with("/admin") {
+            Area::Admin
+        } else {
+            Area::Viewer
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Area::Viewer => "viewer",
+            Area::Portal => "portal",
+            Area::Admin => "admin",
+        }
+    }
+    /// Whether a signed-in person of this kind uses this area.
+    fn admits(self, claim: &Claim) -> bool {
+        matches!(
+            (self, claim),
+            (Area::Viewer, Claim::Institution { .. })
+                | (Area::Portal, Claim::Patient { .. })
+                | (Area::Admin, Claim::Operator)
+        )
+    }
+}
+
+/// The language of a request: its cookie, else Japanese.
+pub fn lang_of(headers: &axum::http::HeaderMap) -> Lang {
+    match cookie(headers, LANG_COOKIE) {
+        Some("en") => Lang::En,
+        _ => Lang::Ja,
+    }
+}
+
+fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|t| t.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// A signed-in person on a page: the caller the application core sees, and what the page
+/// frame shows. Without a live session of the area's kind: a 303 to the area's sign-in page.
+pub struct Web {
+    pub caller: app::Caller,
+    pub name: String,
+    pub csrf: String,
+    pub lang: Lang,
+    pub area: Area,
+    /// The path and query of the request (for the language switch).
+    pub here: String,
+    /// The session cookie's value (to sign out).
+    cookie: String,
+}
+
+impl Web {
+    /// A page with this person's frame.
+    pub fn page(&self, title: &str) -> html::Page {
+        let mut p = html::Page::new(self.lang, title, &self.here);
+        p.who = Some((self.name.clone(), self.csrf.clone(), self.area.name()));
+        p
+    }
+    pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
+        self.lang.t(ja, en)
+    }
+}
+
+impl FromRequestParts<AppState> for Web {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Web, Response> {
+        let path = parts.uri.path().to_string();
+        let area = Area::of(&path);
+        let here = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| path.clone(), |p| p.as_str().to_string());
+        let lang = lang_of(&parts.headers);
+        let to_signin = || see_other(&format!("/{}/signin", area.name()));
+        let Some(value) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
+            return Err(to_signin());
+        };
+        let own = value.clone();
+        let (h, now) = (hub.clone(), hub.clock.now());
+        let live = tokio::task::spawn_blocking(move || people::session(&h.store, &value, &now))
+            .await
+            .map_err(|_| to_signin())?
+            .map_err(|_| to_signin())?;
+        if !area.admits(&live.claim) {
+            return Err(to_signin());
+        }
+        let claim = live.claim.clone();
+        let principal = match hub.directory.cached(&claim) {
+            Some(p) => p,
+            None => {
+                let h = hub.clone();
+                tokio::task::spawn_blocking(move || h.directory.principal(claim))
+                    .await
+                    .map_err(|_| to_signin())?
+                    .map_err(|e| {
+                        let e: crate::http::ApiError = e.into();
+                        e.into_response()
+                    })?
+            }
+        };
+        let caller = app::Caller {
+            principal,
+            emergency_claimed: false,
+            scopes: clins::policy::Scopes::Unrestricted,
+            staff_admin: live.staff_admin,
+        };
+        if let Some(slot) = parts.extensions.get::<crate::audit::Slot>() {
+            slot.caller(&caller, "");
+        }
+        Ok(Web {
+            caller,
+            name: live.name,
+            csrf: live.csrf,
+            lang,
+            area,
+            here,
+            cookie: own,
+        })
+    }
+}
+
+/// A submitted form: its fields, read once (at most 64 KB, `application/x-www-form-urlencoded`).
+pub struct Form(pub Vec<(String, String)>);
+
+impl Form {
+    pub fn get(&self, k: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Form {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Form, Response> {
+        // A form posted from another site is refused before anything is read.
+        if req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v == "cross-site")
+        {
+            return Err(StatusCode::FORBIDDEN.into_response());
+        }
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.len() > MAX_FORM {
+            return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Form(crate::query_pairs(&Some(text))))
+    }
+}
+
+/// A form from a signed-in person: the person and the fields, its CSRF token checked.
+pub struct Posted {
+    pub web: Web,
+    pub form: Form,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, hub: &AppState) -> Result<Posted, Response> {
+        let (mut parts, body) = req.into_parts();
+        let web = Web::from_request_parts(&mut parts, hub).await?;
+        let form = Form::from_request(Request::from_parts(parts, body), hub).await?;
+        if !app::auth::secrets::same(form.get("csrf").as_bytes(), web.csrf.as_bytes()) {
+            let mut p = html::Page::new(web.lang, web.t("送信できません", "Not sent"), &web.here);
+            p.status = StatusCode::FORBIDDEN;
+            p.w(&html::note(
+                "error",
+                web.t(
+                    "フォームの有効期限が切れました。ページを開き直してから送信してください。",
+                    "The form has expired: open the page again and send it from there.",
+                ),
+            ));
+            return Err(p.finish());
+        }
+        Ok(Posted { web, form })
+    }
+}
+
+/// The session cookie of a new session.
+fn session_cookie(value: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+        people::SESSION_HOURS * 3600
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Signs a person in (password and TOTP) and sends them to `to`; the form again on failure.
+async fn sign_in(hub: AppState, who: Person, form: &Form, to: &str) -> Result<Response, String> {
+    let (password, totp) = (
+        form.get("password").to_string(),
+        form.get("totp").to_string(),
+    );
+    let h = hub.clone();
+    let s = tokio::task::spawn_blocking(move || {
+        people::sign_in(&h.store, &who, &password, &totp, &h.clock.now())
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| words(&e, Lang::Ja) + " / " + &words(&e, Lang::En))?;
+    Ok(with_session(see_other(to), &s.cookie))
+}
+
+fn with_session(mut r: Response, cookie: &str) -> Response {
+    r.headers_mut()
+        .append(header::SET_COOKIE, session_cookie(cookie));
+    r
+}
+
+/// `POST /{area}/signout`: ends the session.
+async fn signout(hub: axum::extract::State<AppState>, p: Posted) -> Response {
+    let area = p.web.area;
+    let (h, value) = (hub.0.clone(), p.web.cookie.clone());
+    let _ = tokio::task::spawn_blocking(move || people::sign_out(&h.store, &value)).await;
+    let mut r = see_other(&format!("/{}/signin", area.name()));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "__Host-clins-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    r
+}
+
+/// `GET /lang?to=en|ja&back=/path`: sets the language and returns to the page.
+async fn language(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Response {
+    let pairs = crate::query_pairs(&q);
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.as_str())
+            .to_string()
+    };
+    let to = if get("to") == "en" { "en" } else { "ja" };
+    let back = get("back");
+    // Only a path of this site: never `//host` or a scheme.
+    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+        back
+    } else {
+        "/".to_string()
+    };
+    let mut r = see_other(&back);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={to}; Path=/; SameSite=Lax; Max-Age=31536000"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// `GET /static/app.css`.
+async fn stylesheet() -> Response {
+    let mut r = include_str!("app.css").into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
+}
+
+/// A page that says why something could not be shown (the refusal's words, both languages).
+pub fn refused(web: &Web, title: &str, r: &app::Refusal) -> Response {
+    let mut p = web.page(title);
+    p.status = StatusCode::OK;
+    p.h(1, title);
+    p.w(&html::note("error", &words(r, web.lang)));
+    p.finish()
+}
+
+/// A plain page (no session): sign-in forms and the start page.
+pub fn plain(lang: Lang, title: &str, here: &str, status: StatusCode, body: String) -> Response {
+    let mut p = html::Page::new(lang, title, here);
+    p.status = status;
+    p.body = body;
+    p.finish()
+}
+
+/// A refusal's words in one language (its issues, one after another).
+pub fn words(r: &app::Refusal, lang: Lang) -> String {
+    r.issues
+        .iter()
+        .map(|i| {
+            if lang == Lang::Ja {
+                i.ja.as_str()
+            } else {
+                i.en.as_str()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,321 @@
+//! The patient portal: sign-in, who looked at my record (facility, time, items; emergency and
+//! disaster stand out; never the individual), my consents with a revoke button each, my record
+//! (without what the patient must not see), and the download of the whole record as a FHIR
+//! Bundle.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Extension, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use app::auth::people::Person;
+use app::read::PatientRef;
+
+use super::html::{day, esc, note, see_other, Lang};
+use super::{lang_of, plain, refused, sign_in, Form, Posted, Web};
+use crate::audit::Slot;
+use crate::AppState;
+
+fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
+    let t = |ja, en| lang.t(ja, en);
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        "<h1>{}</h1>{}<form method=\"post\" action=\"/portal/signin\" class=\"card narrow\">\
+         <label for=\"member\">{}</label><input id=\"member\" name=\"member\" autocomplete=\"username\" required>\
+         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         <label for=\"totp\">{}</label><input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
+         <button type=\"submit\">{}</button></form>",
+        t("患者ポータル サインイン", "Patient portal sign-in"),
+        error.map(|e| note("error", e)).unwrap_or_default(),
+        t("被保険者番号", "Insurance member id"),
+        t("パスワード", "Password"),
+        t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
+        t("サインイン", "Sign in"),
+    );
+    plain(
+        lang,
+        t("患者ポータル", "Patient portal"),
+        "/portal/signin",
+        status,
+        b,
+    )
+}
+
+pub async fn signin_form(headers: HeaderMap) -> Response {
+    signin_page(lang_of(&headers), None, StatusCode::OK)
+}
+
+pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form) -> Response {
+    let member = clins::InsuranceMemberId::parse(form.get("member").trim())
+        .map(|m| m.normalized())
+        .unwrap_or_default();
+    match sign_in(hub, Person::Patient { member_id: member }, &form, "/portal").await {
+        Ok(r) => r,
+        Err(e) => signin_page(lang_of(&headers), Some(&e), StatusCode::UNAUTHORIZED),
+    }
+}
+
+fn nav(web: &Web) -> String {
+    format!(
+        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/portal\">{}</a><a href=\"/portal/record\">{}</a><a href=\"/portal/download\">{}</a></nav>",
+        web.t("ポータル", "Portal"),
+        web.t("ホーム", "Home"),
+        web.t("わたしの記録", "My record"),
+        web.t("記録をダウンロード（FHIR JSON）", "Download my record (FHIR JSON)")
+    )
+}
+
+fn item_words(items: &str, lang: Lang) -> String {
+    items
+        .split(',')
+        .filter(|i| !i.is_empty())
+        .map(|i| {
+            let it = clins::policy::Item::from_code(i);
+            match lang {
+                Lang::Ja => it.label_ja().to_string(),
+                Lang::En => i.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
+/// `GET /portal`: recent accesses and consents in force.
+pub async fn home(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    web: Web,
+) -> Response {
+    let member = web.caller.patient().unwrap_or_default().to_string();
+    if let Some(a) = &audit {
+        a.patient(&member);
+    }
+    let (h, caller, m) = (hub.clone(), web.caller.clone(), member.clone());
+    let now = hub.clock.now();
+    let data = tokio::task::spawn_blocking(move || {
+        let history = app::audit::history(&h.store, &caller, &m)?;
+        let consents = app::consent::list(&h.store, &caller, Some(&m), 100)?;
+        let names: Vec<String> = consents
+            .iter()
+            .map(|c| {
+                h.store
+                    .institution(&c.institution)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| c.institution.clone(), |i| i.name)
+            })
+            .collect();
+        Ok::<_, app::Refusal>((history, consents, names))
+    })
+    .await;
+    let title = web.t("患者ポータル", "Patient portal");
+    let (history, consents, names) = match data {
+        Ok(Ok(d)) => d,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/portal"),
+    };
+    let mut p = web.page(title);
+    p.h(1, title);
+    p.w(&nav(&web));
+    // Who looked at my record.
+    let _ = write!(
+        p.body,
+        "<section aria-labelledby=\"h-hist\"><h2 id=\"h-hist\">{}</h2>",
+        web.t("わたしの記録を見た医療機関", "Who looked at my record")
+    );
+    let shown: Vec<_> = history
+        .iter()
+        .filter(|a| !a.row.institution.is_empty() && a.row.outcome == "0")
+        .take(50)
+        .collect();
+    if shown.is_empty() {
+        p.w(&format!(
+            "<p class=\"none\">{}</p>",
+            web.t(
+                "まだ閲覧はありません。",
+                "No one has looked at your record yet."
+            )
+        ));
+    } else {
+        let _ = write!(
+            p.body,
+            "<table class=\"history\"><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+            web.t("日時", "When"),
+            web.t("医療機関", "Facility"),
+            web.t("見た情報", "What was shown"),
+            web.t("方法", "How")
+        );
+        for a in shown {
+            let (method, special) = match a.row.basis.as_str() {
+                "emergency" => (
+                    web.t("救急時（同意なし）", "Emergency (without consent)"),
+                    true,
+                ),
+                "disaster" => (
+                    web.t("災害時（同意なし）", "Disaster (without consent)"),
+                    true,
+                ),
+                "consent" => (web.t("同意にもとづく", "With your consent"), false),
+                "submitter" => (
+                    web.t("登録した医療機関", "The institution that registered it"),
+                    false,
+                ),
+                other => (other, false),
+            };
+            let when = a.row.at.get(..16).unwrap_or(&a.row.at).replace('T', " ");
+            let _ = write!(
+                p.body,
+                "<tr{}><td>{} UTC</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                if special { " class=\"emergency\"" } else { "" },
+                esc(&day(&when)),
+                esc(a.facility.as_deref().unwrap_or(&a.row.institution)),
+                esc(&item_words(&a.row.items, web.lang)),
+                if special { "<strong>⚠ </strong>" } else { "" },
+                esc(method)
+            );
+        }
+        p.w("</tbody></table>");
+    }
+    p.w("</section>");
+    // Consents in force.
+    let _ = write!(
+        p.body,
+        "<section aria-labelledby=\"h-consent\"><h2 id=\"h-consent\">{}</h2>",
+        web.t("閲覧への同意", "Consents to view my record")
+    );
+    let live: Vec<_> = consents
+        .iter()
+        .zip(names.iter())
+        .filter(|(c, _)| c.revoked_at.is_none() && c.end.as_str() > now.as_str())
+        .collect();
+    if live.is_empty() {
+        p.w(&format!(
+            "<p class=\"none\">{}</p>",
+            web.t("有効な同意はありません。", "No consent is in force.")
+        ));
+    } else {
+        p.w("<ul class=\"consents\">");
+        for (c, name) in live {
+            let _ = write!(
+                p.body,
+                "<li><strong>{}</strong> {} {} \
+                 <form method=\"post\" action=\"/portal/revoke\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
+                 <button type=\"submit\" class=\"danger-button\">{}</button></form></li>",
+                esc(name),
+                web.t("有効期限", "until"),
+                esc(&c.end.get(..16).unwrap_or(&c.end).replace('T', " ")),
+                esc(&web.csrf),
+                esc(&c.consent_id),
+                web.t("同意を取り消す", "Revoke")
+            );
+        }
+        p.w("</ul>");
+    }
+    p.w("</section>");
+    p.finish()
+}
+
+/// `GET /portal/record`: my 6情報, as the patient may see them.
+pub async fn record(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    web: Web,
+) -> Response {
+    let member = web.caller.patient().unwrap_or_default().to_string();
+    if let Some(a) = &audit {
+        a.patient(&member);
+    }
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let lang = web.lang;
+    let a2 = audit.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let s = app::read::summary(&h, &caller, &PatientRef::Member(member))?;
+        if let Some(a) = &a2 {
+            a.basis(s.basis);
+            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
+        }
+        Ok::<_, app::Refusal>(super::viewer::summary_body(&h, &s, lang, true))
+    })
+    .await;
+    let title = web.t("わたしの記録", "My record");
+    match out {
+        Ok(Ok(body)) => {
+            let mut p = web.page(title);
+            p.h(1, title);
+            p.w(&nav(&web));
+            p.w(&body);
+            p.finish()
+        }
+        Ok(Err(r)) => refused(&web, title, &r),
+        Err(_) => see_other("/portal"),
+    }
+}
+
+/// `GET /portal/download`: the whole own record as a FHIR Bundle (data portability).
+pub async fn download(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    web: Web,
+) -> Response {
+    let member = web.caller.patient().unwrap_or_default().to_string();
+    if let Some(a) = &audit {
+        a.patient(&member);
+    }
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let a2 = audit.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        let s = app::read::summary(&h, &caller, &PatientRef::Member(member))?;
+        if let Some(a) = &a2 {
+            a.basis(s.basis);
+            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
+        }
+        Ok::<_, app::Refusal>(crate::read::summary::bundle(&h, &s))
+    })
+    .await;
+    match out {
+        Ok(Ok(json)) => {
+            let mut r = json.into_response();
+            let hs = r.headers_mut();
+            hs.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/fhir+json"),
+            );
+            hs.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"my-record.json\""),
+            );
+            super::html::secure_headers(hs);
+            r
+        }
+        Ok(Err(r)) => refused(&web, web.t("ダウンロード", "Download"), &r),
+        Err(_) => see_other("/portal"),
+    }
+}
+
+/// `POST /portal/revoke`: revokes a consent at once.
+pub async fn revoke(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    posted: Posted,
+) -> Response {
+    let web = &posted.web;
+    let id = posted.form.get("id").to_string();
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let record = audit.as_ref().map(|a| a.template(&hub, 303));
+    let done = tokio::task::spawn_blocking(move || {
+        app::consent::revoke(&h.store, &caller, &id, &h.clock.now(), record)
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => {
+            if let Some(a) = &audit {
+                a.recorded();
+            }
+            see_other("/portal")
+        }
+        Ok(Err(r)) => refused(web, web.t("同意の取り消し", "Revoking a consent"), &r),
+        Err(_) => see_other("/portal"),
+    }
+}
