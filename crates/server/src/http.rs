@@ -579,7 +579,12 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if res.status().as_u16() >= 400 && !is_fhir && !is_json {
+    // The pages' own HTML answers (a sign-in refused, a form expired) are deliberate as well.
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if res.status().as_u16() >= 400 && !is_fhir && !is_json && !is_page {
         let status = res.status();
         // Keep the framework's own explanation (e.g. a path that is not UTF-8).
         let said = axum::body::to_bytes(std::mem::take(res.body_mut()), 4096)

@@ -23,9 +23,9 @@ fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response 
     let _ = write!(
         b,
         "<h1>{}</h1>{}<form method=\"post\" action=\"/portal/signin\" class=\"card narrow\">\
-         <label for=\"member\">{}</label><input id=\"member\" name=\"member\" autocomplete=\"username\" required>\
+         <label for=\"member\">{}</label><input type=\"text\" id=\"member\" name=\"member\" autocomplete=\"username\" required>\
          <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"totp\">{}</label><input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
+         <label for=\"totp\">{}</label><input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
          <button type=\"submit\">{}</button></form>",
         t("患者ポータル サインイン", "Patient portal sign-in"),
         error.map(|e| note("error", e)).unwrap_or_default(),

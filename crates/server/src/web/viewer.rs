@@ -27,11 +27,11 @@ fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response 
     let _ = write!(
         b,
         "<h1>{}</h1>{}<form method=\"post\" action=\"/viewer/signin\" class=\"card narrow\">\
-         <label for=\"institution\">{}</label><input id=\"institution\" name=\"institution\" inputmode=\"numeric\" autocomplete=\"organization\" required pattern=\"[0-9]{{10}}\" aria-describedby=\"inst-hint\">\
+         <label for=\"institution\">{}</label><input type=\"text\" id=\"institution\" name=\"institution\" inputmode=\"numeric\" autocomplete=\"organization\" required pattern=\"[0-9]{{10}}\" aria-describedby=\"inst-hint\">\
          <p class=\"hint\" id=\"inst-hint\">{}</p>\
-         <label for=\"login\">{}</label><input id=\"login\" name=\"login\" autocomplete=\"username\" required>\
+         <label for=\"login\">{}</label><input type=\"text\" id=\"login\" name=\"login\" autocomplete=\"username\" required>\
          <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"totp\">{}</label><input id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
+         <label for=\"totp\">{}</label><input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
          <button type=\"submit\">{}</button></form>",
         t("職員サインイン（閲覧）", "Staff sign-in (viewer)"),
         error.map(|e| note("error", e)).unwrap_or_default(),
@@ -71,7 +71,7 @@ pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form)
 fn lookup_form(web: &Web, value: &str) -> String {
     format!(
         "<form method=\"get\" action=\"/viewer/patient\" class=\"card\" role=\"search\">\
-         <label for=\"member\">{}</label><input id=\"member\" name=\"member\" value=\"{}\" required aria-describedby=\"member-hint\" autocomplete=\"off\">\
+         <label for=\"member\">{}</label><input type=\"text\" id=\"member\" name=\"member\" value=\"{}\" required aria-describedby=\"member-hint\" autocomplete=\"off\">\
          <p class=\"hint\" id=\"member-hint\">{}</p><button type=\"submit\">{}</button></form>",
         web.t("被保険者番号（保険者番号:記号:番号:枝番）", "Insurance member id (insurer:symbol:number:branch)"),
         esc(value),
