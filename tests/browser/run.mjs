@@ -176,7 +176,21 @@ try {
   check(await d.locator('section.danger').count() === 0, 'after revocation the doctor no longer sees the record');
   check(await d.locator('form[action="/viewer/consent"]').count() === 1, 'after revocation the page shows the consent state again');
 
-  // 7. The operator approves an application.
+  // 7. The emergency flow: reason, the one-time code asked again, a banner while in effect.
+  check(await d.locator('form[action="/viewer/emergency"]').count() === 1, 'a doctor with the privilege is offered emergency access');
+  await d.fill('#reason', '意識障害で救急搬送');
+  await d.fill('#er-totp', totp(doctor[3], Date.now() + 30000));
+  await d.click('form[action="/viewer/emergency"] button');
+  check(await d.locator('.emergency-banner').count() === 1, 'the emergency banner shows while emergency access is in effect');
+  check(await d.locator('section.danger').count() === 1, 'emergency access opens the summary');
+  check((await d.locator('section.banner').innerText()).includes('救急時閲覧'), 'the patient banner says emergency access');
+  await audit(d, '09-viewer-emergency');
+  await p.goto(`${base}/portal`);
+  check(await p.locator('table.history tr.emergency').count() >= 1, 'the portal highlights the emergency access');
+  await d.click('.emergency-banner button');
+  check(await d.locator('.emergency-banner').count() === 0, 'leaving ends emergency access');
+
+  // 8. The operator approves an application.
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'browser-1', use: 'sig', alg: 'ES256' };
   const number = '1312000099';
@@ -196,7 +210,7 @@ try {
   await o.locator('tr', { hasText: 'ブラウザ試験病院' }).locator('button').click();
   check(!(await o.locator('main').innerText()).includes('ブラウザ試験病院'), 'the approved application leaves the pending list');
 
-  // 8. Pages of one kind of person are not open to another.
+  // 9. Pages of one kind of person are not open to another.
   await p.goto(`${base}/admin`);
   check(new URL(p.url()).pathname === '/admin/signin', 'a patient session does not open the console');
   await p.goto(`${base}/viewer/patient?member=${encodeURIComponent(member)}`);

@@ -138,6 +138,7 @@ fn action(method: &str, route: &str) -> &'static str {
         (_, r) if r.ends_with("/signout") => "sign-out",
         (_, "/viewer/patient") | (_, "/portal/record") => "summary",
         (_, "/viewer/consent") => "consent",
+        (_, "/viewer/emergency") | (_, "/viewer/emergency/end") => "emergency",
         (_, "/portal/revoke") => "revoke",
         (_, "/portal/download") => "read",
         (_, "/portal") => "history",

@@ -401,6 +401,9 @@ pub struct SessionRow {
     pub expires_at: String,
     pub idle_until: String,
     pub revoked: bool,
+    /// Emergency access in effect since (empty: not in effect), and its reason.
+    pub emergency_since: String,
+    pub emergency_reason: String,
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, kind, institution, login, name, qualification, emergency, admin, password, totp_secret, totp_step, failures, locked_until, activation, activation_until, enabled, created_at";
@@ -620,12 +623,12 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut rows = c.query(
-                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, {cols} \
+                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, {cols} \
                           FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
                 &[session_hash.into()],
             )?;
             Ok(rows.pop().map(|mut r| {
-                let a = r.split_off(7);
+                let a = r.split_off(9);
                 let mut it = r.into_iter();
                 let mut next = || it.next().unwrap_or(Param::Null);
                 (
@@ -637,6 +640,8 @@ impl Store {
                         expires_at: next().text(),
                         idle_until: next().text(),
                         revoked: next().int() != 0,
+                        emergency_since: next().text(),
+                        emergency_reason: next().text(),
                     },
                     account(a),
                 )
@@ -650,6 +655,23 @@ impl Store {
         self.write(move |c| {
             c.execute(
                 "UPDATE sessions SET idle_until = ?2 WHERE session_hash = ?1",
+                &p,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Starts (`since` and `reason` set) or ends (both empty) emergency access in a session.
+    pub fn set_session_emergency(
+        &self,
+        session_hash: &str,
+        since: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let p: Vec<Param> = vec![session_hash.into(), since.into(), reason.into()];
+        self.write(move |c| {
+            c.execute(
+                "UPDATE sessions SET emergency_since = ?2, emergency_reason = ?3 WHERE session_hash = ?1",
                 &p,
             )?;
             Ok(())

@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, V6),
     (7, V7),
     (8, V8),
+    (9, V9),
 ];
 
 const V1: &str = "
@@ -362,6 +363,13 @@ CREATE TABLE audit_checkpoints (
 {AUDIT_GUARD}
 ";
 
+/// Emergency access in a web session: when it started (empty: not in effect) and the reason
+/// the person gave.
+const V9: &str = "
+ALTER TABLE sessions ADD COLUMN emergency_since TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN emergency_reason TEXT NOT NULL DEFAULT '';
+";
+
 /// The audit tables with their guards, created if missing: the embedded store keeps them in a
 /// database file of their own (`audit.sqlite`).
 pub fn audit_tables(dialect: Dialect) -> String {
@@ -538,7 +546,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 8);
+        assert_eq!(migrate(&mut c).unwrap(), 9);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -422,6 +422,8 @@ fn new_session(store: &Store, account_id: &str, now: &str) -> Result<NewSession,
         expires_at: expires_at.clone(),
         idle_until: minutes_after(now, IDLE_MINUTES),
         revoked: false,
+        emergency_since: String::new(),
+        emergency_reason: String::new(),
     })?;
     Ok(NewSession {
         cookie,
@@ -477,6 +479,8 @@ pub fn sign_in(
 #[derive(Clone, Debug)]
 pub struct LiveSession {
     pub claim: Claim,
+    /// Emergency access in effect: since when, and the reason given.
+    pub emergency: Option<(String, String)>,
     pub csrf: String,
     pub staff_admin: bool,
     pub name: String,
@@ -521,11 +525,65 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
         },
     };
     Ok(LiveSession {
+        emergency: (!s.emergency_since.is_empty() && a.kind == "staff" && a.emergency)
+            .then(|| (s.emergency_since.clone(), s.emergency_reason.clone())),
         claim,
         csrf: s.csrf,
         staff_admin: a.kind == "staff" && a.admin,
         name: a.name,
     })
+}
+
+/// Starts emergency access (break-glass) in a staff session: the account must hold the
+/// emergency privilege, give a reason, and confirm with a fresh one-time code (the second
+/// factor asked again). Until it ends, the session's requests claim emergency access.
+pub fn start_emergency(
+    store: &Store,
+    cookie: &str,
+    reason: &str,
+    totp: &str,
+    now: &str,
+) -> Result<(), Refusal> {
+    let hash = secrets::digest_hex(cookie);
+    let (s, a) = store.session(&hash)?.ok_or_else(session_expired)?;
+    if s.revoked || !a.enabled || a.kind != "staff" {
+        return Err(session_expired());
+    }
+    if !a.emergency {
+        return Err(Refusal::forbidden(
+            "EMERGENCY-NOT-PERMITTED",
+            "this account has no emergency-access privilege",
+            "このアカウントには救急時閲覧の権限がありません",
+        ));
+    }
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        return Err(invalid(
+            "EMERGENCY-REASON",
+            "give the reason for emergency access (1–200 characters)",
+            "救急時閲覧の理由を1〜200文字で入力してください",
+        ));
+    }
+    let step = secrets::totp_step(instant_millis(now).unwrap_or(0).div_euclid(1000));
+    let Some(step) = secrets::totp_accept(&a.totp_secret, totp, step, a.totp_step) else {
+        store.sign_in_failed(
+            &a.account_id,
+            MAX_FAILURES,
+            &minutes_after(now, LOCK_MINUTES),
+        )?;
+        return Err(failed());
+    };
+    if !store.sign_in_succeeded(&a.account_id, step)? {
+        return Err(failed());
+    }
+    store.set_session_emergency(&hash, now, reason)?;
+    Ok(())
+}
+
+/// Ends emergency access in a session.
+pub fn end_emergency(store: &Store, cookie: &str) -> Result<(), Refusal> {
+    store.set_session_emergency(&secrets::digest_hex(cookie), "", "")?;
+    Ok(())
 }
 
 /// Ends the session of a cookie value.

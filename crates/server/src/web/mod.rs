@@ -47,6 +47,8 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/viewer/signout", post(signout))
         .route("/viewer/patient", get(viewer::patient))
         .route("/viewer/consent", post(viewer::card_consent))
+        .route("/viewer/emergency", post(viewer::emergency))
+        .route("/viewer/emergency/end", post(viewer::end_emergency))
         .route("/portal", get(portal::home))
         .route(
             "/portal/signin",
@@ -136,7 +138,9 @@ pub struct Web {
     /// The path and query of the request (for the language switch).
     pub here: String,
     /// The session cookie's value (to sign out).
-    cookie: String,
+    pub(crate) cookie: String,
+    /// Emergency access in effect: since when, and the reason given.
+    pub emergency: Option<(String, String)>,
 }
 
 impl Web {
@@ -144,7 +148,27 @@ impl Web {
     pub fn page(&self, title: &str) -> html::Page {
         let mut p = html::Page::new(self.lang, title, &self.here);
         p.who = Some((self.name.clone(), self.csrf.clone(), self.area.name()));
+        if let Some((since, reason)) = &self.emergency {
+            p.banner = format!(
+                "<div class=\"emergency-banner\" role=\"status\"><strong>{}</strong> {} {} UTC · {} {} \
+                 <form method=\"post\" action=\"/viewer/emergency/end\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></div>",
+                self.t("救急時閲覧中", "Emergency access in effect"),
+                self.t("開始", "since"),
+                esc(&since.get(..16).unwrap_or(since).replace('T', " ")),
+                self.t("理由:", "reason:"),
+                esc(reason),
+                esc(&self.csrf),
+                self.t("救急時閲覧を終了", "End emergency access")
+            );
+        }
         p
+    }
+    /// Whether the person may start emergency access (a staff account with the privilege).
+    pub fn may_break_glass(&self) -> bool {
+        matches!(
+            &self.caller.principal,
+            clins::policy::Principal::Institution { practitioner: Some(p), .. } if p.emergency
+        )
     }
     pub fn t<'a>(&self, ja: &'a str, en: &'a str) -> &'a str {
         self.lang.t(ja, en)
@@ -191,14 +215,18 @@ impl FromRequestParts<AppState> for Web {
         };
         let caller = app::Caller {
             principal,
-            emergency_claimed: false,
+            emergency_claimed: live.emergency.is_some(),
             scopes: clins::policy::Scopes::Unrestricted,
             staff_admin: live.staff_admin,
         };
         if let Some(slot) = parts.extensions.get::<crate::audit::Slot>() {
             slot.caller(&caller, "");
+            if let Some((_, reason)) = &live.emergency {
+                slot.detail(&format!("emergency-reason={reason}"));
+            }
         }
         Ok(Web {
+            emergency: live.emergency.clone(),
             caller,
             name: live.name,
             csrf: live.csrf,

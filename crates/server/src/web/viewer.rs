@@ -729,6 +729,26 @@ pub async fn patient(
                 );
             }
             p.w("</section>");
+            if web.may_break_glass() && web.emergency.is_none() {
+                let _ = write!(
+                    p.body,
+                    "<section class=\"card\" aria-labelledby=\"h-er\"><h2 id=\"h-er\">{}</h2><p>{}</p>\
+                     <form method=\"post\" action=\"/viewer/emergency\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"member\" value=\"{}\">\
+                     <label for=\"reason\">{}</label><input type=\"text\" id=\"reason\" name=\"reason\" required maxlength=\"200\">\
+                     <label for=\"er-totp\">{}</label><input type=\"text\" id=\"er-totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
+                     <button type=\"submit\" class=\"danger-button\">{}</button></form></section>",
+                    web.t("救急時閲覧", "Emergency access"),
+                    web.t(
+                        "意識障害などで同意が得られない場合に限り、理由を記録して閲覧できます。閲覧は患者さんのアクセス履歴に「救急時」と表示されます。",
+                        "Only when consent cannot be obtained (e.g. the patient is unconscious): the reason is recorded, and the access is shown to the patient as an emergency access."
+                    ),
+                    esc(&web.csrf),
+                    esc(&member),
+                    web.t("理由", "Reason"),
+                    web.t("ワンタイムコード（再確認）", "One-time code (asked again)"),
+                    web.t("救急時閲覧を開始", "Start emergency access")
+                );
+            }
             let f = lookup_form(&web, &raw);
             p.w(&f);
             p.finish()
@@ -794,4 +814,37 @@ pub async fn card_consent(
         ),
         Err(_) => see_other("/viewer"),
     }
+}
+
+/// `POST /viewer/emergency`: reason and a fresh one-time code start emergency access in the
+/// session; then the patient's page.
+pub async fn emergency(State(hub): State<AppState>, posted: Posted) -> Response {
+    let web = &posted.web;
+    let member = posted.form.get("member").to_string();
+    let (reason, totp) = (
+        posted.form.get("reason").to_string(),
+        posted.form.get("totp").to_string(),
+    );
+    let (h, cookie) = (hub.clone(), web.cookie.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        app::auth::people::start_emergency(&h.store, &cookie, &reason, &totp, &h.clock.now())
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => see_other(&format!(
+            "/viewer/patient?member={}",
+            crate::percent_encode(&member)
+        )),
+        Ok(Err(r)) => super::refused(web, web.t("救急時閲覧", "Emergency access"), &r),
+        Err(_) => see_other("/viewer"),
+    }
+}
+
+/// `POST /viewer/emergency/end`: ends emergency access.
+pub async fn end_emergency(State(hub): State<AppState>, posted: Posted) -> Response {
+    let (h, cookie) = (hub.clone(), posted.web.cookie.clone());
+    let _ =
+        tokio::task::spawn_blocking(move || app::auth::people::end_emergency(&h.store, &cookie))
+            .await;
+    see_other("/viewer")
 }
