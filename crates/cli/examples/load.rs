@@ -12,6 +12,9 @@
 //! `--tokens 1` (submit, summary): every institution the requests name gets a client
 //! (`POST /admin/clients`, one key) and an access token, sent as `Authorization: Bearer`
 //! instead of the development header, so the hub verifies a token on every request.
+//! `--pages 1` (summary, with `--sessions FILE` to keep the sessions for the next run): every institution the requests name gets a staff account, activated
+//! and signed in over HTTP (password and TOTP), and each request becomes the viewer's patient
+//! page `GET /viewer/patient?member=…` with that session's cookie: the page against the API.
 //! `token` registers one client and posts client assertions, all signed before the run (each
 //! with its own `jti`), to `POST /auth/token`: token issuance per second (run the hub with
 //! `--sign-in-rate-limit 0`).
@@ -23,7 +26,7 @@
 //! `submit` posts 6情報 Condition units of `--conditions` Conditions each (new Bundle-IDs, so
 //! every request stores a unit) for `--patients` patients in turn; `summary` asks `Patient/$summary` for random patients of a
 //! population loaded with `clins-hub gen --patients N --seed S`. Prints requests/s, p50, p99, max
-//! and when the slowest request was sent (seconds into the run).
+//! p95 and when the slowest request was sent (seconds into the run).
 //! `--dump FILE` writes the first request body to FILE and exits (for profiling the pipeline
 //! on exactly what the load sends: `once_full FILE`).
 
@@ -45,6 +48,8 @@ struct Args {
     dump: Option<String>,
     grants: bool,
     tokens: bool,
+    pages: bool,
+    sessions: Option<String>,
 }
 
 fn args() -> Args {
@@ -60,6 +65,8 @@ fn args() -> Args {
         dump: None,
         grants: false,
         tokens: false,
+        pages: false,
+        sessions: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     a.mode = v.first().cloned().unwrap_or_default();
@@ -81,6 +88,8 @@ fn args() -> Args {
             "--dump" => a.dump = Some(val.clone()),
             "--grants" => a.grants = n() == 1,
             "--tokens" => a.tokens = n() == 1,
+            "--pages" => a.pages = n() == 1,
+            "--sessions" => a.sessions = Some(val.clone()),
             other => panic!("unknown option {other}"),
         }
         i += 2;
@@ -432,6 +441,109 @@ fn with_tokens(a: &Args, templates: Vec<Template>) -> Vec<Template> {
     out
 }
 
+/// Sends a JSON request of the set-up and returns its status and response body.
+fn json_call(conn: &mut Conn, head: &str, body: &str) -> (u16, String) {
+    let head = format!("{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    let (status, len) = conn.call_patiently(&head, body.as_bytes());
+    let text = String::from_utf8_lossy(&conn.buf[conn.buf.len() - len..]).into_owned();
+    (status, text)
+}
+
+fn json_text(text: &str, key: &str) -> String {
+    fhir::json::parse(text)
+        .ok()
+        .and_then(|v| v.get(key).and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| panic!("`{key}` in {text}"))
+}
+
+/// A signed-in staff session of `number` (account `load`): its cookie value.
+fn staff_session(conn: &mut Conn, number: &str) -> String {
+    let (status, text) = json_call(
+        conn,
+        "POST /auth/staff HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Role: operator\r\n",
+        &format!("{{\"institution\":\"{number}\",\"login\":\"load\",\"name\":\"負荷 試験\",\"qualification\":\"doctor\"}}"),
+    );
+    assert_eq!(status, 201, "staff account of {number}: {text}");
+    let code = json_text(&text, "activation_code");
+    let password = "load-Password-2026";
+    let (status, text) = json_call(
+        conn,
+        "POST /auth/activate HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        &format!("{{\"kind\":\"staff\",\"institution\":\"{number}\",\"login\":\"load\",\"code\":\"{code}\",\"password\":\"{password}\"}}"),
+    );
+    assert_eq!(status, 200, "activation of {number}: {text}");
+    let secret = json_text(&text, "totp_secret");
+    let step = app::auth::secrets::totp_step(app::auth::now_seconds());
+    let totp = app::auth::secrets::totp_code(&secret, step, 6).expect("a TOTP code");
+    let (status, text) = json_call(
+        conn,
+        "POST /auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\n",
+        &format!("{{\"kind\":\"staff\",\"institution\":\"{number}\",\"login\":\"load\",\"password\":\"{password}\",\"totp\":\"{totp}\"}}"),
+    );
+    assert_eq!(status, 200, "sign-in of {number}: {text}");
+    let head = String::from_utf8_lossy(&conn.buf).into_owned();
+    head.lines()
+        .find_map(|l| {
+            let l = l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            l.split(';').next()?.split_once('=').map(|(_, v)| v.to_string())
+        })
+        .expect("the session cookie")
+}
+
+/// `--pages 1`: each `$summary` request replaced by the viewer's patient page of a staff
+/// session of the same institution.
+fn with_pages(a: &Args, templates: Vec<Template>) -> Vec<Template> {
+    let mut conn = Conn::open(a.port);
+    // Sessions of an earlier run (`--sessions FILE`: `number<TAB>cookie` lines) are used again:
+    // a sign-in costs two password hashes.
+    let mut sessions: std::collections::HashMap<String, String> = a
+        .sessions
+        .as_deref()
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(n, c)| (n.to_string(), c.to_string()))
+        .collect();
+    let t = Instant::now();
+    let out: Vec<Template> = templates
+        .into_iter()
+        .map(|(head, body, at)| {
+            let number = head
+                .split("X-Clins-Dev-Institution: ")
+                .nth(1)
+                .and_then(|r| r.split("\r\n").next())
+                .expect("a development header")
+                .to_string();
+            let member = head
+                .split("identifier=")
+                .nth(1)
+                .and_then(|r| r.split(' ').next())
+                .expect("a member id")
+                .to_string();
+            let cookie = sessions
+                .entry(number.clone())
+                .or_insert_with(|| staff_session(&mut conn, &number))
+                .clone();
+            (
+                format!("GET /viewer/patient?member={member} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: __Host-clins-session={cookie}\r\n"),
+                body,
+                at,
+            )
+        })
+        .collect();
+    eprintln!(
+        "{} staff sessions signed in in {:.1}s",
+        sessions.len(),
+        t.elapsed().as_secs_f64()
+    );
+    if let Some(f) = &a.sessions {
+        let text: String = sessions.iter().map(|(n, c)| format!("{n}\t{c}\n")).collect();
+        std::fs::write(f, text).unwrap_or_else(|e| panic!("cannot write {f}: {e}"));
+    }
+    out
+}
+
 /// `token`: one client, and client assertions signed before the run.
 fn token_templates(a: &Args) -> Vec<Template> {
     let (key, kid) = load_key();
@@ -492,6 +604,8 @@ fn main() {
     }
     let templates = if a.tokens {
         with_tokens(&a, templates)
+    } else if a.pages {
+        with_pages(&a, templates)
     } else {
         templates
     };
@@ -502,7 +616,7 @@ fn main() {
     }
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
-    let results: Vec<(Vec<u32>, usize, (u32, f64))> = std::thread::scope(|s| {
+    let results: Vec<(Vec<u32>, usize, (u32, f64), usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..a.clients)
             .map(|c| {
                 let (a, templates, started) = (&a, &templates, &started);
@@ -511,6 +625,7 @@ fn main() {
                     let mut lat = Vec::new();
                     let mut slowest = (0u32, 0f64);
                     let mut errors = 0usize;
+                    let mut bytes = 0usize;
                     let mut k = 0u64;
                     let mut rng = c as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
                     let mut body = Vec::new();
@@ -539,7 +654,8 @@ fn main() {
                         }
                         let head = format!("{head}Content-Length: {}\r\n\r\n", body.len());
                         let t = Instant::now();
-                        let (status, _) = conn.call(&head, &body);
+                        let (status, len) = conn.call(&head, &body);
+                        bytes += len;
                         let us = t.elapsed().as_micros().min(u32::MAX as u128) as u32;
                         if us > slowest.0 {
                             slowest = (us, (t - *started).as_secs_f64());
@@ -552,7 +668,7 @@ fn main() {
                             }
                         }
                     }
-                    (lat, errors, slowest)
+                    (lat, errors, slowest, bytes)
                 })
             })
             .collect();
@@ -564,6 +680,7 @@ fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let mut all: Vec<u32> = results.iter().flat_map(|r| r.0.iter().copied()).collect();
     let errors: usize = results.iter().map(|r| r.1).sum();
+    let bytes: usize = results.iter().map(|r| r.3).sum();
     let slowest_at = results
         .iter()
         .map(|r| r.2)
@@ -571,7 +688,7 @@ fn main() {
         .map_or(0.0, |s| s.1);
     all.sort_unstable();
     println!(
-        "mode={} clients={} requests={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p99={:.2}ms max={:.2}ms (sent at {:.1}s)",
+        "mode={} clients={} requests={} errors={} seconds={:.1} rate={:.0}/s p50={:.2}ms p95={:.2}ms p99={:.2}ms max={:.2}ms (sent at {:.1}s) body={:.0}B",
         a.mode,
         a.clients,
         all.len(),
@@ -579,8 +696,10 @@ fn main() {
         elapsed,
         all.len() as f64 / elapsed,
         percentile(&all, 0.5),
+        percentile(&all, 0.95),
         percentile(&all, 0.99),
         percentile(&all, 1.0),
-        slowest_at
+        slowest_at,
+        bytes as f64 / all.len().max(1) as f64
     );
 }
