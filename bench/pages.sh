@@ -50,6 +50,6 @@ for r in $(seq "$rounds"); do
     "$load" summary --port "$port" --clients "$clients" --seconds 5 --patients "$patients" $flag >/dev/null 2>&1
     echo -n "round $r $side: "
     # shellcheck disable=SC2086
-    "$load" summary --port "$port" --clients "$clients" --seconds "$seconds" --patients "$patients" $flag 2>/dev/null
+    "$load" summary --port "$port" --clients "$clients" --seconds "$seconds" --patients "$patients" $flag 2>"$work/load.err"; sort "$work/load.err" | uniq -c | sort -rn | head -n 3
   done
 done

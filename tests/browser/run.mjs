@@ -141,6 +141,21 @@ try {
   const facility = (await d.locator('section.danger .src, section .src').first().innerText());
   check(facility.length > 0, 'every fact carries its source');
 
+  // Documents of the patient: listed on the summary, one opened section by section.
+  check(await d.locator('table.docs, #h-docs + p.none').count() >= 1, 'the summary lists the patient\'s documents (or says there are none)');
+  if (await d.locator('table.docs a').count() > 0) {
+    const summaryUrl = d.url();
+    await d.locator('table.docs a').first().click();
+    check(await d.locator('h1').count() === 1 && new URL(d.url()).pathname === '/viewer/document', 'a document opens');
+    check(await d.locator('section.docsec').count() >= 1, 'the document is rendered section by section');
+    await audit(d, '05b-viewer-document');
+    await d.goto(summaryUrl);
+  }
+  await d.goto(`${base}/viewer/inbox`);
+  check((await d.locator('h1').innerText()).includes('紹介状'), 'the referral inbox opens');
+  await audit(d, '05c-viewer-inbox');
+  await d.goto(`${base}/viewer/patient?member=${encodeURIComponent(member)}`);
+
   // 4. English switch.
   await d.click('header a[hreflang="en"]');
   check(await d.locator('html[lang="en"]').count() === 1, 'the language switch shows the page in English');
@@ -162,6 +177,11 @@ try {
   await p.click('a[href="/portal/record"]');
   check(await p.locator('section.danger').count() === 1, 'the patient sees their own record');
   await audit(p, '07-portal-record');
+  await p.click('a[href="/portal/checkups"]');
+  check(new URL(p.url()).pathname === '/portal/checkups', 'the checkup page opens');
+  const charts = await p.locator('section.trend svg.chart').count();
+  console.log(`     checkup items charted: ${charts}`);
+  await audit(p, '07b-portal-checkups');
   const dl = await p.request.get(`${base}/portal/download`);
   const bundle = await dl.json();
   check(dl.status() === 200 && bundle.resourceType === 'Bundle' && bundle.entry.length > 1, 'the whole record downloads as a FHIR Bundle');

@@ -104,6 +104,15 @@ impl Directory {
         Ok(row)
     }
 
+    /// The display name of a registered institution (cached like the principal); the number
+    /// itself when it is not registered or cannot be read.
+    pub fn name(&self, number: &str) -> String {
+        match self.lookup(number) {
+            Ok(Some(row)) => row.name,
+            _ => number.to_string(),
+        }
+    }
+
     /// The principal of a claim when it needs no query (a claim that is not an institution's,
     /// or one whose registry entry is cached and fresh); `None`: call [`Directory::principal`].
     pub fn cached(&self, claim: &Claim) -> Option<Principal> {

@@ -443,7 +443,10 @@ fn with_tokens(a: &Args, templates: Vec<Template>) -> Vec<Template> {
 
 /// Sends a JSON request of the set-up and returns its status and response body.
 fn json_call(conn: &mut Conn, head: &str, body: &str) -> (u16, String) {
-    let head = format!("{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len());
+    let head = format!(
+        "{head}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     let (status, len) = conn.call_patiently(&head, body.as_bytes());
     let text = String::from_utf8_lossy(&conn.buf[conn.buf.len() - len..]).into_owned();
     (status, text)
@@ -484,8 +487,13 @@ fn staff_session(conn: &mut Conn, number: &str) -> String {
     let head = String::from_utf8_lossy(&conn.buf).into_owned();
     head.lines()
         .find_map(|l| {
-            let l = l.strip_prefix("set-cookie: ").or_else(|| l.strip_prefix("Set-Cookie: "))?;
-            l.split(';').next()?.split_once('=').map(|(_, v)| v.to_string())
+            let l = l
+                .strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))?;
+            l.split(';')
+                .next()?
+                .split_once('=')
+                .map(|(_, v)| v.to_string())
         })
         .expect("the session cookie")
 }
@@ -538,7 +546,10 @@ fn with_pages(a: &Args, templates: Vec<Template>) -> Vec<Template> {
         t.elapsed().as_secs_f64()
     );
     if let Some(f) = &a.sessions {
-        let text: String = sessions.iter().map(|(n, c)| format!("{n}\t{c}\n")).collect();
+        let text: String = sessions
+            .iter()
+            .map(|(n, c)| format!("{n}\t{c}\n"))
+            .collect();
         std::fs::write(f, text).unwrap_or_else(|e| panic!("cannot write {f}: {e}"));
     }
     out
@@ -574,6 +585,9 @@ fn token_templates(a: &Args) -> Vec<Template> {
         })
         .collect()
 }
+
+/// What one client measured: latencies (µs), errors, the slowest (µs, when sent), body bytes.
+type ClientResult = (Vec<u32>, usize, (u32, f64), usize);
 
 fn main() {
     let a = args();
@@ -616,7 +630,7 @@ fn main() {
     }
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let started = Instant::now();
-    let results: Vec<(Vec<u32>, usize, (u32, f64), usize)> = std::thread::scope(|s| {
+    let results: Vec<ClientResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..a.clients)
             .map(|c| {
                 let (a, templates, started) = (&a, &templates, &started);

@@ -357,6 +357,103 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
     Ok(v)
 }
 
+/// The end (exclusive) of the JSON value that starts at `i` (after whitespace), found by
+/// scanning without building it: strings with their escapes, and nested brackets counted.
+/// `None` when the input ends first.
+fn value_end(b: &[u8], mut i: usize) -> Option<usize> {
+    while b.get(i)?.is_ascii_whitespace() {
+        i += 1;
+    }
+    let string_end = |mut j: usize| -> Option<usize> {
+        // `j` is just after an opening quote.
+        loop {
+            match *b.get(j)? {
+                b'\\' => j += 2,
+                b'"' => return Some(j + 1),
+                _ => j += 1,
+            }
+        }
+    };
+    match b[i] {
+        b'"' => string_end(i + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = string_end(j + 1)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace()
+            {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+/// Parses only the members `keep` of a top-level object: the other members are skipped by a
+/// scan that builds nothing (a resource's narrative, contained resources and extensions cost
+/// no allocation when a page needs five of its elements). `None` when the input is not an
+/// object or is malformed; keys with escapes are matched as written.
+pub fn parse_members(bytes: &[u8], keep: &[&str]) -> Option<Value> {
+    let b = bytes;
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut out = Object::new();
+    loop {
+        skip_ws(&mut i);
+        match b.get(i)? {
+            b'}' => return Some(Value::Object(out)),
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = value_end(b, i)?;
+        let key = std::str::from_utf8(b.get(i + 1..key_end - 1)?).ok()?;
+        i = key_end;
+        skip_ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        let end = value_end(b, i)?;
+        if keep.contains(&key) {
+            let v = parse_bytes(&b[i..end]).ok()?;
+            out.insert(key.to_string(), v);
+        }
+        i = end;
+    }
+}
+
 /// Parses raw bytes, reporting non-UTF-8 input as a parse error at the first bad byte.
 pub fn parse_bytes(bytes: &[u8]) -> Result<Value, ParseError> {
     match std::str::from_utf8(bytes) {
@@ -988,5 +1085,40 @@ mod tests {
         let v = Value::string("a\u{1}b");
         assert_eq!(to_string(&v), "\"a\\u0001b\"");
         assert_eq!(parse(&to_string(&v)).unwrap(), v);
+    }
+
+    #[test]
+    fn parse_members_keeps_only_what_is_asked_and_skips_the_rest() {
+        let text = r#"{"resourceType":"Observation","text":{"div":"<div>a \"}\" ]</div>"},
+            "contained":[{"id":"x","a":[1,{"b":"]"}]}],"code":{"text":"HbA1c"},
+            "valueQuantity":{"value":5.50,"unit":"%"},"flag":true,"n":-1.5e3}"#;
+        let v = parse_members(text.as_bytes(), &["code", "valueQuantity", "flag", "n"]).unwrap();
+        assert_eq!(
+            v.pointer("code.text").and_then(Value::as_str),
+            Some("HbA1c")
+        );
+        assert_eq!(
+            to_string(v.pointer("valueQuantity.value").unwrap()),
+            "5.50",
+            "decimals keep their form"
+        );
+        assert_eq!(v.get("flag").and_then(Value::as_bool), Some(true));
+        assert!(v.get("text").is_none() && v.get("contained").is_none());
+        assert_eq!(to_string(v.get("n").unwrap()), "-1.5e3");
+        // What a full parse gives for the same members.
+        let full = parse(text).unwrap();
+        assert_eq!(v.get("code"), full.get("code"));
+    }
+
+    #[test]
+    fn parse_members_refuses_what_is_not_an_object_or_is_cut() {
+        assert!(parse_members(b"[1]", &["a"]).is_none());
+        assert!(parse_members(br#"{"a":{"b":1}"#, &["a"]).is_none());
+        assert!(parse_members(br#"{"a":"x"#, &["a"]).is_none());
+        assert!(parse_members(b"", &["a"]).is_none());
+        assert_eq!(
+            parse_members(br#" { } "#, &["a"]).map(|v| to_string(&v)),
+            Some("{}".to_string())
+        );
     }
 }

@@ -141,6 +141,12 @@ fn action(method: &str, route: &str) -> &'static str {
         (_, "/viewer/emergency") | (_, "/viewer/emergency/end") => "emergency",
         (_, "/portal/revoke") => "revoke",
         (_, "/portal/download") => "read",
+        (_, "/viewer/document")
+        | (_, "/portal/document")
+        | (_, "/viewer/attachment")
+        | (_, "/portal/attachment")
+        | (_, "/portal/checkups") => "read",
+        (_, "/viewer/inbox") => "search",
         (_, "/portal") => "history",
         (_, "/admin/approve") => "application",
         (_, "/auth/logout") => "sign-out",

@@ -129,21 +129,26 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
+/// The HTTP status of a refusal's reason (the API's errors and the pages' refusals alike).
+pub fn status_of(why: app::Why) -> StatusCode {
+    use app::Why;
+    match why {
+        Why::BadRequest => StatusCode::BAD_REQUEST,
+        Why::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Why::Forbidden => StatusCode::FORBIDDEN,
+        Why::NotFound => StatusCode::NOT_FOUND,
+        Why::Conflict => StatusCode::CONFLICT,
+        Why::Gone => StatusCode::GONE,
+        Why::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+        Why::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Why::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Why::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<app::Refusal> for ApiError {
     fn from(r: app::Refusal) -> Self {
-        use app::Why;
-        let status = match r.why {
-            Why::BadRequest => StatusCode::BAD_REQUEST,
-            Why::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Why::Forbidden => StatusCode::FORBIDDEN,
-            Why::NotFound => StatusCode::NOT_FOUND,
-            Why::Conflict => StatusCode::CONFLICT,
-            Why::Gone => StatusCode::GONE,
-            Why::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-            Why::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Why::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Why::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
+        let status = status_of(r.why);
         ApiError {
             status,
             issues: r.issues,

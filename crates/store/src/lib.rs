@@ -1175,10 +1175,12 @@ impl Store {
             params.push(k.into());
             sql.push_str(&format!(" AND u.patient_key = ?{}", params.len()));
         }
-        params.push(limit.into());
+        // The limit is written into the statement (an integer of the caller's, not input):
+        // SQLite re-prepares, on every execution, a statement whose LIMIT is a bound parameter
+        // (docs/benchmarks.md, "Web pages").
         sql.push_str(&format!(
-            " ORDER BY u.registered_at DESC, u.doc_id LIMIT ?{}",
-            params.len()
+            " ORDER BY u.registered_at DESC, u.doc_id LIMIT {}",
+            limit.max(0)
         ));
         self.read(|c| Ok(c.query(&sql, &params)?.into_iter().map(document).collect()))
     }

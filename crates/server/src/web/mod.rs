@@ -7,6 +7,7 @@
 
 mod chart;
 mod console;
+mod documents;
 pub mod html;
 mod portal;
 mod start;
@@ -47,6 +48,12 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/viewer/signout", post(signout))
         .route("/viewer/patient", get(viewer::patient))
         .route("/viewer/consent", post(viewer::card_consent))
+        .route("/viewer/inbox", get(documents::inbox))
+        .route("/viewer/document", get(documents::document))
+        .route("/viewer/attachment", get(documents::attachment))
+        .route("/portal/document", get(documents::document))
+        .route("/portal/attachment", get(documents::attachment))
+        .route("/portal/checkups", get(documents::checkups))
         .route("/viewer/emergency", post(viewer::emergency))
         .route("/viewer/emergency/end", post(viewer::end_emergency))
         .route("/portal", get(portal::home))
@@ -398,7 +405,7 @@ async fn stylesheet() -> Response {
 /// A page that says why something could not be shown (the refusal's words, both languages).
 pub fn refused(web: &Web, title: &str, r: &app::Refusal) -> Response {
     let mut p = web.page(title);
-    p.status = StatusCode::OK;
+    p.status = crate::http::status_of(r.why);
     p.h(1, title);
     p.w(&html::note("error", &words(r, web.lang)));
     p.finish()

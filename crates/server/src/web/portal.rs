@@ -57,12 +57,13 @@ pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form)
     }
 }
 
-fn nav(web: &Web) -> String {
+pub(super) fn nav(web: &Web) -> String {
     format!(
-        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/portal\">{}</a><a href=\"/portal/record\">{}</a><a href=\"/portal/download\">{}</a></nav>",
+        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/portal\">{}</a><a href=\"/portal/record\">{}</a><a href=\"/portal/checkups\">{}</a><a href=\"/portal/download\">{}</a></nav>",
         web.t("ポータル", "Portal"),
         web.t("ホーム", "Home"),
         web.t("わたしの記録", "My record"),
+        web.t("健診結果", "Checkups"),
         web.t("記録をダウンロード（FHIR JSON）", "Download my record (FHIR JSON)")
     )
 }
@@ -99,13 +100,7 @@ pub async fn home(
         let consents = app::consent::list(&h.store, &caller, Some(&m), 100)?;
         let names: Vec<String> = consents
             .iter()
-            .map(|c| {
-                h.store
-                    .institution(&c.institution)
-                    .ok()
-                    .flatten()
-                    .map_or_else(|| c.institution.clone(), |i| i.name)
-            })
+            .map(|c| h.directory.name(&c.institution))
             .collect();
         Ok::<_, app::Refusal>((history, consents, names))
     })
@@ -236,7 +231,15 @@ pub async fn record(
             a.basis(s.basis);
             a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
         }
-        Ok::<_, app::Refusal>(super::viewer::summary_body(&h, &s, lang, true))
+        let mut body = super::viewer::summary_body(&h, &s, lang, true);
+        let docs = super::documents::of_patient(&h, &caller, &s.member_id);
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{}</section>",
+            lang.t("文書", "Documents"),
+            super::documents::list(&h, &docs, lang, super::Area::Portal)
+        );
+        Ok::<_, app::Refusal>(body)
     })
     .await;
     let title = web.t("わたしの記録", "My record");

@@ -3,7 +3,7 @@
 //! allergies, infections, diagnoses, prescriptions of every institution (duplicates of an
 //! ingredient across institutions highlighted), and labs with trend charts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Extension, RawQuery, State};
@@ -86,6 +86,11 @@ pub async fn lookup(web: Web) -> Response {
     p.h(1, web.t("患者検索", "Patient lookup"));
     let f = lookup_form(&web, "");
     p.w(&f);
+    let _ = write!(
+        p.body,
+        "<p><a href=\"/viewer/inbox\">{}</a></p>",
+        web.t("受信した紹介状を見る", "Referrals received")
+    );
     p.finish()
 }
 
@@ -138,25 +143,14 @@ struct Entry {
     res: Value,
 }
 
-/// Institution names by number, looked up once per page.
+/// Institution names by number, through the registry's cache.
 struct Names<'a> {
-    store: &'a store::Store,
-    known: HashMap<String, String>,
+    hub: &'a app::Hub,
 }
 
 impl Names<'_> {
     fn of(&mut self, number: &str) -> String {
-        if let Some(n) = self.known.get(number) {
-            return n.clone();
-        }
-        let name = self
-            .store
-            .institution(number)
-            .ok()
-            .flatten()
-            .map_or_else(|| number.to_string(), |i| i.name);
-        self.known.insert(number.to_string(), name.clone());
-        name
+        self.hub.directory.name(number)
     }
 }
 
@@ -610,6 +604,27 @@ fn patient_banner(
     );
 }
 
+/// The elements of a stored resource the page shows (the rest — narrative, contained
+/// resources, extensions — is skipped unparsed).
+const SHOWN: &[&str] = &[
+    "category",
+    "code",
+    "criticality",
+    "reaction",
+    "clinicalStatus",
+    "verificationStatus",
+    "onsetDateTime",
+    "valueQuantity",
+    "valueCodeableConcept",
+    "valueString",
+    "interpretation",
+    "referenceRange",
+    "effectiveDateTime",
+    "medicationCodeableConcept",
+    "dosageInstruction",
+    "authoredOn",
+];
+
 /// Parses the stored entries of a summary.
 fn entries(s: &app::read::Summary) -> Vec<Entry> {
     s.entries
@@ -621,7 +636,7 @@ fn entries(s: &app::read::Summary) -> Vec<Entry> {
             registered: r.registered_at.clone(),
             flags: r.flags,
             mark: *mark,
-            res: fhir::json::parse_bytes(&r.body).unwrap_or(Value::Null),
+            res: fhir::json::parse_members(&r.body, SHOWN).unwrap_or(Value::Null),
         })
         .collect()
 }
@@ -642,10 +657,7 @@ pub fn summary_body(
         lang,
         hub.clock.today(),
     );
-    let mut names = Names {
-        store: &hub.store,
-        known: HashMap::new(),
-    };
+    let mut names = Names { hub };
     sections(&mut out, &mut names, &entries(s), lang, patient_view);
     out
 }
@@ -696,17 +708,29 @@ pub async fn patient(
             }
             let h2 = hub.clone();
             let lang = web.lang;
-            let body = tokio::task::spawn_blocking(move || summary_body(&h2, &s, lang, false))
-                .await
-                .unwrap_or_default();
+            let caller = web.caller.clone();
+            let body = tokio::task::spawn_blocking(move || {
+                let mut body = summary_body(&h2, &s, lang, false);
+                let docs = super::documents::of_patient(&h2, &caller, &s.member_id);
+                let _ = write!(
+                    body,
+                    "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{}</section>",
+                    lang.t("文書", "Documents"),
+                    super::documents::list(&h2, &docs, lang, super::Area::Viewer)
+                );
+                body
+            })
+            .await
+            .unwrap_or_default();
             let mut p = web.page(title);
             p.h(1, title);
             p.w(&body);
             p.finish()
         }
         Ok(Err(r)) => {
-            // Not found and not consented look the same (the API answers 404 for both).
+            // The same status as the API's answer; the page says what to do.
             let mut p = web.page(title);
+            p.status = crate::http::status_of(r.why);
             p.h(1, title);
             let _ = write!(
                 p.body,
