@@ -401,9 +401,10 @@ pub struct SessionRow {
     pub expires_at: String,
     pub idle_until: String,
     pub revoked: bool,
-    /// Emergency access in effect since (empty: not in effect), and its reason.
+    /// Emergency access in effect since (empty: not in effect), its reason and its patient.
     pub emergency_since: String,
     pub emergency_reason: String,
+    pub emergency_member: String,
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, kind, institution, login, name, qualification, emergency, admin, password, totp_secret, totp_step, failures, locked_until, activation, activation_until, enabled, created_at";
@@ -623,12 +624,12 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let mut rows = c.query(
-                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, {cols} \
+                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, s.emergency_member, {cols} \
                           FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
                 &[session_hash.into()],
             )?;
             Ok(rows.pop().map(|mut r| {
-                let a = r.split_off(9);
+                let a = r.split_off(10);
                 let mut it = r.into_iter();
                 let mut next = || it.next().unwrap_or(Param::Null);
                 (
@@ -642,6 +643,7 @@ impl Store {
                         revoked: next().int() != 0,
                         emergency_since: next().text(),
                         emergency_reason: next().text(),
+                        emergency_member: next().text(),
                     },
                     account(a),
                 )
@@ -661,17 +663,24 @@ impl Store {
         })
     }
 
-    /// Starts (`since` and `reason` set) or ends (both empty) emergency access in a session.
+    /// Starts (`since`, `reason` and `member` set) or ends (all empty) emergency access in a
+    /// session.
     pub fn set_session_emergency(
         &self,
         session_hash: &str,
         since: &str,
         reason: &str,
+        member: &str,
     ) -> Result<(), StoreError> {
-        let p: Vec<Param> = vec![session_hash.into(), since.into(), reason.into()];
+        let p: Vec<Param> = vec![
+            session_hash.into(),
+            since.into(),
+            reason.into(),
+            member.into(),
+        ];
         self.write(move |c| {
             c.execute(
-                "UPDATE sessions SET emergency_since = ?2, emergency_reason = ?3 WHERE session_hash = ?1",
+                "UPDATE sessions SET emergency_since = ?2, emergency_reason = ?3, emergency_member = ?4 WHERE session_hash = ?1",
                 &p,
             )?;
             Ok(())

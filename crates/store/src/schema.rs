@@ -363,11 +363,12 @@ CREATE TABLE audit_checkpoints (
 {AUDIT_GUARD}
 ";
 
-/// Emergency access in a web session: when it started (empty: not in effect) and the reason
-/// the person gave.
+/// Emergency access in a web session: when it started (empty: not in effect), the reason the
+/// person gave, and the patient it is for.
 const V9: &str = "
 ALTER TABLE sessions ADD COLUMN emergency_since TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN emergency_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN emergency_member TEXT NOT NULL DEFAULT '';
 ";
 
 /// The audit tables with their guards, created if missing: the embedded store keeps them in a

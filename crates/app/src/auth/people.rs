@@ -22,6 +22,8 @@ pub const LOCK_MINUTES: i64 = 15;
 pub const IDLE_MINUTES: i64 = 30;
 pub const SESSION_HOURS: i64 = 12;
 pub const ACTIVATION_HOURS: i64 = 72;
+/// How long emergency access started in a web session lasts.
+pub const EMERGENCY_MINUTES: i64 = 60;
 /// The session cookie (the `__Host-` prefix: Secure, Path=/, no Domain).
 pub const SESSION_COOKIE: &str = "__Host-clins-session";
 
@@ -396,6 +398,8 @@ pub fn add_operator(
         created_at: now.to_string(),
         ..AccountRow::default()
     })?;
+    // A re-created account starts over: its old sessions end.
+    store.revoke_sessions_of(&row.account_id)?;
     Ok((row, code.code))
 }
 
@@ -424,6 +428,7 @@ fn new_session(store: &Store, account_id: &str, now: &str) -> Result<NewSession,
         revoked: false,
         emergency_since: String::new(),
         emergency_reason: String::new(),
+        emergency_member: String::new(),
     })?;
     Ok(NewSession {
         cookie,
@@ -479,8 +484,8 @@ pub fn sign_in(
 #[derive(Clone, Debug)]
 pub struct LiveSession {
     pub claim: Claim,
-    /// Emergency access in effect: since when, and the reason given.
-    pub emergency: Option<(String, String)>,
+    /// Emergency access in effect: since when, the reason given, and the patient it is for.
+    pub emergency: Option<(String, String, String)>,
     pub csrf: String,
     pub staff_admin: bool,
     pub name: String,
@@ -525,8 +530,18 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
         },
     };
     Ok(LiveSession {
-        emergency: (!s.emergency_since.is_empty() && a.kind == "staff" && a.emergency)
-            .then(|| (s.emergency_since.clone(), s.emergency_reason.clone())),
+        // At most an hour, and only while the account keeps the privilege.
+        emergency: (!s.emergency_since.is_empty()
+            && a.kind == "staff"
+            && a.emergency
+            && later(&minutes_after(&s.emergency_since, EMERGENCY_MINUTES), now))
+        .then(|| {
+            (
+                s.emergency_since.clone(),
+                s.emergency_reason.clone(),
+                s.emergency_member.clone(),
+            )
+        }),
         claim,
         csrf: s.csrf,
         staff_admin: a.kind == "staff" && a.admin,
@@ -540,15 +555,25 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
 pub fn start_emergency(
     store: &Store,
     cookie: &str,
+    member: &str,
     reason: &str,
     totp: &str,
     now: &str,
 ) -> Result<(), Refusal> {
+    // A live session (not expired, not idle, not revoked), of staff.
+    session(store, cookie, now)?;
     let hash = secrets::digest_hex(cookie);
-    let (s, a) = store.session(&hash)?.ok_or_else(session_expired)?;
-    if s.revoked || !a.enabled || a.kind != "staff" {
+    let (_, a) = store.session(&hash)?.ok_or_else(session_expired)?;
+    if a.kind != "staff" {
         return Err(session_expired());
     }
+    // Locked after repeated wrong codes, as at sign-in.
+    if later(&a.locked_until, now) {
+        return Err(failed());
+    }
+    let member = clins::InsuranceMemberId::parse(member.trim())
+        .map_err(|e| invalid("EMERGENCY-PATIENT", e.en, e.ja))?
+        .normalized();
     if !a.emergency {
         return Err(Refusal::forbidden(
             "EMERGENCY-NOT-PERMITTED",
@@ -576,13 +601,13 @@ pub fn start_emergency(
     if !store.sign_in_succeeded(&a.account_id, step)? {
         return Err(failed());
     }
-    store.set_session_emergency(&hash, now, reason)?;
+    store.set_session_emergency(&hash, now, reason, &member)?;
     Ok(())
 }
 
 /// Ends emergency access in a session.
 pub fn end_emergency(store: &Store, cookie: &str) -> Result<(), Refusal> {
-    store.set_session_emergency(&secrets::digest_hex(cookie), "", "")?;
+    store.set_session_emergency(&secrets::digest_hex(cookie), "", "", "")?;
     Ok(())
 }
 

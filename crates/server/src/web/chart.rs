@@ -34,6 +34,10 @@ pub fn trend(
     low: Option<f64>,
     high: Option<f64>,
 ) -> String {
+    let (low, high) = (
+        low.filter(|v| v.is_finite()),
+        high.filter(|v| v.is_finite()),
+    );
     let mut pts: Vec<(i64, &Point)> = points
         .iter()
         .filter(|p| p.value.is_finite())

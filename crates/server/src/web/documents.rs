@@ -91,9 +91,16 @@ pub fn list(hub: &app::Hub, docs: &[DocumentEntry], lang: Lang, area: Area) -> S
     out
 }
 
-/// The documents of a patient the caller may see (newest first, at most 50).
-pub fn of_patient(hub: &app::Hub, caller: &app::Caller, member: &str) -> Vec<DocumentEntry> {
-    app::read::documents(
+/// The documents of a patient the caller may see (newest first, at most 50), as a table; a
+/// refusal in words (never an empty list that could mean "none").
+pub fn of_patient(
+    hub: &app::Hub,
+    caller: &app::Caller,
+    member: &str,
+    lang: Lang,
+    area: Area,
+) -> String {
+    match app::read::documents(
         hub,
         caller,
         &DocumentQuery {
@@ -101,8 +108,10 @@ pub fn of_patient(hub: &app::Hub, caller: &app::Caller, member: &str) -> Vec<Doc
             limit: 50,
             ..DocumentQuery::default()
         },
-    )
-    .unwrap_or_default()
+    ) {
+        Ok(docs) => list(hub, &docs, lang, area),
+        Err(r) => super::html::note("info", &super::words(&r, lang)),
+    }
 }
 
 /// `GET /viewer/inbox`: the referrals addressed to the signed-in staff's institution.
@@ -446,7 +455,9 @@ pub async fn checkups(
                     .and_then(|x| x.items().first())
                     .and_then(|x| x.pointer(p))
                     .and_then(|x| match x {
-                        Value::Number(n) => n.as_str().parse::<f64>().ok(),
+                        Value::Number(n) => {
+                            n.as_str().parse::<f64>().ok().filter(|v| v.is_finite())
+                        }
                         _ => None,
                     })
             };

@@ -13,7 +13,6 @@ mod portal;
 mod start;
 mod viewer;
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -146,8 +145,8 @@ pub struct Web {
     pub here: String,
     /// The session cookie's value (to sign out).
     pub(crate) cookie: String,
-    /// Emergency access in effect: since when, and the reason given.
-    pub emergency: Option<(String, String)>,
+    /// Emergency access in effect: since when, the reason given, and for which patient.
+    pub emergency: Option<(String, String, String)>,
 }
 
 impl Web {
@@ -155,7 +154,7 @@ impl Web {
     pub fn page(&self, title: &str) -> html::Page {
         let mut p = html::Page::new(self.lang, title, &self.here);
         p.who = Some((self.name.clone(), self.csrf.clone(), self.area.name()));
-        if let Some((since, reason)) = &self.emergency {
+        if let Some((since, reason, _)) = &self.emergency {
             p.banner = format!(
                 "<div class=\"emergency-banner\" role=\"status\"><strong>{}</strong> {} {} UTC · {} {} \
                  <form method=\"post\" action=\"/viewer/emergency/end\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button type=\"submit\">{}</button></form></div>",
@@ -170,6 +169,14 @@ impl Web {
         }
         p
     }
+    /// The caller for a page of `member`: claiming emergency access when it is in effect for
+    /// that patient.
+    pub fn caller_for(&self, member: &str) -> app::Caller {
+        let mut c = self.caller.clone();
+        c.emergency_claimed = self.emergency.as_ref().is_some_and(|(_, _, m)| m == member);
+        c
+    }
+
     /// Whether the person may start emergency access (a staff account with the privilege).
     pub fn may_break_glass(&self) -> bool {
         matches!(
@@ -188,10 +195,16 @@ impl FromRequestParts<AppState> for Web {
     async fn from_request_parts(parts: &mut Parts, hub: &AppState) -> Result<Web, Response> {
         let path = parts.uri.path().to_string();
         let area = Area::of(&path);
-        let here = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| path.clone(), |p| p.as_str().to_string());
+        // The language switch returns here: a page answering a form returns to the area's
+        // home page instead (the form's route takes POST only).
+        let here = if parts.method == axum::http::Method::GET {
+            parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| path.clone(), |p| p.as_str().to_string())
+        } else {
+            format!("/{}", area.name())
+        };
         let lang = lang_of(&parts.headers);
         let to_signin = || see_other(&format!("/{}/signin", area.name()));
         let Some(value) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
@@ -222,13 +235,15 @@ impl FromRequestParts<AppState> for Web {
         };
         let caller = app::Caller {
             principal,
-            emergency_claimed: live.emergency.is_some(),
+            // Emergency access is claimed only on the page of the patient it was started for
+            // (`Web::claim_emergency_for`).
+            emergency_claimed: false,
             scopes: clins::policy::Scopes::Unrestricted,
             staff_admin: live.staff_admin,
         };
         if let Some(slot) = parts.extensions.get::<crate::audit::Slot>() {
             slot.caller(&caller, "");
-            if let Some((_, reason)) = &live.emergency {
+            if let Some((_, reason, _)) = &live.emergency {
                 slot.detail(&format!("emergency-reason={reason}"));
             }
         }
@@ -270,12 +285,10 @@ impl<S: Send + Sync> FromRequest<S> for Form {
         {
             return Err(StatusCode::FORBIDDEN.into_response());
         }
-        let bytes = Bytes::from_request(req, state)
+        let _ = state;
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_FORM)
             .await
-            .map_err(IntoResponse::into_response)?;
-        if bytes.len() > MAX_FORM {
-            return Err(StatusCode::PAYLOAD_TOO_LARGE.into_response());
-        }
+            .map_err(|_| StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Ok(Form(crate::query_pairs(&Some(text))))
     }
@@ -369,7 +382,7 @@ async fn language(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Respon
     let to = if get("to") == "en" { "en" } else { "ja" };
     let back = get("back");
     // Only a path of this site: never `//host` or a scheme.
-    let back = if back.starts_with('/') && !back.starts_with("//") && !back.contains('\\') {
+    let back = if safe_back(&back) {
         back
     } else {
         "/".to_string()
@@ -381,6 +394,16 @@ async fn language(axum::extract::RawQuery(q): axum::extract::RawQuery) -> Respon
         r.headers_mut().append(header::SET_COOKIE, v);
     }
     r
+}
+
+/// Whether `back` is a path of this site: visible ASCII only (browsers drop tabs and line
+/// breaks, which would turn `/\t/host` into `//host`), starting with one `/`.
+fn safe_back(back: &str) -> bool {
+    let b = back.as_bytes();
+    !b.is_empty()
+        && b[0] == b'/'
+        && b.get(1).is_none_or(|c| *c != b'/' && *c != b'\\')
+        && b.iter().all(|c| (0x21..=0x7e).contains(c) && *c != b'\\')
 }
 
 /// `GET /static/app.css`.
@@ -432,4 +455,29 @@ pub fn words(r: &app::Refusal, lang: Lang) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_back;
+
+    #[test]
+    fn the_language_switch_returns_only_to_a_path_of_this_site() {
+        for ok in ["/", "/viewer", "/viewer/patient?member=01%3A2%3A3%3A"] {
+            assert!(safe_back(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "https://evil.example",
+            "evil",
+            "/ a",
+            "/日本",
+        ] {
+            assert!(!safe_back(bad), "{bad:?}");
+        }
+    }
 }

@@ -232,12 +232,12 @@ pub async fn record(
             a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
         }
         let mut body = super::viewer::summary_body(&h, &s, lang, true);
-        let docs = super::documents::of_patient(&h, &caller, &s.member_id);
+        let docs =
+            super::documents::of_patient(&h, &caller, &s.member_id, lang, super::Area::Portal);
         let _ = write!(
             body,
-            "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{}</section>",
+            "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",
             lang.t("文書", "Documents"),
-            super::documents::list(&h, &docs, lang, super::Area::Portal)
         );
         Ok::<_, app::Refusal>(body)
     })

@@ -127,7 +127,7 @@ fn concept(v: Option<&Value>) -> String {
 
 fn number(v: Option<&Value>) -> Option<f64> {
     match v? {
-        Value::Number(n) => n.as_str().parse().ok(),
+        Value::Number(n) => n.as_str().parse().ok().filter(|x: &f64| x.is_finite()),
         _ => None,
     }
 }
@@ -536,6 +536,25 @@ fn sections(
     out.push_str("</section>");
 }
 
+/// Age in whole years on the day `today` (a day number) of someone born on `birth`
+/// (`YYYY-MM-DD`): the year difference, less one before the birthday.
+fn age_on(birth: &str, today: i64) -> Option<i64> {
+    let y: i64 = birth.get(..4)?.parse().ok()?;
+    let md = birth.get(5..10)?;
+    app::dates::day_number(birth)?;
+    // The year of `today`: the largest Y whose 1 January is not after it.
+    let mut ty = y;
+    while app::dates::day_number(&format!("{:04}-01-01", ty + 1)).is_some_and(|d| d <= today) {
+        ty += 1;
+        if ty > y + 200 {
+            return None;
+        }
+    }
+    let birthday = app::dates::day_number(&format!("{ty:04}-{md}"))
+        .or_else(|| app::dates::day_number(&format!("{ty:04}-03-01")))?;
+    Some(ty - y - i64::from(today < birthday))
+}
+
 fn patient_banner(
     out: &mut String,
     patient: &[u8],
@@ -573,7 +592,7 @@ fn patient_banner(
         kanji
     };
     let birth = s(&p, "birthDate");
-    let age = app::dates::day_number(birth).map(|b| ((today - b) as f64 / 365.2425) as i64);
+    let age = age_on(birth, today);
     let sex = match s(&p, "gender") {
         "male" => t("男性", "male"),
         "female" => t("女性", "female"),
@@ -693,7 +712,10 @@ pub async fn patient(
         a.patient(&member);
     }
     let h = hub.clone();
-    let caller = web.caller.clone();
+    let caller = web.caller_for(&member);
+    if let Some(a) = &audit {
+        a.caller(&caller, "");
+    }
     let m = member.clone();
     let result = tokio::task::spawn_blocking(move || {
         app::read::summary(&h, &caller, &PatientRef::Member(m))
@@ -708,15 +730,20 @@ pub async fn patient(
             }
             let h2 = hub.clone();
             let lang = web.lang;
-            let caller = web.caller.clone();
+            let caller = web.caller_for(&member);
             let body = tokio::task::spawn_blocking(move || {
                 let mut body = summary_body(&h2, &s, lang, false);
-                let docs = super::documents::of_patient(&h2, &caller, &s.member_id);
+                let docs = super::documents::of_patient(
+                    &h2,
+                    &caller,
+                    &s.member_id,
+                    lang,
+                    super::Area::Viewer,
+                );
                 let _ = write!(
                     body,
-                    "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{}</section>",
+                    "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",
                     lang.t("文書", "Documents"),
-                    super::documents::list(&h2, &docs, lang, super::Area::Viewer)
                 );
                 body
             })
@@ -753,7 +780,7 @@ pub async fn patient(
                 );
             }
             p.w("</section>");
-            if web.may_break_glass() && web.emergency.is_none() {
+            if web.may_break_glass() && !web.emergency.as_ref().is_some_and(|e| e.2 == member) {
                 let _ = write!(
                     p.body,
                     "<section class=\"card\" aria-labelledby=\"h-er\"><h2 id=\"h-er\">{}</h2><p>{}</p>\
@@ -849,9 +876,9 @@ pub async fn emergency(State(hub): State<AppState>, posted: Posted) -> Response 
         posted.form.get("reason").to_string(),
         posted.form.get("totp").to_string(),
     );
-    let (h, cookie) = (hub.clone(), web.cookie.clone());
+    let (h, cookie, m) = (hub.clone(), web.cookie.clone(), member.clone());
     let done = tokio::task::spawn_blocking(move || {
-        app::auth::people::start_emergency(&h.store, &cookie, &reason, &totp, &h.clock.now())
+        app::auth::people::start_emergency(&h.store, &cookie, &m, &reason, &totp, &h.clock.now())
     })
     .await;
     match done {
@@ -871,4 +898,22 @@ pub async fn end_emergency(State(hub): State<AppState>, posted: Posted) -> Respo
         tokio::task::spawn_blocking(move || app::auth::people::end_emergency(&h.store, &cookie))
             .await;
     see_other("/viewer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::age_on;
+
+    fn day(s: &str) -> i64 {
+        app::dates::day_number(s).unwrap()
+    }
+
+    #[test]
+    fn age_counts_whole_years_and_the_birthday_itself() {
+        assert_eq!(age_on("2000-03-01", day("2026-03-01")), Some(26));
+        assert_eq!(age_on("2000-03-01", day("2026-02-28")), Some(25));
+        assert_eq!(age_on("2004-02-29", day("2026-02-28")), Some(21));
+        assert_eq!(age_on("2004-02-29", day("2026-03-01")), Some(22));
+        assert_eq!(age_on("", day("2026-03-01")), None);
+    }
 }
