@@ -780,7 +780,7 @@ pub async fn patient(
                 );
             }
             p.w("</section>");
-            if web.may_break_glass() && !web.emergency.as_ref().is_some_and(|e| e.2 == member) {
+            if web.may_break_glass() && web.emergency.as_ref().is_none_or(|e| e.2 != member) {
                 let _ = write!(
                     p.body,
                     "<section class=\"card\" aria-labelledby=\"h-er\"><h2 id=\"h-er\">{}</h2><p>{}</p>\
