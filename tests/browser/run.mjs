@@ -198,9 +198,28 @@ try {
 
   // 7. The emergency flow: reason, the one-time code asked again, a banner while in effect.
   check(await d.locator('form[action="/viewer/emergency"]').count() === 1, 'a doctor with the privilege is offered emergency access');
-  await d.fill('#reason', '意識障害で救急搬送');
-  await d.fill('#er-totp', totp(doctor[3], Date.now() + 30000));
-  await d.click('form[action="/viewer/emergency"] button');
+  // The patient cannot say their member id: identification by the 4 情報 with the reason
+  // and the one-time code asked again.
+  const own = await (await fetch(`${base}/fhir/Patient/$summary`, { headers: { 'X-Clins-Dev-Patient': encodeURIComponent(member) } })).json();
+  const pat = own.entry[0].resource;
+  await d.goto(`${base}/viewer`);
+  // Without a reason (no disaster declared) the 4 情報 lookup is refused.
+  await d.fill('#q-name', pat.name[0].text);
+  await d.fill('#q-birth', pat.birthDate);
+  await d.selectOption('#q-gender', pat.gender);
+  await d.fill('#q-address', (pat.address && pat.address[0] && pat.address[0].text) || '');
+  const refusedLookup = d.waitForResponse((r) => r.url().endsWith('/viewer/identify'));
+  await d.click('form[action="/viewer/identify"] button');
+  check((await refusedLookup).status() === 403, 'the 4 情報 lookup without emergency or disaster is refused (403)');
+  await d.goto(`${base}/viewer`);
+  await d.fill('#q-name', pat.name[0].text);
+  await d.fill('#q-birth', pat.birthDate);
+  await d.selectOption('#q-gender', pat.gender);
+  await d.fill('#q-address', (pat.address && pat.address[0] && pat.address[0].text) || '');
+  await d.fill('#q-reason', '意識障害で救急搬送');
+  await d.fill('#q-totp', totp(doctor[3], Date.now() + 30000));
+  await d.click('form[action="/viewer/identify"] button');
+  check(new URL(d.url()).searchParams.get('member') !== null, 'the 4 情報 identify the patient and open their page');
   check(await d.locator('.emergency-banner').count() === 1, 'the emergency banner shows while emergency access is in effect');
   check(await d.locator('section.danger').count() === 1, 'emergency access opens the summary');
   check((await d.locator('section.banner').innerText()).includes('救急時閲覧'), 'the patient banner says emergency access');

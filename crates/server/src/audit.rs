@@ -146,7 +146,7 @@ fn action(method: &str, route: &str) -> &'static str {
         | (_, "/viewer/attachment")
         | (_, "/portal/attachment")
         | (_, "/portal/checkups") => "read",
-        (_, "/viewer/inbox") => "search",
+        (_, "/viewer/inbox") | (_, "/viewer/identify") => "search",
         (_, "/portal") => "history",
         (_, "/admin/approve") => "application",
         (_, "/auth/logout") => "sign-out",

@@ -560,6 +560,23 @@ pub fn start_emergency(
     totp: &str,
     now: &str,
 ) -> Result<(), Refusal> {
+    let member = clins::InsuranceMemberId::parse(member.trim())
+        .map_err(|e| invalid("EMERGENCY-PATIENT", e.en, e.ja))?
+        .normalized();
+    let reason = confirm_emergency(store, cookie, reason, totp, now)?;
+    emergency_for(store, cookie, &member, &reason, now)
+}
+
+/// Checks what emergency access needs before any patient is looked at: a live staff session,
+/// the emergency privilege, a reason (returned trimmed), and a fresh one-time code (the second
+/// factor asked again; wrong codes count towards the lock, as at sign-in).
+pub fn confirm_emergency(
+    store: &Store,
+    cookie: &str,
+    reason: &str,
+    totp: &str,
+    now: &str,
+) -> Result<String, Refusal> {
     // A live session (not expired, not idle, not revoked), of staff.
     session(store, cookie, now)?;
     let hash = secrets::digest_hex(cookie);
@@ -567,13 +584,6 @@ pub fn start_emergency(
     if a.kind != "staff" {
         return Err(session_expired());
     }
-    // Locked after repeated wrong codes, as at sign-in.
-    if later(&a.locked_until, now) {
-        return Err(failed());
-    }
-    let member = clins::InsuranceMemberId::parse(member.trim())
-        .map_err(|e| invalid("EMERGENCY-PATIENT", e.en, e.ja))?
-        .normalized();
     if !a.emergency {
         return Err(Refusal::forbidden(
             "EMERGENCY-NOT-PERMITTED",
@@ -589,6 +599,10 @@ pub fn start_emergency(
             "救急時閲覧の理由を1〜200文字で入力してください",
         ));
     }
+    // Locked after repeated wrong codes, as at sign-in.
+    if later(&a.locked_until, now) {
+        return Err(failed());
+    }
     let step = secrets::totp_step(instant_millis(now).unwrap_or(0).div_euclid(1000));
     let Some(step) = secrets::totp_accept(&a.totp_secret, totp, step, a.totp_step) else {
         store.sign_in_failed(
@@ -601,7 +615,19 @@ pub fn start_emergency(
     if !store.sign_in_succeeded(&a.account_id, step)? {
         return Err(failed());
     }
-    store.set_session_emergency(&hash, now, reason, &member)?;
+    Ok(reason.to_string())
+}
+
+/// Puts emergency access for `member` (normalised) into effect in a session whose emergency
+/// was confirmed (`confirm_emergency`).
+pub fn emergency_for(
+    store: &Store,
+    cookie: &str,
+    member: &str,
+    reason: &str,
+    now: &str,
+) -> Result<(), Refusal> {
+    store.set_session_emergency(&secrets::digest_hex(cookie), now, reason, member)?;
     Ok(())
 }
 

@@ -54,6 +54,7 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/portal/attachment", get(documents::attachment))
         .route("/portal/checkups", get(documents::checkups))
         .route("/viewer/emergency", post(viewer::emergency))
+        .route("/viewer/identify", post(viewer::identify))
         .route("/viewer/emergency/end", post(viewer::end_emergency))
         .route("/portal", get(portal::home))
         .route(

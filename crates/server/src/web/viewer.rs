@@ -91,7 +91,116 @@ pub async fn lookup(web: Web) -> Response {
         "<p><a href=\"/viewer/inbox\">{}</a></p>",
         web.t("受信した紹介状を見る", "Referrals received")
     );
+    let form = identify_form(&web);
+    p.w(&form);
     p.finish()
+}
+
+/// The 4 情報 lookup (emergency or disaster only): name, birth date, sex, address; with the
+/// emergency privilege, a reason and the one-time code again.
+fn identify_form(web: &Web) -> String {
+    let t = |ja, en| web.t(ja, en);
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<section class=\"card\" aria-labelledby=\"h-4\"><h2 id=\"h-4\">{}</h2><p class=\"hint\">{}</p>\
+         <form method=\"post\" action=\"/viewer/identify\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <label for=\"q-name\">{}</label><input type=\"text\" id=\"q-name\" name=\"name\" required>\
+         <label for=\"q-birth\">{}</label><input type=\"date\" id=\"q-birth\" name=\"birthdate\" required>\
+         <label for=\"q-gender\">{}</label><select id=\"q-gender\" name=\"gender\"><option value=\"male\">{}</option><option value=\"female\">{}</option><option value=\"other\">{}</option><option value=\"unknown\">{}</option></select>\
+         <label for=\"q-address\">{}</label><input type=\"text\" id=\"q-address\" name=\"address\" required>",
+        t("救急・災害時: 4情報で患者を特定", "Emergency or disaster: identify the patient by the 4 items"),
+        t(
+            "被保険者番号がわからないとき（意識障害、災害時）に限ります。一致する患者が1人のときだけ表示します。",
+            "Only when the member id is not known (unconscious patient, disaster). A patient is shown only when exactly one matches."
+        ),
+        esc(&web.csrf),
+        t("氏名（漢字またはカナ）", "Name (kanji or kana)"),
+        t("生年月日", "Birth date"),
+        t("性別", "Sex"),
+        t("男性", "male"),
+        t("女性", "female"),
+        t("その他", "other"),
+        t("不明", "unknown"),
+        t("住所", "Address"),
+    );
+    if web.may_break_glass() {
+        let _ = write!(
+            out,
+            "<label for=\"q-reason\">{}</label><input type=\"text\" id=\"q-reason\" name=\"reason\" maxlength=\"200\" aria-describedby=\"q-reason-hint\">\
+             <p class=\"hint\" id=\"q-reason-hint\">{}</p>\
+             <label for=\"q-totp\">{}</label><input type=\"text\" id=\"q-totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\">",
+            t("救急時閲覧の理由", "Reason for emergency access"),
+            t("災害時（災害の宣言の範囲内）は空欄のままにします。", "Leave empty in a declared disaster."),
+            t("ワンタイムコード（再確認）", "One-time code (asked again)"),
+        );
+    }
+    let _ = write!(
+        out,
+        "<button type=\"submit\">{}</button></form></section>",
+        t("特定する", "Identify")
+    );
+    out
+}
+
+/// `POST /viewer/identify`: the 4 情報 lookup. With a reason, emergency access is confirmed
+/// (the one-time code) before anything is looked up, and put into effect for the patient
+/// found; without, the caller's disaster declaration must cover it (the access decision says).
+pub async fn identify(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    posted: Posted,
+) -> Response {
+    let web = &posted.web;
+    let f = &posted.form;
+    let query = app::identify::Query {
+        name: f.get("name").to_string(),
+        birth_date: f.get("birthdate").to_string(),
+        gender: f.get("gender").to_string(),
+        address: f.get("address").to_string(),
+    };
+    let (reason, totp) = (f.get("reason").to_string(), f.get("totp").to_string());
+    let (h, cookie, mut caller) = (hub.clone(), web.cookie.clone(), web.caller.clone());
+    let a2 = audit.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let now = h.clock.now();
+        let emergency = if reason.trim().is_empty() {
+            None
+        } else {
+            Some(app::auth::people::confirm_emergency(
+                &h.store, &cookie, &reason, &totp, &now,
+            )?)
+        };
+        caller.emergency_claimed = emergency.is_some();
+        if let Some(a) = &a2 {
+            a.caller(&caller, "");
+        }
+        let (key, _) = app::identify::identify(&h.store, &caller, &query, &now)?;
+        let (member, _) = h
+            .store
+            .patient(key)?
+            .ok_or_else(|| app::Refusal::not_found("a patient with these 4 情報"))?;
+        if let Some(a) = &a2 {
+            a.patient(&member);
+        }
+        if let Some(reason) = emergency {
+            app::auth::people::emergency_for(&h.store, &cookie, &member, &reason, &now)?;
+        }
+        Ok::<_, app::Refusal>(member)
+    })
+    .await;
+    match done {
+        Ok(Ok(member)) => see_other(&format!(
+            "/viewer/patient?member={}",
+            crate::percent_encode(&member)
+        )),
+        Ok(Err(r)) => super::refused(
+            web,
+            web.t("4情報による特定", "Identification by the 4 items"),
+            &r,
+        ),
+        Err(_) => see_other("/viewer"),
+    }
 }
 
 /// A path through objects, taking the first item of each array on the way.
