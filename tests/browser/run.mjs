@@ -249,6 +249,19 @@ try {
   await o.locator('tr', { hasText: 'ブラウザ試験病院' }).locator('button').click();
   check(!(await o.locator('main').innerText()).includes('ブラウザ試験病院'), 'the approved application leaves the pending list');
 
+  // The registry: the doctor's institution disabled refuses its staff at once; enabled again.
+  await o.goto(`${base}/admin/registry?q=${doctor[1]}`);
+  await audit(o, '10-admin-registry');
+  await o.locator('form[action="/admin/institution"] button').first().click();
+  check((await o.locator('main table').innerText()).includes('停止中'), 'the operator disables an institution');
+  const disabled = await d.goto(`${base}/viewer`);
+  check(disabled.status() === 403 && (await d.locator('.note.error').count()) === 1, 'a disabled institution\'s staff are refused at once (403 page)');
+  await o.locator('form[action="/admin/institution"] button').first().click();
+  check((await o.locator('main table').innerText()).includes('利用中'), 'the operator enables it again');
+  await o.goto(`${base}/admin/usage`);
+  check(await o.locator('main table tbody tr').count() >= 1, 'the usage report lists institutions');
+  await audit(o, '11-admin-usage');
+
   // 9. Pages of one kind of person are not open to another.
   await p.goto(`${base}/admin`);
   check(new URL(p.url()).pathname === '/admin/signin', 'a patient session does not open the console');

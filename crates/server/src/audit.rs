@@ -149,6 +149,7 @@ fn action(method: &str, route: &str) -> &'static str {
         (_, "/viewer/inbox") | (_, "/viewer/identify") => "search",
         (_, "/portal") => "history",
         (_, "/admin/approve") => "application",
+        (_, "/admin/institution") => "registry",
         (_, "/auth/logout") => "sign-out",
         (_, "/auth/activate") => "activation",
         (_, r) if r.starts_with("/admin/applications") => "application",

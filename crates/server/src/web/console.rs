@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
@@ -85,6 +85,7 @@ pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
     let t = |ja, en| web.t(ja, en);
     let mut p = web.page(title);
     p.h(1, title);
+    p.w(&nav(&web));
     let _ = write!(
         p.body,
         "<section aria-labelledby=\"h-apps\"><h2 id=\"h-apps\">{}</h2>",
@@ -196,4 +197,191 @@ pub async fn approve(State(hub): State<AppState>, posted: Posted) -> Response {
         Ok(Err(r)) => refused(web, web.t("承認", "Approval"), &r),
         Err(_) => see_other("/admin"),
     }
+}
+
+fn nav(web: &Web) -> String {
+    format!(
+        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/admin\">{}</a><a href=\"/admin/registry\">{}</a><a href=\"/admin/usage\">{}</a></nav>",
+        web.t("運用コンソール", "Console"),
+        web.t("概要", "Overview"),
+        web.t("登録機関", "Registry"),
+        web.t("利用状況", "Usage")
+    )
+}
+
+fn query_value(q: &Option<String>, key: &str) -> String {
+    crate::query_pairs(q)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_default()
+}
+
+/// `GET /admin/registry?q=`: registered institutions matching a number or a part of the name
+/// (at most 100 shown), each with disable or enable.
+pub async fn registry(State(hub): State<AppState>, web: Web, RawQuery(q): RawQuery) -> Response {
+    let needle = query_value(&q, "q").trim().to_string();
+    let (h, principal) = (hub.clone(), web.caller.principal.clone());
+    let n2 = needle.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        let all = app::registry::list(&h.store, &principal)?;
+        let total = all.len();
+        let shown: Vec<_> = all
+            .into_iter()
+            .filter(|i| n2.is_empty() || i.number.starts_with(&n2) || i.name.contains(&n2))
+            .take(100)
+            .collect();
+        Ok::<_, app::Refusal>((total, shown))
+    })
+    .await;
+    let title = web.t("登録機関", "Registry");
+    let (total, shown) = match done {
+        Ok(Ok(d)) => d,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/admin"),
+    };
+    let t = |ja, en| web.t(ja, en);
+    let mut p = web.page(title);
+    p.h(1, title);
+    p.w(&nav(&web));
+    let _ = write!(
+        p.body,
+        "<form method=\"get\" action=\"/admin/registry\" role=\"search\"><label for=\"rq\">{}</label><input type=\"text\" id=\"rq\" name=\"q\" value=\"{}\"><button type=\"submit\">{}</button></form><p>{} {total}{}</p>",
+        t("番号（先頭）または名称の一部", "Number (its start) or part of the name"),
+        esc(&needle),
+        t("検索", "Search"),
+        t("登録数", "Registered:"),
+        t("（最大100件表示）", " (at most 100 shown)")
+    );
+    let _ = write!(
+        p.body,
+        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"><span class=\"sr\">{}</span></th></tr></thead><tbody>",
+        t("番号", "Number"),
+        t("名称", "Name"),
+        t("種別", "Kind"),
+        t("状態", "State"),
+        t("操作", "Action")
+    );
+    for i in &shown {
+        let (state, verb, label) = if i.enabled {
+            (t("利用中", "enabled"), "disable", t("停止", "Disable"))
+        } else {
+            (t("停止中", "disabled"), "enable", t("再開", "Enable"))
+        };
+        let _ = write!(
+            p.body,
+            "<tr{}><td class=\"mono\">{}</td><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/admin/institution\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"number\" value=\"{}\"><input type=\"hidden\" name=\"verb\" value=\"{verb}\"><button type=\"submit\" class=\"danger-button\">{} <span class=\"sr\">{}</span></button></form></td></tr>",
+            if i.enabled { "" } else { " class=\"past\"" },
+            esc(&i.number),
+            esc(&i.name),
+            esc(&i.kind),
+            esc(state),
+            esc(&web.csrf),
+            esc(&i.number),
+            esc(label),
+            esc(&i.name)
+        );
+    }
+    p.w("</tbody></table>");
+    p.finish()
+}
+
+/// `POST /admin/institution`: disables or enables an institution (at once on this node).
+pub async fn institution(State(hub): State<AppState>, posted: Posted) -> Response {
+    let web = &posted.web;
+    let number = posted.form.get("number").trim().to_string();
+    let enabled = posted.form.get("verb") == "enable";
+    let (h, principal) = (hub.clone(), web.caller.principal.clone());
+    let n2 = number.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        app::registry::set_enabled(&h.store, &principal, &n2, enabled, &h.clock.now())?;
+        h.directory.invalidate(&n2);
+        Ok::<_, app::Refusal>(())
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => see_other(&format!(
+            "/admin/registry?q={}",
+            crate::percent_encode(&number)
+        )),
+        Ok(Err(r)) => refused(web, web.t("登録機関", "Registry"), &r),
+        Err(_) => see_other("/admin/registry"),
+    }
+}
+
+/// `GET /admin/usage?month=YYYY-MM`: the usage report per institution (as `clins-hub audit
+/// report --month`).
+pub async fn usage(State(hub): State<AppState>, web: Web, RawQuery(q): RawQuery) -> Response {
+    let asked = query_value(&q, "month");
+    let month = if asked.len() == 7
+        && asked.bytes().enumerate().all(|(i, b)| {
+            if i == 4 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        }) {
+        asked
+    } else {
+        hub.clock.now().get(..7).unwrap_or("").to_string()
+    };
+    let (h, m2) = (hub.clone(), month.clone());
+    let done = tokio::task::spawn_blocking(move || app::audit::usage(&h.store, &m2)).await;
+    let title = web.t("利用状況", "Usage");
+    let rows = match done {
+        Ok(Ok(r)) => r,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/admin"),
+    };
+    let t = |ja, en| web.t(ja, en);
+    let mut p = web.page(title);
+    p.h(1, title);
+    p.w(&nav(&web));
+    let _ = write!(
+        p.body,
+        "<form method=\"get\" action=\"/admin/usage\"><label for=\"um\">{}</label><input type=\"month\" id=\"um\" name=\"month\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+        t("月", "Month"),
+        esc(&month),
+        t("表示", "Show")
+    );
+    let _ = write!(
+        p.body,
+        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("医療機関", "Institution"),
+        t("登録（種類別）", "Submissions by kind"),
+        t("閲覧", "Views"),
+        t("同意", "Consents"),
+        t("救急時", "Emergency"),
+        t("災害時", "Disaster"),
+        t("拒否", "Refused")
+    );
+    if rows.is_empty() {
+        let _ = write!(
+            p.body,
+            "<tr><td colspan=\"7\" class=\"none\">{}</td></tr>",
+            t("この月の利用はありません", "No use in this month")
+        );
+    }
+    for u in &rows {
+        let subs = u
+            .submissions
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(
+            p.body,
+            "<tr><td>{} <span class=\"mono src\">{}</span></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&hub.directory.name(&u.institution)),
+            esc(&u.institution),
+            esc(&subs),
+            u.views,
+            u.consents,
+            u.emergency,
+            u.disaster,
+            u.refused
+        );
+    }
+    p.w("</tbody></table>");
+    p.finish()
 }

@@ -71,7 +71,10 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
             get(console::signin_form).post(console::signin),
         )
         .route("/admin/signout", post(signout))
-        .route("/admin/approve", post(console::approve));
+        .route("/admin/approve", post(console::approve))
+        .route("/admin/registry", get(console::registry))
+        .route("/admin/institution", post(console::institution))
+        .route("/admin/usage", get(console::usage));
     if hub.demo.get().is_some() {
         r = r.route("/demo/signin/{who}", post(start::demo_signin));
     }
@@ -229,8 +232,19 @@ impl FromRequestParts<AppState> for Web {
                     .await
                     .map_err(|_| to_signin())?
                     .map_err(|e| {
-                        let e: crate::http::ApiError = e.into();
-                        e.into_response()
+                        // The institution is not (or no longer) registered or is disabled.
+                        let title = lang.t("利用できません", "Not available");
+                        plain(
+                            lang,
+                            title,
+                            &format!("/{}", area.name()),
+                            crate::http::status_of(e.why),
+                            format!(
+                                "<h1>{}</h1>{}",
+                                esc(title),
+                                html::note("error", &words(&e, lang))
+                            ),
+                        )
                     })?
             }
         };
