@@ -173,6 +173,7 @@ try {
   const hospitalName = (await d.locator('table').first().innerText()).length > 0;
   check(hospitalName && /病院|医院|クリニック|診療所/.test(hist), 'the access history names the viewing facility');
   check(!hist.includes('doctor'), 'the access history never names the practitioner');
+  check(await p.locator('#h-held').count() === 1, 'the portal has a place for referrals waiting for consent');
   await audit(p, '06-portal-home');
   await p.click('a[href="/portal/record"]');
   check(await p.locator('section.danger').count() === 1, 'the patient sees their own record');

@@ -137,7 +137,7 @@ fn action(method: &str, route: &str) -> &'static str {
         ("POST", r) if r.ends_with("/signin") => "sign-in",
         (_, r) if r.ends_with("/signout") => "sign-out",
         (_, "/viewer/patient") | (_, "/portal/record") => "summary",
-        (_, "/viewer/consent") => "consent",
+        (_, "/viewer/consent") | (_, "/portal/release") => "consent",
         (_, "/viewer/emergency") | (_, "/viewer/emergency/end") => "emergency",
         (_, "/portal/revoke") => "revoke",
         (_, "/portal/download") => "read",

@@ -65,6 +65,7 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/portal/record", get(portal::record))
         .route("/portal/download", get(portal::download))
         .route("/portal/revoke", post(portal::revoke))
+        .route("/portal/release", post(portal::release))
         .route("/admin", get(console::home))
         .route(
             "/admin/signin",

@@ -98,15 +98,30 @@ pub async fn home(
     let data = tokio::task::spawn_blocking(move || {
         let history = app::audit::history(&h.store, &caller, &m)?;
         let consents = app::consent::list(&h.store, &caller, Some(&m), 100)?;
+        let held = app::read::documents(
+            &h,
+            &caller,
+            &app::read::DocumentQuery {
+                patient: Some(PatientRef::Member(m.clone())),
+                status: Some(Some("held".into())),
+                limit: 50,
+                ..Default::default()
+            },
+        )
+        .unwrap_or_default();
+        let held: Vec<(String, String, String)> = held
+            .into_iter()
+            .map(|(d, _)| (d.doc_id, h.directory.name(&d.institution), d.doc_date))
+            .collect();
         let names: Vec<String> = consents
             .iter()
             .map(|c| h.directory.name(&c.institution))
             .collect();
-        Ok::<_, app::Refusal>((history, consents, names))
+        Ok::<_, app::Refusal>((history, consents, names, held))
     })
     .await;
     let title = web.t("患者ポータル", "Patient portal");
-    let (history, consents, names) = match data {
+    let (history, consents, names, held) = match data {
         Ok(Ok(d)) => d,
         Ok(Err(r)) => return refused(&web, title, &r),
         Err(_) => return see_other("/portal"),
@@ -172,6 +187,35 @@ pub async fn home(
             );
         }
         p.w("</tbody></table>");
+    }
+    p.w("</section>");
+    // Referrals held until I agree to their being sent.
+    let _ = write!(
+        p.body,
+        "<section aria-labelledby=\"h-held\"><h2 id=\"h-held\">{}</h2>",
+        web.t("同意待ちの紹介状", "Referrals waiting for my consent")
+    );
+    if held.is_empty() {
+        let _ = write!(
+            p.body,
+            "<p class=\"none\">{}</p>",
+            web.t("同意待ちの紹介状はありません。", "No referral is waiting.")
+        );
+    } else {
+        p.w("<ul>");
+        for (id, from, date) in &held {
+            let _ = write!(
+                p.body,
+                "<li>{} {} ({}) <form method=\"post\" action=\"/portal/release\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">{}</button></form></li>",
+                esc(from),
+                web.t("からの紹介状", "— referral"),
+                esc(&day(date)),
+                esc(&web.csrf),
+                esc(id),
+                web.t("送付に同意する", "Agree to its being sent")
+            );
+        }
+        p.w("</ul>");
     }
     p.w("</section>");
     // Consents in force.
@@ -319,6 +363,46 @@ pub async fn revoke(
             see_other("/portal")
         }
         Ok(Err(r)) => refused(web, web.t("同意の取り消し", "Revoking a consent"), &r),
+        Err(_) => see_other("/portal"),
+    }
+}
+
+/// `POST /portal/release`: the patient agrees that a held referral goes to its addressee.
+pub async fn release(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    posted: Posted,
+) -> Response {
+    let web = &posted.web;
+    let id = posted.form.get("id").to_string();
+    let mut c = String::from(
+        "{\"resourceType\":\"Consent\",\"status\":\"active\",\"provision\":{\"data\":[{\"meaning\":\"instance\",\"reference\":{\"reference\":",
+    );
+    fhir::json::write_str(&mut c, &format!("DocumentReference/{id}"));
+    c.push_str("}}]}}");
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let record = audit.as_ref().map(|a| a.template(&hub, 303));
+    let done = tokio::task::spawn_blocking(move || {
+        let v = fhir::json::parse(&c)
+            .map_err(|e| app::Refusal::bad_request("CONSENT-FORM", "", e.en.clone(), e.ja))?;
+        app::consent::post(
+            &h.store,
+            &caller,
+            &v,
+            &h.clock.now(),
+            h.consent_hours,
+            record,
+        )
+    })
+    .await;
+    match done {
+        Ok(Ok(posted)) => {
+            if let (Some(a), app::consent::Posted::Released(_, true)) = (&audit, &posted) {
+                a.recorded();
+            }
+            see_other("/portal")
+        }
+        Ok(Err(r)) => refused(web, web.t("紹介状の送付", "Releasing a referral"), &r),
         Err(_) => see_other("/portal"),
     }
 }
