@@ -11,6 +11,7 @@ mod harness;
 mod signin;
 mod tls;
 mod tokens;
+mod web;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -54,6 +55,7 @@ both!(authorization_matrix_with_tokens);
 both!(rate_limits);
 both!(tls_listener_and_database);
 both!(people_sign_in);
+both!(pages_follow_the_access_decision);
 both!(audit_trail);
 both!(audit_survives_sigkill);
 
@@ -79,6 +81,10 @@ fn audit_trail(kind: &str) {
 
 fn people_sign_in(kind: &str) {
     signin::people_sign_in(kind, &ig());
+}
+
+fn pages_follow_the_access_decision(kind: &str) {
+    web::pages_follow_the_access_decision(kind, &ig());
 }
 
 fn tls_listener_and_database(kind: &str) {
