@@ -263,6 +263,31 @@ try {
   check(await o.locator('main table tbody tr').count() >= 1, 'the usage report lists institutions');
   await audit(o, '11-admin-usage');
 
+  // A disaster declared for the doctor's institution: the 4 情報 lookup works without a
+  // reason; ended, it is refused again.
+  const day = (ms) => new Date(ms).toISOString().slice(0, 10);
+  await o.goto(`${base}/admin/disasters`);
+  await o.fill('#d-from', day(Date.now() - 86400000));
+  await o.fill('#d-to', day(Date.now() + 86400000));
+  await o.fill('#d-inst', doctor[1]);
+  await o.click('form[action="/admin/disaster"] button');
+  check(await o.locator('form[action="/admin/disaster/end"]').count() === 1, 'the operator declares a disaster');
+  await audit(o, '12-admin-disasters');
+  const lookup4 = async () => {
+    await d.goto(`${base}/viewer`);
+    await d.fill('#q-name', pat.name[0].text);
+    await d.fill('#q-birth', pat.birthDate);
+    await d.selectOption('#q-gender', pat.gender);
+    await d.fill('#q-address', (pat.address && pat.address[0] && pat.address[0].text) || '');
+    const answer = d.waitForResponse((r) => r.url().endsWith('/viewer/identify'));
+    await d.click('form[action="/viewer/identify"] button');
+    return (await answer).status();
+  };
+  check(await lookup4() === 303 && (await d.locator('section.banner').innerText()).includes('災害時閲覧'), 'in a declared disaster the 4 情報 open the patient without a reason');
+  await o.click('form[action="/admin/disaster/end"] button');
+  check(await o.locator('form[action="/admin/disaster/end"]').count() === 0, 'the operator ends the declaration');
+  check(await lookup4() === 403, 'after the declaration ends the 4 情報 lookup is refused again');
+
   // 9. Pages of one kind of person are not open to another.
   await p.goto(`${base}/admin`);
   check(new URL(p.url()).pathname === '/admin/signin', 'a patient session does not open the console');

@@ -149,7 +149,9 @@ fn action(method: &str, route: &str) -> &'static str {
         (_, "/viewer/inbox") | (_, "/viewer/identify") => "search",
         (_, "/portal") => "history",
         (_, "/admin/approve") => "application",
-        (_, "/admin/institution") => "registry",
+        (_, "/admin/institution") | (_, "/admin/disaster") | (_, "/admin/disaster/end") => {
+            "registry"
+        }
         (_, "/auth/logout") => "sign-out",
         (_, "/auth/activate") => "activation",
         (_, r) if r.starts_with("/admin/applications") => "application",

@@ -201,11 +201,12 @@ pub async fn approve(State(hub): State<AppState>, posted: Posted) -> Response {
 
 fn nav(web: &Web) -> String {
     format!(
-        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/admin\">{}</a><a href=\"/admin/registry\">{}</a><a href=\"/admin/usage\">{}</a></nav>",
+        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/admin\">{}</a><a href=\"/admin/registry\">{}</a><a href=\"/admin/usage\">{}</a><a href=\"/admin/disasters\">{}</a></nav>",
         web.t("運用コンソール", "Console"),
         web.t("概要", "Overview"),
         web.t("登録機関", "Registry"),
-        web.t("利用状況", "Usage")
+        web.t("利用状況", "Usage"),
+        web.t("災害時の宣言", "Disasters")
     )
 }
 
@@ -384,4 +385,160 @@ pub async fn usage(State(hub): State<AppState>, web: Web, RawQuery(q): RawQuery)
     }
     p.w("</tbody></table>");
     p.finish()
+}
+
+/// `GET /admin/disasters`: declarations (ongoing and past) and the form to declare one.
+pub async fn disasters(State(hub): State<AppState>, web: Web) -> Response {
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let done = tokio::task::spawn_blocking(move || app::disaster::list(&h.store, &caller)).await;
+    let title = web.t("災害時の宣言", "Disaster declarations");
+    let rows = match done {
+        Ok(Ok(r)) => r,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/admin"),
+    };
+    let t = |ja, en| web.t(ja, en);
+    let now = hub.clock.now();
+    let mut p = web.page(title);
+    p.h(1, title);
+    p.w(&nav(&web));
+    let _ = write!(
+        p.body,
+        "<form method=\"post\" action=\"/admin/disaster\" class=\"card\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <label for=\"d-from\">{}</label><input type=\"date\" id=\"d-from\" name=\"from\" required>\
+         <label for=\"d-to\">{}</label><input type=\"date\" id=\"d-to\" name=\"to\" required>\
+         <label for=\"d-pref\">{}</label><input type=\"text\" id=\"d-pref\" name=\"prefectures\" inputmode=\"numeric\" aria-describedby=\"d-hint\">\
+         <label for=\"d-inst\">{}</label><input type=\"text\" id=\"d-inst\" name=\"institutions\" inputmode=\"numeric\" aria-describedby=\"d-hint\">\
+         <p class=\"hint\" id=\"d-hint\">{}</p><button type=\"submit\" class=\"danger-button\">{}</button></form>",
+        esc(&web.csrf),
+        t("開始日（日本時間）", "From (day in Japan)"),
+        t("終了日（この日を含む）", "To (this day included)"),
+        t("都道府県番号（1〜47、カンマ区切り）", "Prefecture numbers (1–47, comma-separated)"),
+        t("医療機関番号（カンマ区切り）", "Institution numbers (comma-separated)"),
+        t(
+            "宣言の範囲内の医療機関は、同意がなくても4情報で患者を特定して閲覧できます。閲覧は患者に「災害時」と表示されます。",
+            "Institutions covered may identify patients by the 4 items and view them without consent; the patient sees such access as a disaster access."
+        ),
+        t("宣言する", "Declare")
+    );
+    let _ = write!(
+        p.body,
+        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\"><span class=\"sr\">{}</span></th></tr></thead><tbody>",
+        t("期間", "Period"),
+        t("対象", "Covers"),
+        t("状態", "State"),
+        t("操作", "Action")
+    );
+    if rows.is_empty() {
+        let _ = write!(
+            p.body,
+            "<tr><td colspan=\"4\" class=\"none\">{}</td></tr>",
+            t("宣言はありません", "No declarations")
+        );
+    }
+    for d in &rows {
+        let live = d.ended_at.is_none() && d.end.as_str() > now.as_str();
+        let covers = d
+            .prefectures
+            .iter()
+            .map(|p| format!("{}{p}", t("都道府県 ", "prefecture ")))
+            .chain(d.institutions.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = write!(
+            p.body,
+            "<tr{}><td>{} – {} UTC</td><td>{}</td><td>{}</td><td>",
+            if live { "" } else { " class=\"past\"" },
+            esc(&d.start.get(..16).unwrap_or(&d.start).replace('T', " ")),
+            esc(&d.end.get(..16).unwrap_or(&d.end).replace('T', " ")),
+            esc(&covers),
+            if live {
+                t("有効", "in effect")
+            } else {
+                t("終了", "ended")
+            }
+        );
+        if live {
+            let _ = write!(
+                p.body,
+                "<form method=\"post\" action=\"/admin/disaster/end\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\"><button type=\"submit\">{}</button></form>",
+                esc(&web.csrf),
+                esc(&d.disaster_id),
+                t("終了する", "End")
+            );
+        }
+        p.w("</td></tr>");
+    }
+    p.w("</tbody></table>");
+    p.finish()
+}
+
+fn list_of(s: &str) -> Vec<String> {
+    s.split([',', '、', ' '])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `POST /admin/disaster`: declares a disaster (period, prefectures and/or institutions).
+pub async fn declare(State(hub): State<AppState>, posted: Posted) -> Response {
+    let web = &posted.web;
+    let f = &posted.form;
+    let prefectures: Result<Vec<u8>, _> = list_of(f.get("prefectures"))
+        .iter()
+        .map(|p| p.parse::<u8>())
+        .collect();
+    let Ok(prefectures) = prefectures else {
+        return refused(
+            web,
+            web.t("災害時の宣言", "Disaster declarations"),
+            &app::Refusal::bad_request(
+                "DISASTER-COVER",
+                "prefecture",
+                "prefecture numbers are 1–47",
+                "都道府県番号は1〜47です",
+            ),
+        );
+    };
+    // The form's dates are days in Japan, both included.
+    let day_at = |d: &str, time: &str| {
+        if d.len() == 10 {
+            format!("{d}T{time}+09:00")
+        } else {
+            d.to_string()
+        }
+    };
+    let d = app::disaster::Declaration {
+        from: day_at(f.get("from"), "00:00:00"),
+        to: day_at(f.get("to"), "23:59:59"),
+        prefectures,
+        institutions: list_of(f.get("institutions")),
+    };
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        app::disaster::declare(&h.store, &caller, &d, &h.clock.now())
+    })
+    .await;
+    match done {
+        Ok(Ok(_)) => see_other("/admin/disasters"),
+        Ok(Err(r)) => refused(web, web.t("災害時の宣言", "Disaster declarations"), &r),
+        Err(_) => see_other("/admin/disasters"),
+    }
+}
+
+/// `POST /admin/disaster/end`: ends a declaration now.
+pub async fn end_disaster(State(hub): State<AppState>, posted: Posted) -> Response {
+    let web = &posted.web;
+    let id = posted.form.get("id").to_string();
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        app::disaster::end(&h.store, &caller, &id, &h.clock.now())
+    })
+    .await;
+    match done {
+        Ok(Ok(())) => see_other("/admin/disasters"),
+        Ok(Err(r)) => refused(web, web.t("災害時の宣言", "Disaster declarations"), &r),
+        Err(_) => see_other("/admin/disasters"),
+    }
 }

@@ -75,7 +75,10 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/admin/approve", post(console::approve))
         .route("/admin/registry", get(console::registry))
         .route("/admin/institution", post(console::institution))
-        .route("/admin/usage", get(console::usage));
+        .route("/admin/usage", get(console::usage))
+        .route("/admin/disasters", get(console::disasters))
+        .route("/admin/disaster", post(console::declare))
+        .route("/admin/disaster/end", post(console::end_disaster));
     if hub.demo.get().is_some() {
         r = r.route("/demo/signin/{who}", post(start::demo_signin));
     }
