@@ -473,15 +473,18 @@ impl Store {
         member_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ConsentRow>, StoreError> {
+        // The limit is written into the statement: a bound LIMIT makes SQLite prepare the
+        // statement again on every execution (see `Store::documents`).
+        let limit = limit.max(0);
         self.read(|c| {
             let rows = match member_id {
                 Some(m) => c.query(
-                    &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE member_id = ?1 ORDER BY created_at DESC, consent_id LIMIT ?2"),
-                    &[m.into(), limit.into()],
+                    &format!("SELECT {CONSENT_COLUMNS} FROM consents WHERE member_id = ?1 ORDER BY created_at DESC, consent_id LIMIT {limit}"),
+                    &[m.into()],
                 )?,
                 None => c.query(
-                    &format!("SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, consent_id LIMIT ?1"),
-                    &[limit.into()],
+                    &format!("SELECT {CONSENT_COLUMNS} FROM consents ORDER BY created_at DESC, consent_id LIMIT {limit}"),
+                    &[],
                 )?,
             };
             Ok(rows.into_iter().map(consent).collect())

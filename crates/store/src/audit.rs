@@ -358,14 +358,13 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
         let mut all = Vec::new();
-        let n = params.len() + 1;
+        // Written into the statement, not bound (see `Store::documents`).
+        let limit = limit.max(0);
         for chain in self.audit_chains() {
             let sql = format!(
-                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {filter} ORDER BY at DESC, seq DESC LIMIT ?{n}"
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {filter} ORDER BY at DESC, seq DESC LIMIT {limit}"
             );
-            let mut p = params.to_vec();
-            p.push(limit.into());
-            let rows = self.audit_read(self.place(chain)?, |c| c.query(&sql, &p))?;
+            let rows = self.audit_read(self.place(chain)?, |c| c.query(&sql, params))?;
             all.extend(rows.into_iter().map(|r| AuditRow {
                 chain: chain.to_string(),
                 ..audit(r)
