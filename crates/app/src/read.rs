@@ -321,6 +321,16 @@ pub fn document(hub: &Hub, caller: &Caller, id: &str) -> Result<DocumentEntry, R
 /// `GET /fhir/Bundle/{id}`: a stored document exactly as submitted. The addressee's first
 /// retrieval of a referral marks it 取得済.
 pub fn retrieve(hub: &Hub, caller: &Caller, id: &str) -> Result<Vec<u8>, Refusal> {
+    retrieve_document(hub, caller, id).map(|(_, bundle)| bundle)
+}
+
+/// [`retrieve`], with the document's index entry (the pages show who wrote it, when, and its
+/// state).
+pub fn retrieve_document(
+    hub: &Hub,
+    caller: &Caller,
+    id: &str,
+) -> Result<(StoredDocument, Vec<u8>), Refusal> {
     access::scope(caller, "Bundle", Interaction::Read)?;
     let what = format!("Bundle/{id}");
     let (doc, bundle) = hub
@@ -356,7 +366,7 @@ pub fn retrieve(hub: &Hub, caller: &Caller, id: &str) -> Result<Vec<u8>, Refusal
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(bundle)
+    Ok((doc, bundle))
 }
 
 /// A listing of documents (`GET /fhir/DocumentReference`).

@@ -407,6 +407,15 @@ fn token_form(assertion: &str) -> String {
     format!("grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope=system%2F%2A.cruds")
 }
 
+/// The institution a request template names in its development header.
+fn dev_institution(head: &str) -> String {
+    head.split("X-Clins-Dev-Institution: ")
+        .nth(1)
+        .and_then(|r| r.split("\r\n").next())
+        .expect("a development header")
+        .to_string()
+}
+
 /// `--tokens 1`: the development header of each template replaced by a bearer token.
 fn with_tokens(a: &Args, templates: Vec<Template>) -> Vec<Template> {
     let (key, kid) = load_key();
@@ -416,12 +425,7 @@ fn with_tokens(a: &Args, templates: Vec<Template>) -> Vec<Template> {
     let out: Vec<Template> = templates
         .into_iter()
         .map(|(head, body, at)| {
-            let number = head
-                .split("X-Clins-Dev-Institution: ")
-                .nth(1)
-                .and_then(|r| r.split("\r\n").next())
-                .expect("a development header")
-                .to_string();
+            let number = dev_institution(&head);
             let token = tokens
                 .entry(number.clone())
                 .or_insert_with(|| client_token(&mut conn, a.port, &number, &key, &kid))
@@ -517,12 +521,7 @@ fn with_pages(a: &Args, templates: Vec<Template>) -> Vec<Template> {
     let out: Vec<Template> = templates
         .into_iter()
         .map(|(head, body, at)| {
-            let number = head
-                .split("X-Clins-Dev-Institution: ")
-                .nth(1)
-                .and_then(|r| r.split("\r\n").next())
-                .expect("a development header")
-                .to_string();
+            let number = dev_institution(&head);
             let member = head
                 .split("identifier=")
                 .nth(1)

@@ -101,6 +101,19 @@ impl Slot {
             self.with(|r| r.basis = b.code().to_string());
         }
     }
+    /// What a read showed: the patient (when known), why, and the items of the entries.
+    pub fn shown(
+        &self,
+        member_id: &str,
+        basis: Option<clins::policy::Basis>,
+        entries: &[(store::StoredResource, clins::policy::Mark)],
+    ) {
+        if !member_id.is_empty() {
+            self.patient(member_id);
+        }
+        self.basis(basis);
+        self.items(entries.iter().map(|(r, _)| r.item.as_str()));
+    }
     /// Why it was allowed, or more about what was done.
     pub fn detail(&self, detail: &str) {
         let d = detail.to_string();

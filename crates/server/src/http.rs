@@ -487,20 +487,7 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
                 clins::policy::Scopes::Unrestricted,
             ),
         };
-        // The rate limit is taken before the registry is asked (a flood costs no query).
-        hub.limits
-            .caller
-            .check(&rate_key(&claim))
-            .map_err(ApiError::too_many)?;
-        let principal = match hub.directory.cached(&claim) {
-            Some(p) => p,
-            None => {
-                let h = hub.clone();
-                tokio::task::spawn_blocking(move || h.directory.principal(claim))
-                    .await
-                    .map_err(ApiError::internal)??
-            }
-        };
+        let principal = principal_of(hub, claim).await?;
         let caller = app::Caller {
             principal,
             emergency_claimed,
@@ -512,6 +499,51 @@ impl axum::extract::FromRequestParts<crate::AppState> for Auth {
         }
         Ok(Auth(caller))
     }
+}
+
+/// The principal of an authenticated claim: the caller's rate limit first (a flood costs no
+/// query), then the registry (cached). The API's `Auth` and the pages' `Web` both ask here.
+pub(crate) async fn principal_of(
+    hub: &crate::AppState,
+    claim: app::identity::Claim,
+) -> Result<clins::policy::Principal, ApiError> {
+    hub.limits
+        .caller
+        .check(&rate_key(&claim))
+        .map_err(ApiError::too_many)?;
+    match hub.directory.cached(&claim) {
+        Some(p) => Ok(p),
+        None => {
+            let h = hub.clone();
+            Ok(
+                tokio::task::spawn_blocking(move || h.directory.principal(claim))
+                    .await
+                    .map_err(ApiError::internal)??,
+            )
+        }
+    }
+}
+
+/// The value of cookie `name` (the first one sent), if not empty.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|t| t.split(';'))
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// The `Set-Cookie` value of the session cookie (`max_age` 0 with an empty value clears it).
+pub(crate) fn session_set_cookie(value: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}",
+        app::auth::people::SESSION_COOKIE
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// A request body as JSON, or a 400 that says where it breaks.

@@ -6,7 +6,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use fhir::json::{write_str, Value};
 
@@ -199,13 +199,6 @@ pub async fn activate(
     .await
 }
 
-fn cookie(value: &str, max_age: i64) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 /// `POST /auth/login`: `{"kind","institution","login","password","totp"}` → the session cookie
 /// and `{"csrf","expires"}`.
 pub async fn login(
@@ -231,7 +224,7 @@ pub async fn login(
         let mut r = json(StatusCode::OK, out);
         r.headers_mut().insert(
             header::SET_COOKIE,
-            cookie(&s.cookie, people::SESSION_HOURS * 3600),
+            crate::http::session_set_cookie(&s.cookie, people::SESSION_HOURS * 3600),
         );
         Ok(r)
     })
@@ -266,17 +259,7 @@ pub async fn session(
 }
 
 fn session_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|t| t.split(';'))
-        .find_map(|p| {
-            p.trim()
-                .strip_prefix(SESSION_COOKIE)
-                .and_then(|r| r.strip_prefix('='))
-                .map(str::to_string)
-        })
+    crate::http::cookie_value(headers, SESSION_COOKIE).map(str::to_string)
 }
 
 /// `POST /auth/logout` (with the session's CSRF token): the session ends, the cookie is
@@ -290,7 +273,8 @@ pub async fn logout(
     blocking(move || {
         people::sign_out(&hub.store, &value)?;
         let mut r = json(StatusCode::OK, "{}".into());
-        r.headers_mut().insert(header::SET_COOKIE, cookie("", 0));
+        r.headers_mut()
+            .insert(header::SET_COOKIE, crate::http::session_set_cookie("", 0));
         Ok(r)
     })
     .await

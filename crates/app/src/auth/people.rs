@@ -124,6 +124,28 @@ pub fn may_manage_staff(caller: &Caller, institution: &str) -> Result<(), Refusa
     }
 }
 
+/// An account's login id (1–64 letters, digits or `- _ . @`) and the person's name
+/// (1–100 characters, no control characters), trimmed.
+fn login_and_name<'a>(login: &'a str, name: &'a str) -> Result<(&'a str, &'a str), Refusal> {
+    let login = login.trim();
+    if !login_ok(login) {
+        return Err(invalid(
+            "STAFF-LOGIN",
+            "the login id must be 1–64 letters, digits or - _ . @",
+            "ログインIDは英数字と - _ . @ の1〜64文字にしてください",
+        ));
+    }
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(invalid(
+            "STAFF-NAME",
+            "give the person's name (1–100 characters)",
+            "氏名を1〜100文字で指定してください",
+        ));
+    }
+    Ok((login, name))
+}
+
 /// A staff account as asked for.
 #[derive(Clone, Debug, Default)]
 pub struct NewStaff {
@@ -148,22 +170,7 @@ pub fn add_staff(
     if store.institution(institution)?.is_none() {
         return Err(Refusal::not_found(&format!("institution {institution}")));
     }
-    let login = new.login.trim();
-    if !login_ok(login) {
-        return Err(invalid(
-            "STAFF-LOGIN",
-            "the login id must be 1–64 letters, digits or - _ . @",
-            "ログインIDは英数字と - _ . @ の1〜64文字にしてください",
-        ));
-    }
-    let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "STAFF-NAME",
-            "give the person's name (1–100 characters)",
-            "氏名を1〜100文字で指定してください",
-        ));
-    }
+    let (login, name) = login_and_name(&new.login, &new.name)?;
     let q = if new.qualification.is_empty() {
         Qualification::Other
     } else {
@@ -367,22 +374,7 @@ pub fn add_operator(
             "運用者のアカウントは運用者のみが作成できます",
         ));
     }
-    let login = login.trim();
-    if !login_ok(login) {
-        return Err(invalid(
-            "STAFF-LOGIN",
-            "the login id must be 1–64 letters, digits or - _ . @",
-            "ログインIDは英数字と - _ . @ の1〜64文字にしてください",
-        ));
-    }
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(invalid(
-            "STAFF-NAME",
-            "give the person's name (1–100 characters)",
-            "氏名を1〜100文字で指定してください",
-        ));
-    }
+    let (login, name) = login_and_name(login, name)?;
     let code = Activation::new(now);
     let existing = store.account("operator", "", login)?;
     let row = store.put_account(&AccountRow {

@@ -147,11 +147,7 @@ pub async fn search(
     blocking(move || {
         let found = app::read::search(&hub, &caller, &pref, query, include_orgs)?;
         if let Some(a) = &audit {
-            if !found.member_id.is_empty() {
-                a.patient(&found.member_id);
-            }
-            a.basis(found.basis);
-            a.items(found.entries.iter().map(|(r, _)| r.item.as_str()));
+            a.shown(&found.member_id, found.basis, &found.entries);
         }
         let included = found
             .patient

@@ -38,9 +38,7 @@ pub async fn summary(
     blocking(move || {
         let s = app::read::summary(&hub, &caller, &pref)?;
         if let Some(a) = &audit {
-            a.patient(&s.member_id);
-            a.basis(s.basis);
-            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
+            a.shown(&s.member_id, s.basis, &s.entries);
         }
         let out = bundle(&hub, &s);
         if let Some(a) = &audit {

@@ -4,54 +4,11 @@
 use std::fmt::Write as _;
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use app::auth::people::Person;
-
-use super::html::{day, esc, note, see_other, Lang};
-use super::{lang_of, plain, refused, sign_in, Form, Posted, Web};
+use super::html::{day, esc, see_other};
+use super::{refused, Posted, Web};
 use crate::AppState;
-
-fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
-    let t = |ja, en| lang.t(ja, en);
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<h1>{}</h1>{}<form method=\"post\" action=\"/admin/signin\" class=\"card narrow\">\
-         <label for=\"login\">{}</label><input type=\"text\" id=\"login\" name=\"login\" autocomplete=\"username\" required>\
-         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"totp\">{}</label><input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
-         <button type=\"submit\">{}</button></form>",
-        t("運用コンソール サインイン", "Operator console sign-in"),
-        error.map(|e| note("error", e)).unwrap_or_default(),
-        t("ログインID", "Login"),
-        t("パスワード", "Password"),
-        t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
-        t("サインイン", "Sign in"),
-    );
-    plain(
-        lang,
-        t("運用コンソール", "Operator console"),
-        "/admin/signin",
-        status,
-        b,
-    )
-}
-
-pub async fn signin_form(headers: HeaderMap) -> Response {
-    signin_page(lang_of(&headers), None, StatusCode::OK)
-}
-
-pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form) -> Response {
-    let who = Person::Operator {
-        login: form.get("login").trim().to_string(),
-    };
-    match sign_in(hub, who, &form, "/admin").await {
-        Ok(r) => r,
-        Err(e) => signin_page(lang_of(&headers), Some(&e), StatusCode::UNAUTHORIZED),
-    }
-}
 
 /// `GET /admin`: what waits for the operator.
 pub async fn home(State(hub): State<AppState>, web: Web) -> Response {

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderValue;
+use axum::response::Response;
 use fhir::json::Value;
 
 use app::read::{DocumentEntry, DocumentQuery, PatientRef};
@@ -53,10 +53,6 @@ fn query_value(q: &Option<String>, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn institution_name(hub: &app::Hub, number: &str) -> String {
-    hub.directory.name(number)
-}
-
 /// A table of documents with links to read them (`area` decides the link's path).
 pub fn list(hub: &app::Hub, docs: &[DocumentEntry], lang: Lang, area: Area) -> String {
     let t = |ja, en| lang.t(ja, en);
@@ -83,7 +79,7 @@ pub fn list(hub: &app::Hub, docs: &[DocumentEntry], lang: Lang, area: Area) -> S
             esc(&crate::percent_encode(&d.doc_id)),
             esc(kind_words(&d.kind, lang)),
             esc(&day(&d.doc_date)),
-            esc(&institution_name(hub, &d.institution)),
+            esc(&hub.directory.name(&d.institution)),
             esc(&status_words(&d.status, lang))
         );
     }
@@ -236,6 +232,22 @@ fn sections(out: &mut String, secs: &[Value], depth: u8) {
     }
 }
 
+/// A document retrieved for the caller (one access decision, as `GET /fhir/Bundle/{id}`),
+/// its patient and kind noted on the request's audit record.
+fn retrieved(
+    hub: &app::Hub,
+    caller: &app::Caller,
+    id: &str,
+    audit: Option<&Slot>,
+) -> Result<(store::StoredDocument, Vec<u8>), app::Refusal> {
+    let (doc, bytes) = app::read::retrieve_document(hub, caller, id)?;
+    if let Some(a) = audit {
+        a.patient(&doc.member_id);
+        a.items([doc.kind.as_str()]);
+    }
+    Ok((doc, bytes))
+}
+
 /// `GET /{viewer,portal}/document?id=`: a document, section by section.
 pub async fn document(
     State(hub): State<AppState>,
@@ -247,13 +259,8 @@ pub async fn document(
     let (h, caller) = (hub.clone(), web.caller.clone());
     let (id2, a2) = (id.clone(), audit.clone());
     let done = tokio::task::spawn_blocking(move || {
-        let (doc, _) = app::read::document(&h, &caller, &id2)?;
-        if let Some(a) = &a2 {
-            a.patient(&doc.member_id);
-            a.items([doc.kind.as_str()]);
-        }
-        let bytes = app::read::retrieve(&h, &caller, &id2)?;
-        let from = institution_name(&h, &doc.institution);
+        let (doc, bytes) = retrieved(&h, &caller, &id2, a2.as_deref())?;
+        let from = h.directory.name(&doc.institution);
         Ok::<_, app::Refusal>((doc, bytes, from))
     })
     .await;
@@ -328,12 +335,7 @@ pub async fn attachment(
     let (h, caller) = (hub.clone(), web.caller.clone());
     let a2 = audit.clone();
     let done = tokio::task::spawn_blocking(move || {
-        let (doc, _) = app::read::document(&h, &caller, &id)?;
-        if let Some(a) = &a2 {
-            a.patient(&doc.member_id);
-            a.items([doc.kind.as_str()]);
-        }
-        app::read::retrieve(&h, &caller, &id)
+        retrieved(&h, &caller, &id, a2.as_deref()).map(|(_, bytes)| bytes)
     })
     .await;
     let bytes = match done {
@@ -356,29 +358,19 @@ pub async fn attachment(
             &app::Refusal::not_found("the attachment"),
         );
     };
-    // Only types a browser shows safely inline are named; anything else is a download of bytes.
-    let ct = match ct.as_str() {
-        "application/pdf" | "image/png" | "image/jpeg" | "text/plain" => ct,
-        _ => "application/octet-stream".to_string(),
+    // Only types a browser shows safely are named; anything else is a download of bytes.
+    let (ct, ext) = match ct.as_str() {
+        "application/pdf" => ("application/pdf", "pdf"),
+        "image/png" => ("image/png", "png"),
+        "image/jpeg" => ("image/jpeg", "jpg"),
+        "text/plain" => ("text/plain", "txt"),
+        _ => ("application/octet-stream", "bin"),
     };
-    let ext = match ct.as_str() {
-        "application/pdf" => "pdf",
-        "image/png" => "png",
-        "image/jpeg" => "jpg",
-        "text/plain" => "txt",
-        _ => "bin",
-    };
-    let mut r = (StatusCode::OK, raw).into_response();
-    let hs = r.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&ct) {
-        hs.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"attachment-{n}.{ext}\""))
-    {
-        hs.insert(header::CONTENT_DISPOSITION, v);
-    }
-    super::html::secure_headers(hs);
-    r
+    super::html::attachment(
+        raw,
+        HeaderValue::from_static(ct),
+        &format!("attachment-{n}.{ext}"),
+    )
 }
 
 /// `GET /portal/checkups`: my checkup results, each item as a trend across years.
@@ -407,7 +399,7 @@ pub async fn checkups(
         let mut bundles = Vec::new();
         for (d, _) in docs.iter().filter(|(d, _)| d.kind == "eCheckup") {
             if let Ok(b) = app::read::retrieve(&h, &caller, &d.doc_id) {
-                bundles.push((institution_name(&h, &d.institution), b));
+                bundles.push((h.directory.name(&d.institution), b));
             }
         }
         Ok::<_, app::Refusal>((docs, bundles))

@@ -167,6 +167,18 @@ pub fn secure_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
+/// A download: the bytes with their type, saved as `filename` (ASCII, chosen by the hub).
+pub fn attachment(bytes: Vec<u8>, content_type: HeaderValue, filename: &str) -> Response {
+    let mut r = (StatusCode::OK, bytes).into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, content_type);
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{filename}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    secure_headers(h);
+    r
+}
+
 /// A 303 to `to` (after a form, or to the sign-in page).
 pub fn see_other(to: &str) -> Response {
     let mut r = StatusCode::SEE_OTHER.into_response();

@@ -40,10 +40,7 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/static/app.css", get(stylesheet))
         .route("/lang", get(language))
         .route("/viewer", get(viewer::lookup))
-        .route(
-            "/viewer/signin",
-            get(viewer::signin_form).post(viewer::signin),
-        )
+        .route("/viewer/signin", get(signin_form).post(signin))
         .route("/viewer/signout", post(signout))
         .route("/viewer/patient", get(viewer::patient))
         .route("/viewer/consent", post(viewer::card_consent))
@@ -57,20 +54,14 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/viewer/identify", post(viewer::identify))
         .route("/viewer/emergency/end", post(viewer::end_emergency))
         .route("/portal", get(portal::home))
-        .route(
-            "/portal/signin",
-            get(portal::signin_form).post(portal::signin),
-        )
+        .route("/portal/signin", get(signin_form).post(signin))
         .route("/portal/signout", post(signout))
         .route("/portal/record", get(portal::record))
         .route("/portal/download", get(portal::download))
         .route("/portal/revoke", post(portal::revoke))
         .route("/portal/release", post(portal::release))
         .route("/admin", get(console::home))
-        .route(
-            "/admin/signin",
-            get(console::signin_form).post(console::signin),
-        )
+        .route("/admin/signin", get(signin_form).post(signin))
         .route("/admin/signout", post(signout))
         .route("/admin/approve", post(console::approve))
         .route("/admin/registry", get(console::registry))
@@ -123,22 +114,10 @@ impl Area {
 
 /// The language of a request: its cookie, else Japanese.
 pub fn lang_of(headers: &axum::http::HeaderMap) -> Lang {
-    match cookie(headers, LANG_COOKIE) {
+    match crate::http::cookie_value(headers, LANG_COOKIE) {
         Some("en") => Lang::En,
         _ => Lang::Ja,
     }
-}
-
-fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|t| t.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
 }
 
 /// A signed-in person on a page: the caller the application core sees, and what the page
@@ -215,7 +194,9 @@ impl FromRequestParts<AppState> for Web {
         };
         let lang = lang_of(&parts.headers);
         let to_signin = || see_other(&format!("/{}/signin", area.name()));
-        let Some(value) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_string) else {
+        let Some(value) =
+            crate::http::cookie_value(&parts.headers, SESSION_COOKIE).map(str::to_string)
+        else {
             return Err(to_signin());
         };
         let own = value.clone();
@@ -227,31 +208,20 @@ impl FromRequestParts<AppState> for Web {
         if !area.admits(&live.claim) {
             return Err(to_signin());
         }
-        let claim = live.claim.clone();
-        let principal = match hub.directory.cached(&claim) {
-            Some(p) => p,
-            None => {
-                let h = hub.clone();
-                tokio::task::spawn_blocking(move || h.directory.principal(claim))
-                    .await
-                    .map_err(|_| to_signin())?
-                    .map_err(|e| {
-                        // The institution is not (or no longer) registered or is disabled.
-                        let title = lang.t("利用できません", "Not available");
-                        plain(
-                            lang,
-                            title,
-                            &format!("/{}", area.name()),
-                            crate::http::status_of(e.why),
-                            format!(
-                                "<h1>{}</h1>{}",
-                                esc(title),
-                                html::note("error", &words(&e, lang))
-                            ),
-                        )
-                    })?
-            }
-        };
+        // Unregistered or disabled institution, or the caller's rate limit: said on a page.
+        let principal = crate::http::principal_of(hub, live.claim.clone())
+            .await
+            .map_err(|e| {
+                let title = lang.t("利用できません", "Not available");
+                let said = issue_words(&e.issues, lang);
+                plain(
+                    lang,
+                    title,
+                    &format!("/{}", area.name()),
+                    e.status,
+                    format!("<h1>{}</h1>{}", esc(title), html::note("error", &said)),
+                )
+            })?;
         let caller = app::Caller {
             principal,
             // Emergency access is claimed only on the page of the patient it was started for
@@ -342,13 +312,102 @@ impl FromRequest<AppState> for Posted {
     }
 }
 
-/// The session cookie of a new session.
-fn session_cookie(value: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
-        people::SESSION_HOURS * 3600
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+/// The sign-in form of an area: who (institution and staff login, member id, or the
+/// operator's login), then password and one-time code.
+fn signin_page(lang: Lang, area: Area, error: Option<&str>, status: StatusCode) -> Response {
+    let t = |ja, en| lang.t(ja, en);
+    let field = |id: &str, label: &str, extra: &str| {
+        format!(
+            "<label for=\"{id}\">{}</label><input type=\"text\" id=\"{id}\" name=\"{id}\" required{extra}>",
+            esc(label)
+        )
+    };
+    let (heading, title, who) = match area {
+        Area::Viewer => (
+            t("職員サインイン（閲覧）", "Staff sign-in (viewer)"),
+            t("職員サインイン", "Staff sign-in"),
+            format!(
+                "{}<p class=\"hint\" id=\"inst-hint\">{}</p>{}",
+                field(
+                    "institution",
+                    t("医療機関コード（10桁）", "Institution number (10 digits)"),
+                    " inputmode=\"numeric\" autocomplete=\"organization\" pattern=\"[0-9]{10}\" aria-describedby=\"inst-hint\""
+                ),
+                t("保険医療機関番号 10桁", "The 10-digit insurance medical institution number"),
+                field("login", t("職員ID", "Staff login"), " autocomplete=\"username\"")
+            ),
+        ),
+        Area::Portal => (
+            t("患者ポータル サインイン", "Patient portal sign-in"),
+            t("患者ポータル", "Patient portal"),
+            field("member", t("被保険者番号", "Insurance member id"), " autocomplete=\"username\""),
+        ),
+        Area::Admin => (
+            t("運用コンソール サインイン", "Operator console sign-in"),
+            t("運用コンソール", "Operator console"),
+            field("login", t("ログインID", "Login"), " autocomplete=\"username\""),
+        ),
+    };
+    let body = format!(
+        "<h1>{}</h1>{}<form method=\"post\" action=\"/{}/signin\" class=\"card narrow\">{who}\
+         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+         {}<button type=\"submit\">{}</button></form>",
+        esc(heading),
+        error.map(|e| html::note("error", e)).unwrap_or_default(),
+        area.name(),
+        t("パスワード", "Password"),
+        field(
+            "totp",
+            t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
+            " inputmode=\"numeric\" autocomplete=\"one-time-code\" pattern=\"[0-9]{6}\""
+        ),
+        t("サインイン", "Sign in"),
+    );
+    plain(
+        lang,
+        title,
+        &format!("/{}/signin", area.name()),
+        status,
+        body,
+    )
+}
+
+/// `GET /{viewer,portal,admin}/signin`.
+async fn signin_form(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    signin_page(
+        lang_of(&headers),
+        Area::of(uri.path()),
+        None,
+        StatusCode::OK,
+    )
+}
+
+/// `POST /{viewer,portal,admin}/signin`: the area's kind of person, password and TOTP.
+async fn signin(
+    axum::extract::State(hub): axum::extract::State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    form: Form,
+) -> Response {
+    let area = Area::of(uri.path());
+    let who = match area {
+        Area::Viewer => Person::Staff {
+            institution: form.get("institution").trim().to_string(),
+            login: form.get("login").trim().to_string(),
+        },
+        Area::Portal => Person::Patient {
+            member_id: clins::InsuranceMemberId::parse(form.get("member").trim())
+                .map(|m| m.normalized())
+                .unwrap_or_default(),
+        },
+        Area::Admin => Person::Operator {
+            login: form.get("login").trim().to_string(),
+        },
+    };
+    match sign_in(hub, who, &form, &format!("/{}", area.name())).await {
+        Ok(r) => r,
+        Err(e) => signin_page(lang_of(&headers), area, Some(&e), StatusCode::UNAUTHORIZED),
+    }
 }
 
 /// Signs a person in (password and TOTP) and sends them to `to`; the form again on failure.
@@ -368,8 +427,10 @@ async fn sign_in(hub: AppState, who: Person, form: &Form, to: &str) -> Result<Re
 }
 
 fn with_session(mut r: Response, cookie: &str) -> Response {
-    r.headers_mut()
-        .append(header::SET_COOKIE, session_cookie(cookie));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        crate::http::session_set_cookie(cookie, people::SESSION_HOURS * 3600),
+    );
     r
 }
 
@@ -379,12 +440,8 @@ async fn signout(hub: axum::extract::State<AppState>, p: Posted) -> Response {
     let (h, value) = (hub.0.clone(), p.web.cookie.clone());
     let _ = tokio::task::spawn_blocking(move || people::sign_out(&h.store, &value)).await;
     let mut r = see_other(&format!("/{}/signin", area.name()));
-    r.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "__Host-clins-session=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    r.headers_mut()
+        .append(header::SET_COOKIE, crate::http::session_set_cookie("", 0));
     r
 }
 
@@ -463,7 +520,11 @@ pub fn plain(lang: Lang, title: &str, here: &str, status: StatusCode, body: Stri
 
 /// A refusal's words in one language (its issues, one after another).
 pub fn words(r: &app::Refusal, lang: Lang) -> String {
-    r.issues
+    issue_words(&r.issues, lang)
+}
+
+fn issue_words(issues: &[fhir::outcome::Issue], lang: Lang) -> String {
+    issues
         .iter()
         .map(|i| {
             if lang == Lang::Ja {

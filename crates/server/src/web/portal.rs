@@ -6,56 +6,15 @@
 use std::fmt::Write as _;
 
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderValue;
+use axum::response::Response;
 
-use app::auth::people::Person;
 use app::read::PatientRef;
 
-use super::html::{day, esc, note, see_other, Lang};
-use super::{lang_of, plain, refused, sign_in, Form, Posted, Web};
+use super::html::{day, esc, see_other, Lang};
+use super::{refused, Posted, Web};
 use crate::audit::Slot;
 use crate::AppState;
-
-fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
-    let t = |ja, en| lang.t(ja, en);
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<h1>{}</h1>{}<form method=\"post\" action=\"/portal/signin\" class=\"card narrow\">\
-         <label for=\"member\">{}</label><input type=\"text\" id=\"member\" name=\"member\" autocomplete=\"username\" required>\
-         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"totp\">{}</label><input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
-         <button type=\"submit\">{}</button></form>",
-        t("患者ポータル サインイン", "Patient portal sign-in"),
-        error.map(|e| note("error", e)).unwrap_or_default(),
-        t("被保険者番号", "Insurance member id"),
-        t("パスワード", "Password"),
-        t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
-        t("サインイン", "Sign in"),
-    );
-    plain(
-        lang,
-        t("患者ポータル", "Patient portal"),
-        "/portal/signin",
-        status,
-        b,
-    )
-}
-
-pub async fn signin_form(headers: HeaderMap) -> Response {
-    signin_page(lang_of(&headers), None, StatusCode::OK)
-}
-
-pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form) -> Response {
-    let member = clins::InsuranceMemberId::parse(form.get("member").trim())
-        .map(|m| m.normalized())
-        .unwrap_or_default();
-    match sign_in(hub, Person::Patient { member_id: member }, &form, "/portal").await {
-        Ok(r) => r,
-        Err(e) => signin_page(lang_of(&headers), Some(&e), StatusCode::UNAUTHORIZED),
-    }
-}
 
 pub(super) fn nav(web: &Web) -> String {
     format!(
@@ -135,11 +94,8 @@ pub async fn home(
         "<section aria-labelledby=\"h-hist\"><h2 id=\"h-hist\">{}</h2>",
         web.t("わたしの記録を見た医療機関", "Who looked at my record")
     );
-    let shown: Vec<_> = history
-        .iter()
-        .filter(|a| !a.row.institution.is_empty() && a.row.outcome == "0")
-        .take(50)
-        .collect();
+    // `app::audit::history` gives a patient only the institutions that were shown data.
+    let shown: Vec<_> = history.iter().take(50).collect();
     if shown.is_empty() {
         p.w(&format!(
             "<p class=\"none\">{}</p>",
@@ -256,47 +212,63 @@ pub async fn home(
     p.finish()
 }
 
+/// The signed-in patient's own summary, recorded as shown on the request's audit record,
+/// made into `T` on the blocking pool; a refusal as a page.
+async fn own_summary<T: Send + 'static>(
+    hub: &AppState,
+    audit: Option<Extension<Slot>>,
+    web: &Web,
+    title: &str,
+    make: impl FnOnce(&app::Hub, &app::Caller, &app::read::Summary) -> T + Send + 'static,
+) -> Result<T, Response> {
+    let member = web.caller.patient().unwrap_or_default().to_string();
+    if let Some(a) = &audit {
+        a.patient(&member);
+    }
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        let s = app::read::summary(&h, &caller, &PatientRef::Member(member))?;
+        if let Some(a) = &audit {
+            a.shown(&s.member_id, s.basis, &s.entries);
+        }
+        Ok::<_, app::Refusal>(make(&h, &caller, &s))
+    })
+    .await;
+    match done {
+        Ok(Ok(t)) => Ok(t),
+        Ok(Err(r)) => Err(refused(web, title, &r)),
+        Err(_) => Err(see_other("/portal")),
+    }
+}
+
 /// `GET /portal/record`: my 6情報, as the patient may see them.
 pub async fn record(
     State(hub): State<AppState>,
     audit: Option<Extension<Slot>>,
     web: Web,
 ) -> Response {
-    let member = web.caller.patient().unwrap_or_default().to_string();
-    if let Some(a) = &audit {
-        a.patient(&member);
-    }
-    let (h, caller) = (hub.clone(), web.caller.clone());
+    let title = web.t("わたしの記録", "My record");
     let lang = web.lang;
-    let a2 = audit.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let s = app::read::summary(&h, &caller, &PatientRef::Member(member))?;
-        if let Some(a) = &a2 {
-            a.basis(s.basis);
-            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
-        }
-        let mut body = super::viewer::summary_body(&h, &s, lang, true);
-        let docs =
-            super::documents::of_patient(&h, &caller, &s.member_id, lang, super::Area::Portal);
+    let made = own_summary(&hub, audit, &web, title, move |h, caller, s| {
+        let mut body = super::viewer::summary_body(h, s, lang, true);
+        let docs = super::documents::of_patient(h, caller, &s.member_id, lang, super::Area::Portal);
         let _ = write!(
             body,
             "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",
             lang.t("文書", "Documents"),
         );
-        Ok::<_, app::Refusal>(body)
+        body
     })
     .await;
-    let title = web.t("わたしの記録", "My record");
-    match out {
-        Ok(Ok(body)) => {
+    match made {
+        Ok(body) => {
             let mut p = web.page(title);
             p.h(1, title);
             p.w(&nav(&web));
             p.w(&body);
             p.finish()
         }
-        Ok(Err(r)) => refused(&web, title, &r),
-        Err(_) => see_other("/portal"),
+        Err(r) => r,
     }
 }
 
@@ -306,38 +278,18 @@ pub async fn download(
     audit: Option<Extension<Slot>>,
     web: Web,
 ) -> Response {
-    let member = web.caller.patient().unwrap_or_default().to_string();
-    if let Some(a) = &audit {
-        a.patient(&member);
-    }
-    let (h, caller) = (hub.clone(), web.caller.clone());
-    let a2 = audit.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        let s = app::read::summary(&h, &caller, &PatientRef::Member(member))?;
-        if let Some(a) = &a2 {
-            a.basis(s.basis);
-            a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
-        }
-        Ok::<_, app::Refusal>(crate::read::summary::bundle(&h, &s))
+    let title = web.t("ダウンロード", "Download");
+    match own_summary(&hub, audit, &web, title, |h, _, s| {
+        crate::read::summary::bundle(h, s)
     })
-    .await;
-    match out {
-        Ok(Ok(json)) => {
-            let mut r = json.into_response();
-            let hs = r.headers_mut();
-            hs.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/fhir+json"),
-            );
-            hs.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"my-record.json\""),
-            );
-            super::html::secure_headers(hs);
-            r
-        }
-        Ok(Err(r)) => refused(&web, web.t("ダウンロード", "Download"), &r),
-        Err(_) => see_other("/portal"),
+    .await
+    {
+        Ok(json) => super::html::attachment(
+            json.into_bytes(),
+            HeaderValue::from_static("application/fhir+json"),
+            "my-record.json",
+        ),
+        Err(r) => r,
     }
 }
 

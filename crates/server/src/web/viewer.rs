@@ -7,66 +7,18 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use axum::extract::{Extension, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use fhir::json::Value;
 
-use app::auth::people::Person;
 use app::read::PatientRef;
 use clins::policy::{Basis, Mark, FLAG_SUSPECTED};
 
 use super::chart::{trend, Point};
 use super::html::{day, esc, note, see_other, Lang};
-use super::{lang_of, plain, sign_in, Form, Posted, Web};
+use super::{Posted, Web};
 use crate::audit::Slot;
 use crate::AppState;
-
-fn signin_page(lang: Lang, error: Option<&str>, status: StatusCode) -> Response {
-    let t = |ja, en| lang.t(ja, en);
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        "<h1>{}</h1>{}<form method=\"post\" action=\"/viewer/signin\" class=\"card narrow\">\
-         <label for=\"institution\">{}</label><input type=\"text\" id=\"institution\" name=\"institution\" inputmode=\"numeric\" autocomplete=\"organization\" required pattern=\"[0-9]{{10}}\" aria-describedby=\"inst-hint\">\
-         <p class=\"hint\" id=\"inst-hint\">{}</p>\
-         <label for=\"login\">{}</label><input type=\"text\" id=\"login\" name=\"login\" autocomplete=\"username\" required>\
-         <label for=\"password\">{}</label><input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-         <label for=\"totp\">{}</label><input type=\"text\" id=\"totp\" name=\"totp\" inputmode=\"numeric\" autocomplete=\"one-time-code\" required pattern=\"[0-9]{{6}}\">\
-         <button type=\"submit\">{}</button></form>",
-        t("職員サインイン（閲覧）", "Staff sign-in (viewer)"),
-        error.map(|e| note("error", e)).unwrap_or_default(),
-        t("医療機関コード（10桁）", "Institution number (10 digits)"),
-        t("保険医療機関番号 10桁", "The 10-digit insurance medical institution number"),
-        t("職員ID", "Staff login"),
-        t("パスワード", "Password"),
-        t("ワンタイムコード（6桁）", "One-time code (6 digits)"),
-        t("サインイン", "Sign in"),
-    );
-    plain(
-        lang,
-        t("職員サインイン", "Staff sign-in"),
-        "/viewer/signin",
-        status,
-        b,
-    )
-}
-
-/// `GET /viewer/signin`.
-pub async fn signin_form(headers: HeaderMap) -> Response {
-    signin_page(lang_of(&headers), None, StatusCode::OK)
-}
-
-/// `POST /viewer/signin`: institution, login, password, TOTP.
-pub async fn signin(State(hub): State<AppState>, headers: HeaderMap, form: Form) -> Response {
-    let who = Person::Staff {
-        institution: form.get("institution").trim().to_string(),
-        login: form.get("login").trim().to_string(),
-    };
-    match sign_in(hub, who, &form, "/viewer").await {
-        Ok(r) => r,
-        Err(e) => signin_page(lang_of(&headers), Some(&e), StatusCode::UNAUTHORIZED),
-    }
-}
 
 fn lookup_form(web: &Web, value: &str) -> String {
     format!(
@@ -252,22 +204,11 @@ struct Entry {
     res: Value,
 }
 
-/// Institution names by number, through the registry's cache.
-struct Names<'a> {
-    hub: &'a app::Hub,
-}
-
-impl Names<'_> {
-    fn of(&mut self, number: &str) -> String {
-        self.hub.directory.name(number)
-    }
-}
-
-fn source(names: &mut Names, e: &Entry, lang: Lang) -> String {
+fn source(hub: &app::Hub, e: &Entry, lang: Lang) -> String {
     format!(
         "<span class=\"src\">{} {} · {}</span>",
         lang.t("登録元", "Source"),
-        esc(&names.of(&e.institution)),
+        esc(&hub.directory.name(&e.institution)),
         esc(&day(&e.registered))
     )
 }
@@ -293,7 +234,7 @@ fn is_drug_allergy(e: &Entry) -> bool {
                 .any(|c| c.as_str() == Some("medication")))
 }
 
-fn allergy_row(names: &mut Names, e: &Entry, lang: Lang) -> String {
+fn allergy_row(hub: &app::Hub, e: &Entry, lang: Lang) -> String {
     let substance = concept(e.res.get("code"));
     let reaction = e
         .res
@@ -320,7 +261,7 @@ fn allergy_row(names: &mut Names, e: &Entry, lang: Lang) -> String {
         if reaction.is_empty() { "" } else { " — " },
         esc(&reaction),
         esc(crit),
-        source(names, e, lang)
+        source(hub, e, lang)
     )
 }
 
@@ -339,13 +280,7 @@ fn yj(res: &Value) -> Option<String> {
 }
 
 /// Renders the patient page's sections into `out`.
-fn sections(
-    out: &mut String,
-    names: &mut Names,
-    entries: &[Entry],
-    lang: Lang,
-    patient_view: bool,
-) {
+fn sections(out: &mut String, hub: &app::Hub, entries: &[Entry], lang: Lang, patient_view: bool) {
     let t = |ja, en| lang.t(ja, en);
     let by = |item: &str| {
         entries
@@ -368,7 +303,7 @@ fn sections(
     } else {
         out.push_str("<ul>");
         for e in &danger {
-            out.push_str(&allergy_row(names, e, lang));
+            out.push_str(&allergy_row(hub, e, lang));
         }
         out.push_str("</ul>");
     }
@@ -392,7 +327,7 @@ fn sections(
                 out,
                 "<li><strong>{}</strong> {}</li>",
                 esc(&concept(e.res.get("code"))),
-                source(names, e, lang)
+                source(hub, e, lang)
             );
         }
         out.push_str("</ul>");
@@ -434,7 +369,7 @@ fn sections(
                     ""
                 },
                 esc(&day(s(&e.res, "effectiveDateTime"))),
-                source(names, e, lang)
+                source(hub, e, lang)
             );
         }
         out.push_str("</ul>");
@@ -492,7 +427,7 @@ fn sections(
                 marks,
                 esc(status),
                 esc(&day(s(&e.res, "onsetDateTime"))),
-                esc(&names.of(&e.institution)),
+                esc(&hub.directory.name(&e.institution)),
                 esc(&day(&e.registered))
             );
         }
@@ -559,7 +494,7 @@ fn sections(
                     },
                     esc(s(&e.res, "dosageInstruction.text")),
                     esc(&day(s(&e.res, "authoredOn"))),
-                    esc(&names.of(&e.institution))
+                    esc(&hub.directory.name(&e.institution))
                 );
             }
         }
@@ -617,7 +552,7 @@ fn sections(
                     Some(Point {
                         date: s(&e.res, "effectiveDateTime").to_string(),
                         value: number(first(&e.res, "valueQuantity.value"))?,
-                        source: names.of(&e.institution),
+                        source: hub.directory.name(&e.institution),
                     })
                 })
                 .collect();
@@ -634,7 +569,7 @@ fn sections(
                 flag.map(|(m, w)| format!(" <span class=\"hl\">{m}</span> <span class=\"sr\">{}</span>", esc(w))).unwrap_or_default(),
                 esc(&range),
                 esc(&day(s(&latest.res, "effectiveDateTime"))),
-                esc(&names.of(&latest.institution)),
+                esc(&hub.directory.name(&latest.institution)),
                 t("グラフ", "Chart"),
                 points.len(),
                 trend(&name, &unit, &points, low, high)
@@ -785,8 +720,7 @@ pub fn summary_body(
         lang,
         hub.clock.today(),
     );
-    let mut names = Names { hub };
-    sections(&mut out, &mut names, &entries(s), lang, patient_view);
+    sections(&mut out, hub, &entries(s), lang, patient_view);
     out
 }
 
@@ -834,8 +768,7 @@ pub async fn patient(
     match result {
         Ok(Ok(s)) => {
             if let Some(a) = &audit {
-                a.basis(s.basis);
-                a.items(s.entries.iter().map(|(r, _)| r.item.as_str()));
+                a.shown(&s.member_id, s.basis, &s.entries);
             }
             let h2 = hub.clone();
             let lang = web.lang;
