@@ -105,6 +105,8 @@ pub struct Summary {
     pub basis: Option<Basis>,
     pub patient: StoredPatient,
     pub entries: Vec<(StoredResource, Mark)>,
+    /// The caller's context for the patient, as the read decided it.
+    pub context: clins::policy::Context,
 }
 
 pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary, Refusal> {
@@ -131,6 +133,7 @@ pub fn summary(hub: &Hub, caller: &Caller, pref: &PatientRef) -> Result<Summary,
         basis: opened.view.basis,
         patient: (pk, body),
         entries,
+        context: opened.view.context,
     })
 }
 
@@ -391,8 +394,6 @@ pub fn documents(
 ) -> Result<Vec<DocumentEntry>, Refusal> {
     access::scope(caller, "DocumentReference", Interaction::Search)?;
     let now = hub.clock.now();
-    let today = hub.clock.today();
-    let insurer = caller.principal.kind() == Some(clins::policy::InstitutionKind::Insurer);
     // The patient (when named) and the caller's context for it.
     let (pk, ctx) = match &q.patient {
         None => (None, None),
@@ -408,6 +409,36 @@ pub fn documents(
             None => return Ok(Vec::new()),
         },
     };
+    listed(hub, caller, q, pk, ctx)
+}
+
+/// The documents of the patient of a summary just read (the patient and the caller's context
+/// as the summary decided them), at most `limit`.
+pub fn summary_documents(
+    hub: &Hub,
+    caller: &Caller,
+    s: &Summary,
+    limit: i64,
+) -> Result<Vec<DocumentEntry>, Refusal> {
+    access::scope(caller, "DocumentReference", Interaction::Search)?;
+    let q = DocumentQuery {
+        limit,
+        ..DocumentQuery::default()
+    };
+    listed(hub, caller, &q, Some(s.patient.0), Some(s.context))
+}
+
+/// The documents matching `q` (for patient `pk`, seen in context `ctx`) that the caller may read.
+fn listed(
+    hub: &Hub,
+    caller: &Caller,
+    q: &DocumentQuery,
+    pk: Option<i64>,
+    ctx: Option<clins::policy::Context>,
+) -> Result<Vec<DocumentEntry>, Refusal> {
+    let now = hub.clock.now();
+    let today = hub.clock.today();
+    let insurer = caller.principal.kind() == Some(clins::policy::InstitutionKind::Insurer);
     // An insurer without a patient lists the checkups of its insured.
     let by_insurer = insurer && pk.is_none() && q.destination.is_none();
     let docs = hub.store.documents(&store::DocumentFilter {

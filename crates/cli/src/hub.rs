@@ -70,6 +70,10 @@ pub fn registry_entry(inst: &synth::Institution) -> (String, &'static str) {
     (number, kind)
 }
 
+/// Most threads of the blocking pool (more than the store's connections: some wait on locks
+/// or on the network).
+const BLOCKING_THREADS: usize = 64;
+
 /// Registers the institutions and insurers of a synthetic world (`demo`, benchmarks).
 pub fn register_world(store: &Store, world: &synth::World, now: &str) -> Result<usize, String> {
     let operator = clins::policy::Principal::Operator;
@@ -144,6 +148,9 @@ pub fn serve(
     let yield_to_writer = hub.store.dialect() == store::Dialect::Sqlite;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Blocking work (store reads, validation, rendering) queues beyond this many threads
+        // rather than starting one per waiting request: a few hot threads keep their caches.
+        .max_blocking_threads(BLOCKING_THREADS)
         .on_thread_start(move || {
             if yield_to_writer {
                 store::lower_thread_priority(4);

@@ -158,7 +158,8 @@ fn action(method: &str, route: &str) -> &'static str {
         | (_, "/portal/document")
         | (_, "/viewer/attachment")
         | (_, "/portal/attachment")
-        | (_, "/portal/checkups") => "read",
+        | (_, "/portal/checkups")
+        | (_, "/portal/summary") => "read",
         (_, "/viewer/inbox") | (_, "/viewer/identify") => "search",
         (_, "/portal") => "history",
         (_, "/admin/approve") => "application",

@@ -306,6 +306,13 @@ impl Store {
         }
     }
 
+    /// Whether [`Store::append_audit`] of one record costs no more than a `write` to the
+    /// operating system (the embedded store's journal without a sync per append): a caller
+    /// then appends its own record rather than joining a group commit.
+    pub fn audit_append_is_quick(&self) -> bool {
+        self.journal.as_ref().is_some_and(|j| j.quick())
+    }
+
     /// This store, with `row` appended to the audit trail in the transaction of its next write
     /// (the `writes` chain of the embedded store; PostgreSQL's one chain): the write and its
     /// record commit together or not at all. For the store methods that write once.

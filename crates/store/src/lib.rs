@@ -68,7 +68,8 @@ pub fn one_statement_stats() -> (u64, u64) {
 
 /// Default most PostgreSQL connections open at a time (`--db-connections`).
 pub const DEFAULT_PG_CONNECTIONS: usize = 16;
-/// Most SQLite reader connections open at a time (reads beyond wait for one).
+/// Most SQLite reader connections open at a time (reads beyond wait for one). Every one opened
+/// is kept: a connection closed and opened again under load prepares its statements again.
 const SQLITE_READERS: usize = 32;
 
 /// Size of the write-ahead log at which the checkpoint thread has the writer start it over.
@@ -602,7 +603,7 @@ impl Store {
         );
         let reader = Pool::new(
             Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
-            16,
+            SQLITE_READERS,
             SQLITE_READERS,
         );
         let mut audit_db = SqliteConn::open(&dir.join("audit.sqlite"))?;

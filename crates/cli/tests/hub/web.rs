@@ -80,7 +80,14 @@ pub fn pages_follow_the_access_decision(kind: &str, ig: &[std::path::PathBuf]) {
     // Two patients with documents; the first one's own institution.
     let with_docs: Vec<&synth::Submission> =
         subs.iter().filter(|s| s.kind.starts_with('e')).collect();
-    let member = member_of(&with_docs[0].bundle);
+    // The first patient has a 患者サマリー (for the portal's care-plan page).
+    let member = member_of(
+        &with_docs
+            .iter()
+            .find(|s| s.kind == "ePCS")
+            .expect("a patient with a 患者サマリー in the population")
+            .bundle,
+    );
     let other = with_docs
         .iter()
         .map(|s| member_of(&s.bundle))
@@ -164,6 +171,14 @@ pub fn pages_follow_the_access_decision(kind: &str, ig: &[std::path::PathBuf]) {
         &text(&r, "activation_code"),
     );
     assert_eq!(page(port, "/portal/record", &pt).status, 200);
+    // The newest 患者サマリー, section by section.
+    let pcs = page(port, "/portal/summary", &pt);
+    assert_eq!(pcs.status, 200, "{}", pcs.body);
+    assert!(
+        pcs.body.contains("患者サマリー（療養計画書）") && pcs.body.contains("class=\"docsec\""),
+        "{}",
+        pcs.body
+    );
     assert_eq!(page(port, "/portal", &pt).status, 200);
     let docs_of = |m: &str| {
         // A patient's own documents: no patient parameter.

@@ -87,24 +87,17 @@ pub fn list(hub: &app::Hub, docs: &[DocumentEntry], lang: Lang, area: Area) -> S
     out
 }
 
-/// The documents of a patient the caller may see (newest first, at most 50), as a table; a
-/// refusal in words (never an empty list that could mean "none").
-pub fn of_patient(
+/// The documents of the patient of a summary just read (newest first, at most 50; the patient
+/// and its consent are not looked up again), as a table; a refusal in words (never an empty
+/// list that could mean "none").
+pub fn of_summary(
     hub: &app::Hub,
     caller: &app::Caller,
-    member: &str,
+    s: &app::read::Summary,
     lang: Lang,
     area: Area,
 ) -> String {
-    match app::read::documents(
-        hub,
-        caller,
-        &DocumentQuery {
-            patient: Some(PatientRef::Member(member.to_string())),
-            limit: 50,
-            ..DocumentQuery::default()
-        },
-    ) {
+    match app::read::summary_documents(hub, caller, s, 50) {
         Ok(docs) => list(hub, &docs, lang, area),
         Err(r) => super::html::note("info", &super::words(&r, lang)),
     }
@@ -271,13 +264,7 @@ pub async fn document(
         Err(_) => return see_other(&format!("/{}", web.area.name())),
     };
     let bundle = fhir::json::parse_bytes(&bytes).unwrap_or(Value::Null);
-    let composition = bundle
-        .get("entry")
-        .map(Value::items)
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| e.get("resource"))
-        .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Composition"));
+    let composition = composition(&bundle);
     let heading = composition
         .and_then(|c| c.get("title").and_then(Value::as_str))
         .unwrap_or_else(|| kind_words(&doc.kind, web.lang))
@@ -510,6 +497,118 @@ pub async fn checkups(
     let _ = write!(p.body, "<h2>{}</h2>", web.t("わたしの文書", "My documents"));
     let l = list(&hub, &docs, web.lang, Area::Portal);
     p.w(&l);
+    p.finish()
+}
+
+/// The Composition of a document Bundle.
+fn composition(bundle: &Value) -> Option<&Value> {
+    bundle
+        .get("entry")
+        .map(Value::items)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e.get("resource"))
+        .find(|r| r.get("resourceType").and_then(Value::as_str) == Some("Composition"))
+}
+
+/// `GET /portal/summary`: my 患者サマリー (療養計画書) — the newest one section by section, and
+/// the list of those of the last six months (the access decision hides older ones).
+pub async fn patient_summaries(
+    State(hub): State<AppState>,
+    audit: Option<Extension<Slot>>,
+    web: Web,
+) -> Response {
+    let member = web.caller.patient().unwrap_or_default().to_string();
+    if let Some(a) = &audit {
+        a.patient(&member);
+    }
+    let (h, caller) = (hub.clone(), web.caller.clone());
+    let done = tokio::task::spawn_blocking(move || {
+        let docs: Vec<DocumentEntry> = app::read::documents(
+            &h,
+            &caller,
+            &DocumentQuery {
+                patient: Some(PatientRef::Member(member)),
+                limit: 200,
+                ..DocumentQuery::default()
+            },
+        )?
+        .into_iter()
+        .filter(|(d, _)| d.kind == "ePCS")
+        .collect();
+        let newest = match docs.first() {
+            Some((d, _)) => Some((
+                h.directory.name(&d.institution),
+                app::read::retrieve(&h, &caller, &d.doc_id)?,
+            )),
+            None => None,
+        };
+        Ok::<_, app::Refusal>((docs, newest))
+    })
+    .await;
+    let title = web.t("患者サマリー", "Patient summary (care plan)");
+    let (docs, newest) = match done {
+        Ok(Ok(d)) => d,
+        Ok(Err(r)) => return refused(&web, title, &r),
+        Err(_) => return see_other("/portal"),
+    };
+    if let Some(a) = &audit {
+        if !docs.is_empty() {
+            a.items(["ePCS"]);
+        }
+    }
+    let mut p = web.page(title);
+    p.h(1, title);
+    p.w(&super::portal::nav(&web));
+    let _ = write!(
+        p.body,
+        "<p>{}</p>",
+        web.t(
+            "医療機関が作成した療養計画・アドバイスと6情報をまとめたものです。作成から6か月を過ぎると表示されません。他の医療機関とは共有されません。",
+            "Your care plan and advice from your institution, with your 6 items of information. Shown for six months after it is written; not shared with other institutions."
+        )
+    );
+    match (&newest, docs.first()) {
+        (Some((from, bytes)), Some((d, _))) => {
+            let bundle = fhir::json::parse_bytes(bytes).unwrap_or(Value::Null);
+            let c = composition(&bundle);
+            let heading = c
+                .and_then(|c| c.get("title").and_then(Value::as_str))
+                .unwrap_or_else(|| kind_words(&d.kind, web.lang));
+            let _ = write!(
+                p.body,
+                "<article class=\"card\" aria-labelledby=\"h-pcs\"><h2 id=\"h-pcs\">{}</h2><p>{} {} · {} {}</p>",
+                esc(heading),
+                web.t("作成元", "From"),
+                esc(from),
+                web.t("作成日", "Date"),
+                esc(&day(&d.doc_date)),
+            );
+            if let Some(c) = c {
+                sections(
+                    &mut p.body,
+                    c.get("section").map(Value::items).unwrap_or_default(),
+                    1,
+                );
+            }
+            p.w("</article>");
+        }
+        _ => {
+            let _ = write!(
+                p.body,
+                "<p class=\"none\">{}</p>",
+                web.t(
+                    "この6か月に作成された患者サマリーはありません",
+                    "No patient summary written in the last six months"
+                )
+            );
+        }
+    }
+    if docs.len() > 1 {
+        let _ = write!(p.body, "<h2>{}</h2>", web.t("これまでの患者サマリー", "Earlier summaries"));
+        let l = list(&hub, &docs, web.lang, Area::Portal);
+        p.w(&l);
+    }
     p.finish()
 }
 

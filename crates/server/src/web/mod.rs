@@ -50,6 +50,7 @@ pub fn routes(hub: &AppState) -> Router<AppState> {
         .route("/portal/document", get(documents::document))
         .route("/portal/attachment", get(documents::attachment))
         .route("/portal/checkups", get(documents::checkups))
+        .route("/portal/summary", get(documents::patient_summaries))
         .route("/viewer/emergency", post(viewer::emergency))
         .route("/viewer/identify", post(viewer::identify))
         .route("/viewer/emergency/end", post(viewer::end_emergency))

@@ -18,11 +18,12 @@ use crate::AppState;
 
 pub(super) fn nav(web: &Web) -> String {
     format!(
-        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/portal\">{}</a><a href=\"/portal/record\">{}</a><a href=\"/portal/checkups\">{}</a><a href=\"/portal/download\">{}</a></nav>",
+        "<nav class=\"tabs\" aria-label=\"{}\"><a href=\"/portal\">{}</a><a href=\"/portal/record\">{}</a><a href=\"/portal/checkups\">{}</a><a href=\"/portal/summary\">{}</a><a href=\"/portal/download\">{}</a></nav>",
         web.t("ポータル", "Portal"),
         web.t("ホーム", "Home"),
         web.t("わたしの記録", "My record"),
         web.t("健診結果", "Checkups"),
+        web.t("患者サマリー", "Care plan"),
         web.t("記録をダウンロード（FHIR JSON）", "Download my record (FHIR JSON)")
     )
 }
@@ -251,7 +252,7 @@ pub async fn record(
     let lang = web.lang;
     let made = own_summary(&hub, audit, &web, title, move |h, caller, s| {
         let mut body = super::viewer::summary_body(h, s, lang, true);
-        let docs = super::documents::of_patient(h, caller, &s.member_id, lang, super::Area::Portal);
+        let docs = super::documents::of_summary(h, caller, s, lang, super::Area::Portal);
         let _ = write!(
             body,
             "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",

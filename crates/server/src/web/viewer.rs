@@ -581,22 +581,20 @@ fn sections(out: &mut String, hub: &app::Hub, entries: &[Entry], lang: Lang, pat
 }
 
 /// Age in whole years on the day `today` (a day number) of someone born on `birth`
-/// (`YYYY-MM-DD`): the year difference, less one before the birthday.
+/// (`YYYY-MM-DD`): the year difference, less one before the birthday (29 February counts as
+/// 1 March in other years).
 fn age_on(birth: &str, today: i64) -> Option<i64> {
-    let y: i64 = birth.get(..4)?.parse().ok()?;
-    let md = birth.get(5..10)?;
     app::dates::day_number(birth)?;
-    // The year of `today`: the largest Y whose 1 January is not after it.
-    let mut ty = y;
-    while app::dates::day_number(&format!("{:04}-01-01", ty + 1)).is_some_and(|d| d <= today) {
-        ty += 1;
-        if ty > y + 200 {
-            return None;
-        }
-    }
-    let birthday = app::dates::day_number(&format!("{ty:04}-{md}"))
-        .or_else(|| app::dates::day_number(&format!("{ty:04}-03-01")))?;
-    Some(ty - y - i64::from(today < birthday))
+    let y: i64 = birth.get(..4)?.parse().ok()?;
+    let m: u32 = birth.get(5..7)?.parse().ok()?;
+    let d: u32 = birth.get(8..10)?.parse().ok()?;
+    let (ty, tm, td) = store::civil_from_days(today);
+    let (m, d) = if (m, d) == (2, 29) && store::civil_from_days(store::days_from_civil(ty, 2, 29)).1 != 2 {
+        (3, 1)
+    } else {
+        (m, d)
+    };
+    Some(ty - y - i64::from((tm, td) < (m, d)))
 }
 
 fn patient_banner(
@@ -608,7 +606,8 @@ fn patient_banner(
     today: i64,
 ) {
     let t = |ja, en| lang.t(ja, en);
-    let p = fhir::json::parse_bytes(patient).unwrap_or(Value::Null);
+    let p = fhir::json::parse_members(patient, &["name", "birthDate", "gender"])
+        .unwrap_or(Value::Null);
     let names = p.get("name").map(Value::items).unwrap_or_default();
     let name_of = |rep: &str| {
         names
@@ -759,38 +758,31 @@ pub async fn patient(
     if let Some(a) = &audit {
         a.caller(&caller, "");
     }
-    let m = member.clone();
+    // One blocking task for the read, the page's body and the audit record: no hand-off
+    // between threads on the way.
+    let (m, slot, lang) = (member.clone(), audit.clone(), web.lang);
     let result = tokio::task::spawn_blocking(move || {
-        app::read::summary(&h, &caller, &PatientRef::Member(m))
+        let s = app::read::summary(&h, &caller, &PatientRef::Member(m))?;
+        if let Some(a) = &slot {
+            a.shown(&s.member_id, s.basis, &s.entries);
+        }
+        let mut body = summary_body(&h, &s, lang, false);
+        let docs = super::documents::of_summary(&h, &caller, &s, lang, super::Area::Viewer);
+        let _ = write!(
+            body,
+            "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",
+            lang.t("文書", "Documents"),
+        );
+        // Durable before the page leaves; a record that cannot be written withholds it.
+        match &slot {
+            Some(a) if a.commit(&h, 200).is_err() => Ok::<_, app::Refusal>(None),
+            _ => Ok(Some(body)),
+        }
     })
     .await;
     let title = web.t("患者情報", "Patient summary");
     match result {
-        Ok(Ok(s)) => {
-            if let Some(a) = &audit {
-                a.shown(&s.member_id, s.basis, &s.entries);
-            }
-            let h2 = hub.clone();
-            let lang = web.lang;
-            let caller = web.caller_for(&member);
-            let body = tokio::task::spawn_blocking(move || {
-                let mut body = summary_body(&h2, &s, lang, false);
-                let docs = super::documents::of_patient(
-                    &h2,
-                    &caller,
-                    &s.member_id,
-                    lang,
-                    super::Area::Viewer,
-                );
-                let _ = write!(
-                    body,
-                    "<section aria-labelledby=\"h-docs\"><h2 id=\"h-docs\">{}</h2>{docs}</section>",
-                    lang.t("文書", "Documents"),
-                );
-                body
-            })
-            .await
-            .unwrap_or_default();
+        Ok(Ok(Some(body))) => {
             let mut p = web.page(title);
             p.h(1, title);
             p.w(&body);
@@ -846,7 +838,7 @@ pub async fn patient(
             p.w(&f);
             p.finish()
         }
-        Err(_) => {
+        Ok(Ok(None)) | Err(_) => {
             let mut p = web.page(title);
             p.status = StatusCode::SERVICE_UNAVAILABLE;
             p.w(&note(
@@ -956,6 +948,10 @@ mod tests {
         assert_eq!(age_on("2000-03-01", day("2026-02-28")), Some(25));
         assert_eq!(age_on("2004-02-29", day("2026-02-28")), Some(21));
         assert_eq!(age_on("2004-02-29", day("2026-03-01")), Some(22));
+        assert_eq!(age_on("2004-02-29", day("2028-02-28")), Some(23));
+        assert_eq!(age_on("2004-02-29", day("2028-02-29")), Some(24));
+        assert_eq!(age_on("1936-12-31", day("2026-12-30")), Some(89));
+        assert_eq!(age_on("1936-12-31", day("2026-12-31")), Some(90));
         assert_eq!(age_on("", day("2026-03-01")), None);
     }
 }
