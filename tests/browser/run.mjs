@@ -183,6 +183,9 @@ try {
   const charts = await p.locator('section.trend svg.chart').count();
   console.log(`     checkup items charted: ${charts}`);
   await audit(p, '07b-portal-checkups');
+  await p.click('a[href="/portal/summary"]');
+  check(new URL(p.url()).pathname === '/portal/summary' && await p.locator('h1').count() === 1, 'the 患者サマリー page opens');
+  await audit(p, '07c-portal-care-plan');
   const dl = await p.request.get(`${base}/portal/download`);
   const bundle = await dl.json();
   check(dl.status() === 200 && bundle.resourceType === 'Bundle' && bundle.entry.length > 1, 'the whole record downloads as a FHIR Bundle');

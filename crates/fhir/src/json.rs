@@ -413,7 +413,16 @@ fn value_end(b: &[u8], mut i: usize) -> Option<usize> {
 /// no allocation when a page needs five of its elements). `None` when the input is not an
 /// object or is malformed; keys with escapes are matched as written.
 pub fn parse_members(bytes: &[u8], keep: &[&str]) -> Option<Value> {
+    let text = std::str::from_utf8(bytes).ok()?;
     let b = bytes;
+    // One parser (and its scratch space) for every member kept.
+    let mut p = Parser {
+        s: b,
+        pos: 0,
+        text,
+        members: Vec::new(),
+        items: Vec::new(),
+    };
     let mut i = 0;
     let skip_ws = |i: &mut usize| {
         while b.get(*i).is_some_and(u8::is_ascii_whitespace) {
@@ -447,8 +456,14 @@ pub fn parse_members(bytes: &[u8], keep: &[&str]) -> Option<Value> {
         i += 1;
         let end = value_end(b, i)?;
         if keep.contains(&key) {
-            let v = parse_bytes(&b[i..end]).ok()?;
-            out.insert(key.to_string(), v);
+            p.pos = i;
+            p.ws();
+            let v = p.value(0).ok()?;
+            p.ws();
+            if p.pos != end {
+                return None;
+            }
+            out.insert(key, v);
         }
         i = end;
     }

@@ -3,7 +3,7 @@
 //! process on the database). The store keeps and returns them; the application core decides.
 
 use crate::access::{upsert_institution, InstitutionRow};
-use crate::driver::{Conn, Param, Row};
+use crate::driver::{Conn, DbError, Param, Row};
 use crate::{Store, StoreError};
 
 /// An institution's application (利用申請).
@@ -617,38 +617,16 @@ impl Store {
         &self,
         session_hash: &str,
     ) -> Result<Option<(SessionRow, AccountRow)>, StoreError> {
-        self.read(|c| {
-            let cols = ACCOUNT_COLUMNS
-                .split(", ")
-                .map(|x| format!("a.{x}"))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut rows = c.query(
-                &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, s.emergency_member, {cols} \
-                          FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
-                &[session_hash.into()],
-            )?;
-            Ok(rows.pop().map(|mut r| {
-                let a = r.split_off(10);
-                let mut it = r.into_iter();
-                let mut next = || it.next().unwrap_or(Param::Null);
-                (
-                    SessionRow {
-                        session_hash: next().text(),
-                        account_id: next().text(),
-                        csrf: next().text(),
-                        created_at: next().text(),
-                        expires_at: next().text(),
-                        idle_until: next().text(),
-                        revoked: next().int() != 0,
-                        emergency_since: next().text(),
-                        emergency_reason: next().text(),
-                        emergency_member: next().text(),
-                    },
-                    account(a),
-                )
-            }))
-        })
+        self.read(|c| session_of(c, session_hash))
+    }
+
+    /// [`Store::session`] at once on the calling thread when that is a short call (see
+    /// `Store::read_now`); `None`: read it from a blocking task.
+    pub fn session_now(
+        &self,
+        session_hash: &str,
+    ) -> Option<Result<Option<(SessionRow, AccountRow)>, StoreError>> {
+        self.read_now(|c| session_of(c, session_hash))
     }
 
     /// Moves a session's idle expiry.
@@ -718,4 +696,41 @@ impl Store {
             )?)
         })
     }
+}
+
+/// A session with its account, read on connection `c`.
+fn session_of(
+    c: &mut dyn Conn,
+    session_hash: &str,
+) -> Result<Option<(SessionRow, AccountRow)>, DbError> {
+    let cols = ACCOUNT_COLUMNS
+        .split(", ")
+        .map(|x| format!("a.{x}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut rows = c.query(
+        &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, s.emergency_member, {cols} \
+                  FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
+        &[session_hash.into()],
+    )?;
+    Ok(rows.pop().map(|mut r| {
+        let a = r.split_off(10);
+        let mut it = r.into_iter();
+        let mut next = || it.next().unwrap_or(Param::Null);
+        (
+            SessionRow {
+                session_hash: next().text(),
+                account_id: next().text(),
+                csrf: next().text(),
+                created_at: next().text(),
+                expires_at: next().text(),
+                idle_until: next().text(),
+                revoked: next().int() != 0,
+                emergency_since: next().text(),
+                emergency_reason: next().text(),
+                emergency_member: next().text(),
+            },
+            account(a),
+        )
+    }))
 }

@@ -454,6 +454,27 @@ impl Pool {
         r
     }
 
+    /// Runs `f` on an idle connection, if one is idle now; `None` (and `f` not run) otherwise:
+    /// nothing waits and no connection is opened.
+    pub fn try_with<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
+    ) -> Option<Result<T, DbError>> {
+        let conn = self.state.lock().ok()?.idle.pop()?;
+        let mut slot = Slot {
+            pool: self,
+            conn: Some(conn),
+        };
+        let r = match slot.conn.as_mut() {
+            Some(c) => f(c.as_mut()),
+            None => Err(DbError::Other("no connection".into())),
+        };
+        if matches!(r, Err(DbError::Other(_))) {
+            slot.conn = None;
+        }
+        Some(r)
+    }
+
     /// Gives a connection back (`None`: it was closed).
     fn release(&self, conn: Option<Box<dyn Conn>>) {
         // Nothing to release after a poisoned lock: the pool is broken anyway.

@@ -72,6 +72,11 @@ pub const DEFAULT_PG_CONNECTIONS: usize = 16;
 /// is kept: a connection closed and opened again under load prepares its statements again.
 const SQLITE_READERS: usize = 32;
 
+/// A reader connection reads the database file through a shared memory map (no copy of each
+/// page into a cache of its own: the operating system's page cache serves every connection),
+/// and keeps a small cache for the pages of the write-ahead log.
+const READER_PRAGMAS: &str = "PRAGMA mmap_size=2147418112; PRAGMA cache_size=-4096;";
+
 /// Size of the write-ahead log at which the checkpoint thread has the writer start it over.
 const WAL_RESTART_BYTES: i64 = 64 << 20;
 
@@ -602,7 +607,11 @@ impl Store {
             1,
         );
         let reader = Pool::new(
-            Box::new(move || Ok(Box::new(SqliteConn::open(&path)?) as Box<dyn Conn>)),
+            Box::new(move || {
+                let mut c = SqliteConn::open(&path)?;
+                c.batch(READER_PRAGMAS)?;
+                Ok(Box::new(c) as Box<dyn Conn>)
+            }),
             SQLITE_READERS,
             SQLITE_READERS,
         );
@@ -789,6 +798,19 @@ impl Store {
         f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
     ) -> Result<T, StoreError> {
         Ok(self.reader.with(f)?)
+    }
+
+    /// A read done at once on the calling thread, when that costs no more than a short call:
+    /// on the embedded store with a reader connection idle now. `None` otherwise (PostgreSQL,
+    /// whose reads wait on the network, or every reader busy): then read from a blocking task.
+    fn read_now<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Conn) -> Result<T, DbError>,
+    ) -> Option<Result<T, StoreError>> {
+        if self.dialect() != Dialect::Sqlite {
+            return None;
+        }
+        self.reader.try_with(f).map(|r| r.map_err(StoreError::from))
     }
 
     /// Stores a submission atomically: resolves the patient, replaces the unit with the same

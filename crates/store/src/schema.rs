@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, V7),
     (8, V8),
     (9, V9),
+    (10, V10),
 ];
 
 const V1: &str = "
@@ -371,6 +372,12 @@ ALTER TABLE sessions ADD COLUMN emergency_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE sessions ADD COLUMN emergency_member TEXT NOT NULL DEFAULT '';
 ";
 
+/// A patient's documents, newest first, without reading the patient's 6情報 units or sorting
+/// (the viewer's patient page lists them with the summary).
+const V10: &str = "
+CREATE INDEX units_patient_docs ON units (patient_key, registered_at) WHERE doc_id IS NOT NULL;
+";
+
 /// The audit tables with their guards, created if missing: the embedded store keeps them in a
 /// database file of their own (`audit.sqlite`).
 pub fn audit_tables(dialect: Dialect) -> String {
@@ -547,7 +554,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 9);
+        assert_eq!(migrate(&mut c).unwrap(), 10);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -497,13 +497,39 @@ fn session_expired() -> Refusal {
 /// The session of a cookie value at `now` (its idle time renewed at most every 5 minutes).
 pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Refusal> {
     let hash = secrets::digest_hex(cookie);
-    let (s, a) = store.session(&hash)?.ok_or_else(session_expired)?;
+    let (live, touch) = judge(store.session(&hash)?, now)?;
+    if touch {
+        store.touch_session(&hash, &minutes_after(now, IDLE_MINUTES))?;
+    }
+    Ok(live)
+}
+
+/// [`session`] at once on the calling thread when that is a short call: a read of the embedded
+/// store with a connection idle, and no idle expiry to move. `None`: call [`session`] from a
+/// blocking task.
+pub fn session_now(store: &Store, cookie: &str, now: &str) -> Option<Result<LiveSession, Refusal>> {
+    let hash = secrets::digest_hex(cookie);
+    let found = match store.session_now(&hash)? {
+        Ok(f) => f,
+        Err(e) => return Some(Err(e.into())),
+    };
+    match judge(found, now) {
+        Ok((_, true)) => None,
+        Ok((live, false)) => Some(Ok(live)),
+        Err(r) => Some(Err(r)),
+    }
+}
+
+/// A session as found: live (and whether its idle expiry is due to be moved) or expired.
+fn judge(
+    found: Option<(store::SessionRow, store::AccountRow)>,
+    now: &str,
+) -> Result<(LiveSession, bool), Refusal> {
+    let (s, a) = found.ok_or_else(session_expired)?;
     if s.revoked || !a.enabled || !later(&s.expires_at, now) || !later(&s.idle_until, now) {
         return Err(session_expired());
     }
-    if !later(&s.idle_until, &minutes_after(now, IDLE_MINUTES - 5)) {
-        store.touch_session(&hash, &minutes_after(now, IDLE_MINUTES))?;
-    }
+    let touch = !later(&s.idle_until, &minutes_after(now, IDLE_MINUTES - 5));
     let claim = match a.kind.as_str() {
         "staff" => Claim::Institution {
             number: a.institution.clone(),
@@ -521,7 +547,7 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
             member_id: a.login.clone(),
         },
     };
-    Ok(LiveSession {
+    let live = LiveSession {
         // At most an hour, and only while the account keeps the privilege.
         emergency: (!s.emergency_since.is_empty()
             && a.kind == "staff"
@@ -538,7 +564,8 @@ pub fn session(store: &Store, cookie: &str, now: &str) -> Result<LiveSession, Re
         csrf: s.csrf,
         staff_admin: a.kind == "staff" && a.admin,
         name: a.name,
-    })
+    };
+    Ok((live, touch))
 }
 
 /// Starts emergency access (break-glass) in a staff session: the account must hold the

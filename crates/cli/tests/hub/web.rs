@@ -72,7 +72,7 @@ pub fn pages_follow_the_access_decision(kind: &str, ig: &[std::path::PathBuf]) {
     let Some(backend) = fresh(kind) else { return };
     let hub = Hub::start(&backend, ig, Some(NOW));
     let port = hub.port;
-    let subs = crate::population(6, 11);
+    let subs = crate::population(6, 10);
     for s in &subs {
         let r = submit_to(port, &crate::bytes(&s.bundle));
         assert_eq!(r.status, 200, "{}", r.body);

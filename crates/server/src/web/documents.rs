@@ -605,7 +605,11 @@ pub async fn patient_summaries(
         }
     }
     if docs.len() > 1 {
-        let _ = write!(p.body, "<h2>{}</h2>", web.t("これまでの患者サマリー", "Earlier summaries"));
+        let _ = write!(
+            p.body,
+            "<h2>{}</h2>",
+            web.t("これまでの患者サマリー", "Earlier summaries")
+        );
         let l = list(&hub, &docs, web.lang, Area::Portal);
         p.w(&l);
     }

@@ -201,11 +201,19 @@ impl FromRequestParts<AppState> for Web {
             return Err(to_signin());
         };
         let own = value.clone();
-        let (h, now) = (hub.clone(), hub.clock.now());
-        let live = tokio::task::spawn_blocking(move || people::session(&h.store, &value, &now))
-            .await
-            .map_err(|_| to_signin())?
-            .map_err(|_| to_signin())?;
+        let now = hub.clock.now();
+        // A short read of the embedded store is done here; anything longer (every reader
+        // busy, a write, PostgreSQL) on a blocking task.
+        let live = match people::session_now(&hub.store, &value, &now) {
+            Some(found) => found,
+            None => {
+                let h = hub.clone();
+                tokio::task::spawn_blocking(move || people::session(&h.store, &value, &now))
+                    .await
+                    .map_err(|_| to_signin())?
+            }
+        }
+        .map_err(|_| to_signin())?;
         if !area.admits(&live.claim) {
             return Err(to_signin());
         }

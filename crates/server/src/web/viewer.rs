@@ -589,11 +589,12 @@ fn age_on(birth: &str, today: i64) -> Option<i64> {
     let m: u32 = birth.get(5..7)?.parse().ok()?;
     let d: u32 = birth.get(8..10)?.parse().ok()?;
     let (ty, tm, td) = store::civil_from_days(today);
-    let (m, d) = if (m, d) == (2, 29) && store::civil_from_days(store::days_from_civil(ty, 2, 29)).1 != 2 {
-        (3, 1)
-    } else {
-        (m, d)
-    };
+    let (m, d) =
+        if (m, d) == (2, 29) && store::civil_from_days(store::days_from_civil(ty, 2, 29)).1 != 2 {
+            (3, 1)
+        } else {
+            (m, d)
+        };
     Some(ty - y - i64::from((tm, td) < (m, d)))
 }
 
@@ -606,8 +607,8 @@ fn patient_banner(
     today: i64,
 ) {
     let t = |ja, en| lang.t(ja, en);
-    let p = fhir::json::parse_members(patient, &["name", "birthDate", "gender"])
-        .unwrap_or(Value::Null);
+    let p =
+        fhir::json::parse_members(patient, &["name", "birthDate", "gender"]).unwrap_or(Value::Null);
     let names = p.get("name").map(Value::items).unwrap_or_default();
     let name_of = |rep: &str| {
         names
