@@ -234,7 +234,7 @@ pub fn audit_event(r: &AuditRow, facility: Option<&str>, for_patient: bool) -> V
     );
     let (sub, action) = match r.action.as_str() {
         "submit" | "consent" | "token" | "sign-in" | "registry" | "application" => ("create", "C"),
-        "withdraw" | "revoke" => ("delete", "D"),
+        "withdraw" | "revoke" | "purge" => ("delete", "D"),
         "search" | "summary" | "documents" | "history" => ("search-type", "E"),
         _ => ("read", "R"),
     };

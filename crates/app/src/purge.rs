@@ -36,13 +36,51 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
     plan
 }
 
-/// Applies the retention rules now (`clins-hub purge` and the hourly task of the server), and
+/// Applies the retention rules as of `now` to `store`, audited: a `purge` record (who ran it:
+/// `role`, `request`; what was deleted in its detail) committed in the purge's own transaction,
+/// so no deletion of medical data goes unrecorded.
+pub fn purge_store(
+    store: &store::Store,
+    now: &str,
+    role: &str,
+    request: &str,
+) -> Result<store::PurgeReport, store::StoreError> {
+    let row = store::AuditRow {
+        at: now.to_string(),
+        action: "purge".into(),
+        outcome: "0".into(),
+        status: 200,
+        role: role.into(),
+        purpose: "RECORDMGT".into(),
+        request: request.into(),
+        ..Default::default()
+    };
+    crate::audit::writing(store, Some(row), |_| {}).purge(&purge_plan(now))
+}
+
+/// Applies the retention rules now (the hourly task of the server, [`purge_store`]), and
 /// forgets the client-assertion ids and sessions that have expired (they are refused for their
 /// expiry anyway; only the rows go).
 pub fn purge(hub: &Hub) -> Result<store::PurgeReport, store::StoreError> {
     let now = hub.clock.now();
-    let report = hub.store.purge(&purge_plan(&now))?;
+    let report = purge_store(&hub.store, &now, "system", "retention")?;
     hub.store.forget_jtis(&now)?;
     hub.store.forget_sessions(&now)?;
     Ok(report)
+}
+
+/// The latest purge runs (their audit records, newest first), for the operator.
+pub fn runs(
+    store: &store::Store,
+    caller: &crate::Caller,
+    limit: i64,
+) -> Result<Vec<store::AuditRow>, crate::Refusal> {
+    if !matches!(caller.principal, clins::policy::Principal::Operator) {
+        return Err(crate::Refusal::forbidden(
+            "PURGE-NOT-PERMITTED",
+            "the purge runs are read by the operator",
+            "削除処理の記録は運用者のみが閲覧できます",
+        ));
+    }
+    Ok(store.audit_purges(limit)?)
 }

@@ -1062,14 +1062,15 @@ fn main() -> ExitCode {
                 }
                 None => store::now_utc(),
             };
-            let plan = server::purge_plan(&now);
             match hub::open_store(&StoreArgs {
                 data,
                 database,
                 connections: store::DEFAULT_PG_CONNECTIONS,
             })
-            .and_then(|s| s.purge(&plan).map_err(|e| e.to_string()))
-            {
+            .and_then(|s| {
+                server::purge_store(&s, &now, "operator", "clins-hub purge")
+                    .map_err(|e| e.to_string())
+            }) {
                 Ok(r) => {
                     println!(
                         "purged {} resource versions and {} documents (as of {now})",

@@ -112,7 +112,25 @@ impl Slot {
             self.patient(member_id);
         }
         self.basis(basis);
-        self.items(entries.iter().map(|(r, _)| r.item.as_str()));
+        // Most entries are of the six items: marked in place, without a list to sort.
+        let mut six = [false; 6];
+        let mut other: Vec<&str> = Vec::new();
+        for (r, _) in entries {
+            match clins::policy::Item::SHARED
+                .iter()
+                .position(|i| i.code() == r.item)
+            {
+                Some(p) => six[p] = true,
+                None if !other.contains(&r.item.as_str()) => other.push(&r.item),
+                None => {}
+            }
+        }
+        let shown = clins::policy::Item::SHARED
+            .iter()
+            .zip(six)
+            .filter(|(_, on)| *on)
+            .map(|(i, _)| i.code());
+        self.items(shown.chain(other));
     }
     /// Why it was allowed, or more about what was done.
     pub fn detail(&self, detail: &str) {

@@ -23,7 +23,7 @@ pub mod tls;
 pub mod web;
 mod withdraw;
 
-pub use app::purge::{purge, purge_plan};
+pub use app::purge::{purge, purge_plan, purge_store};
 pub use app::{dates, ingest};
 
 use std::net::SocketAddr;
@@ -237,6 +237,14 @@ pub async fn serve(
             if let Ok(Err(e)) = r {
                 tracing::warn!(error = %e.issues.first().map_or("", |i| i.en.as_str()), "audit checkpoint failed");
             }
+        }
+    });
+    // The console's charts of this node: the counters sampled every ten seconds.
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(metrics::SAMPLE_EVERY);
+        loop {
+            tick.tick().await;
+            metrics::sample();
         }
     });
     // Retention: purge what has expired once an hour.

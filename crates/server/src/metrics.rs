@@ -81,3 +81,136 @@ pub fn render(store_counts: Option<(i64, i64, i64)>) -> String {
     }
     out
 }
+
+/// How often the server samples the counters for the console's charts.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
+/// Samples kept: ten minutes and one.
+const KEPT: usize = 61;
+
+/// The counters at one moment.
+#[derive(Clone, Copy, Default)]
+struct Totals {
+    requests: u64,
+    errors: u64,
+    submissions: u64,
+    micros: u64,
+    latency: [u64; 6],
+}
+
+fn totals() -> Totals {
+    let mut latency = [0; 6];
+    for (l, c) in latency.iter_mut().zip(LATENCY.iter()) {
+        *l = c.load(Ordering::Relaxed);
+    }
+    Totals {
+        requests: REQUESTS.iter().map(|c| c.load(Ordering::Relaxed)).sum(),
+        errors: REQUESTS[5].load(Ordering::Relaxed),
+        // Accepted ones: every outcome but `rejected`.
+        submissions: SUBMISSIONS[..5]
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum(),
+        micros: REQUEST_MICROS.load(Ordering::Relaxed),
+        latency,
+    }
+}
+
+static HISTORY: std::sync::Mutex<std::collections::VecDeque<Totals>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// Records the counters now (the server calls it every [`SAMPLE_EVERY`]).
+pub fn sample() {
+    if let Ok(mut h) = HISTORY.lock() {
+        if h.len() == KEPT {
+            h.pop_front();
+        }
+        h.push_back(totals());
+    }
+}
+
+/// This node's activity over one sampling interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rates {
+    pub requests_per_s: f64,
+    pub submissions_per_s: f64,
+    /// Answers with a 5xx status, per second.
+    pub errors_per_s: f64,
+    pub mean_ms: f64,
+    /// The upper bound (ms) of the latency bucket holding the 99th percentile; `None` above
+    /// the last bound or without requests.
+    pub p99_ms: Option<f64>,
+}
+
+fn rates(a: &Totals, b: &Totals) -> Rates {
+    let secs = SAMPLE_EVERY.as_secs_f64();
+    let n = b.requests.saturating_sub(a.requests);
+    let mut p99_ms = None;
+    let in_buckets: u64 = (0..6)
+        .map(|i| b.latency[i].saturating_sub(a.latency[i]))
+        .sum();
+    if in_buckets > 0 {
+        let need = (in_buckets as f64 * 0.99).ceil() as u64;
+        let mut seen = 0;
+        for (i, bound) in BUCKETS_MS.iter().enumerate() {
+            seen += b.latency[i].saturating_sub(a.latency[i]);
+            if seen >= need {
+                p99_ms = Some(*bound);
+                break;
+            }
+        }
+    }
+    Rates {
+        requests_per_s: n as f64 / secs,
+        submissions_per_s: b.submissions.saturating_sub(a.submissions) as f64 / secs,
+        errors_per_s: b.errors.saturating_sub(a.errors) as f64 / secs,
+        mean_ms: if n == 0 {
+            0.0
+        } else {
+            b.micros.saturating_sub(a.micros) as f64 / n as f64 / 1000.0
+        },
+        p99_ms,
+    }
+}
+
+/// The last ten minutes of this node, one [`Rates`] per sampling interval, oldest first.
+pub fn recent() -> Vec<Rates> {
+    let Ok(h) = HISTORY.lock() else {
+        return Vec::new();
+    };
+    h.iter()
+        .zip(h.iter().skip(1))
+        .map(|(a, b)| rates(a, b))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_between_two_samples() {
+        let a = Totals::default();
+        let mut b = Totals {
+            requests: 100,
+            errors: 10,
+            submissions: 50,
+            micros: 200_000,
+            latency: [0; 6],
+        };
+        // 98 answers within 5 ms, one within 100 ms, one over a second.
+        b.latency[1] = 98;
+        b.latency[3] = 1;
+        b.latency[5] = 1;
+        let r = rates(&a, &b);
+        assert_eq!(r.requests_per_s, 10.0);
+        assert_eq!(r.submissions_per_s, 5.0);
+        assert_eq!(r.errors_per_s, 1.0);
+        assert_eq!(r.mean_ms, 2.0);
+        // The 99th of 100 answers is in the ≤ 100 ms bucket.
+        assert_eq!(r.p99_ms, Some(100.0));
+        b.latency[3] = 0;
+        b.latency[5] = 2;
+        assert_eq!(rates(&a, &b).p99_ms, None, "above the last bound");
+        assert_eq!(rates(&a, &a), Rates::default());
+    }
+}

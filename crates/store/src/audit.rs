@@ -406,6 +406,24 @@ impl Store {
         )
     }
 
+    /// The records of the purge runs (`action = 'purge'`, appended with the purge's write),
+    /// newest first, at most `limit`.
+    pub fn audit_purges(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE action = 'purge' ORDER BY at DESC, seq DESC LIMIT {}",
+            limit.max(0)
+        );
+        let chain = self.audit_chains()[0];
+        let rows = self.audit_read(Place::Data, |c| c.query(&sql, &[]))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AuditRow {
+                chain: chain.to_string(),
+                ..audit(r)
+            })
+            .collect())
+    }
+
     /// Records a checkpoint of a chain.
     pub fn add_checkpoint(&self, chain: &str, cp: &Checkpoint) -> Result<(), StoreError> {
         let p: Vec<Param> = vec![

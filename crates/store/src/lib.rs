@@ -1224,9 +1224,13 @@ impl Store {
 
     /// Deletes what `plan` says has expired: resource versions with their index rows, and the
     /// stored Bundles of expired documents (their index row stays, with status `expired`).
+    ///
+    /// With [`Store::with_audit`], the record is appended in the purge's transaction with what
+    /// was deleted written into its `detail` (`resource-versions=N documents=M`).
     pub fn purge(&self, plan: &PurgePlan) -> Result<PurgeReport, StoreError> {
         let plan = plan.clone();
-        self.write(move |c| {
+        let audit = self.audit_in_write.clone();
+        self.write_tx(move |c| {
             let mut report = PurgeReport::default();
             for (item, cutoff, spared) in &plan.resources {
                 let which = "item = ?1 AND registered_at < ?2 AND (flags & ?3) = 0";
@@ -1250,6 +1254,14 @@ impl Store {
                     "UPDATE units SET status = 'expired', bundle = NULL WHERE status = 'retrieved' AND retrieved_at < ?1",
                     &[cutoff.clone().into()],
                 )?;
+            }
+            if let Some(a) = &audit {
+                let mut row = a.0.clone();
+                row.detail = format!(
+                    "resource-versions={} documents={}",
+                    report.resource_versions, report.documents
+                );
+                audit::append_in(c, &[row], a.1)?;
             }
             Ok(report)
         })

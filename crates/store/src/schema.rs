@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, V8),
     (9, V9),
     (10, V10),
+    (11, V11),
 ];
 
 const V1: &str = "
@@ -378,6 +379,11 @@ const V10: &str = "
 CREATE INDEX units_patient_docs ON units (patient_key, registered_at) WHERE doc_id IS NOT NULL;
 ";
 
+/// The purge runs among the audit records of the data database (the console lists them).
+const V11: &str = "
+CREATE INDEX audit_log_purges ON audit_log (at) WHERE action = 'purge';
+";
+
 /// The audit tables with their guards, created if missing: the embedded store keeps them in a
 /// database file of their own (`audit.sqlite`).
 pub fn audit_tables(dialect: Dialect) -> String {
@@ -554,7 +560,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 10);
+        assert_eq!(migrate(&mut c).unwrap(), 11);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

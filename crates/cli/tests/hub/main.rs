@@ -1182,6 +1182,42 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert!(purged > 0, "{text}");
+    // The purge is audited in its own transaction, with what it deleted; the chains still
+    // verify.
+    {
+        let store = match &backend {
+            Backend::Sqlite(dir) => store::Store::open_sqlite(dir).unwrap(),
+            Backend::Postgres(url) => store::Store::open_postgres(url, 1).unwrap(),
+        };
+        let runs = store.audit_purges(10).unwrap();
+        assert_eq!(runs.len(), 1, "one purge run recorded: {runs:?}");
+        assert_eq!(
+            (
+                runs[0].action.as_str(),
+                runs[0].role.as_str(),
+                runs[0].purpose.as_str()
+            ),
+            ("purge", "operator", "RECORDMGT")
+        );
+        assert!(
+            runs[0]
+                .detail
+                .contains(&format!("resource-versions={purged} ")),
+            "{:?} against {text}",
+            runs[0].detail
+        );
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+        .args(["audit", "verify"])
+        .args(backend_args(&backend))
+        .output()
+        .expect("verify");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop_backend(&backend);
 }
 

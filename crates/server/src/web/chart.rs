@@ -148,6 +148,38 @@ pub fn trend(
     out
 }
 
+/// A sparkline of `values` (oldest first), `label` naming it for screen readers: a line scaled
+/// from zero to the largest value, no axes.
+pub fn spark(label: &str, values: &[f64]) -> String {
+    const SW: f64 = 160.0;
+    const SH: f64 = 32.0;
+    let top = values
+        .iter()
+        .copied()
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let step = if values.len() > 1 {
+        SW / (values.len() - 1) as f64
+    } else {
+        0.0
+    };
+    let mut points = String::new();
+    for (i, v) in values.iter().enumerate() {
+        let v = if v.is_finite() { *v } else { 0.0 };
+        let y = if top > 0.0 {
+            SH - 2.0 - (v / top) * (SH - 4.0)
+        } else {
+            SH - 2.0
+        };
+        let _ = write!(points, "{:.1},{:.1} ", i as f64 * step, y);
+    }
+    format!(
+        "<svg class=\"spark\" viewBox=\"0 0 {SW} {SH}\" width=\"{SW}\" height=\"{SH}\" role=\"img\" aria-label=\"{}\"><polyline fill=\"none\" stroke=\"currentColor\" stroke-width=\"1.5\" points=\"{}\"/></svg>",
+        esc(label),
+        points.trim_end()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +215,14 @@ mod tests {
     fn no_points_is_an_empty_chart_and_markup_is_escaped() {
         let svg = trend("<x>", "", &[], None, None);
         assert!(svg.contains("&lt;x&gt;") && !svg.contains("<circle"));
+    }
+
+    #[test]
+    fn a_sparkline_scales_from_zero_to_the_largest_value() {
+        let s = super::spark("req/s <5>", &[0.0, 5.0, 10.0]);
+        assert!(s.contains("aria-label=\"req/s &lt;5&gt;\""), "{s}");
+        assert!(s.contains("points=\"0.0,30.0 80.0,16.0 160.0,2.0\""), "{s}");
+        let flat = super::spark("x", &[0.0, f64::NAN]);
+        assert!(flat.contains("points=\"0.0,30.0 160.0,30.0\""), "{flat}");
     }
 }

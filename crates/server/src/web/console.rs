@@ -30,11 +30,12 @@ pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
         }
         let from = app::dates::plus_hours(&now, -24 * 7).unwrap_or_default();
         let findings = app::audit::unusual(&h.store, &caller, &from, &now, Default::default())?;
-        Ok::<_, app::Refusal>((pending, chains, findings))
+        let purges = app::purge::runs(&h.store, &caller, 10)?;
+        Ok::<_, app::Refusal>((pending, chains, findings, purges))
     })
     .await;
     let title = web.t("運用コンソール", "Operator console");
-    let (pending, chains, findings) = match data {
+    let (pending, chains, findings, purges) = match data {
         Ok(Ok(d)) => d,
         Ok(Err(r)) => return refused(&web, title, &r),
         Err(_) => return see_other("/admin"),
@@ -43,6 +44,7 @@ pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
     let mut p = web.page(title);
     p.h(1, title);
     p.w(&nav(&web));
+    health(&mut p.body, &web);
     let _ = write!(
         p.body,
         "<section aria-labelledby=\"h-apps\"><h2 id=\"h-apps\">{}</h2>",
@@ -137,7 +139,125 @@ pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
         p.w("</ul>");
     }
     p.w("</section>");
+    purge_runs(&mut p.body, &web, &purges);
     p.finish()
+}
+
+/// This node's last ten minutes: requests, accepted submissions and server errors per second,
+/// and the latency, each as a sparkline with its latest value.
+fn health(out: &mut String, web: &Web) {
+    let t = |ja, en| web.t(ja, en);
+    let recent = crate::metrics::recent();
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"h-health\"><h2 id=\"h-health\">{}</h2>",
+        t(
+            "サービスの状態（このノード、直近10分・10秒ごと）",
+            "Service health (this node, last 10 minutes, every 10 s)"
+        )
+    );
+    let Some(last) = recent.last() else {
+        let _ = write!(
+            out,
+            "<p class=\"none\">{}</p></section>",
+            t(
+                "まだ計測値がありません（起動から20秒後に表示されます）。",
+                "No measurements yet (shown 20 seconds after the start)."
+            )
+        );
+        return;
+    };
+    let series = |f: fn(&crate::metrics::Rates) -> f64| recent.iter().map(f).collect::<Vec<f64>>();
+    let p99 = last.p99_ms.map_or_else(
+        || t("1秒超", "over 1 s").to_string(),
+        |ms| format!("≤ {ms} ms"),
+    );
+    let rows: [(&str, Vec<f64>, String); 4] = [
+        (
+            t("登録（件/秒）", "Submissions accepted per second"),
+            series(|r| r.submissions_per_s),
+            format!("{:.1}", last.submissions_per_s),
+        ),
+        (
+            t("リクエスト（件/秒）", "Requests per second"),
+            series(|r| r.requests_per_s),
+            format!("{:.1}", last.requests_per_s),
+        ),
+        (
+            t("平均応答時間（ms）", "Mean latency (ms)"),
+            series(|r| r.mean_ms),
+            format!("{:.1} ms (p99 {p99})", last.mean_ms),
+        ),
+        (
+            t(
+                "サーバーエラー（5xx 件/秒）",
+                "Server errors (5xx) per second",
+            ),
+            series(|r| r.errors_per_s),
+            format!("{:.2}", last.errors_per_s),
+        ),
+    ];
+    out.push_str("<table class=\"health\"><tbody>");
+    for (name, values, now) in &rows {
+        let _ = write!(
+            out,
+            "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"mono\">{}</td></tr>",
+            esc(name),
+            super::chart::spark(name, values),
+            esc(now)
+        );
+    }
+    out.push_str("</tbody></table></section>");
+}
+
+/// The latest purge runs of data past its retention, from their audit records.
+fn purge_runs(out: &mut String, web: &Web, runs: &[store::AuditRow]) {
+    let t = |ja, en| web.t(ja, en);
+    let _ = write!(
+        out,
+        "<section aria-labelledby=\"h-purge\"><h2 id=\"h-purge\">{}</h2>",
+        t(
+            "保存期間を過ぎたデータの削除",
+            "Purges of data past its retention"
+        )
+    );
+    if runs.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"none\">{}</p></section>",
+            t(
+                "削除の記録はまだありません（1時間ごとに実行）。",
+                "No purge recorded yet (one runs every hour)."
+            )
+        );
+        return;
+    }
+    let _ = write!(
+        out,
+        "<table><thead><tr><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th><th scope=\"col\">{}</th></tr></thead><tbody>",
+        t("日時（UTC）", "Time (UTC)"),
+        t("実行", "Run by"),
+        t("削除した版", "Resource versions deleted"),
+        t("期限切れにした文書", "Documents expired")
+    );
+    for r in runs {
+        let count = |k: &str| {
+            r.detail
+                .split(' ')
+                .find_map(|kv| kv.strip_prefix(k))
+                .unwrap_or("?")
+                .to_string()
+        };
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(r.at.get(..19).unwrap_or(&r.at)),
+            esc(&r.request),
+            esc(&count("resource-versions=")),
+            esc(&count("documents="))
+        );
+    }
+    out.push_str("</tbody></table></section>");
 }
 
 /// `POST /admin/approve`: approves an application (its institution and client registered).
