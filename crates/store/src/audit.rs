@@ -147,7 +147,7 @@ pub(crate) fn append_in(
     let (seq, prev) = head(c)?;
     let mut chained = rows.to_vec();
     chain(&mut chained, seq, prev, hasher);
-    append_rows(c, &chained)
+    append_rows(c, chained)
 }
 
 /// Links `rows` after the chain's head (`seq`, `prev`): each gets the next sequence number,
@@ -169,28 +169,33 @@ pub(crate) fn chain(
 
 /// Inserts chained records as they are (a record already there is left as it is: the
 /// journal's copy may run in two processes).
-pub(crate) fn append_rows(c: &mut dyn Conn, rows: &[AuditRow]) -> Result<(), crate::DbError> {
+pub(crate) fn append_rows(
+    c: &mut dyn Conn,
+    rows: impl IntoIterator<Item = AuditRow>,
+) -> Result<(), crate::DbError> {
+    let sql = format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (seq) DO NOTHING");
     for row in rows {
+        // The row's strings move into the statement's parameters (no copy).
         c.execute(
-            &format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT (seq) DO NOTHING"),
+            &sql,
             &[
                 row.seq.into(),
-                row.at.clone().into(),
-                row.action.clone().into(),
-                row.outcome.clone().into(),
+                row.at.into(),
+                row.action.into(),
+                row.outcome.into(),
                 row.status.into(),
-                row.member_id.clone().into(),
-                row.institution.clone().into(),
-                row.practitioner.clone().into(),
-                row.client.clone().into(),
-                row.role.clone().into(),
-                row.purpose.clone().into(),
-                row.basis.clone().into(),
-                row.items.clone().into(),
-                row.request.clone().into(),
-                row.detail.clone().into(),
-                row.prev.clone().into(),
-                row.hash.clone().into(),
+                row.member_id.into(),
+                row.institution.into(),
+                row.practitioner.into(),
+                row.client.into(),
+                row.role.into(),
+                row.purpose.into(),
+                row.basis.into(),
+                row.items.into(),
+                row.request.into(),
+                row.detail.into(),
+                row.prev.into(),
+                row.hash.into(),
             ],
         )?;
     }

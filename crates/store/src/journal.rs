@@ -365,7 +365,9 @@ impl Journal {
             offset += line.len() as u64 + 1;
         }
         let mut db = self.db()?;
-        for chunk in rows.chunks(10_000) {
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<AuditRow> = rows.by_ref().take(10_000).collect();
             db.batch("BEGIN IMMEDIATE")?;
             match append_rows(&mut *db, chunk) {
                 Ok(()) => db.batch("COMMIT")?,
