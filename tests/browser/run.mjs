@@ -230,6 +230,12 @@ try {
   await audit(d, '09-viewer-emergency');
   await p.goto(`${base}/portal`);
   check(await p.locator('table.history tr.emergency').count() >= 1, 'the portal highlights the emergency access');
+  // A new visit starts with what is new since the last one: the emergency access is marked.
+  await p.goto(`${base}/`);
+  await p.click('form[action="/demo/signin/patient"] button');
+  check(await p.locator('#h-new').count() === 1, 'a new visit starts with what is new since the last one');
+  check((await p.locator('table.history tr.emergency').first().innerText()).includes('新着'), 'the emergency access since the last visit is marked new');
+  await audit(p, '07d-portal-new-since');
   await d.click('.emergency-banner button');
   check(await d.locator('.emergency-banner').count() === 0, 'leaving ends emergency access');
 

@@ -405,6 +405,8 @@ pub struct SessionRow {
     pub emergency_since: String,
     pub emergency_reason: String,
     pub emergency_member: String,
+    /// When the account's session before this one started (empty: none); set by the store.
+    pub previous_visit: String,
 }
 
 const ACCOUNT_COLUMNS: &str = "account_id, kind, institution, login, name, qualification, emergency, admin, password, totp_secret, totp_step, failures, locked_until, activation, activation_until, enabled, created_at";
@@ -604,9 +606,15 @@ impl Store {
             i64::from(s.revoked).into(),
         ];
         self.write(move |c| {
+            // The session remembers the account's previous visit; the account, this one.
             c.execute(
-                "INSERT INTO sessions (session_hash, account_id, csrf, created_at, expires_at, idle_until, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO sessions (session_hash, account_id, csrf, created_at, expires_at, idle_until, revoked, previous_visit) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, COALESCE((SELECT last_visit FROM accounts WHERE account_id = ?2), ''))",
                 &p,
+            )?;
+            c.execute(
+                "UPDATE accounts SET last_visit = ?2 WHERE account_id = ?1",
+                &[p[1].clone(), p[3].clone()],
             )?;
             Ok(())
         })
@@ -709,12 +717,12 @@ fn session_of(
         .collect::<Vec<_>>()
         .join(", ");
     let mut rows = c.query(
-        &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, s.emergency_member, {cols} \
+        &format!("SELECT s.session_hash, s.account_id, s.csrf, s.created_at, s.expires_at, s.idle_until, s.revoked, s.emergency_since, s.emergency_reason, s.emergency_member, s.previous_visit, {cols} \
                   FROM sessions s JOIN accounts a ON a.account_id = s.account_id WHERE s.session_hash = ?1"),
         &[session_hash.into()],
     )?;
     Ok(rows.pop().map(|mut r| {
-        let a = r.split_off(10);
+        let a = r.split_off(11);
         let mut it = r.into_iter();
         let mut next = || it.next().unwrap_or(Param::Null);
         (
@@ -729,6 +737,7 @@ fn session_of(
                 emergency_since: next().text(),
                 emergency_reason: next().text(),
                 emergency_member: next().text(),
+                previous_visit: next().text(),
             },
             account(a),
         )

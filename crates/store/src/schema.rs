@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, V9),
     (10, V10),
     (11, V11),
+    (12, V12),
 ];
 
 const V1: &str = "
@@ -384,6 +385,13 @@ const V11: &str = "
 CREATE INDEX audit_log_purges ON audit_log (at) WHERE action = 'purge';
 ";
 
+/// A person's visits: the start of the account's latest session, and in each session the start
+/// of the one before it (the portal's "new since your last visit").
+const V12: &str = "
+ALTER TABLE accounts ADD COLUMN last_visit TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN previous_visit TEXT NOT NULL DEFAULT '';
+";
+
 /// The audit tables with their guards, created if missing: the embedded store keeps them in a
 /// database file of their own (`audit.sqlite`).
 pub fn audit_tables(dialect: Dialect) -> String {
@@ -560,7 +568,7 @@ mod tests {
              INSERT INTO search_date VALUES (2, '2-b', 'date', '2026-01-01', '2026-01-02');",
         )
         .unwrap();
-        assert_eq!(migrate(&mut c).unwrap(), 11);
+        assert_eq!(migrate(&mut c).unwrap(), 12);
         assert_eq!(count(&mut c, "SELECT COUNT(*) FROM search_token"), 2);
         assert_eq!(
             count(

@@ -421,6 +421,7 @@ fn new_session(store: &Store, account_id: &str, now: &str) -> Result<NewSession,
         emergency_since: String::new(),
         emergency_reason: String::new(),
         emergency_member: String::new(),
+        previous_visit: String::new(),
     })?;
     Ok(NewSession {
         cookie,
@@ -481,6 +482,8 @@ pub struct LiveSession {
     pub csrf: String,
     pub staff_admin: bool,
     pub name: String,
+    /// When the person's session before this one started (empty: this is the first).
+    pub previous_visit: String,
 }
 
 fn session_expired() -> Refusal {
@@ -564,6 +567,7 @@ fn judge(
         csrf: s.csrf,
         staff_admin: a.kind == "staff" && a.admin,
         name: a.name,
+        previous_visit: s.previous_visit,
     };
     Ok((live, touch))
 }

@@ -20,7 +20,7 @@ use super::{refused, Area, Web};
 use crate::audit::Slot;
 use crate::AppState;
 
-fn kind_words(kind: &str, lang: Lang) -> &'static str {
+pub(super) fn kind_words(kind: &str, lang: Lang) -> &'static str {
     match kind {
         "eReferral" => lang.t("診療情報提供書", "Referral"),
         "eDischargeSummary" => lang.t("退院時サマリー", "Discharge summary"),

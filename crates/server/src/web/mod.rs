@@ -135,6 +135,8 @@ pub struct Web {
     pub(crate) cookie: String,
     /// Emergency access in effect: since when, the reason given, and for which patient.
     pub emergency: Option<(String, String, String)>,
+    /// When the person's previous session started (empty: this is the first).
+    pub previous_visit: String,
 }
 
 impl Web {
@@ -247,6 +249,7 @@ impl FromRequestParts<AppState> for Web {
         }
         Ok(Web {
             emergency: live.emergency.clone(),
+            previous_visit: live.previous_visit,
             caller,
             name: live.name,
             csrf: live.csrf,

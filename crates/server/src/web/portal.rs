@@ -55,7 +55,13 @@ pub async fn home(
     }
     let (h, caller, m) = (hub.clone(), web.caller.clone(), member.clone());
     let now = hub.clock.now();
+    let (since, slot) = (web.previous_visit.clone(), audit.clone());
     let data = tokio::task::spawn_blocking(move || {
+        let fresh = if since.is_empty() {
+            None
+        } else {
+            Some(new_since(&h, &caller, &m, &since, slot.as_deref())?)
+        };
         let history = app::audit::history(&h.store, &caller, &m)?;
         let consents = app::consent::list(&h.store, &caller, Some(&m), 100)?;
         let held = app::read::documents(
@@ -77,11 +83,11 @@ pub async fn home(
             .iter()
             .map(|c| h.directory.name(&c.institution))
             .collect();
-        Ok::<_, app::Refusal>((history, consents, names, held))
+        Ok::<_, app::Refusal>((history, consents, names, held, fresh))
     })
     .await;
     let title = web.t("患者ポータル", "Patient portal");
-    let (history, consents, names, held) = match data {
+    let (history, consents, names, held, fresh) = match data {
         Ok(Ok(d)) => d,
         Ok(Err(r)) => return refused(&web, title, &r),
         Err(_) => return see_other("/portal"),
@@ -89,6 +95,11 @@ pub async fn home(
     let mut p = web.page(title);
     p.h(1, title);
     p.w(&nav(&web));
+    if let Some(f) = &fresh {
+        let since = web.previous_visit.as_str();
+        let accesses = history.iter().filter(|a| a.row.at.as_str() > since).count();
+        new_section(&mut p.body, &web, f, accesses);
+    }
     // Who looked at my record.
     let _ = write!(
         p.body,
@@ -132,11 +143,17 @@ pub async fn home(
                 other => (other, false),
             };
             let when = a.row.at.get(..16).unwrap_or(&a.row.at).replace('T', " ");
+            let is_new = !web.previous_visit.is_empty() && a.row.at > web.previous_visit;
             let _ = write!(
                 p.body,
-                "<tr{}><td>{} UTC</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+                "<tr{}><td>{} UTC{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
                 if special { " class=\"emergency\"" } else { "" },
                 esc(&day(&when)),
+                if is_new {
+                    format!(" <span class=\"tag\">{}</span>", web.t("新着", "new"))
+                } else {
+                    String::new()
+                },
                 esc(a.facility.as_deref().unwrap_or(&a.row.institution)),
                 esc(&item_words(&a.row.items, web.lang)),
                 if special { "<strong>⚠ </strong>" } else { "" },
@@ -211,6 +228,98 @@ pub async fn home(
     }
     p.w("</section>");
     p.finish()
+}
+
+/// What was registered for the patient after `since` (the previous visit), as the patient may
+/// see it: the 6情報 entries per item, and the documents.
+struct Fresh {
+    items: Vec<(String, usize)>,
+    documents: Vec<(store::StoredDocument, String)>,
+}
+
+fn new_since(
+    h: &app::Hub,
+    caller: &app::Caller,
+    member: &str,
+    since: &str,
+    audit: Option<&Slot>,
+) -> Result<Fresh, app::Refusal> {
+    let s = app::read::summary(h, caller, &PatientRef::Member(member.to_string()))?;
+    let new: Vec<(store::StoredResource, clins::policy::Mark)> = s
+        .entries
+        .iter()
+        .filter(|(r, _)| r.registered_at.as_str() > since)
+        .cloned()
+        .collect();
+    if let Some(a) = audit {
+        // Counts per item are shown: the record names those items.
+        a.shown(&s.member_id, s.basis, &new);
+    }
+    let mut items: Vec<(String, usize)> = Vec::new();
+    for (r, _) in &new {
+        match items.iter_mut().find(|(i, _)| *i == r.item) {
+            Some((_, n)) => *n += 1,
+            None => items.push((r.item.clone(), 1)),
+        }
+    }
+    let documents = app::read::summary_documents(h, caller, &s, 200)?
+        .into_iter()
+        .filter(|(d, _)| d.registered_at.as_str() > since)
+        .map(|(d, _)| {
+            let from = h.directory.name(&d.institution);
+            (d, from)
+        })
+        .collect();
+    Ok(Fresh { items, documents })
+}
+
+/// The "new since your last visit" section of the portal's home.
+fn new_section(out: &mut String, web: &Web, f: &Fresh, accesses: usize) {
+    let t = |ja, en| web.t(ja, en);
+    let _ = write!(
+        out,
+        "<section class=\"card\" aria-labelledby=\"h-new\"><h2 id=\"h-new\">{}</h2>",
+        match web.lang {
+            Lang::Ja => format!("前回のご利用（{}）以降の新着", esc(&day(&web.previous_visit))),
+            Lang::En => format!("New since your last visit ({})", esc(&day(&web.previous_visit))),
+        }
+    );
+    if accesses == 0 && f.items.is_empty() && f.documents.is_empty() {
+        let _ = write!(
+            out,
+            "<p class=\"none\">{}</p></section>",
+            t("新着はありません。", "Nothing new.")
+        );
+        return;
+    }
+    out.push_str("<ul>");
+    if accesses > 0 {
+        let _ = write!(
+            out,
+            "<li>{} {accesses}{}</li>",
+            t("わたしの記録へのアクセス", "Accesses to your record:"),
+            t("件（下の一覧に「新着」）", " (marked new below)")
+        );
+    }
+    for (item, n) in &f.items {
+        let _ = write!(
+            out,
+            "<li><a href=\"/portal/record\">{}</a> {n}{}</li>",
+            esc(&item_words(item, web.lang)),
+            t("件", "")
+        );
+    }
+    for (d, from) in &f.documents {
+        let _ = write!(
+            out,
+            "<li><a href=\"/portal/document?id={}\">{}</a> {} · {}</li>",
+            esc(&crate::percent_encode(&d.doc_id)),
+            esc(super::documents::kind_words(&d.kind, web.lang)),
+            esc(from),
+            esc(&day(&d.doc_date))
+        );
+    }
+    out.push_str("</ul></section>");
 }
 
 /// The signed-in patient's own summary, recorded as shown on the request's audit record,
