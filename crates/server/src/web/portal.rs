@@ -280,8 +280,14 @@ fn new_section(out: &mut String, web: &Web, f: &Fresh, accesses: usize) {
         out,
         "<section class=\"card\" aria-labelledby=\"h-new\"><h2 id=\"h-new\">{}</h2>",
         match web.lang {
-            Lang::Ja => format!("前回のご利用（{}）以降の新着", esc(&day(&web.previous_visit))),
-            Lang::En => format!("New since your last visit ({})", esc(&day(&web.previous_visit))),
+            Lang::Ja => format!(
+                "前回のご利用（{}）以降の新着",
+                esc(&day(&web.previous_visit))
+            ),
+            Lang::En => format!(
+                "New since your last visit ({})",
+                esc(&day(&web.previous_visit))
+            ),
         }
     );
     if accesses == 0 && f.items.is_empty() && f.documents.is_empty() {
