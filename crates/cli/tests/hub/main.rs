@@ -1256,6 +1256,38 @@ fn search_parameters_and_paging(kind: &str) {
     let q = |rest: &str| hub.get(&format!("/fhir/Condition?patient={pid}{rest}"), &inst);
     let all = q("&_count=1000");
     assert_eq!(all.status, 200);
+    // Limits (docs/api.md): beyond them the client's error, 400, never the store's 503.
+    let codes = |n: usize| {
+        (0..n)
+            .map(|i| format!("c{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(
+        q(&format!("&code={}", codes(100))).status,
+        200,
+        "100 values"
+    );
+    for (rest, code) in [
+        (format!("&code={}", codes(101)), "SEARCH-TOO-COMPLEX"),
+        (format!("&code={}", codes(500)), "SEARCH-TOO-COMPLEX"),
+        ("&code=x".repeat(21), "SEARCH-TOO-COMPLEX"),
+        ("&code=x".repeat(1000), "SEARCH-TOO-COMPLEX"),
+        ("&_format=json".repeat(40), "SEARCH-TOO-COMPLEX"),
+        ("&_count=%2B5".to_string(), "SEARCH-COUNT"),
+        ("&_count=05000".to_string(), "SEARCH-COUNT"),
+    ] {
+        let r = q(&rest);
+        assert_eq!(
+            r.status,
+            400,
+            "{}…: {}",
+            &rest[..rest.len().min(40)],
+            r.body
+        );
+        assert!(r.body.contains(code), "{}", r.body);
+    }
+    assert_eq!(q(&"&code=x".repeat(20)).status, 200, "20 conditions");
     let all_ids = entry_ids(&all);
     assert!(all_ids.len() >= 2, "{}", all.body);
     // The same through patient.identifier and Patient/<id>.

@@ -71,10 +71,23 @@ pub(crate) fn once(pairs: &[(String, String)], name: &str) -> Result<Option<Stri
     Ok(first)
 }
 
-/// `_count`: 1 to 1000.
+/// Most parameters in one search's query string.
+pub(crate) const MAX_PARAMETERS: usize = 40;
+/// Most search conditions (token, date and `_lastUpdated` parameters) in one search.
+pub(crate) const MAX_CONDITIONS: usize = 20;
+/// Most comma-separated values of one token parameter.
+pub(crate) const MAX_VALUES: usize = 100;
+
+/// A search beyond the limits above: the client's to simplify.
+pub(crate) fn too_complex(param: &str, en: String, ja: String) -> ApiError {
+    ApiError::bad_request("SEARCH-TOO-COMPLEX", param, en, ja)
+}
+
+/// `_count`: 1 to 1000, written in digits.
 pub(crate) fn page_size(v: &str) -> Result<i64, ApiError> {
-    v.parse::<i64>()
-        .ok()
+    Some(v)
+        .filter(|v| !v.is_empty() && v.len() <= 4 && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<i64>().ok())
         .filter(|n| (1..=1000).contains(n))
         .ok_or_else(|| {
             ApiError::bad_request(
@@ -116,6 +129,14 @@ pub(crate) fn repeated(name: &str) -> ApiError {
 }
 
 pub(crate) fn token_filter(param: &str, value: &str) -> Result<TokenFilter, ApiError> {
+    let values = value.split(',').count();
+    if values > MAX_VALUES {
+        return Err(too_complex(
+            param,
+            format!("`{param}` has {values} comma-separated values; at most {MAX_VALUES} are accepted in one parameter"),
+            format!("「{param}」の値が{values}個あります。1つのパラメータに指定できる値は{MAX_VALUES}個までです"),
+        ));
+    }
     let mut any_of = Vec::new();
     for alt in value.split(',') {
         let (system, code) = match alt.split_once('|') {

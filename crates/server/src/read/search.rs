@@ -33,6 +33,19 @@ pub async fn search(
         return Err(not_supported_type(&rtype));
     }
     let pairs = query_pairs(&q);
+    if pairs.len() > MAX_PARAMETERS {
+        return Err(too_complex(
+            "",
+            format!(
+                "the search has {} parameters; at most {MAX_PARAMETERS} are accepted",
+                pairs.len()
+            ),
+            format!(
+                "検索パラメータが{}個あります。指定できるのは{MAX_PARAMETERS}個までです",
+                pairs.len()
+            ),
+        ));
+    }
     let params = indexed_params(&rtype);
     let allowed = {
         let mut a: Vec<&str> = vec![
@@ -124,6 +137,14 @@ pub async fn search(
                 }
             }
         }
+    }
+    let conditions = query.tokens.len() + query.dates.len() + query.registered.len();
+    if conditions > MAX_CONDITIONS {
+        return Err(too_complex(
+            "",
+            format!("the search has {conditions} conditions; at most {MAX_CONDITIONS} are accepted (give several codes as one comma-separated parameter)"),
+            format!("検索条件が{conditions}個あります。指定できるのは{MAX_CONDITIONS}個までです（複数のコードはカンマ区切りで1つのパラメータに指定してください）"),
+        ));
     }
     let Some(pref) = patient_ref(&caller, reference.as_deref(), identifier.as_deref())? else {
         return Err(ApiError::bad_request(
