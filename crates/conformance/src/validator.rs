@@ -141,6 +141,13 @@ impl Validator {
 /// Submissions over this size are refused (DECISIONS.md: 10 MB per submission).
 pub const MAX_BYTES: usize = 10 * 1024 * 1024;
 
+/// Most issues reported for one resource (errors first); the rest are counted in one last
+/// `TOO-MANY-ISSUES` issue. A vendor fixes the first thousand before the next.
+pub const MAX_ISSUES: usize = 1000;
+/// Once a run has found this many issues it stops descending into more elements: the work
+/// (and the memory) spent on a hostile or hopeless input is bounded.
+const WORK_LIMIT: usize = 10 * MAX_ISSUES;
+
 struct ResourceFrame<'a> {
     resource: &'a Value,
     /// A resource inside another's `contained`.
@@ -277,7 +284,32 @@ impl<'a> Run<'a> {
         let mut k = keep.into_iter();
         self.issues.retain(|_| k.next().unwrap_or(true));
         self.issues.sort_by_key(|i| i.severity);
+        let stopped = self.issues.len() >= WORK_LIMIT;
+        if self.issues.len() > MAX_ISSUES || stopped {
+            let more = self.issues.len().saturating_sub(MAX_ISSUES);
+            self.issues.truncate(MAX_ISSUES);
+            self.issues.push(Issue::new(
+                Severity::Error,
+                IssueType::TooCostly,
+                "TOO-MANY-ISSUES",
+                "",
+                format!(
+                    "{more} more issue(s) not listed{}: at most {MAX_ISSUES} are reported; fix these first",
+                    if stopped { ", and validation stopped early" } else { "" }
+                ),
+                format!(
+                    "ほかに{more}件の問題があります{}。報告は{MAX_ISSUES}件までです。まずこれらを修正してください",
+                    if stopped { "（検証は途中で打ち切りました）" } else { "" }
+                ),
+            ));
+        }
         self.issues
+    }
+
+    /// Whether the run has found enough to stop looking (not inside a speculative check,
+    /// whose outcome must stay exact).
+    fn saturated(&self) -> bool {
+        self.speculative == 0 && self.issues.len() >= WORK_LIMIT
     }
 
     fn validate_root(&mut self, v: &'a Value) {
@@ -548,6 +580,9 @@ impl<'a> Run<'a> {
         is_resource: bool,
         element: (Option<&'a Value>, Option<&'a Value>),
     ) {
+        if self.saturated() {
+            return;
+        }
         let mut node_id = node;
         if let Some(cr) = &plan.node(node).content_reference {
             match plan.content_reference(cr) {
@@ -1781,7 +1816,7 @@ impl<'a> Run<'a> {
 
     /// Checks the members of `obj` (absent = no members) against the children of `node`.
     fn profile_children(&mut self, obj: Option<&'a Object>, plan: &Arc<Plan>, node: NodeId) {
-        if plan.node(node).active_children.is_empty() {
+        if plan.node(node).active_children.is_empty() || self.saturated() {
             return;
         }
         // Which child each member belongs to, found once per member.

@@ -35,3 +35,31 @@ fn per_1_holds_fails_and_treats_empty_as_failure() {
         ["Encounter.period"]
     );
 }
+
+/// A hostile Bundle (100,000 empty entries, 1.1 MB) gets at most `MAX_ISSUES` issues and a
+/// last one saying how many more there were; the work stops early instead of growing with it.
+#[test]
+fn issues_are_capped_and_the_work_is_bounded() {
+    let v = Validator::new(Arc::new(Definitions::r4().expect("R4 loads")));
+    let entries = vec!["{}"; 100_000].join(",");
+    let text = format!(r#"{{"resourceType":"Bundle","type":"collection","entry":[{entries}]}}"#);
+    let started = std::time::Instant::now();
+    let issues = v.validate_bytes(text.as_bytes());
+    let took = started.elapsed();
+    assert!(
+        issues.len() <= conformance::validator::MAX_ISSUES + 1,
+        "{} issues",
+        issues.len()
+    );
+    let last = issues.last().expect("issues");
+    assert_eq!(last.detail, "TOO-MANY-ISSUES", "{}", last.en);
+    assert!(last.en.contains("more issue(s) not listed"), "{}", last.en);
+    assert!(issues[..issues.len() - 1]
+        .iter()
+        .all(|i| i.detail != "TOO-MANY-ISSUES"));
+    // Seconds at most even unoptimised; it took minutes and gigabytes before the cap.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    // A small invalid Bundle keeps every issue and no cap notice.
+    let few = v.validate_bytes(br#"{"resourceType":"Bundle","type":"collection","entry":[{},{}]}"#);
+    assert!(!few.is_empty() && few.iter().all(|i| i.detail != "TOO-MANY-ISSUES"));
+}
