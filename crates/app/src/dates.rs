@@ -18,6 +18,10 @@ pub fn utc_range(text: &str) -> Option<(String, String)> {
     };
     let mut dp = date.split('-');
     let y: i64 = num(dp.next()?, 4)?;
+    if y < 1 {
+        // FHIR's years start at 0001.
+        return None;
+    }
     let month = match dp.next() {
         Some(m) => Some(num(m, 2)?),
         None => None,
@@ -116,7 +120,12 @@ fn split_zone(text: &str) -> Option<(&str, Option<i64>)> {
         if let Some(p) = tail.rfind(['+', '-']) {
             let zone = &tail[p + 1..];
             let (zh, zm) = zone.split_once(':')?;
-            let minutes = num(zh, 2)? * 60 + num(zm, 2)?;
+            let (zh, zm) = (num(zh, 2)?, num(zm, 2)?);
+            // FHIR's zones: -14:00 to +14:00, minutes 00–59.
+            if zm > 59 || zh * 60 + zm > 14 * 60 {
+                return None;
+            }
+            let minutes = zh * 60 + zm;
             let sign = if tail.as_bytes()[p] == b'-' { -1 } else { 1 };
             return Some((&text[..t + p], Some(sign * minutes)));
         }
@@ -235,5 +244,26 @@ mod tests {
             day_number("2026-11-21").unwrap() - day_number("2026-11-20").unwrap(),
             1
         );
+    }
+
+    #[test]
+    fn impossible_zones_and_year_zero_are_not_dates() {
+        for bad in [
+            "2026-01-01T00:00:00+99:99",
+            "2026-01-01T00:00:00+14:01",
+            "2026-01-01T00:00:00-15:00",
+            "2026-01-01T00:00:00+09:60",
+            "0000",
+            "0000-01-01",
+        ] {
+            assert_eq!(utc_range(bad), None, "{bad}");
+        }
+        for good in [
+            "2026-01-01T00:00:00+14:00",
+            "2026-01-01T00:00:00-12:00",
+            "0001",
+        ] {
+            assert!(utc_range(good).is_some(), "{good}");
+        }
     }
 }

@@ -603,7 +603,18 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         method = %req.method(),
         path = %req.uri().path()
     );
-    let mut res = tracing::Instrument::instrument(next.run(req), span.clone()).await;
+    // A body declared larger than any request may be is refused at once, before a byte of it
+    // is read (a client that declares 12 MB and then stalls holds nothing).
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut res = if declared.is_some_and(|n| n > crate::MAX_BODY as u64) {
+        crate::too_large().into_response()
+    } else {
+        tracing::Instrument::instrument(next.run(req), span.clone()).await
+    };
     // Errors raised by layers (the timeout) come without a body: every error is an
     // OperationOutcome.
     let is_fhir = res

@@ -331,18 +331,23 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ApiError::internal)?
 }
 
+/// The answer to a body over [`MAX_BODY`] (read, or only declared by `Content-Length`).
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        IssueType::TooLong,
+        "SIZE-LIMIT",
+        "",
+        "the body is larger than 10 MB (10485760 bytes); split the submission",
+        "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
+    )
+}
+
 /// Maps a body rejection (too large, unreadable) to an OperationOutcome.
 pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                IssueType::TooLong,
-                "SIZE-LIMIT",
-                "",
-                "the body is larger than 10 MB (10485760 bytes); split the submission",
-                "送信データが10MB（10485760バイト）を超えています。分割して送信してください",
-            )
+            too_large()
         } else {
             ApiError::bad_request(
                 "BODY-READ",

@@ -471,6 +471,28 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
     let r = hub.post("/fhir/Bundle/$submit", &inst, &big);
     assert_eq!(r.status, 413, "{}", &r.body[..r.body.len().min(300)]);
     assert!(r.details().contains(&"SIZE-LIMIT".to_string()));
+    // Declared too large and then stalled: refused at once, before any of the body.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            s,
+            "POST /fhir/Bundle/$submit HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\nContent-Type: application/fhir+json\r\nContent-Length: 12000000\r\n\r\n{{"
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        let mut head = [0u8; 1024];
+        let n = s.read(&mut head).expect("an answer before the body");
+        let head = String::from_utf8_lossy(&head[..n]);
+        assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+        assert!(
+            head.contains("SIZE-LIMIT") || head.contains("fhir+json"),
+            "{head}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
     let r = request(
         hub.port,
         "POST",
@@ -1276,6 +1298,11 @@ fn search_parameters_and_paging(kind: &str) {
         ("&_format=json".repeat(40), "SEARCH-TOO-COMPLEX"),
         ("&_count=%2B5".to_string(), "SEARCH-COUNT"),
         ("&_count=05000".to_string(), "SEARCH-COUNT"),
+        (
+            "&date=ge2026-01-01T00:00:00%2B99:99".to_string(),
+            "SEARCH-DATE",
+        ),
+        ("&_lastUpdated=0000".to_string(), "SEARCH-DATE"),
     ] {
         let r = q(&rest);
         assert_eq!(
