@@ -185,8 +185,19 @@ impl Refusal {
     }
 }
 
-/// A request body as JSON, or a 400 that says where it breaks.
+/// A request body as JSON, or a 400 that says where it breaks (`JSON-EMPTY` for a body that
+/// is empty or only whitespace, as the validator says it).
 pub fn parse_json(body: &[u8]) -> Result<fhir::json::Value, Refusal> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Refusal::new(
+            Why::BadRequest,
+            IssueType::Structure,
+            "JSON-EMPTY",
+            "",
+            "the body is empty: send one FHIR resource as JSON",
+            "送信データが空です。JSON形式のFHIRリソースを1件送信してください",
+        ));
+    }
     fhir::json::parse_bytes(body).map_err(|e| {
         Refusal::new(
             Why::BadRequest,

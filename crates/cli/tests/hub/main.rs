@@ -454,6 +454,24 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
     );
     assert_eq!(r.status, 400, "{}", r.body);
     assert!(r.details().contains(&"JSON-SYNTAX".to_string()));
+    for empty in [&b""[..], b" \n\t "] {
+        let r = hub.post("/fhir/Bundle/$submit", &inst, empty);
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(
+            r.details().contains(&"JSON-EMPTY".to_string()),
+            "{}",
+            r.body
+        );
+    }
+    // Nested deeper than 256 levels: refused as JSON, not followed.
+    let deep = format!(
+        "{{\"resourceType\":\"Bundle\",\"x\":{}{}}}",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let r = hub.post("/fhir/Bundle/$submit", &inst, deep.as_bytes());
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("nested too deeply"), "{}", r.body);
     let r = request(
         hub.port,
         "POST",
