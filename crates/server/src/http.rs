@@ -582,6 +582,48 @@ static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 /// Gives every request an id (the client's `X-Request-Id`, or a new one), echoes it in the
 /// response, counts the request, and traces it: a `request` span with the id, method and path
 /// (events inside the handler carry them) and one `request` event with the status and duration.
+/// What no handler should see: an HTTP/1.1 request without `Host` (RFC 9112 §3.2), a
+/// compressed body (the hub does not decode one, and would read it as JSON), and more than one
+/// `Content-Type` (which one is meant is a guess).
+fn malformed_head(req: &Request) -> Option<ApiError> {
+    let h = req.headers();
+    if req.version() == axum::http::Version::HTTP_11 && !h.contains_key(header::HOST) {
+        return Some(ApiError::bad_request(
+            "HOST-MISSING",
+            "Host",
+            "an HTTP/1.1 request must carry a Host header",
+            "HTTP/1.1 のリクエストには Host ヘッダーが必要です",
+        ));
+    }
+    let encoded = h.get_all(header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str()
+            .map(|t| {
+                t.split(',')
+                    .any(|c| !c.trim().eq_ignore_ascii_case("identity"))
+            })
+            .unwrap_or(true)
+    });
+    if encoded {
+        return Some(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IssueType::NotSupported,
+            "CONTENT-ENCODING",
+            "Content-Encoding",
+            "the hub does not accept compressed bodies (Content-Encoding): send the body uncompressed",
+            "圧縮された送信データ（Content-Encoding）には対応していません。圧縮せずに送信してください",
+        ));
+    }
+    if h.get_all(header::CONTENT_TYPE).iter().nth(1).is_some() {
+        return Some(ApiError::bad_request(
+            "CONTENT-TYPE-REPEATED",
+            "Content-Type",
+            "the request has more than one Content-Type header: send exactly one",
+            "Content-Type ヘッダーが複数あります。1つだけ指定してください",
+        ));
+    }
+    None
+}
+
 pub async fn request_context(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let id = req
@@ -612,6 +654,8 @@ pub async fn request_context(req: Request, next: Next) -> Response {
         .and_then(|v| v.parse::<u64>().ok());
     let mut res = if declared.is_some_and(|n| n > crate::MAX_BODY as u64) {
         crate::too_large().into_response()
+    } else if let Some(refused) = malformed_head(&req) {
+        refused.into_response()
     } else {
         tracing::Instrument::instrument(next.run(req), span.clone()).await
     };

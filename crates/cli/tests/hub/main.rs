@@ -489,6 +489,33 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
     let r = hub.post("/fhir/Bundle/$submit", &inst, &big);
     assert_eq!(r.status, 413, "{}", &r.body[..r.body.len().min(300)]);
     assert!(r.details().contains(&"SIZE-LIMIT".to_string()));
+    // A compressed body, two Content-Types, no Host: refused, each with its code.
+    for (extra, status, code) in [
+        ("Content-Encoding: gzip\r\n", 415, "CONTENT-ENCODING"),
+        ("Content-Type: text/plain\r\n", 400, "CONTENT-TYPE-REPEATED"),
+    ] {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+        write!(
+            s,
+            "POST /fhir/Bundle/$submit HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nX-Clins-Dev-Institution: {inst}\r\nContent-Type: application/fhir+json\r\n{extra}Content-Length: 2\r\n\r\n{{}}"
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with(&format!("HTTP/1.1 {status}")), "{out}");
+        assert!(out.contains(code), "{out}");
+    }
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+        s.write_all(b"GET /fhir/metadata HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 400"), "{out}");
+        assert!(out.contains("HOST-MISSING"), "{out}");
+    }
     // Declared too large and then stalled: refused at once, before any of the body.
     {
         use std::io::{Read, Write};
