@@ -12,6 +12,7 @@
 pub mod admin;
 mod audit;
 mod auth;
+mod conn;
 mod consent;
 pub mod http;
 mod identify;
@@ -269,21 +270,9 @@ pub async fn serve(
     let router = app(hub);
     match how.tls {
         Some(config) => {
-            axum::serve(
-                tls::TlsListener::new(listener, config)?,
-                router.into_make_service_with_connect_info::<tls::PeerAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
+            conn::serve(tls::TlsListener::new(listener, config)?, router, shutdown).await
         }
-        None => {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<tls::PeerAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
-        }
+        None => conn::serve(listener, router, shutdown).await,
     }
 }
 

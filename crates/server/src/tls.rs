@@ -130,19 +130,3 @@ impl axum::serve::Listener for TlsListener {
 /// credentials keys on it).
 #[derive(Clone, Copy, Debug)]
 pub struct PeerAddr(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
-    for PeerAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
-        PeerAddr(*s.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
-    for PeerAddr
-{
-    fn connect_info(s: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        PeerAddr(*s.remote_addr())
-    }
-}

@@ -516,6 +516,26 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
         assert!(out.starts_with("HTTP/1.1 400"), "{out}");
         assert!(out.contains("HOST-MISSING"), "{out}");
     }
+    // Half a request head, then nothing: the connection is closed after the head deadline
+    // (10 s), and the hub serves on.
+    {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        s.write_all(b"GET /fhir/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: ")
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest);
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_secs(8)
+                && waited < std::time::Duration::from_secs(20),
+            "closed after {waited:?}"
+        );
+        assert_eq!(hub.get("/fhir/metadata", &inst).status, 200);
+    }
     // Declared too large and then stalled: refused at once, before any of the body.
     {
         use std::io::{Read, Write};
