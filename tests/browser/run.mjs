@@ -255,6 +255,7 @@ try {
   await o.click('form[action="/demo/signin/operator"] button');
   check(new URL(o.url()).pathname === '/admin', 'the operator signs in to the console');
   check((await o.locator('main').innerText()).includes('ブラウザ試験病院'), 'the pending application is listed');
+  check(await o.locator('table.health svg.spark').count() === 4, 'the console charts this node\'s last minutes');
   await audit(o, '08-admin');
   await o.locator('tr', { hasText: 'ブラウザ試験病院' }).locator('button').click();
   check(!(await o.locator('main').innerText()).includes('ブラウザ試験病院'), 'the approved application leaves the pending list');

@@ -115,16 +115,19 @@ fn totals() -> Totals {
     }
 }
 
-static HISTORY: std::sync::Mutex<std::collections::VecDeque<Totals>> =
+type Sample = (std::time::Instant, Totals);
+
+static HISTORY: std::sync::Mutex<std::collections::VecDeque<Sample>> =
     std::sync::Mutex::new(std::collections::VecDeque::new());
 
-/// Records the counters now (the server calls it every [`SAMPLE_EVERY`]).
+/// Records the counters now (the server calls it every [`SAMPLE_EVERY`], the first time when
+/// it starts).
 pub fn sample() {
     if let Ok(mut h) = HISTORY.lock() {
         if h.len() == KEPT {
             h.pop_front();
         }
-        h.push_back(totals());
+        h.push_back((std::time::Instant::now(), totals()));
     }
 }
 
@@ -141,8 +144,9 @@ pub struct Rates {
     pub p99_ms: Option<f64>,
 }
 
-fn rates(a: &Totals, b: &Totals) -> Rates {
-    let secs = SAMPLE_EVERY.as_secs_f64();
+/// The activity between two samples `secs` seconds apart.
+fn rates(a: &Totals, b: &Totals, secs: f64) -> Rates {
+    let secs = secs.max(0.001);
     let n = b.requests.saturating_sub(a.requests);
     let mut p99_ms = None;
     let in_buckets: u64 = (0..6)
@@ -172,15 +176,24 @@ fn rates(a: &Totals, b: &Totals) -> Rates {
     }
 }
 
-/// The last ten minutes of this node, one [`Rates`] per sampling interval, oldest first.
+/// The last ten minutes of this node, one [`Rates`] per sampling interval, oldest first, and
+/// last the interval since the latest sample (when it is a second or longer).
 pub fn recent() -> Vec<Rates> {
     let Ok(h) = HISTORY.lock() else {
         return Vec::new();
     };
-    h.iter()
+    let mut out: Vec<Rates> = h
+        .iter()
         .zip(h.iter().skip(1))
-        .map(|(a, b)| rates(a, b))
-        .collect()
+        .map(|((ta, a), (tb, b))| rates(a, b, tb.duration_since(*ta).as_secs_f64()))
+        .collect();
+    if let Some((t, last)) = h.back() {
+        let since = t.elapsed().as_secs_f64();
+        if since >= 1.0 {
+            out.push(rates(last, &totals(), since));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -201,7 +214,7 @@ mod tests {
         b.latency[1] = 98;
         b.latency[3] = 1;
         b.latency[5] = 1;
-        let r = rates(&a, &b);
+        let r = rates(&a, &b, 10.0);
         assert_eq!(r.requests_per_s, 10.0);
         assert_eq!(r.submissions_per_s, 5.0);
         assert_eq!(r.errors_per_s, 1.0);
@@ -210,7 +223,12 @@ mod tests {
         assert_eq!(r.p99_ms, Some(100.0));
         b.latency[3] = 0;
         b.latency[5] = 2;
-        assert_eq!(rates(&a, &b).p99_ms, None, "above the last bound");
-        assert_eq!(rates(&a, &a), Rates::default());
+        assert_eq!(rates(&a, &b, 10.0).p99_ms, None, "above the last bound");
+        assert_eq!(rates(&a, &a, 10.0), Rates::default());
+        assert_eq!(
+            rates(&a, &b, 5.0).requests_per_s,
+            20.0,
+            "per second of the interval"
+        );
     }
 }

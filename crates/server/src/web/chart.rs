@@ -153,6 +153,15 @@ pub fn trend(
 pub fn spark(label: &str, values: &[f64]) -> String {
     const SW: f64 = 160.0;
     const SH: f64 = 32.0;
+    // One value is drawn as a level line across.
+    let one;
+    let values = match values {
+        [v] => {
+            one = [*v, *v];
+            &one[..]
+        }
+        _ => values,
+    };
     let top = values
         .iter()
         .copied()
@@ -222,6 +231,8 @@ mod tests {
         let s = super::spark("req/s <5>", &[0.0, 5.0, 10.0]);
         assert!(s.contains("aria-label=\"req/s &lt;5&gt;\""), "{s}");
         assert!(s.contains("points=\"0.0,30.0 80.0,16.0 160.0,2.0\""), "{s}");
+        let one = super::spark("x", &[3.0]);
+        assert!(one.contains("points=\"0.0,2.0 160.0,2.0\""), "{one}");
         let flat = super::spark("x", &[0.0, f64::NAN]);
         assert!(flat.contains("points=\"0.0,30.0 160.0,30.0\""), "{flat}");
     }

@@ -161,8 +161,8 @@ fn health(out: &mut String, web: &Web) {
             out,
             "<p class=\"none\">{}</p></section>",
             t(
-                "まだ計測値がありません（起動から20秒後に表示されます）。",
-                "No measurements yet (shown 20 seconds after the start)."
+                "まだ計測値がありません（起動の1秒後から表示されます）。",
+                "No measurements yet (shown from a second after the start)."
             )
         );
         return;
