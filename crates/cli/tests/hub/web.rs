@@ -142,6 +142,91 @@ pub fn pages_follow_the_access_decision(kind: &str, ig: &[std::path::PathBuf]) {
     assert_eq!((after.status, api(viewer)), (200, 200), "{}", after.body);
     assert!(after.body.contains("class=\"danger\""));
 
+    // Prescriptions come from referrals and discharge summaries: once the patient releases a
+    // held referral, the API shows its prescriptions to a consented institution, and so does
+    // the page.
+    let rx_member = member_of(
+        &subs
+            .iter()
+            .find(|s| {
+                s.kind == "eReferral"
+                    && fhir::json::to_string(&s.bundle).contains("\"MedicationRequest\"")
+            })
+            .expect("a referral with a prescription in the population")
+            .bundle,
+    );
+    let as_patient = [("X-Clins-Dev-Patient", enc(&rx_member))];
+    let as_patient: Vec<(&str, &str)> = as_patient.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let held = request(
+        port,
+        "GET",
+        "/fhir/DocumentReference?status=held",
+        &as_patient,
+        b"",
+    );
+    assert_eq!(held.status, 200, "{}", held.body);
+    let data: Vec<String> = held
+        .entries()
+        .iter()
+        .filter_map(|e| e.pointer("resource.id").and_then(Value::as_str))
+        .map(|id| {
+            format!(
+                r#"{{"meaning":"instance","reference":{{"reference":"DocumentReference/{id}"}}}}"#
+            )
+        })
+        .collect();
+    assert!(!data.is_empty(), "the referral is held: {}", held.body);
+    let mut h = as_patient.clone();
+    h.push(("Content-Type", "application/fhir+json"));
+    let r = request(
+        port,
+        "POST",
+        "/fhir/Consent",
+        &h,
+        format!(
+            r#"{{"resourceType":"Consent","status":"active","patient":{{"identifier":{{"system":"http://jpfhir.jp/fhir/clins/Idsystem/JP_Insurance_memberID","value":"{rx_member}"}}}},"provision":{{"data":[{}]}}}}"#,
+            data.join(",")
+        )
+        .as_bytes(),
+    );
+    assert!(r.status < 300, "release: {}", r.body);
+    hub.grant(&rx_member, viewer);
+    let api_rx = hub.get(&summary_path(&rx_member), viewer);
+    let names: Vec<String> = api_rx
+        .entries()
+        .iter()
+        .filter_map(|e| e.get("resource"))
+        .filter(|r| r.get("resourceType").and_then(Value::as_str) == Some("MedicationRequest"))
+        .filter_map(|r| {
+            let c = r.get("medicationCodeableConcept")?;
+            c.get("text").and_then(Value::as_str).or_else(|| {
+                c.get("coding")?
+                    .as_array()?
+                    .iter()
+                    .find_map(|x| x.get("display")?.as_str())
+            })
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(
+        !names.is_empty(),
+        "released prescriptions on the API: {}",
+        api_rx.body
+    );
+    let rx_page = page(
+        port,
+        &format!("/viewer/patient?member={}", enc(&rx_member)),
+        &dr,
+    );
+    assert_eq!(rx_page.status, 200);
+    for n in &names {
+        assert!(
+            rx_page.body.contains(n.as_str()),
+            "{n} on the page: {}",
+            rx_page.body
+        );
+    }
+
     // A form without the session's CSRF token changes nothing.
     let r = request(
         port,
