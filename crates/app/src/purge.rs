@@ -39,14 +39,19 @@ pub fn purge_plan(now: &str) -> store::PurgePlan {
 /// Applies the retention rules as of `now` to `store`, audited: a `purge` record (who ran it:
 /// `role`, `request`; what was deleted in its detail) committed in the purge's own transaction,
 /// so no deletion of medical data goes unrecorded.
+///
+/// `now` is the instant the retention rules are applied as of; `at` the record's time (the
+/// clock's now; `clins-hub purge --now` may apply the rules as of another instant).
 pub fn purge_store(
     store: &store::Store,
     now: &str,
+    at: &str,
     role: &str,
     request: &str,
 ) -> Result<store::PurgeReport, store::StoreError> {
     let row = store::AuditRow {
-        at: now.to_string(),
+        at: at.to_string(),
+        detail: format!("as-of={now}"),
         action: "purge".into(),
         outcome: "0".into(),
         status: 200,
@@ -63,7 +68,7 @@ pub fn purge_store(
 /// expiry anyway; only the rows go).
 pub fn purge(hub: &Hub) -> Result<store::PurgeReport, store::StoreError> {
     let now = hub.clock.now();
-    let report = purge_store(&hub.store, &now, "system", "retention")?;
+    let report = purge_store(&hub.store, &now, &now, "system", "retention")?;
     hub.store.forget_jtis(&now)?;
     hub.store.forget_sessions(&now)?;
     Ok(report)

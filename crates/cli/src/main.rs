@@ -1068,7 +1068,7 @@ fn main() -> ExitCode {
                 connections: store::DEFAULT_PG_CONNECTIONS,
             })
             .and_then(|s| {
-                server::purge_store(&s, &now, "operator", "clins-hub purge")
+                server::purge_store(&s, &now, &store::now_utc(), "operator", "clins-hub purge")
                     .map_err(|e| e.to_string())
             }) {
                 Ok(r) => {

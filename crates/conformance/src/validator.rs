@@ -194,6 +194,10 @@ struct Run<'a> {
     indexes: Vec<(usize, std::rc::Rc<BundleIndex>)>,
     /// Nesting of speculative validations (slice matching by profile); no skip reports there.
     speculative: u32,
+    /// Errors counted among `issues[..counted.0]` (`counted.1`), for [`Run::saturated`].
+    counted: (usize, usize),
+    /// The run stopped descending because it had found [`WORK_LIMIT`] errors.
+    stopped: bool,
     /// Emptied buffers of `profile_children`, kept for reuse (it runs for every element and
     /// recurses: a stack of them instead of two allocations per call and child).
     member_bufs: Vec<Vec<(NodeId, &'a str, &'a Value)>>,
@@ -228,6 +232,8 @@ impl<'a> Run<'a> {
             code_systems: HashMap::default(),
             conforms_cache: HashMap::default(),
             speculative: 0,
+            counted: (0, 0),
+            stopped: false,
             member_bufs: Vec::new(),
             item_bufs: Vec::new(),
             seen_bufs: Vec::new(),
@@ -284,12 +290,19 @@ impl<'a> Run<'a> {
         let mut k = keep.into_iter();
         self.issues.retain(|_| k.next().unwrap_or(true));
         self.issues.sort_by_key(|i| i.severity);
-        let stopped = self.issues.len() >= WORK_LIMIT;
+        let stopped = self.stopped;
         if self.issues.len() > MAX_ISSUES || stopped {
             let more = self.issues.len().saturating_sub(MAX_ISSUES);
+            // An error when the resource has errors (or was not checked to its end): a Bundle
+            // with only warnings, however many, is not refused for the notice.
+            let severity = if stopped || self.issues.iter().any(|i| i.severity.is_error()) {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
             self.issues.truncate(MAX_ISSUES);
             self.issues.push(Issue::new(
-                Severity::Error,
+                severity,
                 IssueType::TooCostly,
                 "TOO-MANY-ISSUES",
                 "",
@@ -306,10 +319,32 @@ impl<'a> Run<'a> {
         self.issues
     }
 
-    /// Whether the run has found enough to stop looking (not inside a speculative check,
-    /// whose outcome must stay exact).
-    fn saturated(&self) -> bool {
-        self.speculative == 0 && self.issues.len() >= WORK_LIMIT
+    /// Whether the run has found enough errors to stop looking (warnings do not count; not
+    /// inside a speculative check, whose outcome must stay exact). Errors are counted again
+    /// only as issues accumulate, so the check stays cheap on every element.
+    fn saturated(&mut self) -> bool {
+        if self.speculative != 0 {
+            return false;
+        }
+        if self.stopped {
+            return true;
+        }
+        let n = self.issues.len();
+        if n < WORK_LIMIT {
+            return false;
+        }
+        let (upto, errors) = self.counted;
+        let (from, base) = if upto <= n { (upto, errors) } else { (0, 0) };
+        if n - from < 256 && from != 0 {
+            return false;
+        }
+        let more = self.issues[from..]
+            .iter()
+            .filter(|i| i.severity.is_error())
+            .count();
+        self.counted = (n, base + more);
+        self.stopped = base + more >= WORK_LIMIT;
+        self.stopped
     }
 
     fn validate_root(&mut self, v: &'a Value) {

@@ -59,7 +59,45 @@ fn issues_are_capped_and_the_work_is_bounded() {
         .all(|i| i.detail != "TOO-MANY-ISSUES"));
     // Seconds at most even unoptimised; it took minutes and gigabytes before the cap.
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(
+        last.severity.is_error() && last.en.contains("stopped early"),
+        "{}",
+        last.en
+    );
     // A small invalid Bundle keeps every issue and no cap notice.
     let few = v.validate_bytes(br#"{"resourceType":"Bundle","type":"collection","entry":[{},{}]}"#);
     assert!(!few.is_empty() && few.iter().all(|i| i.detail != "TOO-MANY-ISSUES"));
+}
+
+/// Warnings, however many, do not make the cap notice an error: a Bundle without errors stays
+/// acceptable when its warnings are cut to the first thousand.
+#[test]
+fn many_warnings_stay_warnings() {
+    let v = Validator::new(Arc::new(Definitions::r4().expect("R4 loads")));
+    let entry =
+        r#"{"fullUrl":"urn:uuid:ID","resource":{"resourceType":"Basic","code":{"text":"x"}}}"#;
+    let bundle = |n: usize| {
+        let entries: Vec<String> = (0..n)
+            .map(|i| entry.replace("ID", &format!("00000000-0000-4000-8000-{i:012}")))
+            .collect();
+        format!(
+            r#"{{"resourceType":"Bundle","type":"collection","entry":[{}]}}"#,
+            entries.join(",")
+        )
+    };
+    let one = v.validate_bytes(bundle(1).as_bytes());
+    assert!(
+        !one.is_empty() && one.iter().all(|i| !i.severity.is_error()),
+        "one entry: warnings only: {one:?}"
+    );
+    let many = v.validate_bytes(bundle(2_500).as_bytes());
+    assert!(many.len() <= conformance::validator::MAX_ISSUES + 1);
+    let last = many.last().unwrap();
+    assert_eq!(last.detail, "TOO-MANY-ISSUES");
+    assert!(
+        many.iter().all(|i| !i.severity.is_error()),
+        "no error among {} issues: {}",
+        many.len(),
+        last.en
+    );
 }

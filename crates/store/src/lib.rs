@@ -1226,7 +1226,7 @@ impl Store {
     /// stored Bundles of expired documents (their index row stays, with status `expired`).
     ///
     /// With [`Store::with_audit`], the record is appended in the purge's transaction with what
-    /// was deleted written into its `detail` (`resource-versions=N documents=M`).
+    /// was deleted added to its `detail` (`resource-versions=N documents=M`).
     pub fn purge(&self, plan: &PurgePlan) -> Result<PurgeReport, StoreError> {
         let plan = plan.clone();
         let audit = self.audit_in_write.clone();
@@ -1257,10 +1257,15 @@ impl Store {
             }
             if let Some(a) = &audit {
                 let mut row = a.0.clone();
-                row.detail = format!(
+                let counts = format!(
                     "resource-versions={} documents={}",
                     report.resource_versions, report.documents
                 );
+                row.detail = if row.detail.is_empty() {
+                    counts
+                } else {
+                    format!("{} {counts}", row.detail)
+                };
                 audit::append_in(c, &[row], a.1)?;
             }
             Ok(report)

@@ -1286,6 +1286,13 @@ fn summary_across_institutions_flags_and_retention(kind: &str) {
             ),
             ("purge", "operator", "RECORDMGT")
         );
+        // Recorded when it ran, as of the instant it was asked to apply the rules.
+        assert!(runs[0].at.as_str() < "2032", "{}", runs[0].at);
+        assert!(
+            runs[0].detail.starts_with("as-of=2032-11-30T15:00"),
+            "{}",
+            runs[0].detail
+        );
         assert!(
             runs[0]
                 .detail

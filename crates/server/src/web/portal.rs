@@ -57,10 +57,12 @@ pub async fn home(
     let now = hub.clock.now();
     let (since, slot) = (web.previous_visit.clone(), audit.clone());
     let data = tokio::task::spawn_blocking(move || {
+        // Nothing new to say (no previous visit, or nothing stored for the patient yet): no
+        // section, and the rest of the page as always.
         let fresh = if since.is_empty() {
             None
         } else {
-            Some(new_since(&h, &caller, &m, &since, slot.as_deref())?)
+            new_since(&h, &caller, &m, &since, slot.as_deref()).ok()
         };
         let history = app::audit::history(&h.store, &caller, &m)?;
         let consents = app::consent::list(&h.store, &caller, Some(&m), 100)?;
