@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 
 use super::html::{day, esc, see_other};
-use super::{refused, Posted, Web};
+use super::{refused, settled, Posted, Web};
 use crate::AppState;
 
 /// `GET /admin`: what waits for the operator.
@@ -35,10 +35,9 @@ pub async fn home(State(hub): State<AppState>, web: Web) -> Response {
     })
     .await;
     let title = web.t("運用コンソール", "Operator console");
-    let (pending, chains, findings, purges) = match data {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/admin"),
+    let (pending, chains, findings, purges) = match settled(&web, title, data) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let t = |ja, en| web.t(ja, en);
     let mut p = web.page(title);
@@ -313,10 +312,9 @@ pub async fn registry(State(hub): State<AppState>, web: Web, RawQuery(q): RawQue
     })
     .await;
     let title = web.t("登録機関", "Registry");
-    let (total, shown) = match done {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/admin"),
+    let (total, shown) = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let t = |ja, en| web.t(ja, en);
     let mut p = web.page(title);
@@ -406,10 +404,9 @@ pub async fn usage(State(hub): State<AppState>, web: Web, RawQuery(q): RawQuery)
     let (h, m2) = (hub.clone(), month.clone());
     let done = tokio::task::spawn_blocking(move || app::audit::usage(&h.store, &m2)).await;
     let title = web.t("利用状況", "Usage");
-    let rows = match done {
-        Ok(Ok(r)) => r,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/admin"),
+    let rows = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let t = |ja, en| web.t(ja, en);
     let mut p = web.page(title);
@@ -469,10 +466,9 @@ pub async fn disasters(State(hub): State<AppState>, web: Web) -> Response {
     let (h, caller) = (hub.clone(), web.caller.clone());
     let done = tokio::task::spawn_blocking(move || app::disaster::list(&h.store, &caller)).await;
     let title = web.t("災害時の宣言", "Disaster declarations");
-    let rows = match done {
-        Ok(Ok(r)) => r,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/admin"),
+    let rows = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let t = |ja, en| web.t(ja, en);
     let now = hub.clock.now();

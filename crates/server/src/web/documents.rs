@@ -16,7 +16,7 @@ use app::read::{DocumentEntry, DocumentQuery, PatientRef};
 
 use super::chart::{trend, Point};
 use super::html::{day, esc, see_other, Lang};
-use super::{refused, Area, Web};
+use super::{refused, settled, Area, Web};
 use crate::audit::Slot;
 use crate::AppState;
 
@@ -258,10 +258,9 @@ pub async fn document(
     })
     .await;
     let title = web.t("文書", "Document");
-    let (doc, bytes, from) = match done {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other(&format!("/{}", web.area.name())),
+    let (doc, bytes, from) = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let bundle = fhir::json::parse_bytes(&bytes).unwrap_or(Value::Null);
     let composition = composition(&bundle);
@@ -325,10 +324,9 @@ pub async fn attachment(
         retrieved(&h, &caller, &id, a2.as_deref()).map(|(_, bytes)| bytes)
     })
     .await;
-    let bytes = match done {
-        Ok(Ok(b)) => b,
-        Ok(Err(r)) => return refused(&web, web.t("添付", "Attachment"), &r),
-        Err(_) => return see_other(&format!("/{}", web.area.name())),
+    let bytes = match settled(&web, web.t("添付", "Attachment"), done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let bundle = fhir::json::parse_bytes(&bytes).unwrap_or(Value::Null);
     let Some((ct, _, data)) = attachments(&bundle).into_iter().nth(n) else {
@@ -393,10 +391,9 @@ pub async fn checkups(
     })
     .await;
     let title = web.t("健診結果", "Checkup results");
-    let (docs, bundles) = match done {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/portal"),
+    let (docs, bundles) = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     // Per item (by its name): the values over the years, with the reference range last seen.
     type Series = (Vec<Point>, String, Option<f64>, Option<f64>);
@@ -547,10 +544,9 @@ pub async fn patient_summaries(
     })
     .await;
     let title = web.t("患者サマリー", "Patient summary (care plan)");
-    let (docs, newest) = match done {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/portal"),
+    let (docs, newest) = match settled(&web, title, done) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     if let Some(a) = &audit {
         if !docs.is_empty() {

@@ -513,6 +513,20 @@ async fn stylesheet() -> Response {
     r
 }
 
+/// The outcome of a page's blocking work: its value, or the page to answer instead — a
+/// refusal in words with the API's status, or the area's home when the task itself failed.
+pub(crate) fn settled<T>(
+    web: &Web,
+    title: &str,
+    done: Result<Result<T, app::Refusal>, tokio::task::JoinError>,
+) -> Result<T, Response> {
+    match done {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(r)) => Err(refused(web, title, &r)),
+        Err(_) => Err(see_other(&format!("/{}", web.area.name()))),
+    }
+}
+
 /// A page that says why something could not be shown (the refusal's words, both languages).
 pub fn refused(web: &Web, title: &str, r: &app::Refusal) -> Response {
     let mut p = web.page(title);

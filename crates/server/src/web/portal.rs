@@ -12,7 +12,7 @@ use axum::response::Response;
 use app::read::PatientRef;
 
 use super::html::{day, esc, see_other, Lang};
-use super::{refused, Posted, Web};
+use super::{refused, settled, Posted, Web};
 use crate::audit::Slot;
 use crate::AppState;
 
@@ -89,10 +89,9 @@ pub async fn home(
     })
     .await;
     let title = web.t("患者ポータル", "Patient portal");
-    let (history, consents, names, held, fresh) = match data {
-        Ok(Ok(d)) => d,
-        Ok(Err(r)) => return refused(&web, title, &r),
-        Err(_) => return see_other("/portal"),
+    let (history, consents, names, held, fresh) = match settled(&web, title, data) {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     let mut p = web.page(title);
     p.h(1, title);
