@@ -909,13 +909,17 @@ fn main() -> ExitCode {
                 None => server::Clock::System,
             };
             // Port 0: the port is chosen now, so that the base URL (and the token endpoint that
-            // client assertions name) carries the port the hub will listen on.
-            let listen = if listen.port() == 0 {
-                std::net::TcpListener::bind(listen)
-                    .and_then(|l| l.local_addr())
-                    .unwrap_or(listen)
-            } else {
-                listen
+            // client assertions name) carries the port the hub will listen on; the socket is
+            // kept and served, so no other process can take the port meanwhile.
+            let chosen = (listen.port() == 0)
+                .then(|| std::net::TcpListener::bind(listen).ok())
+                .flatten();
+            let (listen, bound) = match chosen {
+                Some(l) => (
+                    l.local_addr().unwrap_or(listen),
+                    Some(std::sync::Arc::new(l)),
+                ),
+                None => (listen, None),
             };
             let scheme = if tls_cert.is_some() { "https" } else { "http" };
             let base = base_url.unwrap_or_else(|| format!("{scheme}://{listen}/fhir"));
@@ -949,6 +953,7 @@ fn main() -> ExitCode {
                     addr: listen,
                     tls,
                     behind_tls_proxy,
+                    bound,
                 };
                 let durability = if audit_sync {
                     store::Durability::Sync

@@ -177,6 +177,9 @@ pub struct Listen {
     /// Plain HTTP on a non-loopback address is allowed because a TLS proxy in front of the hub
     /// terminates TLS (`serve --behind-tls-proxy`).
     pub behind_tls_proxy: bool,
+    /// A socket already bound to `addr` (a port chosen by the system before the hub was built):
+    /// served as it is, so that no other process can take the port in between.
+    pub bound: Option<Arc<std::net::TcpListener>>,
 }
 
 impl Listen {
@@ -186,6 +189,7 @@ impl Listen {
             addr,
             tls: None,
             behind_tls_proxy: false,
+            bound: None,
         }
     }
 }
@@ -210,7 +214,14 @@ pub async fn serve(
             format!("--insecure-dev-auth trusts a request header and is refused on the non-loopback address {listen}; listen on 127.0.0.1"),
         ));
     }
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let listener = match &how.bound {
+        Some(l) => {
+            let l = l.try_clone()?;
+            l.set_nonblocking(true)?;
+            tokio::net::TcpListener::from_std(l)?
+        }
+        None => tokio::net::TcpListener::bind(listen).await?,
+    };
     on_ready(listener.local_addr()?);
     // The audit trail's head is signed every minute (CLINS_AUDIT_CHECKPOINT_SECONDS).
     let h = hub.clone();

@@ -88,7 +88,13 @@ fn copy(backend: &Backend, name: &str) -> Backend {
             std::fs::create_dir_all(&to).unwrap();
             for e in std::fs::read_dir(dir).unwrap() {
                 let e = e.unwrap();
-                std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+                match std::fs::copy(e.path(), to.join(e.file_name())) {
+                    Ok(_) => {}
+                    // A database's `-wal`/`-shm` file removed as its last connection closed,
+                    // between the listing and the copy: nothing of it is needed.
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => panic!("copying {}: {err}", e.path().display()),
+                }
             }
             Backend::Sqlite(to)
         }
