@@ -175,6 +175,15 @@ try {
   check(!hist.includes('doctor'), 'the access history never names the practitioner');
   check(await p.locator('#h-held').count() === 1, 'the portal has a place for referrals waiting for consent');
   await audit(p, '06-portal-home');
+  // The demo's example patient has a referral held until they agree (閲覧保留): release it.
+  const releases = p.locator('form[action="/portal/release"] button');
+  const waiting = await releases.count();
+  check(waiting >= 1, 'a referral waiting for consent is listed with a release button');
+  if (waiting >= 1) {
+    await releases.first().click();
+    check(new URL(p.url()).pathname === '/portal', 'releasing returns to the portal');
+    check(await p.locator('form[action="/portal/release"] button').count() === waiting - 1, 'the released referral leaves the waiting list');
+  }
   await p.click('a[href="/portal/record"]');
   check(await p.locator('section.danger').count() === 1, 'the patient sees their own record');
   await audit(p, '07-portal-record');

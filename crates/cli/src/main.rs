@@ -1377,7 +1377,11 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     let (mut ok, mut rejected) = (0usize, 0usize);
     let mut example: Option<(String, String)> = None;
     for n in 0..patients {
-        synth::patient_submissions(&cfg, &world, n, &mut |sub| {
+        // The example patient (the first) also has a referral waiting for consent in the portal.
+        let extra = synth::Extra {
+            held_referral: n == 0,
+        };
+        synth::patient_submissions_with(&cfg, &world, n, extra, &mut |sub| {
             let bytes = fhir::json::to_string(&sub.bundle).into_bytes();
             match app::submit::submit(&h, None, &bytes, None) {
                 Ok(_) => ok += 1,

@@ -1381,6 +1381,28 @@ impl Manifest {
 /// Generates the submissions of patient `n` (0-based) into `sink`. Each patient draws from its
 /// own random stream, so patient `n` is the same whatever `--patients` says.
 pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn FnMut(Submission)) {
+    patient_submissions_with(cfg, world, n, Extra::default(), sink)
+}
+
+/// What a caller may add to a patient's generated history.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extra {
+    /// A 診療情報提供書 from the first institution visited (unless it is a dental clinic or
+    /// wrote one anyway) to another, without the patient's consent in the Bundle, so the hub
+    /// holds it (閲覧保留) until the patient releases it: the demo's example patient has one to
+    /// release in the portal. Drawn from a random stream of its own, so the rest of the
+    /// patient's history is the same as without it.
+    pub held_referral: bool,
+}
+
+/// [`patient_submissions`] with [`Extra`] submissions.
+pub fn patient_submissions_with(
+    cfg: &Config,
+    world: &World,
+    n: u64,
+    extra: Extra,
+    sink: &mut dyn FnMut(Submission),
+) {
     let mut rng = Rng::derive(cfg.seed, n);
     let p = person(&mut rng);
     let insts = &world.institutions;
@@ -1579,6 +1601,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
             labs,
         };
         let doc_time = timestamp(TODAY, minute + 60);
+        let mut referred = false;
         if inst.kind == InstitutionKind::Hospital && rng.chance(0.1) {
             if let Some(to) = world.referral_target(&mut rng, ii, InstitutionKind::Clinic) {
                 let discharged = days_before(TODAY, 1 + rng.below(60) as u32);
@@ -1603,6 +1626,7 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                     Action::Submit,
                     documents::referral(&mut rng, &referral),
                 );
+                referred = true;
                 emit(
                     "discharge",
                     Action::Submit,
@@ -1637,6 +1661,32 @@ pub fn patient_submissions(cfg: &Config, world: &World, n: u64, sink: &mut dyn F
                     "referral",
                     Action::Submit,
                     documents::referral(&mut rng, &referral),
+                );
+                referred = true;
+            }
+        }
+        if extra.held_referral && v == 0 && !referred && inst.kind != InstitutionKind::Dental {
+            let mut own = Rng::derive(cfg.seed ^ 0x4845_4c44, n);
+            let want = if inst.kind == InstitutionKind::Clinic {
+                InstitutionKind::Hospital
+            } else {
+                InstitutionKind::Clinic
+            };
+            if let Some(to) = world.referral_target(&mut own, ii, want) {
+                let referral = documents::Referral {
+                    visit,
+                    to: &insts[to],
+                    issued: TODAY,
+                    updated: doc_time.clone(),
+                    bundle_id: format!("{}^{}^REF-{seq:010}-H", inst.number, TODAY.0),
+                    body: documents::Body::Structured,
+                    pdf: true,
+                    discharge: None,
+                };
+                emit(
+                    "referral-held",
+                    Action::Submit,
+                    documents::referral(&mut own, &referral),
                 );
             }
         }
@@ -1754,6 +1804,48 @@ mod tests {
             people.len(),
         );
         assert!((28.0..32.0).contains(&empty_branch), "{empty_branch}");
+    }
+
+    #[test]
+    fn a_held_referral_is_added_without_changing_the_rest() {
+        let cfg = Config {
+            patients: 40,
+            institutions: None,
+            seed: 1,
+        };
+        let world = World::new(&cfg);
+        let mut added = 0;
+        for n in 0..cfg.patients {
+            let (mut plain, mut with) = (Vec::new(), Vec::new());
+            patient_submissions(&cfg, &world, n, &mut |s| plain.push(s));
+            let extra = Extra {
+                held_referral: true,
+            };
+            patient_submissions_with(&cfg, &world, n, extra, &mut |s| with.push(s));
+            let key = |s: &Submission| fhir::json::to_string(&s.bundle);
+            let plain_bytes: Vec<String> = plain.iter().map(key).collect();
+            let extra_ones: Vec<&Submission> = with
+                .iter()
+                .filter(|s| !plain_bytes.contains(&key(s)))
+                .collect();
+            assert!(extra_ones.len() <= 1, "patient {n}: {}", extra_ones.len());
+            assert_eq!(with.len(), plain.len() + extra_ones.len(), "patient {n}");
+            for s in &extra_ones {
+                assert_eq!(s.kind, "eReferral");
+                assert!(
+                    s.file_name.ends_with("referral-held.json"),
+                    "{}",
+                    s.file_name
+                );
+                let text = key(s);
+                assert!(
+                    !text.contains("\"resourceType\":\"Consent\""),
+                    "held: no Consent"
+                );
+                added += 1;
+            }
+        }
+        assert!(added >= 20, "{added} of 40 patients got a held referral");
     }
 
     #[test]
