@@ -61,6 +61,10 @@ start() { # BIN STORE_ARGS...
   echo "server did not start" >&2; cat "$work/serve.log" >&2; exit 1
 }
 
+cpu_ticks() { # PID → its user + system CPU time so far, in clock ticks
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 stop() {
   kill "$server"; wait "$server" 2>/dev/null || true; server=""
 }
@@ -104,7 +108,9 @@ summary)
       if [ "$backend" = sqlite ]; then cat "$work"/"${st##*/}"/clins.sqlite* >/dev/null 2>&1 || true; fi
       "$load" summary --port "$port" --clients 16 --seconds 5 --patients "$patients" >/dev/null 2>&1
       echo -n "round $r $side: "
+      t0=$(cpu_ticks "$server")
       "$load" summary --port "$port" --clients 16 --seconds "$seconds" --patients "$patients" 2>/dev/null
+      echo "  server CPU: $(( ($(cpu_ticks "$server") - t0) * 1000 / $(getconf CLK_TCK) )) ms in ${seconds} s"
       stop
     done
   done

@@ -585,8 +585,17 @@ static REQUEST_SEQ: AtomicU64 = AtomicU64::new(0);
 /// What no handler should see: an HTTP/1.1 request without `Host` (RFC 9112 §3.2), a
 /// compressed body (the hub does not decode one, and would read it as JSON), and more than one
 /// `Content-Type` (which one is meant is a guess).
+/// Most bytes of request headers (names and values) the hub reads: a larger head is refused
+/// with 431 (hyper refuses heads over its buffer of about 400 KB itself; the connection layer
+/// gives that answer the same OperationOutcome).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+
 fn malformed_head(req: &Request) -> Option<ApiError> {
     let h = req.headers();
+    let size: usize = h.iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    if size > MAX_HEADER_BYTES {
+        return Some(crate::conn::headers_too_large());
+    }
     if req.version() == axum::http::Version::HTTP_11 && !h.contains_key(header::HOST) {
         return Some(ApiError::bad_request(
             "HOST-MISSING",

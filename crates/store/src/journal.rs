@@ -33,7 +33,13 @@ pub enum Durability {
 pub const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 /// How often the journal is copied into the table: seldom enough that a copy brings several
 /// records to each index page it writes (a patient's records are spread over the index).
+/// (Copies of 8 MB or 10 s were tried: cheaper per record in isolation, no gain measured in
+/// the hub; docs/benchmarks.md, audit, Session 5.)
 const COPY_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+/// A copy reads the journal this many bytes at a time.
+const COPY_READ_BYTES: usize = 256 << 10;
+/// A copy commits after this many records.
+const COPY_COMMIT_ROWS: usize = 10_000;
 /// The journal is started over once it is copied and longer than this.
 const RESTART_BYTES: u64 = 32 << 20;
 
@@ -56,6 +62,8 @@ pub(crate) struct Journal {
     /// first record then (the journal was started over when it changes).
     copied: Mutex<(u64, i64)>,
     dirty: Arc<AtomicBool>,
+    /// Set once this process appends (the appender is set).
+    is_appender: AtomicBool,
     /// Set once this process appends with [`Durability::Flush`]: an append is then a `write`
     /// to the operating system, quicker than waiting for another thread's group.
     quick: AtomicBool,
@@ -160,6 +168,7 @@ impl Journal {
             written: AtomicU64::new(0),
             copied: Mutex::new((0, 0)),
             dirty: Arc::new(AtomicBool::new(false)),
+            is_appender: AtomicBool::new(false),
             quick: AtomicBool::new(false),
         }
     }
@@ -204,6 +213,7 @@ impl Journal {
             head,
             durability,
         });
+        self.is_appender.store(true, Ordering::SeqCst);
         self.restart_if_copied(0)?;
         self.quick
             .store(durability == Durability::Flush, Ordering::SeqCst);
@@ -267,7 +277,7 @@ impl Journal {
 
     /// Whether this process appends.
     pub(crate) fn appending(&self) -> bool {
-        self.appender.lock().map(|a| a.is_some()).unwrap_or(false)
+        self.is_appender.load(Ordering::Relaxed)
     }
 
     /// The chain's head (last sequence number and hash), as the appender knows it.
@@ -336,6 +346,9 @@ impl Journal {
     }
 
     /// Copies complete records up to byte `end`; returns where the complete records end.
+    /// Reads and inserts a piece at a time (one buffer, reused), committing every
+    /// [`COPY_COMMIT_ROWS`] records: a large copy touches no more memory than a small one.
+    /// A damaged record stops the copy there, after what precedes it is copied.
     fn copy_upto(&self, file: &File, end: u64) -> Result<u64, DbError> {
         let mut guard = self.copied.lock().map_err(|_| err("lock", "poisoned"))?;
         let first = first_seq(file);
@@ -347,37 +360,80 @@ impl Journal {
         if end == *copied {
             return Ok(end);
         }
-        let mut bytes = vec![0u8; (end - *copied) as usize];
-        file.read_exact_at(&mut bytes, *copied)
-            .map_err(|e| err("read", e))?;
-        let complete = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let text = std::str::from_utf8(&bytes[..complete])
-            .map_err(|_| err("read", format!("not UTF-8 after byte {}", *copied)))?;
-        let mut rows = Vec::new();
-        let mut offset = *copied;
-        for line in text.split_terminator('\n') {
-            rows.push(decode(line).ok_or_else(|| {
-                DbError::Other(format!(
-                    "audit journal {}: the record at byte {offset} is damaged; the trail is not copied past it",
-                    self.path.display()
-                ))
-            })?);
-            offset += line.len() as u64 + 1;
-        }
         let mut db = self.db()?;
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<AuditRow> = rows.by_ref().take(10_000).collect();
-            db.batch("BEGIN IMMEDIATE")?;
-            match append_rows(&mut *db, chunk) {
-                Ok(()) => db.batch("COMMIT")?,
-                Err(e) => {
-                    let _ = db.batch("ROLLBACK");
-                    return Err(e);
+        // Bytes read but not yet inserted start at `*copied`; `pending` holds them.
+        let mut pending: Vec<u8> = Vec::with_capacity(COPY_READ_BYTES * 2);
+        let mut read_to = *copied;
+        let mut rows: Vec<AuditRow> = Vec::with_capacity(512);
+        let mut in_tx = 0usize;
+        let mut tx_bytes = 0u64;
+        let commit = |db: &mut SqliteConn, rows: &mut Vec<AuditRow>| -> Result<(), DbError> {
+            append_rows(db, rows.drain(..))
+        };
+        let result: Result<(), DbError> = (|| {
+            while read_to < end {
+                let n = (end - read_to).min(COPY_READ_BYTES as u64) as usize;
+                let at = pending.len();
+                pending.resize(at + n, 0);
+                file.read_exact_at(&mut pending[at..], read_to)
+                    .map_err(|e| err("read", e))?;
+                read_to += n as u64;
+                let Some(last) = pending.iter().rposition(|b| *b == b'\n') else {
+                    continue;
+                };
+                let text = std::str::from_utf8(&pending[..=last]).map_err(|_| {
+                    err(
+                        "read",
+                        format!("not UTF-8 after byte {}", *copied + tx_bytes),
+                    )
+                })?;
+                for line in text.split_terminator('\n') {
+                    let Some(row) = decode(line) else {
+                        // What precedes it is whole: kept.
+                        if in_tx > 0 {
+                            commit(&mut db, &mut rows)?;
+                            db.batch("COMMIT")?;
+                            *copied += tx_bytes;
+                            (in_tx, tx_bytes) = (0, 0);
+                        }
+                        return Err(DbError::Other(format!(
+                            "audit journal {}: the record at byte {} is damaged; the trail is not copied past it",
+                            self.path.display(),
+                            *copied
+                        )));
+                    };
+                    if in_tx == 0 {
+                        db.batch("BEGIN IMMEDIATE")?;
+                    }
+                    rows.push(row);
+                    in_tx += 1;
+                    tx_bytes += line.len() as u64 + 1;
+                    if rows.len() >= 512 {
+                        commit(&mut db, &mut rows)?;
+                    }
+                    if in_tx >= COPY_COMMIT_ROWS {
+                        commit(&mut db, &mut rows)?;
+                        db.batch("COMMIT")?;
+                        *copied += tx_bytes;
+                        (in_tx, tx_bytes) = (0, 0);
+                    }
                 }
+                pending.drain(..=last);
             }
+            if in_tx > 0 {
+                commit(&mut db, &mut rows)?;
+                db.batch("COMMIT")?;
+                *copied += tx_bytes;
+                (in_tx, tx_bytes) = (0, 0);
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            if in_tx > 0 {
+                let _ = db.batch("ROLLBACK");
+            }
+            return Err(e);
         }
-        *copied += complete as u64;
         Ok(*copied)
     }
 
@@ -499,6 +555,59 @@ mod tests {
             .to_string();
         assert!(e.contains("byte 0 is damaged"), "{e}");
         drop(hub);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_long_journal_is_copied_in_pieces_up_to_a_damaged_record() {
+        let d = folder("pieces");
+        {
+            let hub = Store::open_sqlite(&d).unwrap();
+            hub.start_audit_journal(Durability::Flush).unwrap();
+            // About 2 MB: several reads, with records across the reads' edges, and long
+            // (multi-byte) details that end anywhere in a read.
+            let rows: Vec<AuditRow> = (0..12_000)
+                .map(|i| AuditRow {
+                    detail: "監査".repeat(i % 50),
+                    ..row("a")
+                })
+                .collect();
+            hub.append_audit(rows, h).unwrap();
+        }
+        let journal = d.join("audit.journal");
+        let len = std::fs::metadata(&journal).unwrap().len();
+        assert!(len > 4 * COPY_READ_BYTES as u64, "{len}");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&journal)
+            .unwrap();
+        f.write_all(b"12001\tdamaged\n").unwrap();
+        let hub = Store::open_sqlite(&d).unwrap();
+        let e = hub
+            .start_audit_journal(Durability::Flush)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(&format!("byte {len} is damaged")), "{e}");
+        // Reading the trail copies first, and stops at the same place.
+        assert!(hub.audit_head(TRAIL).is_err());
+        drop(hub);
+        // Everything before it is copied, whole and in order.
+        let db = rusqlite::Connection::open(d.join("audit.sqlite")).unwrap();
+        let (n, max): (i64, i64) = db
+            .query_row("SELECT count(*), max(seq) FROM audit_log", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((n, max), (12_000, 12_000));
+        let (last, prev_ok): (String, bool) = db
+            .query_row(
+                "SELECT b.detail, b.prev = a.hash FROM audit_log a JOIN audit_log b ON b.seq = a.seq + 1 WHERE b.seq = 12000",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(last, "監査".repeat(11_999 % 50));
+        assert!(prev_ok);
         let _ = std::fs::remove_dir_all(&d);
     }
 

@@ -516,6 +516,64 @@ fn invalid_input_is_refused_and_stores_nothing(kind: &str) {
         assert!(out.starts_with("HTTP/1.1 400"), "{out}");
         assert!(out.contains("HOST-MISSING"), "{out}");
     }
+    // Requests hyper cannot read: its own answers carry an OperationOutcome too.
+    for (head, status, code) in [
+        // Over the hub's 64 KB (hyper reads it), and over hyper's own buffer (either refuses).
+        (
+            format!(
+                "GET /fhir/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(70_000)
+            ),
+            431,
+            "HEADERS-TOO-LARGE",
+        ),
+        (
+            format!(
+                "GET /fhir/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+                "a".repeat(500_000)
+            ),
+            431,
+            "HEADERS-TOO-LARGE",
+        ),
+        (
+            format!(
+                "GET /fhir/Condition?code={} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                "9".repeat(70_000)
+            ),
+            414,
+            "URI-TOO-LONG",
+        ),
+        (
+            "GET /fhir/metadata HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n".to_string(),
+            400,
+            "HTTP-MALFORMED",
+        ),
+    ] {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+        let _ = s.write_all(head.as_bytes());
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.starts_with(&format!("HTTP/1.1 {status}")),
+            "{code}: {}",
+            &out[..out.len().min(300)]
+        );
+        let (h, body) = out.split_once("\r\n\r\n").unwrap_or_default();
+        assert!(h.contains("application/fhir+json"), "{h}");
+        assert!(
+            h.contains(&format!("content-length: {}", body.len())),
+            "{h}"
+        );
+        let v = fhir::json::parse(body).expect("an OperationOutcome");
+        assert_eq!(
+            v.get("resourceType").and_then(fhir::json::Value::as_str),
+            Some("OperationOutcome")
+        );
+        assert!(body.contains(code), "{body}");
+    }
+    assert_eq!(hub.get("/fhir/metadata", &inst).status, 200);
     // Half a request head, then nothing: the connection is closed after the head deadline
     // (10 s), and the hub serves on.
     {
