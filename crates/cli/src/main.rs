@@ -134,6 +134,10 @@ enum Command {
         /// TLS.
         #[arg(long)]
         behind_tls_proxy: bool,
+        /// Requests this node works on at once; beyond, a request is answered 503 OVERLOADED
+        /// with Retry-After at once (health probes and /metrics are not counted).
+        #[arg(long, default_value_t = server::conn::DEFAULT_MAX_IN_FLIGHT, value_name = "N")]
+        max_in_flight: usize,
         /// A file outside the database where each signed checkpoint of the audit trail is
         /// appended too (makes a rollback of the database visible to `audit verify`).
         /// Default: audit-anchor.tsv in --data on the embedded store; none on PostgreSQL.
@@ -899,6 +903,7 @@ fn main() -> ExitCode {
             tls_key,
             tls_client_ca,
             behind_tls_proxy,
+            max_in_flight,
             audit_anchor,
             audit_sync,
         } => {
@@ -954,6 +959,7 @@ fn main() -> ExitCode {
                     tls,
                     behind_tls_proxy,
                     bound,
+                    max_in_flight,
                 };
                 let durability = if audit_sync {
                     store::Durability::Sync

@@ -53,6 +53,8 @@ pub enum IssueType {
     Conflict,
     Exception,
     Transient,
+    /// A client too slow: part of `transient` in the value set.
+    Timeout,
     Login,
     Deleted,
 }
@@ -81,6 +83,7 @@ impl IssueType {
             IssueType::Conflict => "conflict",
             IssueType::Exception => "exception",
             IssueType::Transient => "transient",
+            IssueType::Timeout => "timeout",
             IssueType::Login => "login",
             IssueType::Deleted => "deleted",
         }

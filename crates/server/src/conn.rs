@@ -1,7 +1,9 @@
 //! The connections: hyper's HTTP/1 server over the hub's listener (plain or TLS), with a
 //! deadline for every request head. A client that sends half a header, or keeps a connection
 //! open without sending the next request, is cut off after [`HEAD_TIMEOUT`]; a shutdown stops
-//! accepting and lets the requests in flight finish (for at most [`DRAIN`]). The answers hyper
+//! accepting and lets the requests in flight finish (for at most [`DRAIN`]). At most
+//! `--max-in-flight` requests are worked on at once ([`Gate`]): beyond, 503 at once; a body
+//! that pauses longer than [`BODY_IDLE`] ends its request with 408. The answers hyper
 //! writes itself, for a request it cannot read (400, 414, 431), are given an OperationOutcome
 //! body like every other error ([`Edge`]).
 
@@ -9,6 +11,8 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,11 +29,75 @@ use crate::tls::PeerAddr;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a shutdown waits for the requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(30);
+/// How long a request body may pause between two pieces: a client that stops sending its body
+/// is answered 408 `BODY-TIMEOUT` (docs/api.md).
+pub const BODY_IDLE: Duration = Duration::from_secs(10);
+/// Requests a node works on at once unless `serve --max-in-flight` says otherwise: beyond it a
+/// request is answered 503 `OVERLOADED` with `Retry-After` at once, without queueing.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
+
+/// The bound on the requests in flight (health probes and `/metrics` are not counted and
+/// never refused: an overloaded node must still say how it is).
+pub struct Gate {
+    limit: usize,
+    busy: AtomicUsize,
+}
+
+/// A request's place under the [`Gate`], given back when dropped.
+struct Pass(Arc<Gate>);
+
+impl Drop for Pass {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Gate {
+    pub fn new(limit: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            limit: limit.max(1),
+            busy: AtomicUsize::new(0),
+        })
+    }
+
+    fn enter(self: &Arc<Self>) -> Option<Pass> {
+        let now = self.busy.fetch_add(1, Ordering::AcqRel);
+        let pass = Pass(self.clone());
+        (now < self.limit).then_some(pass)
+    }
+
+    /// Requests in flight now.
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::Relaxed)
+    }
+}
+
+/// Whether a path is outside the [`Gate`].
+fn ungated(path: &str) -> bool {
+    path.starts_with("/health/") || path == "/metrics"
+}
+
+/// The answer beyond the bound.
+fn overloaded() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    crate::metrics::record_overloaded();
+    let mut e = crate::http::ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        fhir::outcome::IssueType::Transient,
+        "OVERLOADED",
+        "",
+        "this hub node is at its limit of requests in flight; retry after the time in Retry-After",
+        "このハブは処理中のリクエストが上限に達しています。Retry-After の秒数の後に再試行してください",
+    );
+    e.retry_after = Some(1);
+    e.into_response()
+}
 
 /// Serves `router` on `listener` until `shutdown` completes.
 pub async fn serve<L>(
     mut listener: L,
     router: axum::Router,
+    gate: Arc<Gate>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()>
 where
@@ -46,11 +114,27 @@ where
             c = listener.accept() => c,
             () = &mut shutdown => break,
         };
-        let router = router.clone();
+        let (router, gate) = (router.clone(), gate.clone());
         let service =
             hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
-                router.clone().oneshot(req.map(axum::body::Body::new))
+                let (router, gate) = (router.clone(), gate.clone());
+                async move {
+                    let pass = if ungated(req.uri().path()) {
+                        None
+                    } else {
+                        match gate.enter() {
+                            Some(p) => Some(p),
+                            None => return Ok(overloaded()),
+                        }
+                    };
+                    req.extensions_mut().insert(ConnectInfo(PeerAddr(addr)));
+                    let req = req.map(|b| {
+                        axum::body::Body::new(tower_http::timeout::TimeoutBody::new(BODY_IDLE, b))
+                    });
+                    let res = router.oneshot(req).await;
+                    drop(pass);
+                    res
+                }
             });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(Edge::new(io)), service));
         tokio::spawn(async move {

@@ -12,7 +12,7 @@
 pub mod admin;
 mod audit;
 mod auth;
-mod conn;
+pub mod conn;
 mod consent;
 pub mod http;
 mod identify;
@@ -180,6 +180,8 @@ pub struct Listen {
     /// A socket already bound to `addr` (a port chosen by the system before the hub was built):
     /// served as it is, so that no other process can take the port in between.
     pub bound: Option<Arc<std::net::TcpListener>>,
+    /// Requests worked on at once; beyond, 503 `OVERLOADED` at once (`conn::Gate`).
+    pub max_in_flight: usize,
 }
 
 impl Listen {
@@ -190,6 +192,7 @@ impl Listen {
             tls: None,
             behind_tls_proxy: false,
             bound: None,
+            max_in_flight: conn::DEFAULT_MAX_IN_FLIGHT,
         }
     }
 }
@@ -279,11 +282,18 @@ pub async fn serve(
         }
     });
     let router = app(hub);
+    let gate = conn::Gate::new(how.max_in_flight);
     match how.tls {
         Some(config) => {
-            conn::serve(tls::TlsListener::new(listener, config)?, router, shutdown).await
+            conn::serve(
+                tls::TlsListener::new(listener, config)?,
+                router,
+                gate,
+                shutdown,
+            )
+            .await
         }
-        None => conn::serve(listener, router, shutdown).await,
+        None => conn::serve(listener, router, gate, shutdown).await,
     }
 }
 
@@ -343,11 +353,43 @@ pub(crate) fn too_large() -> ApiError {
     )
 }
 
-/// Maps a body rejection (too large, unreadable) to an OperationOutcome.
+/// Whether an error, or one it was caused by, is the body's pause limit (`conn::BODY_IDLE`).
+pub(crate) fn is_body_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// 408: the client stopped sending its body.
+pub(crate) fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        IssueType::Timeout,
+        "BODY-TIMEOUT",
+        "",
+        format!(
+            "the body stopped arriving for {} s; nothing was stored: send the request again",
+            conn::BODY_IDLE.as_secs()
+        ),
+        format!(
+            "送信データが{}秒間届きませんでした。何も保存されていません。もう一度送信してください",
+            conn::BODY_IDLE.as_secs()
+        ),
+    )
+}
+
+/// Maps a body rejection (too large, unreadable, paused too long) to an OperationOutcome.
 pub(crate) fn body_or_error(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
+        } else if is_body_timeout(&e) {
+            body_timeout()
         } else {
             ApiError::bad_request(
                 "BODY-READ",

@@ -28,6 +28,15 @@ pub fn record_request(status: u16, elapsed: Duration) {
     LATENCY[b].fetch_add(1, Ordering::Relaxed);
 }
 
+static OVERLOADED: AtomicU64 = AtomicU64::new(0);
+
+/// A request refused at once because the node was at its bound of requests in flight (counted
+/// among the 5xx answers too).
+pub fn record_overloaded() {
+    OVERLOADED.fetch_add(1, Ordering::Relaxed);
+    record_request(503, Duration::ZERO);
+}
+
 pub fn record_submission(outcome: &str) {
     if let Some(i) = SUBMISSION_LABELS.iter().position(|l| *l == outcome) {
         SUBMISSIONS[i].fetch_add(1, Ordering::Relaxed);
@@ -58,6 +67,10 @@ pub fn render(store_counts: Option<(i64, i64, i64)>) -> String {
     out.push_str(&format!(
         "clins_http_request_duration_seconds_sum {}\nclins_http_request_duration_seconds_count {cumulative}\n",
         REQUEST_MICROS.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    out.push_str(&format!(
+        "# HELP clins_http_overloaded_total Requests refused at once (503 OVERLOADED): the node was at its bound of requests in flight.\n# TYPE clins_http_overloaded_total counter\nclins_http_overloaded_total {}\n",
+        OVERLOADED.load(Ordering::Relaxed)
     ));
     out.push_str("# HELP clins_submissions_total Submissions by outcome.\n# TYPE clins_submissions_total counter\n");
     for (l, c) in SUBMISSION_LABELS.iter().zip(SUBMISSIONS.iter()) {

@@ -2240,3 +2240,94 @@ fn graceful_shutdown(kind: &str) {
     );
     drop_backend(&backend);
 }
+
+/// Backpressure: beyond `--max-in-flight` a request is refused at once (503 `OVERLOADED` with
+/// `Retry-After`), health probes still answer, and a client that stops sending its body holds
+/// its place only until the body's pause limit (408 `BODY-TIMEOUT`); then requests pass again
+/// and nothing was stored.
+fn overload_is_refused_at_once_and_slow_bodies_end(kind: &str) {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let Some(backend) = fresh(kind) else { return };
+    let hub = Hub::start_with(&backend, &[], None, &["--max-in-flight", "2"]);
+    let subs = population(3, 1);
+    let body = bytes(&subs[0].bundle);
+    let inst = institution_of(&body);
+    register(hub.port, &inst);
+    // Two submissions whose bodies stop half-way: both places taken.
+    let stalled: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", hub.port)).unwrap();
+            write!(
+                s,
+                "POST /fhir/Bundle/$submit HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Clins-Dev-Institution: {inst}\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            s.write_all(&body[..body.len() / 2]).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let r = hub.get("/fhir/metadata", &inst);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(
+        r.details().contains(&"OVERLOADED".to_string()),
+        "{}",
+        r.body
+    );
+    let r = request(
+        hub.port,
+        "GET",
+        "/fhir/metadata",
+        &[("X-Clins-Dev-Institution", &inst)],
+        b"",
+    );
+    assert!(
+        r.headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("retry-after") && v == "1"),
+        "{:?}",
+        r.headers
+    );
+    // Probes and metrics are never refused.
+    assert_eq!(hub.get("/health/live", &inst).status, 200);
+    let m = hub.get("/metrics", &inst);
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains("clins_http_overloaded_total 2"),
+        "{}",
+        m.body
+    );
+    // The stalled bodies end with 408 after the pause limit (10 s), and nothing is stored.
+    for mut s in stalled {
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.starts_with("HTTP/1.1 408"),
+            "{}",
+            &out[..out.len().min(400)]
+        );
+        assert!(out.contains("BODY-TIMEOUT"), "{out}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(20));
+    // The places are free again.
+    assert_eq!(hub.get("/fhir/metadata", &inst).status, 200);
+    let r = hub.post("/fhir/Bundle/$submit", &inst, &body);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("SUBMIT-CREATED"),
+        "stored now, not before: {}",
+        r.body
+    );
+    drop(hub);
+    drop_backend(&backend);
+}
+both!(overload_is_refused_at_once_and_slow_bodies_end);
