@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod auth_cmd;
+mod backup_cmd;
 mod fhirpath_cmd;
 mod progress;
 mod validate;
@@ -210,6 +211,43 @@ enum Command {
         /// Purge as of this date or instant (default: now), e.g. 2031-12-01.
         #[arg(long, value_name = "DATE")]
         now: Option<String>,
+    },
+    /// Writes a new backup key (32 random bytes, owner-only); never overwrites a file.
+    BackupKey {
+        /// The key file to create.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// An encrypted, checksummed, consistent backup of the embedded store, taken while the hub
+    /// serves, as a new generation in --to; the oldest generations beyond --keep are removed.
+    Backup {
+        /// Folder of the embedded SQLite store.
+        #[arg(long, value_name = "DIR", default_value = "clins-data")]
+        data: PathBuf,
+        /// The backup folder (generations `clins-backup-<time>` inside it).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The backup key (`clins-hub backup-key --out FILE`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Generations kept.
+        #[arg(long, value_name = "N", default_value_t = 7)]
+        keep: usize,
+    },
+    /// Checks a backup generation and restores it into an empty folder (or only checks it).
+    Restore {
+        /// The generation folder (`…/clins-backup-<time>`).
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+        /// The backup key it was made with.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The folder to restore into (missing or empty); point `serve --data` at it after.
+        #[arg(long, value_name = "DIR", required_unless_present = "verify_only")]
+        data: Option<PathBuf>,
+        /// Only check every file against the manifest; write nothing.
+        #[arg(long, conflicts_with = "data")]
+        verify_only: bool,
     },
     /// The institution registry (operator): who may call the hub, and as what.
     Institutions {
@@ -1056,6 +1094,19 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         }
+        Command::BackupKey { out } => done("backup-key", backup_cmd::key(&out)),
+        Command::Backup {
+            data,
+            to,
+            key,
+            keep,
+        } => done("backup", backup_cmd::run(&data, &to, &key, keep)),
+        Command::Restore {
+            from,
+            key,
+            data,
+            verify_only: _,
+        } => done("restore", backup_cmd::restore(&from, &key, data.as_deref())),
         Command::Purge {
             data,
             database,
@@ -1497,4 +1548,15 @@ fn demo(patients: u64, listen: std::net::SocketAddr, ig: &[PathBuf]) -> Result<(
     );
     let _ = std::fs::remove_dir_all(&dir);
     r
+}
+
+/// The exit of a command that either worked (0) or says why not (1).
+fn done(name: &str, r: Result<(), String>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("clins-hub {name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

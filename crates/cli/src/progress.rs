@@ -39,7 +39,10 @@ impl Progress {
         }
         *last = Instant::now();
         let width = 30usize;
-        let filled = (n * width).checked_div(self.total).unwrap_or(width);
+        let filled = (n * width)
+            .checked_div(self.total)
+            .unwrap_or(width)
+            .min(width);
         let rate = n as f64 / self.started.elapsed().as_secs_f64().max(1e-6);
         let _ = write!(
             std::io::stderr(),

@@ -11,6 +11,7 @@
 mod access;
 mod audit;
 mod auth;
+pub mod backup;
 pub mod driver;
 mod group;
 mod journal;
