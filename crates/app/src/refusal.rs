@@ -25,6 +25,8 @@ pub enum Why {
     TooLarge,
     /// The store is not available (503).
     Unavailable,
+    /// The store's disk is full (507).
+    Full,
     /// A failure of the hub itself (500).
     Internal,
 }
@@ -42,6 +44,7 @@ impl Why {
             Why::Invalid => "invalid",
             Why::TooLarge => "too large",
             Why::Unavailable => "store unavailable",
+            Why::Full => "storage full",
             Why::Internal => "internal error",
         }
     }
@@ -135,6 +138,18 @@ impl Refusal {
         )
     }
 
+    /// The store's disk is full: nothing was stored (507).
+    pub fn full() -> Refusal {
+        Refusal::new(
+            Why::Full,
+            IssueType::Exception,
+            "STORE-FULL",
+            "",
+            "the hub's storage is full; nothing was stored: retry later (the operator has been alerted in the log)",
+            "ハブの記憶領域が不足しています。何も保存されていません。時間をおいて再送してください",
+        )
+    }
+
     /// The refusal of a policy denial; `what` names the thing asked for (for a 404 that reads
     /// exactly like the one of a thing that does not exist).
     pub fn denied(d: Denial, what: &str) -> Refusal {
@@ -217,6 +232,10 @@ impl From<store::StoreError> for Refusal {
     fn from(e: store::StoreError) -> Self {
         match e {
             store::StoreError::NotFound => Refusal::not_found("the resource"),
+            store::StoreError::Db(d) if d.is_full() => {
+                tracing::error!(error = %d, "the store's disk is full: writes are refused with 507 until space is freed");
+                Refusal::full()
+            }
             store::StoreError::Db(d) => Refusal::unavailable(d),
             other => Refusal::internal(other),
         }

@@ -135,6 +135,10 @@ enum Command {
         /// TLS.
         #[arg(long)]
         behind_tls_proxy: bool,
+        /// Start without SQLite's quick_check of the embedded store (every page read once; a
+        /// damaged store is refused at start with what to do).
+        #[arg(long)]
+        skip_integrity_check: bool,
         /// Requests this node works on at once; beyond, a request is answered 503 OVERLOADED
         /// with Retry-After at once (health probes and /metrics are not counted).
         #[arg(long, default_value_t = server::conn::DEFAULT_MAX_IN_FLIGHT, value_name = "N")]
@@ -942,6 +946,7 @@ fn main() -> ExitCode {
             tls_client_ca,
             behind_tls_proxy,
             max_in_flight,
+            skip_integrity_check,
             audit_anchor,
             audit_sync,
         } => {
@@ -968,11 +973,17 @@ fn main() -> ExitCode {
             let base = base_url.unwrap_or_else(|| format!("{scheme}://{listen}/fhir"));
             hub::init_logging(tracing_subscriber::filter::LevelFilter::INFO);
             let run = || -> Result<(), String> {
+                let embedded = database.is_none();
                 let store = hub::open_store(&StoreArgs {
                     data,
                     database,
                     connections: db_connections,
-                })?;
+                })
+                .map_err(|e| damaged_hint(&e))?;
+                // A damaged page is found now, with what to do, not by a request later.
+                if embedded && !skip_integrity_check {
+                    store.quick_check()?;
+                }
                 let mut h = hub::build_hub(store, &ig, clock, insecure_dev_auth, base)?;
                 if let Some(hub) = std::sync::Arc::get_mut(&mut h) {
                     hub.consent_hours = consent_hours;
@@ -1558,5 +1569,14 @@ fn done(name: &str, r: Result<(), String>) -> ExitCode {
             eprintln!("clins-hub {name}: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error opening the embedded store, with what to do when SQLite found it damaged.
+fn damaged_hint(e: &str) -> String {
+    if e.contains("malformed") || e.contains("not a database") {
+        format!("{e}: the store is damaged; restore the latest backup into a new folder (clins-hub restore, docs/operations.md) and serve from it")
+    } else {
+        e.to_string()
     }
 }

@@ -57,7 +57,7 @@ impl Slot {
             }
             Err(e) => {
                 tracing::error!(error = %e, "the audit record could not be written; the answer is withheld");
-                Err(withheld())
+                Err(withheld_for(&e))
             }
         }
     }
@@ -230,9 +230,18 @@ pub async fn layer(State(hub): State<AppState>, mut req: Request, next: Next) ->
         Ok(Ok(())) => res,
         Ok(Err(e)) => {
             tracing::error!(error = %e, "the audit record could not be written; the answer is withheld");
-            withheld().into_response()
+            withheld_for(&e).into_response()
         }
         Err(_) => withheld().into_response(),
+    }
+}
+
+/// [`withheld`], or 507 `STORE-FULL` when the record could not be written for a full disk.
+fn withheld_for(e: &str) -> ApiError {
+    if store::DbError::Other(e.to_string()).is_full() {
+        app::Refusal::full().into()
+    } else {
+        withheld()
     }
 }
 

@@ -142,6 +142,7 @@ pub fn status_of(why: app::Why) -> StatusCode {
         Why::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
         Why::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Why::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Why::Full => StatusCode::INSUFFICIENT_STORAGE,
         Why::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -313,6 +313,45 @@ impl Store {
     }
 }
 
+impl Store {
+    /// SQLite's `quick_check` of the embedded store's database files (every page read once):
+    /// `Err` names the file and SQLite's first findings. Nothing to check on PostgreSQL (its
+    /// pages carry checksums when the cluster was initialised with them).
+    pub fn quick_check(&self) -> Result<(), String> {
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        let verdict = |c: &mut dyn crate::driver::Conn| -> Result<Vec<String>, DbError> {
+            Ok(c.query("PRAGMA quick_check(5)", &[])?
+                .into_iter()
+                .filter_map(|r| r.into_iter().next().map(|v| v.text()))
+                .collect())
+        };
+        let damaged = |file: &str, found: Vec<String>| {
+            format!(
+                "{file} is damaged (SQLite quick_check: {}); the hub does not start on a damaged store: restore the latest backup into a new folder (clins-hub restore, docs/operations.md) and serve from it",
+                found.join("; ")
+            )
+        };
+        let main = self
+            .read(|c| verdict(c))
+            .map_err(|e| damaged("clins.sqlite", vec![e.to_string()]))?;
+        if main != ["ok"] {
+            return Err(damaged("clins.sqlite", main));
+        }
+        let audit = {
+            let mut c =
+                j.db.lock()
+                    .map_err(|_| "audit store poisoned".to_string())?;
+            verdict(&mut *c).map_err(|e| damaged("audit.sqlite", vec![e.to_string()]))?
+        };
+        if audit != ["ok"] {
+            return Err(damaged("audit.sqlite", audit));
+        }
+        Ok(())
+    }
+}
+
 /// The generations in `dir`, oldest first.
 pub fn generations(dir: &Path) -> Vec<PathBuf> {
     let mut g: Vec<PathBuf> = std::fs::read_dir(dir)

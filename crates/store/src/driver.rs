@@ -97,6 +97,20 @@ pub enum DbError {
     Other(String),
 }
 
+impl DbError {
+    /// Whether the storage is full: SQLite's `SQLITE_FULL`, the journal's `ENOSPC`, or
+    /// PostgreSQL's `disk_full` (53100), all of which say so in their messages.
+    pub fn is_full(&self) -> bool {
+        let m = match self {
+            DbError::Conflict(m) | DbError::Other(m) => m,
+        };
+        m.contains("database or disk is full")
+            || m.contains("No space left on device")
+            || m.contains("os error 28")
+            || m.contains("53100")
+    }
+}
+
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

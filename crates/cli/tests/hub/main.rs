@@ -2453,3 +2453,147 @@ fn online_backup_and_restore() {
     let _ = std::fs::remove_dir_all(&work);
     drop_backend(&backend);
 }
+
+/// A damaged page of the embedded store is found at start: `serve` refuses to start and says
+/// which file and what to do (restore a backup); `--skip-integrity-check` is the way around.
+#[test]
+fn a_damaged_store_is_refused_at_start() {
+    use std::io::{Seek, SeekFrom, Write};
+    use std::process::Command;
+    let Some(backend) = fresh("sqlite") else {
+        return;
+    };
+    let Backend::Sqlite(data) = &backend else {
+        return;
+    };
+    let mut hub = Hub::start(&backend, &[], None);
+    for s in &population(20, 5) {
+        assert_eq!(hub.submit(&bytes(&s.bundle)).status, 200);
+    }
+    assert!(hub.terminate().success());
+    // A page in the middle of the data file overwritten (a disk that returned garbage).
+    let file = data.join("clins.sqlite");
+    let pages = std::fs::metadata(&file).unwrap().len() / 4096;
+    assert!(pages > 8, "{pages} pages");
+    let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    f.seek(SeekFrom::Start(pages / 2 * 4096)).unwrap();
+    f.write_all(&[0xA5; 4096]).unwrap();
+    drop(f);
+    let out = Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+        .args([
+            "serve",
+            "--data",
+            &data.display().to_string(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("CLINS_QUIET", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("clins.sqlite") && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(err.contains("clins-hub restore"), "{err}");
+    assert!(!err.contains("listening"), "{err}");
+    eprintln!("refused as expected: {}", err.trim());
+    drop_backend(&backend);
+}
+
+/// The embedded store's disk fills up (a small tmpfs): submissions are refused with 507
+/// `STORE-FULL` and nothing half-stored; once there is space again, the refused ones are
+/// accepted, the accepted ones are still there, the trail verifies and the store passes the
+/// start's integrity check. Needs `mount` (root); says so when it cannot mount.
+#[test]
+fn a_full_disk_refuses_cleanly_and_recovers() {
+    use std::process::Command;
+    let mnt = std::env::temp_dir().join(format!("clins_full_{}", std::process::id()));
+    std::fs::create_dir_all(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=6m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        let _ = std::fs::remove_dir(&mnt);
+        println!("skipped: cannot mount a small tmpfs (needs root)");
+        eprintln!("skipped: cannot mount a small tmpfs (needs root)");
+        return;
+    }
+    let unmount = |m: &std::path::Path| {
+        let _ = Command::new("umount").arg(m).status();
+        let _ = std::fs::remove_dir(m);
+    };
+    let backend = Backend::Sqlite(mnt.join("data"));
+    let mut hub = Hub::start(&backend, &[], None);
+    let subs = population(400, 6);
+    let all: Vec<Vec<u8>> = subs.iter().map(|s| bytes(&s.bundle)).collect();
+    // Institutions first: the registry is written before the disk is full.
+    for b in &all {
+        register(hub.port, &institution_of(b));
+    }
+    let mut accepted = Vec::new();
+    let mut refused = Vec::new();
+    for (i, b) in all.iter().enumerate() {
+        let r = submit_to(hub.port, b);
+        match r.status {
+            200 => accepted.push(i),
+            507 => {
+                assert!(
+                    r.details().contains(&"STORE-FULL".to_string()),
+                    "{}",
+                    r.body
+                );
+                refused.push(i);
+            }
+            other => panic!("submission {i}: {other} {}", r.body),
+        }
+    }
+    assert!(
+        !accepted.is_empty() && refused.len() > 10,
+        "{} accepted, {} refused",
+        accepted.len(),
+        refused.len()
+    );
+    // Reads still work while full.
+    assert_eq!(hub.get("/health/live", "").status, 200);
+    // Space again.
+    assert!(Command::new("mount")
+        .args(["-o", "remount,size=256m"])
+        .arg(&mnt)
+        .status()
+        .unwrap()
+        .success());
+    for &i in &refused {
+        let r = submit_to(hub.port, &all[i]);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for &i in accepted.iter().take(50) {
+        let r = submit_to(hub.port, &all[i]);
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            !r.body.contains("SUBMIT-CREATED"),
+            "stored before: {}",
+            r.body
+        );
+    }
+    assert!(hub.terminate().success());
+    let out = Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+        .args(["audit", "verify"])
+        .args(backend_args(&backend))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("intact"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Starts again (the integrity check passes).
+    let again = Hub::start(&backend, &[], None);
+    assert_eq!(again.get("/health/ready", "").status, 200);
+    drop(again);
+    unmount(&mnt);
+}
