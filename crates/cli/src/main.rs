@@ -1144,6 +1144,10 @@ fn main() -> ExitCode {
                 server::purge_store(&s, &now, &store::now_utc(), "operator", "clins-hub purge")
                     .map_err(|e| e.to_string())
             }) {
+                Ok(r) if r.skipped => {
+                    println!("skipped: another process is purging this database now");
+                    ExitCode::SUCCESS
+                }
                 Ok(r) => {
                     println!(
                         "purged {} resource versions and {} documents (as of {now})",

@@ -471,7 +471,14 @@ pub struct PurgePlan {
 pub struct PurgeReport {
     pub resource_versions: u64,
     pub documents: u64,
+    /// PostgreSQL: another process was purging (it holds [`PURGE_LOCK`]); this run did
+    /// nothing and wrote no audit record.
+    pub skipped: bool,
 }
+
+/// The PostgreSQL advisory lock (transaction-scoped) that one purge holds at a time, so that
+/// several hub nodes on one database never purge together.
+pub const PURGE_LOCK: i64 = 0x636c_696e_7370; // "clinsp"
 
 /// A token condition: any of the (system, code) pairs; an empty system matches any system.
 #[derive(Clone, Debug)]
@@ -1233,6 +1240,20 @@ impl Store {
         let audit = self.audit_in_write.clone();
         self.write_tx(move |c| {
             let mut report = PurgeReport::default();
+            if c.dialect() == Dialect::Postgres {
+                let got = c
+                    .query(
+                        &format!("SELECT CASE WHEN pg_try_advisory_xact_lock({PURGE_LOCK}) THEN 1 ELSE 0 END"),
+                        &[],
+                    )?
+                    .first()
+                    .and_then(|r| r.first())
+                    .map_or(0, |v| v.int());
+                if got != 1 {
+                    report.skipped = true;
+                    return Ok(report);
+                }
+            }
             for (item, cutoff, spared) in &plan.resources {
                 let which = "item = ?1 AND registered_at < ?2 AND (flags & ?3) = 0";
                 let p = [item.clone().into(), cutoff.clone().into(), (*spared).into()];

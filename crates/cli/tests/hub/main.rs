@@ -2597,3 +2597,51 @@ fn a_full_disk_refuses_cleanly_and_recovers() {
     drop(again);
     unmount(&mnt);
 }
+
+/// Several hub nodes on one PostgreSQL database purge one at a time: while another session
+/// holds the purge lock, `clins-hub purge` does nothing (and records no purge); then it runs.
+#[test]
+fn purges_run_one_at_a_time_on_postgres() {
+    use std::process::Command;
+    let Some(backend) = fresh("postgres") else {
+        return;
+    };
+    let Backend::Postgres(url) = &backend else {
+        return;
+    };
+    // The schema exists once a hub has started.
+    let mut hub = Hub::start(&backend, &[], None);
+    assert!(hub.terminate().success());
+    let purge = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_clins-hub"))
+            .args(["purge", "--database", url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mut other = postgres::Client::connect(url, postgres::NoTls).expect("a second session");
+    let purges = |c: &mut postgres::Client| -> i64 {
+        c.query_one("SELECT count(*) FROM audit_log WHERE action = 'purge'", &[])
+            .unwrap()
+            .get(0)
+    };
+    other
+        .batch_execute(&format!("SELECT pg_advisory_lock({})", store::PURGE_LOCK))
+        .unwrap();
+    let out = purge();
+    assert!(out.contains("skipped"), "{out}");
+    assert_eq!(purges(&mut other), 0);
+    other
+        .batch_execute(&format!("SELECT pg_advisory_unlock({})", store::PURGE_LOCK))
+        .unwrap();
+    let out = purge();
+    assert!(out.starts_with("purged"), "{out}");
+    assert_eq!(purges(&mut other), 1);
+    drop(other);
+    drop_backend(&backend);
+}
