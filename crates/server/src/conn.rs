@@ -220,6 +220,14 @@ fn edge_issue(status: u16) -> Option<fhir::outcome::Issue> {
 /// `content-length: 0`), the answer to write instead: the same head lines with a content type
 /// and the OperationOutcome's length, then the OperationOutcome.
 fn with_body(buf: &[u8]) -> Option<Vec<u8>> {
+    // Cheap tests first: this sees every write of every answer.
+    if buf.len() > 1024
+        || !buf.starts_with(b"HTTP/1.")
+        || !buf.ends_with(b"\r\n\r\n")
+        || !matches!(buf.get(9), Some(b'4'))
+    {
+        return None;
+    }
     let head = std::str::from_utf8(buf).ok()?;
     if !(head.starts_with("HTTP/1.1 ") || head.starts_with("HTTP/1.0 ")) {
         return None;
