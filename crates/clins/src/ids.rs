@@ -373,6 +373,24 @@ const MEMBER_ID_FORM_EN: &str =
 
 impl InsuranceMemberId {
     pub fn parse(s: &str) -> Result<Self, IdError> {
+        Self::parse_with(s, true)
+    }
+
+    /// A member id as written on a card ([`InsuranceMemberId::parse`]), or a
+    /// master-patient-index key ([`InsuranceMemberId::normalized`]) as the hub hands it out
+    /// (in links, in the audit trail): folding full-width digits can leave a key that mixes
+    /// widths (`あ１` becomes `あ1`), which a card never does, but which is the same patient.
+    pub fn parse_key(s: &str) -> Result<Self, IdError> {
+        match Self::parse_with(s, true) {
+            Ok(id) => Ok(id),
+            Err(e) => match Self::parse_with(s, false) {
+                Ok(id) if id.normalized() == s => Ok(id),
+                _ => Err(e),
+            },
+        }
+    }
+
+    fn parse_with(s: &str, strict_width: bool) -> Result<Self, IdError> {
         if s.is_empty() {
             return Err(IdError::new(
                 format!("the insurance member id is empty; {MEMBER_ID_FORM_EN}"),
@@ -417,8 +435,8 @@ impl InsuranceMemberId {
             colons,
         };
         check_insurer_number(id.insurer_number())?;
-        check_card_part(id.symbol(), "記号", "symbol", true)?;
-        check_card_part(id.number(), "番号", "number", false)?;
+        check_card_part(id.symbol(), "記号", "symbol", true, strict_width)?;
+        check_card_part(id.number(), "番号", "number", false, strict_width)?;
         check_branch(id.branch_raw())?;
         Ok(id)
     }
@@ -516,7 +534,13 @@ fn card_char(c: char) -> bool {
 }
 
 /// 記号 / 番号: as on the card, all half-width or all full-width, no spaces, no `^`.
-fn check_card_part(p: &str, ja: &str, en: &str, may_be_empty: bool) -> Result<(), IdError> {
+fn check_card_part(
+    p: &str,
+    ja: &str,
+    en: &str,
+    may_be_empty: bool,
+    strict_width: bool,
+) -> Result<(), IdError> {
     if p.is_empty() {
         if may_be_empty {
             return Ok(());
@@ -562,7 +586,7 @@ fn check_card_part(p: &str, ja: &str, en: &str, may_be_empty: bool) -> Result<()
     }
     let half = p.chars().any(is_halfwidth);
     let full = p.chars().any(|c| !is_halfwidth(c));
-    if half && full {
+    if strict_width && half && full {
         return Err(IdError::new(
             format!(
                 "the {en} `{p}` mixes half-width and full-width characters; write it all in half-width or all in full-width, as on the insurance card"
@@ -618,6 +642,28 @@ mod tests {
     /// One person stays one patient: characters that display like others (invisible ones,
     /// bidi controls, combining marks, digits of other scripts) are refused, so no second
     /// member id can look like an existing one.
+    #[test]
+    fn keys_parse_back_even_where_folding_mixes_widths() {
+        for card in [
+            "00012345:あ１:１８輗:05",
+            "00012345:ＡＢ:１８７:",
+            "00012345:あいう:187:05",
+        ] {
+            let id = InsuranceMemberId::parse(card).unwrap();
+            let key = id.normalized();
+            let back = InsuranceMemberId::parse_key(&key).unwrap();
+            assert_eq!(back.normalized(), key, "{card}");
+            assert_eq!(
+                InsuranceMemberId::parse_key(card).unwrap().normalized(),
+                key
+            );
+        }
+        // A mix that is not a key stays refused, with the card rule's message.
+        let e = InsuranceMemberId::parse_key("00012345:あいa:１８７:05").unwrap_err();
+        assert!(e.en.contains("mixes"), "{}", e.en);
+        assert!(InsuranceMemberId::parse("00012345:あ1:18:05").is_err());
+    }
+
     #[test]
     fn member_id_lookalikes_are_refused() {
         let base = "00012345:あいう:１８７:05";

@@ -271,7 +271,7 @@ pub async fn history(
                 "patient=<被保険者個人識別子> で患者を指定してください",
             )
         })?;
-    let member = clins::InsuranceMemberId::parse(member.trim())
+    let member = clins::InsuranceMemberId::parse_key(member.trim())
         .map_err(|e| ApiError::bad_request("AUDIT-PATIENT", "patient", e.en, e.ja))?
         .normalized();
     blocking(move || {

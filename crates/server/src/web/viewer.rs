@@ -736,7 +736,7 @@ pub async fn patient(
         .find(|(k, _)| k == "member")
         .map(|(_, v)| v)
         .unwrap_or_default();
-    let member = match clins::InsuranceMemberId::parse(raw.trim()) {
+    let member = match clins::InsuranceMemberId::parse_key(raw.trim()) {
         Ok(m) => m.normalized(),
         Err(e) => {
             let mut p = web.page(web.t("患者検索", "Patient lookup"));
