@@ -591,12 +591,7 @@ mod tests {
     use super::*;
 
     fn folder(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "clins-backup-{name}-{}-{}",
-            std::process::id(),
-            crate::random_id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
+        let d = crate::test_folder(&format!("backup-{name}"));
         std::fs::create_dir_all(&d).unwrap();
         d
     }

@@ -466,13 +466,7 @@ mod tests {
     use crate::{ConsentRow, Store, TRAIL, WRITES};
 
     fn folder(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "clins-journal-{name}-{}-{}",
-            std::process::id(),
-            crate::random_id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        crate::test_folder(&format!("journal-{name}"))
     }
 
     /// A stand-in for the application's hash: enough to see the links.

@@ -2093,6 +2093,18 @@ fn withdraw_tx(
     })
 }
 
+/// A fresh, empty folder for a test's store (`name` tells which test).
+#[cfg(test)]
+pub(crate) fn test_folder(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "clins-store-{name}-{}-{}",
+        std::process::id(),
+        random_id()
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
