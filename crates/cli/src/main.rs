@@ -135,6 +135,10 @@ enum Command {
         /// TLS.
         #[arg(long)]
         behind_tls_proxy: bool,
+        /// After SIGTERM, go on serving this many seconds with /health/ready answering 503
+        /// DRAINING (a load balancer takes the node out), then stop accepting and drain.
+        #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+        drain_delay: f64,
         /// Start without SQLite's quick_check of the embedded store (every page read once; a
         /// damaged store is refused at start with what to do).
         #[arg(long)]
@@ -946,6 +950,7 @@ fn main() -> ExitCode {
             tls_client_ca,
             behind_tls_proxy,
             max_in_flight,
+            drain_delay,
             skip_integrity_check,
             audit_anchor,
             audit_sync,
@@ -1009,6 +1014,9 @@ fn main() -> ExitCode {
                     behind_tls_proxy,
                     bound,
                     max_in_flight,
+                    drain_delay: std::time::Duration::try_from_secs_f64(drain_delay).map_err(
+                        |_| format!("--drain-delay {drain_delay}: give seconds, 0 or more"),
+                    )?,
                 };
                 let durability = if audit_sync {
                     store::Durability::Sync

@@ -36,6 +36,21 @@ pub const BODY_IDLE: Duration = Duration::from_secs(10);
 /// request is answered 503 `OVERLOADED` with `Retry-After` at once, without queueing.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 256;
 
+/// Set once this process has been told to stop: `/health/ready` then answers 503 `DRAINING`
+/// while the node still serves for `serve --drain-delay`, so that a load balancer takes it out
+/// of rotation before it stops accepting.
+static DRAINING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Marks this process as shutting down (see [`draining`]).
+pub fn start_draining() {
+    DRAINING.store(true, Ordering::SeqCst);
+}
+
+/// Whether this process is shutting down.
+pub fn draining() -> bool {
+    DRAINING.load(Ordering::SeqCst)
+}
+
 /// The bound on the requests in flight (health probes and `/metrics` are not counted and
 /// never refused: an overloaded node must still say how it is).
 pub struct Gate {

@@ -182,6 +182,10 @@ pub struct Listen {
     pub bound: Option<Arc<std::net::TcpListener>>,
     /// Requests worked on at once; beyond, 503 `OVERLOADED` at once (`conn::Gate`).
     pub max_in_flight: usize,
+    /// After the stop signal, how long the node goes on accepting requests while
+    /// `/health/ready` answers 503 `DRAINING` (a rolling restart behind a load balancer),
+    /// before it stops accepting and drains what is in flight.
+    pub drain_delay: Duration,
 }
 
 impl Listen {
@@ -193,6 +197,7 @@ impl Listen {
             behind_tls_proxy: false,
             bound: None,
             max_in_flight: conn::DEFAULT_MAX_IN_FLIGHT,
+            drain_delay: Duration::ZERO,
         }
     }
 }
@@ -283,6 +288,18 @@ pub async fn serve(
     });
     let router = app(hub);
     let gate = conn::Gate::new(how.max_in_flight);
+    let delay = how.drain_delay;
+    let shutdown = async move {
+        shutdown.await;
+        conn::start_draining();
+        if !delay.is_zero() {
+            tracing::info!(
+                seconds = delay.as_secs_f64(),
+                "not ready: still serving while the load balancer takes this node out"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    };
     match how.tls {
         Some(config) => {
             conn::serve(
@@ -298,6 +315,18 @@ pub async fn serve(
 }
 
 async fn ready(State(hub): State<AppState>) -> Response {
+    if conn::draining() {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            IssueType::Transient,
+            "DRAINING",
+            "",
+            "this node is shutting down: it finishes what it has and takes no new work soon; send requests to another node",
+            "このノードは停止処理中です。他のノードに送信してください",
+        );
+        e.retry_after = Some(1);
+        return e.into_response();
+    }
     let store = hub.store.clone();
     match tokio::task::spawn_blocking(move || store.ping()).await {
         Ok(Ok(())) => "ready".into_response(),

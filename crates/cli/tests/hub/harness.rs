@@ -191,6 +191,13 @@ impl Hub {
     /// SIGTERM, then waits for the exit (graceful shutdown).
     /// SIGTERM, then waits for the exit (graceful shutdown); a server still running after 30 s
     /// is killed and the test fails.
+    /// Sends SIGTERM and returns at once.
+    pub fn signal_term(&self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+    }
+
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

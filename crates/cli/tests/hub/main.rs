@@ -2645,3 +2645,37 @@ fn purges_run_one_at_a_time_on_postgres() {
     drop(other);
     drop_backend(&backend);
 }
+
+/// A rolling restart: after SIGTERM with `--drain-delay`, `/health/ready` answers 503
+/// `DRAINING` at once while requests are still served, then the node stops cleanly.
+fn a_stopping_node_turns_unready_and_still_serves(kind: &str) {
+    use std::time::{Duration, Instant};
+    let Some(backend) = fresh(kind) else { return };
+    let mut hub = Hub::start_with(&backend, &[], None, &["--drain-delay", "3"]);
+    let subs = population(2, 1);
+    let body = bytes(&subs[0].bundle);
+    assert_eq!(hub.get("/health/ready", "").status, 200);
+    let started = Instant::now();
+    hub.signal_term();
+    std::thread::sleep(Duration::from_millis(300));
+    let r = hub.get("/health/ready", "");
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.details().contains(&"DRAINING".to_string()), "{}", r.body);
+    assert_eq!(hub.get("/health/live", "").status, 200);
+    let r = submit_to(hub.port, &body);
+    assert_eq!(r.status, 200, "still serving while draining: {}", r.body);
+    let status = hub.terminate();
+    assert!(status.success(), "{status:?}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(20),
+        "{took:?}"
+    );
+    // What was accepted while draining is stored.
+    let again = Hub::start(&backend, &[], None);
+    let r = submit_to(again.port, &body);
+    assert!(r.body.contains("SUBMIT-UNCHANGED"), "{}", r.body);
+    drop(again);
+    drop_backend(&backend);
+}
+both!(a_stopping_node_turns_unready_and_still_serves);
