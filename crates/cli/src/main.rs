@@ -49,6 +49,14 @@ enum Command {
         /// Show information-level issues in the text report too.
         #[arg(long)]
         verbose: bool,
+        /// Instead of a report per file: issues counted per rule code (and severity) across
+        /// all files, most frequent first.
+        #[arg(long)]
+        summary: bool,
+        /// The exit code is 1 when any file has an issue of this severity or worse (default:
+        /// error); 0 otherwise; 2 for a usage or I/O error.
+        #[arg(long, value_enum, default_value_t = validate::FailOn::Error, value_name = "LEVEL")]
+        fail_on: validate::FailOn,
         /// Worker threads (default: all cores).
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
@@ -887,9 +895,13 @@ fn main() -> ExitCode {
             ig,
             format,
             verbose,
+            summary,
+            fail_on,
             jobs,
             paths,
         } => validate::run(validate::Args {
+            summary,
+            fail_on,
             ig,
             format,
             verbose,

@@ -14,10 +14,28 @@ use fhir::outcome::{operation_outcome, Issue, IssueType, Severity};
 use crate::progress::Progress;
 use crate::Format;
 
+/// The severity from which a file makes `validate` exit 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+}
+
+impl FailOn {
+    fn fails(self, i: &Issue) -> bool {
+        match self {
+            FailOn::Error => i.severity.is_error(),
+            FailOn::Warning => i.severity.is_error() || i.severity == Severity::Warning,
+        }
+    }
+}
+
 pub struct Args {
     pub ig: Vec<PathBuf>,
     pub format: Format,
     pub verbose: bool,
+    pub summary: bool,
+    pub fail_on: FailOn,
     pub jobs: Option<usize>,
     pub paths: Vec<PathBuf>,
 }
@@ -89,20 +107,25 @@ pub fn run(args: Args) -> ExitCode {
         .into_iter()
         .flatten()
         .collect();
-    let invalid = results
+    let failing = results
         .iter()
-        .filter(|r| r.issues.iter().any(|i| i.severity.is_error()))
+        .filter(|r| r.issues.iter().any(|i| args.fail_on.fails(i)))
         .count();
     let out = std::io::stdout();
     let mut out = out.lock();
-    let written = match args.format {
-        Format::Json => write_json(&mut out, &results),
-        Format::Text => write_text(&mut out, &results, args.verbose, no_packages, &validator),
+    let written = match (args.format, args.summary) {
+        (Format::Json, false) => write_json(&mut out, &results),
+        (Format::Json, true) => write_summary_json(&mut out, &results),
+        (Format::Text, false) => {
+            write_text(&mut out, &results, args.verbose, no_packages, &validator)
+        }
+        (Format::Text, true) => write_summary_text(&mut out, &results, args.verbose)
+            .and_then(|_| write_totals(&mut out, &results, no_packages, &validator)),
     };
     if written.is_err() {
         return ExitCode::from(2);
     }
-    if invalid > 0 {
+    if failing > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -143,6 +166,97 @@ fn write_json(out: &mut impl Write, results: &[FileResult]) -> std::io::Result<(
     writeln!(out, "{}", fhir::json::to_string_pretty(&Value::Array(list)))
 }
 
+/// One rule's count across the files: (code, severity) → issues, files.
+struct RuleCount {
+    code: &'static str,
+    severity: Severity,
+    issues: usize,
+    files: usize,
+}
+
+fn rule_counts(results: &[FileResult]) -> Vec<RuleCount> {
+    let mut counts: std::collections::HashMap<(&'static str, &'static str), RuleCount> =
+        std::collections::HashMap::new();
+    for r in results {
+        let mut seen: std::collections::HashSet<(&'static str, &'static str)> =
+            std::collections::HashSet::new();
+        for i in &r.issues {
+            let key = (i.detail, i.severity.as_str());
+            let c = counts.entry(key).or_insert(RuleCount {
+                code: i.detail,
+                severity: i.severity,
+                issues: 0,
+                files: 0,
+            });
+            c.issues += 1;
+            if seen.insert(key) {
+                c.files += 1;
+            }
+        }
+    }
+    let mut list: Vec<RuleCount> = counts.into_values().collect();
+    list.sort_by(|a, b| {
+        b.issues
+            .cmp(&a.issues)
+            .then(a.code.cmp(b.code))
+            .then(a.severity.as_str().cmp(b.severity.as_str()))
+    });
+    list
+}
+
+fn write_summary_text(
+    out: &mut impl Write,
+    results: &[FileResult],
+    verbose: bool,
+) -> std::io::Result<()> {
+    let counts = rule_counts(results);
+    writeln!(out, "Issues by rule across {} file(s):", results.len())?;
+    writeln!(
+        out,
+        "{:>9} {:>7}  {:<11} code",
+        "issues", "files", "severity"
+    )?;
+    for c in &counts {
+        if c.severity == Severity::Information && !verbose {
+            continue;
+        }
+        writeln!(
+            out,
+            "{:>9} {:>7}  {:<11} {}",
+            c.issues,
+            c.files,
+            c.severity.as_str(),
+            c.code
+        )?;
+    }
+    Ok(())
+}
+
+fn write_summary_json(out: &mut impl Write, results: &[FileResult]) -> std::io::Result<()> {
+    let invalid = results
+        .iter()
+        .filter(|r| fhir::outcome::error_count(&r.issues) > 0)
+        .count();
+    let num = |n: usize| Value::Number(n.to_string().into());
+    let mut o = Object::new();
+    o.insert("files", num(results.len()));
+    o.insert("valid", num(results.len() - invalid));
+    o.insert("invalid", num(invalid));
+    let rules = rule_counts(results)
+        .iter()
+        .map(|c| {
+            let mut r = Object::new();
+            r.insert("code", Value::string(c.code));
+            r.insert("severity", Value::string(c.severity.as_str()));
+            r.insert("issues", num(c.issues));
+            r.insert("files", num(c.files));
+            Value::Object(r)
+        })
+        .collect();
+    o.insert("rules", Value::Array(rules));
+    writeln!(out, "{}", fhir::json::to_string_pretty(&Value::Object(o)))
+}
+
 fn write_text(
     out: &mut impl Write,
     results: &[FileResult],
@@ -150,7 +264,6 @@ fn write_text(
     no_packages: bool,
     validator: &Validator,
 ) -> std::io::Result<()> {
-    let mut invalid = 0;
     for r in results {
         let errors = fhir::outcome::error_count(&r.issues);
         let warnings = r
@@ -158,9 +271,6 @@ fn write_text(
             .iter()
             .filter(|i| i.severity == Severity::Warning)
             .count();
-        if errors > 0 {
-            invalid += 1;
-        }
         writeln!(
             out,
             "{} {} ({} error{}, {} warning{})",
@@ -190,6 +300,20 @@ fn write_text(
             )?;
         }
     }
+    write_totals(out, results, no_packages, validator)
+}
+
+/// The last lines of the text report: files valid and invalid, and what was checked.
+fn write_totals(
+    out: &mut impl Write,
+    results: &[FileResult],
+    no_packages: bool,
+    validator: &Validator,
+) -> std::io::Result<()> {
+    let invalid = results
+        .iter()
+        .filter(|r| fhir::outcome::error_count(&r.issues) > 0)
+        .count();
     let pk: Vec<String> = validator
         .definitions()
         .packages()

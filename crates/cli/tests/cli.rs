@@ -633,3 +633,79 @@ fn jobs_do_not_change_the_report() {
     assert!(a.stdout == b.stdout, "--jobs 1 and default differ");
     assert!(a.stdout == c.stdout, "--jobs 1 and --jobs 4 differ");
 }
+
+/// `--summary` counts issues per rule code across a folder (text and JSON), and `--fail-on`
+/// sets the severity that makes the exit code 1.
+#[test]
+fn summary_counts_rules_and_fail_on_sets_the_exit_code() {
+    let t = Tmp::new("summary");
+    for name in ["clins-allergy-bundle.json", "clins-condition-bundle.json"] {
+        t.write(name, &example_bytes(name));
+    }
+    t.write("broken1.json", b"{\"resourceType\": \"Bundle\",");
+    t.write("broken2.json", b"{");
+    let out = run(&["validate", "--summary", "--format", "json", t.s()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let v = fhir::json::parse(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    let num = |v: &Value, k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| v.get(k).map(fhir::json::to_string))
+            .unwrap_or_default()
+    };
+    assert_eq!(num(&v, "files"), "4");
+    assert_eq!(num(&v, "invalid"), "2");
+    let rules = v.get("rules").map(Value::items).unwrap_or_default();
+    let rule = |code: &str| {
+        rules
+            .iter()
+            .find(|r| r.get("code").and_then(Value::as_str) == Some(code))
+            .unwrap_or_else(|| panic!("{code} not in {out:?}"))
+    };
+    let syntax = rule("JSON-SYNTAX");
+    assert_eq!(num(syntax, "issues"), "2");
+    assert_eq!(num(syntax, "files"), "2");
+    // Each file's own report agrees with the summary's count for every rule.
+    let full = report(&run(&["validate", "--format", "json", t.s()]));
+    for r in rules {
+        let code = r.get("code").and_then(Value::as_str).unwrap();
+        let sev = r.get("severity").and_then(Value::as_str).unwrap();
+        let n: usize = full
+            .iter()
+            .map(|f| {
+                issues_of(f)
+                    .iter()
+                    .filter(|(s, c, _, _)| s == sev && c == code)
+                    .count()
+            })
+            .sum();
+        assert_eq!(num(r, "issues"), n.to_string(), "{code} {sev}");
+    }
+    let text = run(&["validate", "--summary", t.s()]);
+    assert!(
+        text.stdout.contains("Issues by rule across 4 file(s)"),
+        "{text:?}"
+    );
+    assert!(
+        text.stdout
+            .lines()
+            .any(|l| l.trim_end().ends_with("JSON-SYNTAX") && l.trim_start().starts_with('2')),
+        "{text:?}"
+    );
+    assert!(!text.stdout.contains("OK  "), "no per-file lines: {text:?}");
+    // The valid examples carry warnings only (no IG packages): 0 by default, 1 on warnings.
+    let ok = Tmp::new("summary-ok");
+    for name in ["clins-allergy-bundle.json", "clins-condition-bundle.json"] {
+        ok.write(name, &example_bytes(name));
+    }
+    let warned = report(&run(&["validate", "--format", "json", ok.s()]));
+    assert!(warned
+        .iter()
+        .flat_map(issues_of)
+        .any(|(s, _, _, _)| s == "warning"));
+    assert_eq!(run(&["validate", ok.s()]).code, 0);
+    assert_eq!(run(&["validate", "--fail-on", "error", ok.s()]).code, 0);
+    assert_eq!(run(&["validate", "--fail-on", "warning", ok.s()]).code, 1);
+    assert_eq!(run(&["validate", "--fail-on", "nonsense", ok.s()]).code, 2);
+}
