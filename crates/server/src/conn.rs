@@ -76,9 +76,13 @@ impl Gate {
     }
 
     fn enter(self: &Arc<Self>) -> Option<Pass> {
-        let now = self.busy.fetch_add(1, Ordering::AcqRel);
-        let pass = Pass(self.clone());
-        (now < self.limit).then_some(pass)
+        // Counted only when let in: a burst of refusals never crowds out a request.
+        self.busy
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Pass(self.clone()))
     }
 
     /// Requests in flight now.
@@ -180,11 +184,19 @@ pub struct Edge<IO> {
     /// A replacement being written: its bytes, how many are written, and the length of the
     /// bytes it replaces (reported as written once it is all out).
     pending: Option<(Vec<u8>, usize, usize)>,
+    /// Set when a read brought bytes, cleared by the next write: only that write can start an
+    /// answer hyper makes up after reading a request it cannot parse (a later write may be a
+    /// body, whatever its bytes, and is never touched).
+    after_read: bool,
 }
 
 impl<IO> Edge<IO> {
     pub fn new(io: IO) -> Self {
-        Edge { io, pending: None }
+        Edge {
+            io,
+            pending: None,
+            after_read: false,
+        }
     }
 }
 
@@ -301,7 +313,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Edge<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.after_read = true;
+        }
+        r
     }
 }
 
@@ -313,7 +330,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Edge<IO> {
     ) -> Poll<io::Result<usize>> {
         let me = &mut *self;
         if me.pending.is_none() {
-            match with_body(buf) {
+            let first = std::mem::take(&mut me.after_read);
+            match with_body(buf).filter(|_| first) {
                 Some(answer) => me.pending = Some((answer, 0, buf.len())),
                 None => return Pin::new(&mut me.io).poll_write(cx, buf),
             }
@@ -329,6 +347,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Edge<IO> {
         let me = &mut *self;
         if me.pending.is_some() {
             return me.drive(cx);
+        }
+        if !std::mem::take(&mut me.after_read) {
+            return Pin::new(&mut me.io).poll_write_vectored(cx, bufs);
         }
         let mut full = bufs.iter().filter(|b| !b.is_empty());
         if let (Some(only), None) = (full.next(), full.next()) {

@@ -422,6 +422,19 @@ pub fn backup(
     std::fs::create_dir(&plain).map_err(|e| format!("{}: {e}", plain.display()))?;
     let result = (|| {
         let mut files = Vec::new();
+        // The anchor first, cut to its last whole line: every checkpoint it names is then in
+        // the database snapshots taken after it (a checkpoint signed during the backup would
+        // name records the snapshot does not hold, and a restore would look rolled back).
+        let anchor = if data.join(ANCHOR).exists() {
+            let mut text =
+                std::fs::read(data.join(ANCHOR)).map_err(|e| format!("{ANCHOR}: {e}"))?;
+            text.truncate(text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1));
+            let copy = plain.join(ANCHOR);
+            std::fs::write(&copy, text).map_err(|e| format!("{}: {e}", copy.display()))?;
+            Some(copy)
+        } else {
+            None
+        };
         let mut sources: Vec<(String, PathBuf)> = store
             .snapshot(data, &plain)
             .map_err(|e| e.to_string())?
@@ -429,8 +442,8 @@ pub fn backup(
             .zip(DATABASES)
             .map(|(p, n)| (n.to_string(), p))
             .collect();
-        if data.join(ANCHOR).exists() {
-            sources.push((ANCHOR.to_string(), data.join(ANCHOR)));
+        if let Some(copy) = anchor {
+            sources.push((ANCHOR.to_string(), copy));
         }
         for (n, src) in &sources {
             let (size, sha256) =
@@ -719,7 +732,8 @@ mod tests {
         store
             .append_audit(vec![row.clone(), row.clone()], h)
             .unwrap();
-        std::fs::write(data.join(ANCHOR), "anchor line\n").unwrap();
+        // A checkpoint line being written as the backup starts: not part of the backup.
+        std::fs::write(data.join(ANCHOR), "anchor line\ntorn").unwrap();
         let to = d.join("backups");
         let mut made = Vec::new();
         for i in 0..3 {
