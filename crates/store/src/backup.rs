@@ -702,23 +702,14 @@ mod tests {
 
     #[test]
     fn a_store_is_backed_up_while_open_restored_and_generations_are_kept() {
-        use crate::{AuditRow, ConsentRow, Durability, TRAIL, WRITES};
+        use crate::{AuditRow, Durability, TRAIL, WRITES};
         let d = folder("store");
         let k = key(&d);
         let data = d.join("data");
         let store = Store::open_sqlite(&data).unwrap();
         store.start_audit_journal(Durability::Flush).unwrap();
         let h = |prev: &str, r: &AuditRow| format!("{}:{}", prev.len(), r.seq);
-        let consent = |id: &str| ConsentRow {
-            consent_id: id.into(),
-            member_id: "00012345:1:2:".into(),
-            institution: "1312000001".into(),
-            granted_by: "patient".into(),
-            start: "2026-12-07T00:00:00Z".into(),
-            end: "2026-12-08T00:00:00Z".into(),
-            created_at: "2026-12-07T00:00:00Z".into(),
-            revoked_at: None,
-        };
+        let consent = crate::test_consent;
         let row = AuditRow {
             at: "2026-12-07T00:00:00.000Z".into(),
             action: "summary".into(),

@@ -458,7 +458,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ConsentRow, Store, TRAIL, WRITES};
+    use crate::{Store, TRAIL, WRITES};
 
     fn folder(name: &str) -> PathBuf {
         crate::test_folder(&format!("journal-{name}"))
@@ -612,16 +612,7 @@ mod tests {
     fn a_write_and_its_record_commit_together() {
         let d = folder("atomic");
         let store = Store::open_sqlite(&d).unwrap();
-        let consent = |id: &str| ConsentRow {
-            consent_id: id.into(),
-            member_id: "00012345:1:2:".into(),
-            institution: "1312000001".into(),
-            granted_by: "patient".into(),
-            start: "2026-12-07T00:00:00Z".into(),
-            end: "2026-12-08T00:00:00Z".into(),
-            created_at: "2026-12-07T00:00:00Z".into(),
-            revoked_at: None,
-        };
+        let consent = crate::test_consent;
         store
             .with_audit(row("consent"), h)
             .add_consent(&consent("c1"))

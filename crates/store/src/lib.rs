@@ -2093,6 +2093,21 @@ fn withdraw_tx(
     })
 }
 
+/// A day's viewing consent of one patient for one institution, for tests.
+#[cfg(test)]
+pub(crate) fn test_consent(id: &str) -> ConsentRow {
+    ConsentRow {
+        consent_id: id.into(),
+        member_id: "00012345:1:2:".into(),
+        institution: "1312000001".into(),
+        granted_by: "patient".into(),
+        start: "2026-12-07T00:00:00Z".into(),
+        end: "2026-12-08T00:00:00Z".into(),
+        created_at: "2026-12-07T00:00:00Z".into(),
+        revoked_at: None,
+    }
+}
+
 /// A fresh, empty folder for a test's store (`name` tells which test).
 #[cfg(test)]
 pub(crate) fn test_folder(name: &str) -> std::path::PathBuf {
