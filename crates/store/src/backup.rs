@@ -138,17 +138,20 @@ fn seal_file(
         let last = m == 0;
         digest.update(&cur[..n]);
         size += n as u64;
-        let mut sealed = cur[..n].to_vec();
-        key.0
-            .seal_in_place_append_tag(
+        // Sealed where it was read: the piece, then its tag.
+        let tag = key
+            .0
+            .seal_in_place_separate_tag(
                 nonce(&prefix, piece),
                 Aad::from(aad(name, piece, last)),
-                &mut sealed,
+                &mut cur[..n],
             )
             .map_err(|_| fail("encryption failed"))?;
-        out.write_all(&(sealed.len() as u32).to_be_bytes())
+        let tag = tag.as_ref();
+        out.write_all(&((n + tag.len()) as u32).to_be_bytes())
             .map_err(wio)?;
-        out.write_all(&sealed).map_err(wio)?;
+        out.write_all(&cur[..n]).map_err(wio)?;
+        out.write_all(tag).map_err(wio)?;
         progress(n as u64);
         if last {
             break;
@@ -188,12 +191,14 @@ fn open_file(
     let mut len = [0u8; 4];
     src.read_exact(&mut len)
         .map_err(|_| bad("cut short: no piece"))?;
+    let mut sealed: Vec<u8> = Vec::with_capacity(PIECE + 16);
     loop {
         let n = u32::from_be_bytes(len) as usize;
         if !(16..=PIECE + 16).contains(&n) {
             return Err(bad(&format!("damaged at piece {piece} (a length of {n})")));
         }
-        let mut sealed = vec![0u8; n];
+        // One buffer for every piece.
+        sealed.resize(n, 0);
         src.read_exact(&mut sealed)
             .map_err(|_| bad(&format!("cut short in piece {piece}")))?;
         // The last piece is the one the file ends after.
